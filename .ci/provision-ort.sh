@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Provisions ONNX Runtime for inferkit's build tree, from the official `onnxruntime` wheel on PyPI.
+#
+#   .ci/provision-ort.sh            -> target/onnxruntime/libonnxruntime.so.1.31.1
+#
+# The wheel's SHA-256 is pinned; a wheel that does not match is refused. Idempotent: when the
+# library is already in place and matches its pinned SHA-256, nothing is downloaded, so a second
+# run works with the network cut. The library is the one file inferkit needs from the wheel; its
+# runtime discovery finds it there (see src/runtime.rs), or wherever INFERKIT_ORT_DYLIB points.
+set -euo pipefail
+
+ORT_VERSION=1.31.1
+WHEEL=onnxruntime-${ORT_VERSION}-cp312-cp312-manylinux_2_28_x86_64.whl
+WHEEL_SHA256=1f3dea47f2f0e5117c2404cea7d21fd253ae7836a3bf167a501cdfbb2600d536
+LIB=libonnxruntime.so.${ORT_VERSION}
+LIB_SHA256=fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+dest=${INFERKIT_ORT_CACHE:-$root/target/onnxruntime}
+mkdir -p "$dest"
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+if [ -f "$dest/$LIB" ] && [ "$(sha "$dest/$LIB")" = "$LIB_SHA256" ]; then
+  exit 0
+fi
+
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) ;;
+  *) echo "provision-ort: only Linux x86_64 is provisioned automatically; set INFERKIT_ORT_DYLIB to an ONNX Runtime ${ORT_VERSION} library" >&2; exit 1 ;;
+esac
+
+if [ ! -f "$dest/$WHEEL" ] || [ "$(sha "$dest/$WHEEL")" != "$WHEEL_SHA256" ]; then
+  echo "provision-ort: downloading onnxruntime ${ORT_VERSION} from PyPI" >&2
+  rm -f "$dest/$WHEEL"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+    --platform manylinux_2_28_x86_64 "onnxruntime==${ORT_VERSION}" -d "$dest"
+fi
+got=$(sha "$dest/$WHEEL")
+if [ "$got" != "$WHEEL_SHA256" ]; then
+  echo "provision-ort: $WHEEL has SHA-256 $got, expected $WHEEL_SHA256; refusing it" >&2
+  rm -f "$dest/$WHEEL"
+  exit 1
+fi
+
+python3 - "$dest/$WHEEL" "$dest" "$LIB" <<'PY'
+import shutil, sys, zipfile
+wheel, dest, lib = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, z.open("onnxruntime/capi/" + lib) as src, open(dest + "/" + lib + ".part", "wb") as out:
+    shutil.copyfileobj(src, out)
+PY
+mv "$dest/$LIB.part" "$dest/$LIB"
+got=$(sha "$dest/$LIB")
+if [ "$got" != "$LIB_SHA256" ]; then
+  echo "provision-ort: extracted $LIB has SHA-256 $got, expected $LIB_SHA256" >&2
+  exit 1
+fi
+echo "provision-ort: ONNX Runtime ${ORT_VERSION} ready at $dest/$LIB" >&2

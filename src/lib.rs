@@ -1,0 +1,43 @@
+//! # inferkit
+//!
+//! Model serving inside your process: load ONNX models, validate requests against their
+//! signatures, and run them on ONNX Runtime, from Rust or through the C ABI (`include/inferkit.h`).
+//!
+//! ```
+//! use inferkit::{Model, TensorView};
+//!
+//! let model = Model::open("tests/fixtures/mlp.onnx")?;
+//! for input in &model.signature().inputs {
+//!     println!("input {input}");                         // input x: f32[batch, 16]
+//! }
+//! let x = [0.25f32; 16];
+//! let out = model.infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])?;
+//! assert_eq!(out["y"].shape(), &[1, 4]);
+//!
+//! // Bad requests are typed errors, caught before ONNX Runtime sees them.
+//! let err = model.infer(&[("x", TensorView::from_slice(vec![1, 15], &x[..15]))]).unwrap_err();
+//! assert_eq!(err.code(), inferkit::ErrorCode::DimMismatch);
+//! # Ok::<(), inferkit::Error>(())
+//! ```
+//!
+//! ONNX Runtime is loaded at run time; see [`runtime`] for where it is looked for.
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod ffi;
+pub mod model;
+pub mod runtime;
+pub mod session;
+pub mod signature;
+pub mod tensor;
+
+pub use error::{Error, ErrorCode, Result, TriedPath};
+pub use model::{Model, ModelOptions};
+pub use runtime::Runtime;
+pub use session::{ExecutionProvider, OptimizationLevel, Outputs, SessionOptions};
+pub use signature::{Dim, Signature, TensorSpec};
+pub use tensor::{DType, Element, Tensor, TensorView};
+
+/// inferkit's version (`CARGO_PKG_VERSION`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,551 @@
+//! Element types, owned tensors and borrowed tensor views.
+//!
+//! A [`Tensor`] owns its bytes (8-byte aligned, so every element type can be read in place); a
+//! [`TensorView`] borrows them from the caller. Both are `dtype + shape + bytes`, the form in which
+//! tensors cross the C ABI. Contiguous views reach ONNX Runtime without a copy.
+//!
+//! ```
+//! use inferkit::{DType, Tensor, TensorView};
+//! use ndarray::array;
+//!
+//! let x = array![[1.0f32, 2.0], [3.0, 4.0]];
+//! let view = TensorView::from_array(&x)?;            // borrows, no copy
+//! assert_eq!(view.dtype(), DType::F32);
+//! assert_eq!(view.shape(), &[2, 2]);
+//!
+//! let owned = Tensor::from_array(x.clone());          // owns a copy
+//! assert_eq!(owned.to_array::<f32>()?, x.into_dyn());
+//!
+//! // half-precision through the `half` crate
+//! let h = Tensor::from_f32(DType::F16, vec![3], &[0.5, 1.0, -2.0])?;
+//! assert_eq!(h.as_slice::<half::f16>()?[2], half::f16::from_f32(-2.0));
+//! assert_eq!(h.to_f32_vec()?, vec![0.5, 1.0, -2.0]);
+//! # Ok::<(), inferkit::Error>(())
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use half::{bf16, f16};
+use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension, IxDyn};
+
+use crate::error::{Error, Result};
+
+/// Element type of a tensor. The numbers are ONNX's `TensorProto.DataType` codes, and they are the
+/// values of `inferkit_dtype` in the C ABI.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DType {
+    /// 32-bit float.
+    F32 = 1,
+    /// Unsigned 8-bit integer.
+    U8 = 2,
+    /// Signed 8-bit integer.
+    I8 = 3,
+    /// Unsigned 16-bit integer.
+    U16 = 4,
+    /// Signed 16-bit integer.
+    I16 = 5,
+    /// Signed 32-bit integer.
+    I32 = 6,
+    /// Signed 64-bit integer.
+    I64 = 7,
+    /// Boolean, one byte, 0 or 1.
+    Bool = 9,
+    /// IEEE 754 half-precision float ([`half::f16`]).
+    F16 = 10,
+    /// 64-bit float.
+    F64 = 11,
+    /// Unsigned 32-bit integer.
+    U32 = 12,
+    /// Unsigned 64-bit integer.
+    U64 = 13,
+    /// bfloat16 ([`half::bf16`]).
+    BF16 = 16,
+}
+
+impl DType {
+    /// Every dtype inferkit passes through.
+    pub const ALL: [DType; 13] = [
+        DType::F32,
+        DType::U8,
+        DType::I8,
+        DType::U16,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::Bool,
+        DType::F16,
+        DType::F64,
+        DType::U32,
+        DType::U64,
+        DType::BF16,
+    ];
+
+    /// The dtype with this code (ONNX numbering), if inferkit supports it.
+    pub fn from_u32(code: u32) -> Option<DType> {
+        Self::ALL.iter().copied().find(|d| *d as u32 == code)
+    }
+
+    /// Size of one element in bytes.
+    pub const fn size(self) -> usize {
+        match self {
+            DType::U8 | DType::I8 | DType::Bool => 1,
+            DType::U16 | DType::I16 | DType::F16 | DType::BF16 => 2,
+            DType::F32 | DType::I32 | DType::U32 => 4,
+            DType::F64 | DType::I64 | DType::U64 => 8,
+        }
+    }
+
+    /// Short name: `f32`, `bf16`, `bool`, …
+    pub const fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::U8 => "u8",
+            DType::I8 => "i8",
+            DType::U16 => "u16",
+            DType::I16 => "i16",
+            DType::I32 => "i32",
+            DType::I64 => "i64",
+            DType::Bool => "bool",
+            DType::F16 => "f16",
+            DType::F64 => "f64",
+            DType::U32 => "u32",
+            DType::U64 => "u64",
+            DType::BF16 => "bf16",
+        }
+    }
+
+    pub(crate) fn from_ort(ty: ort::value::TensorElementType) -> Option<DType> {
+        use ort::value::TensorElementType as T;
+        Some(match ty {
+            T::Float32 => DType::F32,
+            T::Uint8 => DType::U8,
+            T::Int8 => DType::I8,
+            T::Uint16 => DType::U16,
+            T::Int16 => DType::I16,
+            T::Int32 => DType::I32,
+            T::Int64 => DType::I64,
+            T::Bool => DType::Bool,
+            T::Float16 => DType::F16,
+            T::Float64 => DType::F64,
+            T::Uint32 => DType::U32,
+            T::Uint64 => DType::U64,
+            T::Bfloat16 => DType::BF16,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A Rust type that is the element of a tensor: `f32`, `f64`, [`half::f16`], [`half::bf16`], the
+/// integer types and `bool`. Sealed: these are exactly the types of [`DType`].
+pub trait Element:
+    sealed::Sealed + ort::value::PrimitiveTensorElementType + Copy + Send + Sync + fmt::Debug + 'static
+{
+    /// The dtype of this element type.
+    const DTYPE: DType;
+}
+
+macro_rules! elements {
+    ($($t:ty => $d:ident),* $(,)?) => {$(
+        impl sealed::Sealed for $t {}
+        impl Element for $t { const DTYPE: DType = DType::$d; }
+    )*};
+}
+elements!(f32 => F32, f64 => F64, f16 => F16, bf16 => BF16, i8 => I8, i16 => I16, i32 => I32, i64 => I64,
+          u8 => U8, u16 => U16, u32 => U32, u64 => U64, bool => Bool);
+
+/// Reinterprets elements as bytes. Every [`Element`] is a plain value without padding.
+pub(crate) fn bytes_of<T: Element>(data: &[T]) -> &[u8] {
+    // SAFETY: Element types are primitive, padding-free and `Copy`; any initialised value is valid bytes.
+    unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), std::mem::size_of_val(data)) }
+}
+
+/// Reinterprets bytes as elements, if aligned and of whole elements. For `bool` the caller must
+/// have checked that every byte is 0 or 1 (see [`check_bools`]).
+fn cast_slice<T: Element>(bytes: &[u8]) -> Option<&[T]> {
+    let size = std::mem::size_of::<T>();
+    if bytes.len() % size != 0 || (bytes.as_ptr() as usize) % std::mem::align_of::<T>() != 0 {
+        return None;
+    }
+    // SAFETY: alignment and length checked above; the element types accept every bit pattern,
+    // except bool, whose bytes the callers check first.
+    Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) })
+}
+
+fn check_bools(name: &str, bytes: &[u8]) -> Result<()> {
+    match bytes.iter().position(|b| *b > 1) {
+        None => Ok(()),
+        Some(i) => Err(Error::InvalidTensorData {
+            input: name.to_string(),
+            reason: format!("bool element {i} has byte value {}, expected 0 or 1", bytes[i]),
+        }),
+    }
+}
+
+/// Number of elements and of bytes of `shape` for `dtype`, or `None` on overflow.
+pub(crate) fn byte_len(dtype: DType, shape: &[usize]) -> Option<(usize, usize)> {
+    let elements = shape.iter().try_fold(1usize, |acc, d| acc.checked_mul(*d))?;
+    Some((elements, elements.checked_mul(dtype.size())?))
+}
+
+/// Byte storage aligned to 8, enough for every [`DType`].
+#[derive(Clone, Default)]
+pub(crate) struct AlignedBytes {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl AlignedBytes {
+    pub(crate) fn zeroed(len: usize) -> Self {
+        AlignedBytes { words: vec![0u64; len.div_ceil(8)], len }
+    }
+
+    pub(crate) fn copy_from(bytes: &[u8]) -> Self {
+        let mut buf = Self::zeroed(bytes.len());
+        buf.as_mut_bytes().copy_from_slice(bytes);
+        buf
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `words` holds at least `len` initialised bytes.
+        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    }
+
+    pub(crate) fn as_mut_bytes(&mut self) -> &mut [u8] {
+        // SAFETY: as above, uniquely borrowed.
+        unsafe { std::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), self.len) }
+    }
+}
+
+/// A tensor that owns its data.
+#[derive(Clone)]
+pub struct Tensor {
+    dtype: DType,
+    shape: Vec<usize>,
+    data: AlignedBytes,
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tensor").field("dtype", &self.dtype).field("shape", &self.shape).finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Tensor {
+    fn eq(&self, other: &Self) -> bool {
+        self.dtype == other.dtype && self.shape == other.shape && self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Tensor {
+    /// A tensor of `dtype` and `shape` from raw little-endian bytes (copied). The length must be
+    /// shape × element size; bool bytes must be 0 or 1.
+    pub fn from_bytes(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Result<Tensor> {
+        TensorView::new(dtype, &shape[..], bytes).check("")?;
+        Ok(Tensor { dtype, shape, data: AlignedBytes::copy_from(bytes) })
+    }
+
+    /// A tensor of zeros (`false` for bool).
+    pub fn zeros(dtype: DType, shape: Vec<usize>) -> Result<Tensor> {
+        let (_, len) = byte_len(dtype, &shape)
+            .ok_or_else(|| Error::ShapeOverflow { model: String::new(), input: String::new(), shape: shape.clone() })?;
+        Ok(Tensor { dtype, shape, data: AlignedBytes::zeroed(len) })
+    }
+
+    /// A tensor from a vector of elements in row-major order.
+    pub fn from_vec<T: Element>(shape: Vec<usize>, data: Vec<T>) -> Result<Tensor> {
+        Tensor::from_bytes(T::DTYPE, shape, bytes_of(&data))
+    }
+
+    /// A tensor from an ndarray array of any layout (copied into row-major order).
+    pub fn from_array<T: Element, S: Data<Elem = T>, D: Dimension>(array: ArrayBase<S, D>) -> Tensor {
+        let shape = array.shape().to_vec();
+        let data = match array.as_slice() {
+            Some(slice) => AlignedBytes::copy_from(bytes_of(slice)),
+            None => AlignedBytes::copy_from(bytes_of(&array.iter().copied().collect::<Vec<T>>())),
+        };
+        Tensor { dtype: T::DTYPE, shape, data }
+    }
+
+    /// A float tensor of `dtype` (f16, bf16, f32 or f64) from f32 values, rounding to nearest.
+    pub fn from_f32(dtype: DType, shape: Vec<usize>, values: &[f32]) -> Result<Tensor> {
+        match dtype {
+            DType::F32 => Tensor::from_vec(shape, values.to_vec()),
+            DType::F64 => Tensor::from_vec(shape, values.iter().map(|v| f64::from(*v)).collect()),
+            DType::F16 => Tensor::from_vec(shape, values.iter().map(|v| f16::from_f32(*v)).collect()),
+            DType::BF16 => Tensor::from_vec(shape, values.iter().map(|v| bf16::from_f32(*v)).collect()),
+            other => Err(Error::InvalidArgument { name: "dtype", reason: format!("{other} is not a float type") }),
+        }
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Dimensions, outermost first.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.data.len / self.dtype.size()
+    }
+
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The raw bytes, row-major, native (little-endian) byte order.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.data.as_bytes()
+    }
+
+    /// A borrowed view of this tensor.
+    pub fn view(&self) -> TensorView<'_> {
+        TensorView { dtype: self.dtype, shape: Cow::Borrowed(&self.shape), bytes: self.data.as_bytes() }
+    }
+
+    /// The elements as a slice of `T`; fails if `T` is not this tensor's dtype.
+    pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
+        self.view().as_slice()
+    }
+
+    /// An ndarray view of the elements; fails if `T` is not this tensor's dtype.
+    pub fn array_view<T: Element>(&self) -> Result<ArrayViewD<'_, T>> {
+        ArrayViewD::from_shape(IxDyn(&self.shape), self.as_slice::<T>()?).map_err(|e| Error::InvalidTensorData {
+            input: String::new(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// An owned ndarray array of the elements; fails if `T` is not this tensor's dtype.
+    pub fn to_array<T: Element>(&self) -> Result<ArrayD<T>> {
+        Ok(self.array_view::<T>()?.to_owned())
+    }
+
+    /// The elements of a float tensor (f16, bf16, f32, f64) converted to f32.
+    pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
+        Ok(match self.dtype {
+            DType::F32 => self.as_slice::<f32>()?.to_vec(),
+            DType::F64 => self.as_slice::<f64>()?.iter().map(|v| *v as f32).collect(),
+            DType::F16 => self.as_slice::<f16>()?.iter().map(|v| v.to_f32()).collect(),
+            DType::BF16 => self.as_slice::<bf16>()?.iter().map(|v| v.to_f32()).collect(),
+            other => {
+                return Err(Error::InvalidArgument { name: "dtype", reason: format!("{other} is not a float type") })
+            }
+        })
+    }
+}
+
+impl<T: Element, D: Dimension> From<ndarray::Array<T, D>> for Tensor {
+    fn from(array: ndarray::Array<T, D>) -> Tensor {
+        Tensor::from_array(array)
+    }
+}
+
+/// A tensor whose bytes are borrowed from the caller: `dtype + shape + bytes`.
+///
+/// Building a view checks nothing; the model checks it against its signature before ONNX Runtime
+/// sees it (see [`crate::Signature::validate`]), or call [`TensorView::check`].
+#[derive(Clone, Debug)]
+pub struct TensorView<'a> {
+    dtype: DType,
+    shape: Cow<'a, [usize]>,
+    bytes: &'a [u8],
+}
+
+impl<'a> TensorView<'a> {
+    /// A view over raw bytes.
+    pub fn new(dtype: DType, shape: impl Into<Cow<'a, [usize]>>, bytes: &'a [u8]) -> TensorView<'a> {
+        TensorView { dtype, shape: shape.into(), bytes }
+    }
+
+    /// A view over a slice of elements.
+    pub fn from_slice<T: Element>(shape: impl Into<Cow<'a, [usize]>>, data: &'a [T]) -> TensorView<'a> {
+        TensorView { dtype: T::DTYPE, shape: shape.into(), bytes: bytes_of(data) }
+    }
+
+    /// A view over an ndarray array in standard (row-major, contiguous) layout. Other layouts are an
+    /// error: call `as_standard_layout()` first, or use [`Tensor::from_array`].
+    pub fn from_array<T: Element, S: Data<Elem = T>, D: Dimension>(array: &'a ArrayBase<S, D>) -> Result<TensorView<'a>> {
+        let slice = array.as_slice().ok_or_else(|| Error::InvalidTensorData {
+            input: String::new(),
+            reason: "array is not in standard layout; call as_standard_layout() first".into(),
+        })?;
+        Ok(TensorView { dtype: T::DTYPE, shape: Cow::Owned(array.shape().to_vec()), bytes: bytes_of(slice) })
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Dimensions, outermost first.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Checks that the byte length matches the shape and that bool bytes are 0 or 1. `name` is used
+    /// in the error.
+    pub fn check(&self, name: &str) -> Result<()> {
+        let (_, expected) = byte_len(self.dtype, &self.shape).ok_or_else(|| Error::ShapeOverflow {
+            model: String::new(),
+            input: name.to_string(),
+            shape: self.shape.to_vec(),
+        })?;
+        if expected != self.bytes.len() {
+            return Err(Error::ByteLengthMismatch {
+                model: String::new(),
+                input: name.to_string(),
+                dtype: self.dtype,
+                shape: self.shape.to_vec(),
+                expected,
+                given: self.bytes.len(),
+            });
+        }
+        if self.dtype == DType::Bool {
+            check_bools(name, self.bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The elements as a slice of `T`, without copying. Fails if `T` is not the view's dtype or the
+    /// bytes are not aligned for `T` (possible for bytes borrowed from C; [`TensorView::to_owned`]
+    /// copies them into aligned storage).
+    pub fn as_slice<T: Element>(&self) -> Result<&'a [T]> {
+        if T::DTYPE != self.dtype {
+            return Err(Error::InvalidArgument {
+                name: "T",
+                reason: format!("tensor holds {}, asked for {}", self.dtype, T::DTYPE),
+            });
+        }
+        if self.dtype == DType::Bool {
+            check_bools("", self.bytes)?;
+        }
+        cast_slice::<T>(self.bytes).ok_or_else(|| Error::InvalidTensorData {
+            input: String::new(),
+            reason: format!("{} bytes at {:p} are not aligned to {}", self.bytes.len(), self.bytes.as_ptr(), T::DTYPE),
+        })
+    }
+
+    /// Copies the view into an owned tensor (checked like [`Tensor::from_bytes`]).
+    pub fn to_owned(&self) -> Result<Tensor> {
+        Tensor::from_bytes(self.dtype, self.shape.to_vec(), self.bytes)
+    }
+
+    /// Whether the bytes can be handed to ONNX Runtime in place.
+    pub(crate) fn is_aligned(&self) -> bool {
+        (self.bytes.as_ptr() as usize) % self.dtype.size() == 0
+    }
+}
+
+impl<'a> From<&'a Tensor> for TensorView<'a> {
+    fn from(t: &'a Tensor) -> TensorView<'a> {
+        t.view()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn dtype_codes_match_onnx() {
+        assert_eq!(DType::F32 as u32, 1);
+        assert_eq!(DType::Bool as u32, 9);
+        assert_eq!(DType::F16 as u32, 10);
+        assert_eq!(DType::BF16 as u32, 16);
+        for d in DType::ALL {
+            assert_eq!(DType::from_u32(d as u32), Some(d));
+        }
+        assert_eq!(DType::from_u32(8), None, "strings are not supported yet");
+        assert_eq!(DType::from_u32(0), None);
+    }
+
+    #[test]
+    fn round_trips_every_element_type() {
+        fn rt<T: Element + PartialEq>(v: Vec<T>) {
+            let n = v.len();
+            let t = Tensor::from_vec(vec![n], v.clone()).unwrap();
+            assert_eq!(t.dtype(), T::DTYPE);
+            assert_eq!(t.as_bytes().len(), n * T::DTYPE.size());
+            assert_eq!(t.as_slice::<T>().unwrap(), &v[..]);
+            assert_eq!(t.view().to_owned().unwrap(), t);
+        }
+        rt(vec![1.5f32, -2.0]);
+        rt(vec![1.5f64, -2.0]);
+        rt(vec![f16::from_f32(1.5), f16::from_f32(-2.0)]);
+        rt(vec![bf16::from_f32(1.5), bf16::from_f32(-2.0)]);
+        rt(vec![i8::MIN, i8::MAX]);
+        rt(vec![i16::MIN, i16::MAX]);
+        rt(vec![i32::MIN, i32::MAX]);
+        rt(vec![i64::MIN, i64::MAX]);
+        rt(vec![u8::MAX, 0]);
+        rt(vec![u16::MAX, 0]);
+        rt(vec![u32::MAX, 0]);
+        rt(vec![u64::MAX, 0]);
+        rt(vec![true, false]);
+    }
+
+    #[test]
+    fn ndarray_conversions() {
+        let a = array![[1i64, 2, 3], [4, 5, 6]];
+        let t = Tensor::from_array(a.clone());
+        assert_eq!(t.shape(), &[2, 3]);
+        assert_eq!(t.to_array::<i64>().unwrap(), a.clone().into_dyn());
+        // a transposed (non-standard) array is copied in row-major order
+        let tt = Tensor::from_array(a.t());
+        assert_eq!(tt.as_slice::<i64>().unwrap(), &[1, 4, 2, 5, 3, 6]);
+        // a view refuses a non-standard layout rather than copying behind the caller's back
+        assert!(TensorView::from_array(&a.t()).is_err());
+        // asking for the wrong element type is an error, not a reinterpretation
+        assert!(t.as_slice::<f64>().is_err());
+    }
+
+    #[test]
+    fn half_conversions() {
+        let t = Tensor::from_f32(DType::BF16, vec![2], &[1.0, 3.5]).unwrap();
+        assert_eq!(t.to_f32_vec().unwrap(), vec![1.0, 3.5]);
+        assert!(Tensor::from_f32(DType::I32, vec![1], &[1.0]).is_err());
+    }
+
+    #[test]
+    fn checks_lengths_overflow_and_bools() {
+        let err = Tensor::from_bytes(DType::F32, vec![2, 2], &[0u8; 15]).unwrap_err();
+        assert!(matches!(err, Error::ByteLengthMismatch { expected: 16, given: 15, .. }), "{err}");
+        let err = Tensor::from_bytes(DType::F32, vec![usize::MAX, 2], &[]).unwrap_err();
+        assert!(matches!(err, Error::ShapeOverflow { .. }), "{err}");
+        let err = Tensor::from_bytes(DType::Bool, vec![2], &[1, 2]).unwrap_err();
+        assert!(matches!(err, Error::InvalidTensorData { .. }), "{err}");
+        assert!(err.to_string().contains("byte value 2"), "{err}");
+    }
+
+    #[test]
+    fn misaligned_views_are_detected() {
+        let storage = AlignedBytes::zeroed(24);
+        let view = TensorView::new(DType::F32, vec![4], &storage.as_bytes()[1..17]);
+        assert!(!view.is_aligned());
+        assert!(view.as_slice::<f32>().is_err());
+        assert_eq!(view.to_owned().unwrap().as_slice::<f32>().unwrap(), &[0.0; 4]);
+    }
+}
