@@ -49,6 +49,15 @@ impl std::fmt::Debug for Runtime {
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 static INIT: Mutex<()> = Mutex::new(());
+/// Set when a library passed the probe but `ort` still failed with it: `ort` cannot be retried.
+static POISONED: OnceLock<String> = OnceLock::new();
+
+enum LoadError {
+    /// The library was refused before `ort` saw it; another candidate may be tried.
+    Rejected(String),
+    /// `ort` itself failed; its global state cannot be initialised again in this process.
+    Poisoned(String),
+}
 
 impl Runtime {
     /// Initialises the runtime from the first library found in the discovery order (see the module
@@ -97,11 +106,22 @@ impl Runtime {
                 _ => Ok(rt),
             };
         }
+        if let Some(reason) = POISONED.get() {
+            return Err(Error::RuntimeUnavailable {
+                tried: vec![TriedPath { source: "earlier attempt", path: PathBuf::new(), reason: reason.clone() }],
+            });
+        }
         let mut tried = Vec::new();
         for (source, path) in candidates(explicit) {
             match load(&path) {
                 Ok(rt) => return Ok(RUNTIME.get_or_init(|| rt)),
-                Err(reason) => tried.push(TriedPath { source, path, reason }),
+                Err(LoadError::Rejected(reason)) => tried.push(TriedPath { source, path, reason }),
+                Err(LoadError::Poisoned(reason)) => {
+                    let reason = format!("ONNX Runtime failed after loading; restart the process to retry: {reason}");
+                    let _ = POISONED.set(reason.clone());
+                    tried.push(TriedPath { source, path, reason });
+                    break;
+                }
             }
             // An explicit path is what the caller asked for: do not fall back to another library.
             if explicit.is_some() {
@@ -142,42 +162,62 @@ pub fn provisioned_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("onnxruntime").join(ORT_LIBRARY_NAME)
 }
 
-fn load(path: &Path) -> std::result::Result<Runtime, String> {
+/// Loads the library at `path` and checks that it is an ONNX Runtime `ort` can drive, without
+/// touching `ort`'s global state. Returns the library's version.
+///
+/// `ort::init_from` may be called only once per process: in ort 2.0.0-rc.14 a failed call leaves
+/// its library slot marked as initialised (its `OnceLock` completes even when loading fails), and
+/// the next use of ort reads that slot. So every check ort would make is made here first.
+fn probe(path: &Path) -> std::result::Result<String, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
+    // SAFETY: loading a shared library runs its initialisers; the caller chose this path as ONNX Runtime.
+    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| e.to_string())?;
+    // SAFETY: the symbol's type is the one ONNX Runtime's C API declares.
+    let get_base: libloading::Symbol<'_, unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> =
+        unsafe { lib.get(b"OrtGetApiBase\0") }.map_err(|_| "does not export `OrtGetApiBase`: not ONNX Runtime".to_string())?;
+    // SAFETY: OrtGetApiBase takes no arguments and returns a static table or NULL.
+    let base = unsafe { get_base() };
+    if base.is_null() {
+        return Err("`OrtGetApiBase` returned NULL".into());
+    }
+    // SAFETY: `base` is the library's static, non-NULL OrtApiBase; the version is a static C string.
+    let version = unsafe {
+        let v = ((*base).GetVersionString)();
+        if v.is_null() {
+            return Err("`GetVersionString` returned NULL".into());
+        }
+        std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned()
+    };
+    let minor: u32 = version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
+    if !version.starts_with("1.") || minor < ort::MINOR_VERSION {
+        return Err(format!("ONNX Runtime {version} is too old; inferkit needs 1.{}.x or newer", ort::MINOR_VERSION));
+    }
+    // SAFETY: as above; GetApi returns NULL for an API version the library does not provide.
+    if unsafe { ((*base).GetApi)(ort::sys::ORT_API_VERSION) }.is_null() {
+        return Err(format!("ONNX Runtime {version} does not provide C API version {}", ort::sys::ORT_API_VERSION));
+    }
+    Ok(version)
+}
+
+fn load(path: &Path) -> std::result::Result<Runtime, LoadError> {
     // `ort` resolves relative paths against the executable and panics if it cannot: hand it an absolute one.
-    let abs = std::path::absolute(path).map_err(|e| e.to_string())?;
-    let builder = ort::init_from(&abs).map_err(|e| e.to_string())?;
+    let abs = std::path::absolute(path).map_err(|e| LoadError::Rejected(e.to_string()))?;
+    let version = probe(&abs).map_err(LoadError::Rejected)?;
+    let builder = ort::init_from(&abs).map_err(|e| LoadError::Poisoned(e.to_string()))?;
     let env = builder
         .with_name("inferkit")
         .with_telemetry(false)
         .build()
-        .map_err(|e| format!("library loaded but its environment failed: {e}"))?;
-    let version = version_from_build_info(ort::info()).unwrap_or_else(|| "unknown".into());
+        .map_err(|e| LoadError::Poisoned(format!("library loaded but its environment failed: {e}")))?;
     Ok(Runtime { env, dylib: abs, version })
-}
-
-/// `ORT Build Info: git-branch=rel-1.31.1, …` → `1.31.1`.
-fn version_from_build_info(info: &str) -> Option<String> {
-    let branch = info.split("git-branch=").nth(1)?;
-    let branch = branch.split([',', ' ']).next()?;
-    Some(branch.strip_prefix("rel-").unwrap_or(branch).to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_build_info() {
-        assert_eq!(
-            version_from_build_info("ORT Build Info: git-branch=rel-1.31.1, git-commit-id=abc, build type=Release").as_deref(),
-            Some("1.31.1")
-        );
-        assert_eq!(version_from_build_info("nonsense"), None);
-    }
 
     #[test]
     fn explicit_path_is_tried_alone() {

@@ -1,0 +1,55 @@
+//! Runtime discovery and one-time initialisation. The runtime is process-wide, so the steps run in
+//! order inside one test (this file is its own process).
+use std::path::PathBuf;
+
+use inferkit::{Error, ErrorCode, Runtime};
+
+#[test]
+fn discovery_errors_then_init_then_refuses_a_second_library() {
+    assert!(Runtime::get().is_none());
+
+    // A missing library: an error naming the path, no panic.
+    let err = Runtime::init_from("/nonexistent/libonnxruntime.so.1.31.1").unwrap_err();
+    match &err {
+        Error::RuntimeUnavailable { tried } => {
+            assert_eq!(tried.len(), 1);
+            assert_eq!(tried[0].source, "explicit");
+            assert_eq!(tried[0].path, PathBuf::from("/nonexistent/libonnxruntime.so.1.31.1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.code(), ErrorCode::RuntimeUnavailable);
+
+    // A file that is not a shared library at all.
+    let not_a_lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let err = Runtime::init_from(&not_a_lib).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::RuntimeUnavailable);
+    assert!(err.to_string().contains("Cargo.toml"), "{err}");
+
+    // A real shared library that is not ONNX Runtime.
+    let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists());
+    if let Some(libc) = libc {
+        let err = Runtime::init_from(&libc).unwrap_err();
+        assert!(err.to_string().contains("OrtGetApiBase"), "{err}");
+    }
+    assert!(Runtime::get().is_none(), "failed attempts leave the runtime uninitialised");
+
+    // Discovery then finds the provisioned library.
+    let rt = Runtime::init().unwrap();
+    assert_eq!(rt.ort_version(), "1.31.1");
+    assert!(rt.dylib_path().is_absolute());
+
+    // The same library again is fine; another one is refused with both paths named.
+    assert!(std::ptr::eq(Runtime::init_from(rt.dylib_path()).unwrap(), rt));
+    let err = Runtime::init_from(&not_a_lib).unwrap_err();
+    match &err {
+        Error::RuntimeAlreadyInitialized { current, requested } => {
+            assert_eq!(current, rt.dylib_path());
+            assert_eq!(requested, &not_a_lib);
+        }
+        other => panic!("{other:?}"),
+    }
+}
