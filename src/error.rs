@@ -55,7 +55,7 @@ pub enum ErrorCode {
     /// The same input name given twice.
     DuplicateInput = 32,
     /// An input's element type differs from the model's.
-    DTypeMismatch = 33,
+    DtypeMismatch = 33,
     /// An input's rank differs from the model's.
     RankMismatch = 34,
     /// A fixed dimension, or a symbolic one bound earlier in the request, differs.
@@ -88,7 +88,7 @@ impl ErrorCode {
         ErrorCode::UnknownInput,
         ErrorCode::MissingInput,
         ErrorCode::DuplicateInput,
-        ErrorCode::DTypeMismatch,
+        ErrorCode::DtypeMismatch,
         ErrorCode::RankMismatch,
         ErrorCode::DimMismatch,
         ErrorCode::ByteLengthMismatch,
@@ -119,7 +119,7 @@ impl ErrorCode {
             ErrorCode::UnknownInput => "unknown_input",
             ErrorCode::MissingInput => "missing_input",
             ErrorCode::DuplicateInput => "duplicate_input",
-            ErrorCode::DTypeMismatch => "dtype_mismatch",
+            ErrorCode::DtypeMismatch => "dtype_mismatch",
             ErrorCode::RankMismatch => "rank_mismatch",
             ErrorCode::DimMismatch => "dim_mismatch",
             ErrorCode::ByteLengthMismatch => "byte_length_mismatch",
@@ -245,9 +245,9 @@ pub enum Error {
         /// The repeated name.
         input: String,
     },
-    /// See [`ErrorCode::DTypeMismatch`].
+    /// See [`ErrorCode::DtypeMismatch`].
     #[error("model `{model}`, input `{input}`: expected dtype {expected}, given {given}")]
-    DTypeMismatch {
+    DtypeMismatch {
         /// The model's name.
         model: String,
         /// The input's name.
@@ -358,7 +358,7 @@ impl Error {
             Error::UnknownInput { .. } => ErrorCode::UnknownInput,
             Error::MissingInput { .. } => ErrorCode::MissingInput,
             Error::DuplicateInput { .. } => ErrorCode::DuplicateInput,
-            Error::DTypeMismatch { .. } => ErrorCode::DTypeMismatch,
+            Error::DtypeMismatch { .. } => ErrorCode::DtypeMismatch,
             Error::RankMismatch { .. } => ErrorCode::RankMismatch,
             Error::DimMismatch { .. } => ErrorCode::DimMismatch,
             Error::ByteLengthMismatch { .. } => ErrorCode::ByteLengthMismatch,
@@ -387,7 +387,7 @@ mod tests {
         assert_eq!(ErrorCode::Panic as u32, 1);
         assert_eq!(ErrorCode::RuntimeUnavailable as u32, 10);
         assert_eq!(ErrorCode::InvalidModel as u32, 22);
-        assert_eq!(ErrorCode::DTypeMismatch as u32, 33);
+        assert_eq!(ErrorCode::DtypeMismatch as u32, 33);
         assert_eq!(ErrorCode::Inference as u32, 40);
     }
 

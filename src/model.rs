@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
-use crate::session::{self, Outputs, SessionOptions};
+use crate::session::{self, Outputs, RunNames, SessionOptions};
 use crate::signature::Signature;
 use crate::tensor::TensorView;
 
@@ -38,6 +38,7 @@ pub struct Model {
     name: String,
     signature: Signature,
     session: Mutex<ort::session::Session>,
+    names: RunNames,
 }
 
 impl std::fmt::Debug for Model {
@@ -101,7 +102,8 @@ impl Model {
 
     fn from_session(name: String, session: ort::session::Session) -> Result<Model> {
         let signature = Signature::from_session(&name, &session)?;
-        Ok(Model { name, signature, session: Mutex::new(session) })
+        let names = RunNames::new(&signature);
+        Ok(Model { name, signature, session: Mutex::new(session), names })
     }
 
     /// The model's name.
@@ -119,7 +121,7 @@ impl Model {
     /// typed error and never reaches ONNX Runtime.
     pub fn infer(&self, inputs: &[(&str, TensorView<'_>)]) -> Result<Outputs> {
         self.signature.validate(&self.name, inputs)?;
-        session::run(&mut self.session.lock(), &self.name, &self.signature, inputs, None)
+        session::run(&mut self.session.lock(), &self.name, &self.signature, &self.names, inputs, None)
     }
 
     /// Runs the model and returns only the outputs named, in that order. ONNX Runtime skips the
@@ -127,6 +129,6 @@ impl Model {
     pub fn infer_select(&self, inputs: &[(&str, TensorView<'_>)], outputs: &[&str]) -> Result<Outputs> {
         self.signature.validate(&self.name, inputs)?;
         let selected = self.signature.select_outputs(&self.name, outputs)?;
-        session::run(&mut self.session.lock(), &self.name, &self.signature, inputs, Some(&selected))
+        session::run(&mut self.session.lock(), &self.name, &self.signature, &self.names, inputs, Some(&selected))
     }
 }

@@ -24,12 +24,13 @@
 //! # Ok::<(), inferkit::Error>(())
 //! ```
 
-use std::borrow::Cow;
+use std::ffi::{c_char, CStr, CString};
 use std::sync::Arc;
 
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
-use ort::session::{RunOptions, Session, SessionInputValue, SessionOutputs};
-use ort::value::{DynValue, TensorRef, ValueType};
+use ort::session::{Session, SessionInputValue};
+use ort::value::TensorRef;
+use ort::AsPointer;
 
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
@@ -240,13 +241,35 @@ impl std::ops::Index<&str> for Outputs {
     }
 }
 
+/// The model's input and output names as C strings, made once per model for `Run`.
+#[derive(Debug)]
+pub(crate) struct RunNames {
+    inputs: Vec<CString>,
+    outputs: Vec<CString>,
+}
+
+impl RunNames {
+    pub(crate) fn new(signature: &Signature) -> RunNames {
+        let c = |specs: &[crate::signature::TensorSpec]| {
+            specs.iter().map(|s| CString::new(s.name.as_bytes()).unwrap_or_default()).collect()
+        };
+        RunNames { inputs: c(&signature.inputs), outputs: c(&signature.outputs) }
+    }
+}
+
 /// Runs `session` on inputs that [`Signature::validate`] accepted, and copies out the outputs at
 /// `selected` (indices into `signature.outputs`; `None` for all). Aligned inputs are passed to ONNX
 /// Runtime in place; misaligned ones (possible for bytes borrowed from C) are copied once.
+///
+/// This calls ONNX Runtime's C `Run` directly instead of `ort::Session::run`: in ort 2.0.0-rc.14
+/// each tensor output of `Session::run` leaks the `OrtTypeInfo` it queries
+/// (`Value::from_session_output_ptr` never releases it), and it also creates an allocator handle
+/// per output. Inputs are still built with ort's safe `TensorRef`.
 pub(crate) fn run(
     session: &mut Session,
     model: &str,
     signature: &Signature,
+    names: &RunNames,
     inputs: &[(&str, TensorView<'_>)],
     selected: Option<&[usize]>,
 ) -> Result<Outputs> {
@@ -254,44 +277,142 @@ pub(crate) fn run(
     // Copies of misaligned inputs; they must outlive the run.
     let aligned: Vec<Option<AlignedBytes>> =
         inputs.iter().map(|(_, v)| (!v.is_aligned()).then(|| AlignedBytes::copy_from(v.as_bytes()))).collect();
-    let mut values: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(inputs.len());
+    let mut values: Vec<SessionInputValue<'_>> = Vec::with_capacity(inputs.len());
+    let mut input_names: Vec<*const c_char> = Vec::with_capacity(inputs.len());
     for ((name, view), copy) in inputs.iter().zip(&aligned) {
+        let index = signature.inputs.iter().position(|s| &*s.name == *name).ok_or_else(|| Error::UnknownInput {
+            model: model.to_string(),
+            input: name.to_string(),
+            expected: signature.inputs.iter().map(|s| s.name.to_string()).collect(),
+        })?;
         let bytes = copy.as_ref().map_or(view.as_bytes(), AlignedBytes::as_bytes);
-        let value = ort_input(view.dtype(), view.shape(), bytes).map_err(ort_err)?;
-        values.push((Cow::Borrowed(*name), value));
+        values.push(ort_input(view.dtype(), view.shape(), bytes).map_err(ort_err)?);
+        input_names.push(names.inputs[index].as_ptr());
     }
-    match selected {
+    let input_ptrs: Vec<*const ort::sys::OrtValue> = values.iter().map(|v| v.ptr()).collect();
+    let all: Vec<usize>;
+    let selected = match selected {
+        Some(s) => s,
         None => {
-            let outs = session.run(values).map_err(ort_err)?;
-            collect_outputs(model, signature, outs, 0..signature.outputs.len())
+            all = (0..signature.outputs.len()).collect();
+            &all
         }
-        Some(indices) => {
-            let selector = indices
-                .iter()
-                .fold(ort::session::OutputSelector::no_default(), |s, i| s.with(&*signature.outputs[*i].name));
-            let options = RunOptions::new().map_err(ort_err)?.with_outputs(selector);
-            let outs = session.run_with_options(values, &options).map_err(ort_err)?;
-            collect_outputs(model, signature, outs, indices.iter().copied())
+    };
+    let output_names: Vec<*const c_char> = selected.iter().map(|i| names.outputs[*i].as_ptr()).collect();
+    let mut output_ptrs: Vec<*mut ort::sys::OrtValue> = vec![std::ptr::null_mut(); selected.len()];
+
+    let api = ort::api();
+    // SAFETY: the session is borrowed mutably (ONNX Runtime's Run is not to be called concurrently
+    // on one session); names are NUL-terminated and live for the call; input values borrow data that
+    // outlives the call; `output_ptrs` has one NULL slot per output name for Run to fill.
+    let status = unsafe {
+        (api.Run)(
+            session.ptr_mut(),
+            std::ptr::null(),
+            input_names.as_ptr(),
+            input_ptrs.as_ptr(),
+            input_ptrs.len(),
+            output_names.as_ptr(),
+            output_names.len(),
+            output_ptrs.as_mut_ptr(),
+        )
+    };
+    // Own every output value first, so that all are released whatever happens next.
+    let owned: Vec<OwnedValue> = output_ptrs.into_iter().map(OwnedValue).collect();
+    if let Some(message) = status_message(status) {
+        return Err(Error::Inference { model: model.to_string(), message });
+    }
+    let mut entries = Vec::with_capacity(selected.len());
+    for (value, index) in owned.iter().zip(selected) {
+        let spec = &signature.outputs[*index];
+        entries.push((spec.name.clone(), value.to_tensor(model, &spec.name)?));
+    }
+    Ok(Outputs::new(entries))
+}
+
+/// Takes an `OrtStatus`: `None` for success, else its message (the status is released).
+fn status_message(status: ort::sys::OrtStatusPtr) -> Option<String> {
+    if status.0.is_null() {
+        return None;
+    }
+    let api = ort::api();
+    // SAFETY: a non-NULL status from ONNX Runtime; its message lives until ReleaseStatus.
+    unsafe {
+        let msg = (api.GetErrorMessage)(status.0);
+        let text = if msg.is_null() { "unknown error".to_string() } else { CStr::from_ptr(msg).to_string_lossy().into_owned() };
+        (api.ReleaseStatus)(status.0);
+        Some(text)
+    }
+}
+
+/// An `OrtValue` returned by `Run`, released on drop.
+struct OwnedValue(*mut ort::sys::OrtValue);
+
+impl Drop for OwnedValue {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: a value Run handed over to us, released once.
+            unsafe { (ort::api().ReleaseValue)(self.0) };
         }
     }
 }
 
-fn collect_outputs(
-    model: &str,
-    signature: &Signature,
-    mut outs: SessionOutputs<'_>,
-    indices: impl Iterator<Item = usize>,
-) -> Result<Outputs> {
-    let mut entries = Vec::new();
-    for i in indices {
-        let spec = &signature.outputs[i];
-        let value = outs.remove(&*spec.name).ok_or_else(|| Error::Inference {
-            model: model.to_string(),
-            message: format!("ONNX Runtime returned no value for output `{}`", spec.name),
-        })?;
-        entries.push((spec.name.clone(), tensor_from_value(model, &spec.name, &value)?));
+impl OwnedValue {
+    /// Copies a tensor output into an owned [`Tensor`].
+    fn to_tensor(&self, model: &str, name: &str) -> Result<Tensor> {
+        let fail = |message: String| Error::Inference { model: model.to_string(), message: format!("output `{name}`: {message}") };
+        if self.0.is_null() {
+            return Err(fail("ONNX Runtime returned no value".into()));
+        }
+        let api = ort::api();
+        // SAFETY: `self.0` is a live OrtValue; every out-pointer below points to local storage, and the
+        // type-and-shape info is released before returning.
+        unsafe {
+            let mut is_tensor = 0;
+            if let Some(m) = status_message((api.IsTensor)(self.0, &mut is_tensor)) {
+                return Err(fail(m));
+            }
+            if is_tensor == 0 {
+                return Err(Error::Unsupported { what: format!("model `{model}`, non-tensor output `{name}`"), feature: None });
+            }
+            let mut info = std::ptr::null_mut();
+            if let Some(m) = status_message((api.GetTensorTypeAndShape)(self.0, &mut info)) {
+                return Err(fail(m));
+            }
+            struct Info(*mut ort::sys::OrtTensorTypeAndShapeInfo);
+            impl Drop for Info {
+                fn drop(&mut self) {
+                    // SAFETY: info from GetTensorTypeAndShape, released once.
+                    unsafe { (ort::api().ReleaseTensorTypeAndShapeInfo)(self.0) };
+                }
+            }
+            let info = Info(info);
+            let mut ty = ort::sys::ONNXTensorElementDataType::ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+            if let Some(m) = status_message((api.GetTensorElementType)(info.0, &mut ty)) {
+                return Err(fail(m));
+            }
+            let dtype = DType::from_u32(ty as u32).ok_or_else(|| Error::Unsupported {
+                what: format!("model `{model}`, output `{name}` of ONNX element type {}", ty as u32),
+                feature: None,
+            })?;
+            let mut rank = 0usize;
+            if let Some(m) = status_message((api.GetDimensionsCount)(info.0, &mut rank)) {
+                return Err(fail(m));
+            }
+            let mut dims = vec![0i64; rank];
+            if let Some(m) = status_message((api.GetDimensions)(info.0, dims.as_mut_ptr(), rank)) {
+                return Err(fail(m));
+            }
+            let shape: Vec<usize> = dims.iter().map(|d| (*d).max(0) as usize).collect();
+            let (_, len) = crate::tensor::byte_len(dtype, &shape).ok_or_else(|| fail("shape overflows".into()))?;
+            let mut data = std::ptr::null_mut();
+            if let Some(m) = status_message((api.GetTensorMutableData)(self.0, &mut data)) {
+                return Err(fail(m));
+            }
+            let bytes: &[u8] = if len == 0 || data.is_null() { &[] } else { std::slice::from_raw_parts(data.cast::<u8>(), len) };
+            Tensor::from_bytes(dtype, shape, bytes)
+        }
     }
-    Ok(Outputs::new(entries))
 }
 
 fn ort_input<'v>(dtype: DType, shape: &'v [usize], bytes: &'v [u8]) -> ort::Result<SessionInputValue<'v>> {
@@ -318,36 +439,4 @@ fn ort_input<'v>(dtype: DType, shape: &'v [usize], bytes: &'v [u8]) -> ort::Resu
         DType::U64 => typed::<u64>(shape, bytes),
         DType::Bool => typed::<bool>(shape, bytes),
     }
-}
-
-/// Copies an ONNX Runtime output value into an owned tensor.
-pub(crate) fn tensor_from_value(model: &str, name: &str, value: &DynValue) -> Result<Tensor> {
-    fn typed<T: Element>(value: &DynValue) -> ort::Result<Tensor> {
-        let (shape, data) = value.try_extract_tensor::<T>()?;
-        let shape: Vec<usize> = shape.iter().map(|d| (*d).max(0) as usize).collect();
-        Tensor::from_vec(shape, data.to_vec()).map_err(|e| ort::Error::new(e.to_string()))
-    }
-    let dtype = match value.dtype() {
-        ValueType::Tensor { ty, .. } => DType::from_ort(*ty),
-        _ => None,
-    };
-    let Some(dtype) = dtype else {
-        return Err(Error::Unsupported { what: format!("model `{model}`, output `{name}` of type {:?}", value.dtype()), feature: None });
-    };
-    let res = match dtype {
-        DType::F32 => typed::<f32>(value),
-        DType::F64 => typed::<f64>(value),
-        DType::F16 => typed::<half::f16>(value),
-        DType::BF16 => typed::<half::bf16>(value),
-        DType::I8 => typed::<i8>(value),
-        DType::I16 => typed::<i16>(value),
-        DType::I32 => typed::<i32>(value),
-        DType::I64 => typed::<i64>(value),
-        DType::U8 => typed::<u8>(value),
-        DType::U16 => typed::<u16>(value),
-        DType::U32 => typed::<u32>(value),
-        DType::U64 => typed::<u64>(value),
-        DType::Bool => typed::<bool>(value),
-    };
-    res.map_err(|e| Error::Inference { model: model.to_string(), message: format!("output `{name}`: {e}") })
 }

@@ -5,7 +5,7 @@
 //!
 //! let model = Model::open("tests/fixtures/sequence.onnx")?;
 //! let input = &model.signature().inputs[0];
-//! assert_eq!(input.name, "tokens");
+//! assert_eq!(&*input.name, "tokens");
 //! assert_eq!(input.dtype, DType::F32);
 //! assert_eq!(input.dims, vec![Dim::symbolic("batch"), Dim::symbolic("seq"), Dim::Fixed(8)]);
 //! assert_eq!(input.to_string(), "tokens: f32[batch, seq, 8]");
@@ -196,7 +196,7 @@ impl Signature {
 fn check_input<'s>(model: &str, spec: &'s TensorSpec, view: &TensorView<'_>, bound: &mut Vec<(&'s str, usize)>) -> Result<()> {
     let shape = view.shape();
     if view.dtype() != spec.dtype {
-        return Err(Error::DTypeMismatch {
+        return Err(Error::DtypeMismatch {
             model: model.to_string(),
             input: spec.name.to_string(),
             expected: spec.dtype,

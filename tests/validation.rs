@@ -45,7 +45,7 @@ fn dtype_mismatch() {
     let x = [0f64; 16];
     let err = mlp().infer(&[("x", TensorView::from_slice(vec![1, 16], &x))]).unwrap_err();
     match &err {
-        Error::DTypeMismatch { model, input, expected, given } => {
+        Error::DtypeMismatch { model, input, expected, given } => {
             assert_eq!((model.as_str(), input.as_str()), ("mlp", "x"));
             assert_eq!((*expected, *given), (DType::F32, DType::F64));
         }

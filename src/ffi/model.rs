@@ -1,0 +1,362 @@
+//! `inferkit_model_options` and `inferkit_model`: loading, signature queries, inference.
+
+use std::ffi::{c_char, CString};
+use std::sync::Arc;
+
+use super::tensor::{inferkit_inputs, inferkit_outputs, new_outputs};
+use super::{arg, arg_mut, c_slice, c_str, guard, guard_value, inferkit_error, out, to_cstring, write_opt};
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::{Model, ModelOptions};
+use crate::session::{ExecutionProvider, OptimizationLevel};
+use crate::signature::TensorSpec;
+
+/// Which side of a model's signature a query is about (`inferkit_io`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Io {
+    /// The model's inputs.
+    Input = 0,
+    /// The model's outputs.
+    Output = 1,
+}
+
+/// Options for loading a model. Not thread-safe. Create with `inferkit_model_options_new`,
+/// release with `inferkit_model_options_free`.
+pub struct inferkit_model_options {
+    options: ModelOptions,
+}
+
+/// Creates options with the defaults: name from the file, 1 intra-op and 1 inter-op thread,
+/// spinning off, all graph optimisations, CPU. Never returns NULL.
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_new() -> *mut inferkit_model_options {
+    guard_value(std::ptr::null_mut(), || Box::into_raw(Box::new(inferkit_model_options { options: ModelOptions::default() })))
+}
+
+/// Releases options. `inferkit_model_options_free(NULL)` does nothing.
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_free(options: *mut inferkit_model_options) {
+    guard_value((), || {
+        if !options.is_null() {
+            // SAFETY: `options` came from inferkit_model_options_new and is freed once.
+            drop(unsafe { Box::from_raw(options) });
+        }
+    })
+}
+
+/// Sets the model's name (used in errors and metrics). `name` is copied.
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_set_name(
+    options: *mut inferkit_model_options,
+    name: *const c_char,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let o = arg_mut(options, "options")?;
+        o.options.name = Some(c_str(name, "name")?.to_string());
+        Ok(())
+    })
+}
+
+/// Sets the intra-op and inter-op thread counts (each at least 1).
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_set_threads(
+    options: *mut inferkit_model_options,
+    intra_op_threads: usize,
+    inter_op_threads: usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let o = arg_mut(options, "options")?;
+        let mut session = o.options.session.clone();
+        session.intra_op_threads = intra_op_threads;
+        session.inter_op_threads = inter_op_threads;
+        session.check()?;
+        o.options.session = session;
+        Ok(())
+    })
+}
+
+/// Turns spinning of ONNX Runtime's worker threads on or off (default off: no CPU while idle).
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_set_spinning(
+    options: *mut inferkit_model_options,
+    spinning: bool,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        arg_mut(options, "options")?.options.session.spinning = spinning;
+        Ok(())
+    })
+}
+
+/// Sets the graph optimisation level (an `inferkit_optimization_level`).
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_set_optimization_level(
+    options: *mut inferkit_model_options,
+    level: u32,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let o = arg_mut(options, "options")?;
+        o.options.session.optimization_level = OptimizationLevel::from_u32(level).ok_or_else(|| Error::InvalidArgument {
+            name: "level",
+            reason: format!("{level} is not an inferkit_optimization_level"),
+        })?;
+        Ok(())
+    })
+}
+
+/// Appends an execution provider (an `inferkit_execution_provider`) to the preference list. One
+/// that this build does not include is INFERKIT_STATUS_UNSUPPORTED, and the message names the
+/// cargo feature it needs.
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_add_execution_provider(
+    options: *mut inferkit_model_options,
+    provider: u32,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let o = arg_mut(options, "options")?;
+        let ep = ExecutionProvider::from_u32(provider).ok_or_else(|| Error::InvalidArgument {
+            name: "provider",
+            reason: format!("{provider} is not an inferkit_execution_provider"),
+        })?;
+        let mut session = o.options.session.clone();
+        session.execution_providers.push(ep);
+        session.check()?;
+        o.options.session = session;
+        Ok(())
+    })
+}
+
+/// A loaded model. Thread-safe: any number of threads may run inferences on one handle at once.
+/// Each handle (from `inferkit_model_open*` or `inferkit_model_clone`) is released with
+/// `inferkit_model_free`; the model is unloaded when its last handle is.
+pub struct inferkit_model {
+    model: Arc<Model>,
+    name: CString,
+    inputs: Vec<SpecStrings>,
+    outputs: Vec<SpecStrings>,
+}
+
+/// C strings for one tensor spec, kept for the handle's lifetime.
+struct SpecStrings {
+    name: CString,
+    symbols: Vec<Option<CString>>,
+}
+
+fn spec_strings(specs: &[TensorSpec]) -> Vec<SpecStrings> {
+    specs
+        .iter()
+        .map(|s| SpecStrings { name: to_cstring(&s.name), symbols: s.dims.iter().map(|d| d.symbol().map(to_cstring)).collect() })
+        .collect()
+}
+
+fn new_model(model: Arc<Model>) -> *mut inferkit_model {
+    let sig = model.signature();
+    let handle = inferkit_model {
+        name: to_cstring(model.name()),
+        inputs: spec_strings(&sig.inputs),
+        outputs: spec_strings(&sig.outputs),
+        model,
+    };
+    Box::into_raw(Box::new(handle))
+}
+
+fn options_or_default(options: *const inferkit_model_options) -> ModelOptions {
+    // SAFETY: NULL or options from inferkit_model_options_new, not being modified concurrently.
+    unsafe { options.as_ref() }.map_or_else(ModelOptions::default, |o| o.options.clone())
+}
+
+/// Loads the model file at `path` (NUL-terminated UTF-8). `options` may be NULL for the defaults;
+/// it is only read during the call. On success `*model_out` receives a handle the caller owns.
+/// Errors: INFERKIT_STATUS_MODEL_NOT_FOUND, _MODEL_UNREADABLE, _INVALID_MODEL,
+/// _RUNTIME_UNAVAILABLE, _UNSUPPORTED. Thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_model_open(
+    path: *const c_char,
+    options: *const inferkit_model_options,
+    model_out: *mut *mut inferkit_model,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let path = c_str(path, "path")?;
+        let model_out = out(model_out, "model_out")?;
+        let model = Model::open_with(path, &options_or_default(options))?;
+        write_opt(model_out, new_model(Arc::new(model)));
+        Ok(())
+    })
+}
+
+/// Loads a model from `len` bytes at `bytes`, which are only read during the call. `name`
+/// (used in errors and metrics) may be NULL for "model"; a name set in `options` wins.
+/// Otherwise as `inferkit_model_open`.
+#[no_mangle]
+pub extern "C" fn inferkit_model_open_bytes(
+    name: *const c_char,
+    bytes: *const u8,
+    len: usize,
+    options: *const inferkit_model_options,
+    model_out: *mut *mut inferkit_model,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let name = if name.is_null() { "model" } else { c_str(name, "name")? };
+        let bytes = c_slice(bytes, len, "bytes")?;
+        let model_out = out(model_out, "model_out")?;
+        let opts = options_or_default(options);
+        let model = Model::from_bytes(opts.name.as_deref().unwrap_or(name), bytes, &opts.session)?;
+        write_opt(model_out, new_model(Arc::new(model)));
+        Ok(())
+    })
+}
+
+/// A new handle to the same loaded model (no reload), or NULL if `model` is NULL. Release each
+/// handle with `inferkit_model_free`. Thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_model_clone(model: *const inferkit_model) -> *mut inferkit_model {
+    guard_value(std::ptr::null_mut(), || match arg(model, "model") {
+        Ok(m) => new_model(m.model.clone()),
+        Err(_) => std::ptr::null_mut(),
+    })
+}
+
+/// Releases a model handle. `inferkit_model_free(NULL)` does nothing. Must not race with calls
+/// that use the same handle; other handles to the model stay valid.
+#[no_mangle]
+pub extern "C" fn inferkit_model_free(model: *mut inferkit_model) {
+    guard_value((), || {
+        if !model.is_null() {
+            // SAFETY: `model` came from this module and is freed once.
+            drop(unsafe { Box::from_raw(model) });
+        }
+    })
+}
+
+/// The model's name, or "" for NULL. The string belongs to the handle. Thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_model_name(model: *const inferkit_model) -> *const c_char {
+    guard_value(c"".as_ptr(), || arg(model, "model").map_or(c"".as_ptr(), |m| m.name.as_ptr()))
+}
+
+fn side(m: &inferkit_model, io: u32) -> Result<(&[TensorSpec], &[SpecStrings])> {
+    let sig = m.model.signature();
+    match io {
+        x if x == Io::Input as u32 => Ok((&sig.inputs, &m.inputs)),
+        x if x == Io::Output as u32 => Ok((&sig.outputs, &m.outputs)),
+        other => Err(Error::InvalidArgument { name: "io", reason: format!("{other} is not an inferkit_io") }),
+    }
+}
+
+/// Number of inputs (`io` = INFERKIT_IO_INPUT) or outputs (INFERKIT_IO_OUTPUT) of the model, or 0
+/// for NULL or an unknown `io`. Thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_model_tensor_count(model: *const inferkit_model, io: u32) -> usize {
+    guard_value(0, || arg(model, "model").and_then(|m| side(m, io)).map_or(0, |(specs, _)| specs.len()))
+}
+
+/// Describes input or output `index`: its name (belongs to the handle), dtype (an
+/// `inferkit_dtype`) and rank. Out-parameters may be NULL when not wanted. Thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_model_tensor_info(
+    model: *const inferkit_model,
+    io: u32,
+    index: usize,
+    name_out: *mut *const c_char,
+    dtype_out: *mut u32,
+    rank_out: *mut usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let m = arg(model, "model")?;
+        let (specs, strings) = side(m, io)?;
+        let spec = specs.get(index).ok_or_else(|| Error::InvalidArgument {
+            name: "index",
+            reason: format!("{index} is out of range; there are {}", specs.len()),
+        })?;
+        write_opt(name_out, strings[index].name.as_ptr());
+        write_opt(dtype_out, spec.dtype as u32);
+        write_opt(rank_out, spec.rank());
+        Ok(())
+    })
+}
+
+/// Reads dim `axis` of input or output `index`: `*dim_out` is the size, or -1 when it is chosen
+/// per request; `*symbol_out` is the dim's name ("batch", "seq") or NULL when it has none (the
+/// string belongs to the handle). Out-parameters may be NULL when not wanted. Thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_model_tensor_dim(
+    model: *const inferkit_model,
+    io: u32,
+    index: usize,
+    axis: usize,
+    dim_out: *mut i64,
+    symbol_out: *mut *const c_char,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let m = arg(model, "model")?;
+        let (specs, strings) = side(m, io)?;
+        let spec = specs.get(index).ok_or_else(|| Error::InvalidArgument {
+            name: "index",
+            reason: format!("{index} is out of range; there are {}", specs.len()),
+        })?;
+        let dim = spec.dims.get(axis).ok_or_else(|| Error::InvalidArgument {
+            name: "axis",
+            reason: format!("{axis} is out of range; `{}` has rank {}", spec.name, spec.rank()),
+        })?;
+        write_opt(dim_out, dim.as_i64());
+        write_opt(symbol_out, strings[index].symbols[axis].as_ref().map_or(std::ptr::null(), |s| s.as_ptr()));
+        Ok(())
+    })
+}
+
+/// Runs the model on `inputs` and, on success, writes to `*outputs_out` all outputs in signature
+/// order; the caller owns them and releases them with `inferkit_outputs_free`. Borrowed input data
+/// must stay valid until this returns. A request that does not fit the signature fails with the
+/// matching status (UNKNOWN_INPUT, MISSING_INPUT, DTYPE_MISMATCH, RANK_MISMATCH, DIM_MISMATCH,
+/// BYTE_LENGTH_MISMATCH, …) before ONNX Runtime sees it. Thread-safe for `model`; `inputs` must not
+/// be modified during the call.
+#[no_mangle]
+pub extern "C" fn inferkit_model_infer(
+    model: *const inferkit_model,
+    inputs: *const inferkit_inputs,
+    outputs_out: *mut *mut inferkit_outputs,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let m = arg(model, "model")?;
+        let inputs = arg(inputs, "inputs")?;
+        let outputs_out = out(outputs_out, "outputs_out")?;
+        let result = m.model.infer(&inputs.views())?;
+        write_opt(outputs_out, new_outputs(result));
+        Ok(())
+    })
+}
+
+/// Like `inferkit_model_infer`, but returns only the `count` outputs named in `output_names`, in
+/// that order; ONNX Runtime skips work that only other outputs need. An unknown name is
+/// INFERKIT_STATUS_UNKNOWN_OUTPUT.
+#[no_mangle]
+pub extern "C" fn inferkit_model_infer_select(
+    model: *const inferkit_model,
+    inputs: *const inferkit_inputs,
+    output_names: *const *const c_char,
+    count: usize,
+    outputs_out: *mut *mut inferkit_outputs,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let m = arg(model, "model")?;
+        let inputs = arg(inputs, "inputs")?;
+        let names = c_slice(output_names, count, "output_names")?
+            .iter()
+            .map(|p| c_str(*p, "output_names"))
+            .collect::<Result<Vec<&str>>>()?;
+        let outputs_out = out(outputs_out, "outputs_out")?;
+        let result = m.model.infer_select(&inputs.views(), &names)?;
+        write_opt(outputs_out, new_outputs(result));
+        Ok(())
+    })
+}

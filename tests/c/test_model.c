@@ -1,0 +1,399 @@
+/*
+ * C ABI test: every fixture's outputs through inferkit.h match onnxruntime in Python, and every
+ * error path a C caller can hit returns its status without crashing.
+ *
+ * Built with -Wall -Wextra -Wpedantic -Werror and run under AddressSanitizer and
+ * UndefinedBehaviorSanitizer by `make test-c`. Usage: test_model <tests/fixtures directory>
+ */
+#include "inferkit.h"
+#include "inferkit.h" /* included twice on purpose: the include guard must hold */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond, ...)                                                  \
+  do {                                                                    \
+    checks++;                                                             \
+    if (!(cond)) {                                                        \
+      failures++;                                                         \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+      fprintf(stderr, __VA_ARGS__);                                       \
+      fprintf(stderr, "\n");                                              \
+    }                                                                     \
+  } while (0)
+
+/* Expects `call` to return `want`, and its error object to carry the same code and a message that
+ * contains `needle`. */
+#define EXPECT_STATUS(want, needle, call_with_err)                                          \
+  do {                                                                                      \
+    inferkit_error *err_ = NULL;                                                            \
+    inferkit_error **error_out = &err_;                                                     \
+    inferkit_status got_ = (call_with_err);                                                 \
+    CHECK(got_ == (want), "status %u (%s), want %u (%s): %s", (unsigned)got_,              \
+          inferkit_status_name(got_), (unsigned)(want), inferkit_status_name(want),         \
+          err_ ? inferkit_error_message(err_) : "(no error object)");                       \
+    if ((want) != INFERKIT_STATUS_OK) {                                                     \
+      CHECK(err_ != NULL, "no error object for status %u", (unsigned)(want));               \
+      if (err_) {                                                                           \
+        CHECK(inferkit_error_code(err_) == (want), "error code %u", (unsigned)inferkit_error_code(err_)); \
+        CHECK(strstr(inferkit_error_message(err_), (needle)) != NULL,                      \
+              "message \"%s\" lacks \"%s\"", inferkit_error_message(err_), (needle));       \
+      }                                                                                     \
+    }                                                                                       \
+    inferkit_error_free(err_);                                                              \
+  } while (0)
+
+/* ---- tensor packs (format in tests/fixtures/make_fixtures.py) ---- */
+
+typedef struct {
+  char name[64];
+  uint32_t dtype;
+  uint32_t rank;
+  int64_t shape[8];
+  uint64_t len;
+  void *data;
+} pack_tensor;
+
+typedef struct {
+  uint32_t count;
+  pack_tensor tensors[16];
+} pack;
+
+static int read_exact(FILE *f, void *buf, size_t n) { return fread(buf, 1, n, f) == n; }
+
+static int pack_read(const char *path, pack *p) {
+  FILE *f = fopen(path, "rb");
+  char magic[4];
+  uint32_t version;
+  memset(p, 0, sizeof *p);
+  if (!f) return 0;
+  if (!read_exact(f, magic, 4) || memcmp(magic, "IKTP", 4) != 0 || !read_exact(f, &version, 4) ||
+      version != 1 || !read_exact(f, &p->count, 4) || p->count > 16) {
+    fclose(f);
+    return 0;
+  }
+  for (uint32_t i = 0; i < p->count; i++) {
+    pack_tensor *t = &p->tensors[i];
+    uint32_t name_len;
+    if (!read_exact(f, &name_len, 4) || name_len >= sizeof t->name || !read_exact(f, t->name, name_len) ||
+        !read_exact(f, &t->dtype, 4) || !read_exact(f, &t->rank, 4) || t->rank > 8 ||
+        !read_exact(f, t->shape, 8 * (size_t)t->rank) || !read_exact(f, &t->len, 8)) {
+      fclose(f);
+      return 0;
+    }
+    t->data = malloc(t->len ? t->len : 1);
+    if (!t->data || !read_exact(f, t->data, t->len)) {
+      fclose(f);
+      return 0;
+    }
+  }
+  fclose(f);
+  return 1;
+}
+
+static void pack_free(pack *p) {
+  for (uint32_t i = 0; i < p->count; i++) free(p->tensors[i].data);
+}
+
+static float half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+  float f;
+  if (exp == 0) {
+    f = ldexpf((float)man, -24);
+    return sign ? -f : f;
+  }
+  bits = exp == 31 ? sign | 0x7f800000u | (man << 13) : sign | ((exp + 112) << 23) | (man << 13);
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+static double element(uint32_t dtype, const void *data, size_t i) {
+  const unsigned char *b = data;
+  switch (dtype) {
+    case INFERKIT_DTYPE_F32: { float v; memcpy(&v, b + 4 * i, 4); return v; }
+    case INFERKIT_DTYPE_F64: { double v; memcpy(&v, b + 8 * i, 8); return v; }
+    case INFERKIT_DTYPE_F16: { uint16_t v; memcpy(&v, b + 2 * i, 2); return half_to_float(v); }
+    case INFERKIT_DTYPE_BF16: { uint16_t v; uint32_t w; float f; memcpy(&v, b + 2 * i, 2); w = (uint32_t)v << 16; memcpy(&f, &w, 4); return f; }
+    default: return 0.0;
+  }
+}
+
+static int is_float(uint32_t dtype) {
+  return dtype == INFERKIT_DTYPE_F32 || dtype == INFERKIT_DTYPE_F64 || dtype == INFERKIT_DTYPE_F16 ||
+         dtype == INFERKIT_DTYPE_BF16;
+}
+
+/* Exact for integers and bools, relative 1e-5 (absolute floor 1e-6) for floats. */
+static void compare(const char *what, const pack_tensor *want, uint32_t dtype, const int64_t *shape, size_t rank,
+                    const void *data, size_t len) {
+  CHECK(dtype == want->dtype, "%s: dtype %u, want %u", what, dtype, want->dtype);
+  CHECK(rank == want->rank, "%s: rank %zu, want %u", what, rank, want->rank);
+  for (size_t d = 0; d < rank && d < want->rank; d++)
+    CHECK(shape[d] == want->shape[d], "%s: dim %zu is %lld, want %lld", what, d, (long long)shape[d], (long long)want->shape[d]);
+  CHECK(len == want->len, "%s: %zu bytes, want %llu", what, len, (unsigned long long)want->len);
+  if (len != want->len) return;
+  if (is_float(dtype)) {
+    size_t n = len / inferkit_dtype_size(dtype);
+    for (size_t i = 0; i < n; i++) {
+      double a = element(dtype, data, i), b = element(dtype, want->data, i);
+      double tol = 1e-5 * fmax(fabs(a), fabs(b)) + 1e-6;
+      CHECK(fabs(a - b) <= tol, "%s[%zu]: got %g, want %g", what, i, a, b);
+    }
+  } else {
+    CHECK(len == 0 || memcmp(data, want->data, len) == 0, "%s: bytes differ", what);
+  }
+}
+
+static char fixtures[4096];
+
+static const char *fixture(const char *file) {
+  static char path[8192];
+  snprintf(path, sizeof path, "%s/%s", fixtures, file);
+  return path;
+}
+
+static inferkit_model *open_model(const char *name) {
+  char file[256];
+  inferkit_model *model = NULL;
+  inferkit_error *err = NULL;
+  snprintf(file, sizeof file, "%s.onnx", name);
+  if (inferkit_model_open(fixture(file), NULL, &model, &err) != INFERKIT_STATUS_OK) {
+    fprintf(stderr, "open %s: %s\n", name, inferkit_error_message(err));
+    inferkit_error_free(err);
+    return NULL;
+  }
+  return model;
+}
+
+/* Runs a fixture's reference inputs through the C ABI and compares every output. */
+static void check_fixture(const char *name) {
+  char file[256];
+  pack in, want;
+  inferkit_model *model = open_model(name);
+  inferkit_inputs *inputs = inferkit_inputs_new();
+  inferkit_outputs *outputs = NULL;
+  inferkit_error *err = NULL;
+  CHECK(model != NULL, "%s: model did not open", name);
+  snprintf(file, sizeof file, "%s.inputs.tpk", name);
+  CHECK(pack_read(fixture(file), &in), "%s: cannot read %s", name, file);
+  snprintf(file, sizeof file, "%s.outputs.tpk", name);
+  CHECK(pack_read(fixture(file), &want), "%s: cannot read %s", name, file);
+  if (!model) goto done;
+
+  CHECK(strcmp(inferkit_model_name(model), name) == 0, "model name %s", inferkit_model_name(model));
+  CHECK(inferkit_model_tensor_count(model, INFERKIT_IO_INPUT) == in.count, "%s: input count", name);
+  CHECK(inferkit_model_tensor_count(model, INFERKIT_IO_OUTPUT) == want.count, "%s: output count", name);
+
+  for (uint32_t i = 0; i < in.count; i++) {
+    const pack_tensor *t = &in.tensors[i];
+    inferkit_status st = inferkit_inputs_add(inputs, t->name, t->dtype, t->shape, t->rank, t->data, t->len, &err);
+    CHECK(st == INFERKIT_STATUS_OK, "%s: add %s: %s", name, t->name, err ? inferkit_error_message(err) : "");
+  }
+  if (inferkit_model_infer(model, inputs, &outputs, &err) != INFERKIT_STATUS_OK) {
+    CHECK(0, "%s: infer failed: %s", name, inferkit_error_message(err));
+    goto done;
+  }
+  CHECK(inferkit_outputs_count(outputs) == want.count, "%s: %zu outputs", name, inferkit_outputs_count(outputs));
+  for (uint32_t i = 0; i < want.count; i++) {
+    const char *out_name = NULL;
+    uint32_t dtype = 0;
+    const int64_t *shape = NULL;
+    size_t rank = 0, len = 0, index = 99;
+    const void *data = NULL;
+    char what[128];
+    CHECK(inferkit_outputs_get(outputs, i, &out_name, &dtype, &shape, &rank, &data, &len, &err) == INFERKIT_STATUS_OK,
+          "%s: get output %u", name, i);
+    CHECK(strcmp(out_name, want.tensors[i].name) == 0, "%s: output %u is %s, want %s", name, i, out_name,
+          want.tensors[i].name);
+    CHECK(inferkit_outputs_find(outputs, want.tensors[i].name, &index, NULL) == INFERKIT_STATUS_OK && index == i,
+          "%s: find %s", name, want.tensors[i].name);
+    snprintf(what, sizeof what, "%s.%s", name, out_name);
+    compare(what, &want.tensors[i], dtype, shape, rank, data, len);
+  }
+done:
+  inferkit_error_free(err);
+  inferkit_outputs_free(outputs);
+  inferkit_inputs_free(inputs);
+  inferkit_model_free(model);
+  pack_free(&in);
+  pack_free(&want);
+}
+
+static void check_signature(void) {
+  inferkit_model *model = open_model("sequence");
+  const char *name = NULL, *symbol = NULL;
+  uint32_t dtype = 0;
+  size_t rank = 0;
+  int64_t dim = 0;
+  if (!model) { CHECK(0, "sequence did not open"); return; }
+  CHECK(inferkit_model_tensor_info(model, INFERKIT_IO_INPUT, 0, &name, &dtype, &rank, NULL) == INFERKIT_STATUS_OK, "info");
+  CHECK(strcmp(name, "tokens") == 0 && dtype == INFERKIT_DTYPE_F32 && rank == 3, "tokens f32 rank 3, got %s %u %zu", name, dtype, rank);
+  CHECK(inferkit_model_tensor_dim(model, INFERKIT_IO_INPUT, 0, 1, &dim, &symbol, NULL) == INFERKIT_STATUS_OK, "dim");
+  CHECK(dim == -1 && symbol && strcmp(symbol, "seq") == 0, "axis 1 is seq/-1, got %lld %s", (long long)dim, symbol ? symbol : "NULL");
+  CHECK(inferkit_model_tensor_dim(model, INFERKIT_IO_INPUT, 0, 2, &dim, &symbol, NULL) == INFERKIT_STATUS_OK, "dim");
+  CHECK(dim == 8 && symbol == NULL, "axis 2 is 8 without a symbol, got %lld", (long long)dim);
+  CHECK(inferkit_model_tensor_info(model, INFERKIT_IO_OUTPUT, 1, &name, NULL, NULL, NULL) == INFERKIT_STATUS_OK && strcmp(name, "scores") == 0, "output 1 is scores");
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "out of range", inferkit_model_tensor_info(model, INFERKIT_IO_INPUT, 5, &name, NULL, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "out of range", inferkit_model_tensor_dim(model, INFERKIT_IO_INPUT, 0, 3, &dim, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_io", inferkit_model_tensor_info(model, 7, 0, &name, NULL, NULL, error_out));
+  CHECK(inferkit_model_tensor_count(model, 7) == 0, "unknown io counts 0");
+
+  /* a clone is an independent handle to the same model */
+  {
+    inferkit_model *clone = inferkit_model_clone(model);
+    inferkit_model_free(model);
+    CHECK(clone && strcmp(inferkit_model_name(clone), "sequence") == 0, "clone outlives the original handle");
+    inferkit_model_free(clone);
+  }
+}
+
+static void check_errors(void) {
+  inferkit_model *model = open_model("mlp");
+  inferkit_model *never = NULL;
+  inferkit_inputs *inputs = inferkit_inputs_new();
+  inferkit_outputs *outputs = NULL;
+  inferkit_model_options *opts = inferkit_model_options_new();
+  float x[16] = {0};
+  double xd[16] = {0};
+  int64_t shape[2] = {1, 16}, bad_shape[2] = {1, 15}, neg_shape[2] = {-1, 16}, flat[1] = {16};
+  const char *names[1] = {"nope"};
+  unsigned char not_a_model[5] = {1, 2, 3, 4, 5};
+  if (!model) { CHECK(0, "mlp did not open"); return; }
+
+  /* NULL pointers */
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "path", inferkit_model_open(NULL, NULL, &never, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "model_out", inferkit_model_open(fixture("mlp.onnx"), NULL, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "model", inferkit_model_infer(NULL, inputs, &outputs, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "inputs", inferkit_model_infer(model, NULL, &outputs, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "outputs_out", inferkit_model_infer(model, inputs, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "name", inferkit_inputs_add(inputs, NULL, INFERKIT_DTYPE_F32, shape, 2, x, sizeof x, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "shape", inferkit_inputs_add(inputs, "x", INFERKIT_DTYPE_F32, NULL, 2, x, sizeof x, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "data", inferkit_inputs_add(inputs, "x", INFERKIT_DTYPE_F32, shape, 2, NULL, sizeof x, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "inputs", inferkit_inputs_add(NULL, "x", INFERKIT_DTYPE_F32, shape, 2, x, sizeof x, error_out));
+  CHECK(never == NULL, "no model written on failure");
+  CHECK(inferkit_error_code(NULL) == INFERKIT_STATUS_NULL_ARGUMENT, "error_code(NULL)");
+  CHECK(strcmp(inferkit_error_message(NULL), "") == 0, "error_message(NULL)");
+  CHECK(inferkit_model_tensor_count(NULL, INFERKIT_IO_INPUT) == 0, "count(NULL)");
+  CHECK(inferkit_model_clone(NULL) == NULL, "clone(NULL)");
+  CHECK(strcmp(inferkit_model_name(NULL), "") == 0, "name(NULL)");
+  CHECK(inferkit_outputs_count(NULL) == 0, "outputs_count(NULL)");
+  /* a NULL error_out is allowed: only the status comes back */
+  CHECK(inferkit_model_open(NULL, NULL, &never, NULL) == INFERKIT_STATUS_NULL_ARGUMENT, "status without error object");
+
+  /* bad enum values and shapes */
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_dtype", inferkit_inputs_add(inputs, "x", 8, shape, 2, x, sizeof x, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "negative", inferkit_inputs_add(inputs, "x", INFERKIT_DTYPE_F32, neg_shape, 2, x, sizeof x, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_optimization_level", inferkit_model_options_set_optimization_level(opts, 42, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "intra_op_threads", inferkit_model_options_set_threads(opts, 0, 1, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_UNSUPPORTED, "cuda", inferkit_model_options_add_execution_provider(opts, INFERKIT_EXECUTION_PROVIDER_CUDA, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_execution_provider", inferkit_model_options_add_execution_provider(opts, 99, error_out));
+  CHECK(inferkit_inputs_count(inputs) == 0, "rejected inputs are not added");
+
+  /* validation against the signature */
+  inferkit_inputs_clear(inputs);
+  inferkit_inputs_add(inputs, "x", INFERKIT_DTYPE_F64, shape, 2, xd, sizeof xd, NULL);
+  EXPECT_STATUS(INFERKIT_STATUS_DTYPE_MISMATCH, "expected dtype f32, given f64", inferkit_model_infer(model, inputs, &outputs, error_out));
+  inferkit_inputs_clear(inputs);
+  inferkit_inputs_add(inputs, "x", INFERKIT_DTYPE_F32, bad_shape, 2, x, 15 * sizeof(float), NULL);
+  EXPECT_STATUS(INFERKIT_STATUS_DIM_MISMATCH, "axis 1: expected 16, given 15", inferkit_model_infer(model, inputs, &outputs, error_out));
+  inferkit_inputs_clear(inputs);
+  inferkit_inputs_add(inputs, "x", INFERKIT_DTYPE_F32, flat, 1, x, sizeof x, NULL);
+  EXPECT_STATUS(INFERKIT_STATUS_RANK_MISMATCH, "expected rank 2", inferkit_model_infer(model, inputs, &outputs, error_out));
+  inferkit_inputs_clear(inputs);
+  inferkit_inputs_add(inputs, "x", INFERKIT_DTYPE_F32, shape, 2, x, sizeof x - 4, NULL);
+  EXPECT_STATUS(INFERKIT_STATUS_BYTE_LENGTH_MISMATCH, "needs 64 bytes, given 60", inferkit_model_infer(model, inputs, &outputs, error_out));
+  inferkit_inputs_clear(inputs);
+  EXPECT_STATUS(INFERKIT_STATUS_MISSING_INPUT, "`x`", inferkit_model_infer(model, inputs, &outputs, error_out));
+  inferkit_inputs_add(inputs, "x", INFERKIT_DTYPE_F32, shape, 2, x, sizeof x, NULL);
+  inferkit_inputs_add(inputs, "z", INFERKIT_DTYPE_F32, shape, 2, x, sizeof x, NULL);
+  EXPECT_STATUS(INFERKIT_STATUS_UNKNOWN_INPUT, "`z`", inferkit_model_infer(model, inputs, &outputs, error_out));
+  CHECK(outputs == NULL, "no outputs written on failure");
+  inferkit_inputs_clear(inputs);
+  inferkit_inputs_add_copy(inputs, "x", INFERKIT_DTYPE_F32, shape, 2, x, sizeof x, NULL);
+  EXPECT_STATUS(INFERKIT_STATUS_UNKNOWN_OUTPUT, "nope", inferkit_model_infer_select(model, inputs, names, 1, &outputs, error_out));
+  names[0] = "y";
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_infer_select(model, inputs, names, 1, &outputs, error_out));
+  CHECK(outputs && inferkit_outputs_count(outputs) == 1, "selected one output");
+  {
+    size_t idx = 0;
+    EXPECT_STATUS(INFERKIT_STATUS_UNKNOWN_OUTPUT, "nope", inferkit_outputs_find(outputs, "nope", &idx, error_out));
+    EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "out of range", inferkit_outputs_get(outputs, 1, NULL, NULL, NULL, NULL, NULL, NULL, error_out));
+  }
+
+  /* bad model files */
+  EXPECT_STATUS(INFERKIT_STATUS_MODEL_NOT_FOUND, "missing.onnx", inferkit_model_open(fixture("missing.onnx"), NULL, &never, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_MODEL_UNREADABLE, "directory", inferkit_model_open(fixtures, NULL, &never, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_MODEL, "empty", inferkit_model_open(fixture("empty.onnx"), NULL, &never, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_MODEL, "corrupt", inferkit_model_open(fixture("corrupt.onnx"), NULL, &never, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_MODEL, "truncated", inferkit_model_open(fixture("truncated.onnx"), NULL, &never, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_MODEL, "bytes", inferkit_model_open_bytes("bytes", not_a_model, sizeof not_a_model, NULL, &never, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_MODEL, "no bytes", inferkit_model_open_bytes("nothing", NULL, 0, NULL, &never, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED, "already", inferkit_runtime_init(fixture("mlp.onnx"), error_out));
+  CHECK(never == NULL, "no model written on failure");
+
+  /* options that work */
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_name(opts, "renamed", error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_threads(opts, 2, 1, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_optimization_level(opts, INFERKIT_OPTIMIZATION_LEVEL_BASIC, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_add_execution_provider(opts, INFERKIT_EXECUTION_PROVIDER_CPU, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_open(fixture("mlp.onnx"), opts, &never, error_out));
+  CHECK(never && strcmp(inferkit_model_name(never), "renamed") == 0, "name from options");
+
+  /* every _free accepts NULL */
+  inferkit_model_free(NULL);
+  inferkit_inputs_free(NULL);
+  inferkit_outputs_free(NULL);
+  inferkit_error_free(NULL);
+  inferkit_model_options_free(NULL);
+  inferkit_inputs_clear(NULL);
+
+  CHECK(strcmp(inferkit_status_name(INFERKIT_STATUS_DTYPE_MISMATCH), "dtype_mismatch") == 0, "status name");
+  CHECK(strcmp(inferkit_status_name(12345), "unknown") == 0, "unknown status name");
+  CHECK(inferkit_dtype_size(INFERKIT_DTYPE_BF16) == 2 && inferkit_dtype_size(8) == 0, "dtype sizes");
+
+  inferkit_model_free(never);
+  inferkit_model_options_free(opts);
+  inferkit_outputs_free(outputs);
+  inferkit_inputs_free(inputs);
+  inferkit_model_free(model);
+}
+
+int main(int argc, char **argv) {
+  inferkit_error *err = NULL;
+  char version[32];
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s <fixtures directory>\n", argv[0]);
+    return 2;
+  }
+  snprintf(fixtures, sizeof fixtures, "%s", argv[1]);
+
+  snprintf(version, sizeof version, "%d.%d.%d", INFERKIT_VERSION_MAJOR, INFERKIT_VERSION_MINOR, INFERKIT_VERSION_PATCH);
+  CHECK(strcmp(inferkit_version(), version) == 0, "library %s, header %s", inferkit_version(), version);
+  CHECK(strcmp(inferkit_version(), INFERKIT_VERSION_STRING) == 0, "version string");
+  CHECK(inferkit_runtime_ort_version() == NULL, "no runtime before init");
+  if (inferkit_runtime_init(NULL, &err) != INFERKIT_STATUS_OK) {
+    fprintf(stderr, "runtime: %s\n", inferkit_error_message(err));
+    inferkit_error_free(err);
+    return 1;
+  }
+  CHECK(strcmp(inferkit_runtime_ort_version(), "1.31.1") == 0, "ORT version %s", inferkit_runtime_ort_version());
+  CHECK(inferkit_runtime_init(NULL, NULL) == INFERKIT_STATUS_OK, "second init is a no-op");
+
+  check_fixture("mlp");
+  check_fixture("two_io");
+  check_fixture("f16");
+  check_fixture("int_bool");
+  check_fixture("sequence");
+  check_fixture("identity_all");
+  check_signature();
+  check_errors();
+
+  printf("%d passed, %d failed\n", checks - failures, failures);
+  return failures == 0 ? 0 : 1;
+}
