@@ -13,9 +13,11 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=INFERKIT_UPDATE_HEADER");
 
-    let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let crate_dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml is valid");
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .expect("cbindgen.toml is valid");
     let (major, minor, patch) = (
         std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version"),
         std::env::var("CARGO_PKG_VERSION_MINOR").expect("cargo sets the version"),
@@ -33,7 +35,8 @@ fn main() {
     bindings.write_to_file(&generated);
     if std::env::var_os("INFERKIT_UPDATE_HEADER").is_some_and(|v| v == "1") {
         let committed = crate_dir.join("include").join("inferkit.h");
-        std::fs::create_dir_all(committed.parent().expect("include/ has a parent")).expect("create include/");
+        std::fs::create_dir_all(committed.parent().expect("include/ has a parent"))
+            .expect("create include/");
         std::fs::copy(&generated, &committed).expect("write include/inferkit.h");
     }
 }

@@ -395,18 +395,32 @@ mod tests {
     fn runtime_unavailable_names_every_path() {
         let err = Error::RuntimeUnavailable {
             tried: vec![
-                TriedPath { source: "explicit", path: "/a/libort.so".into(), reason: "no such file".into() },
-                TriedPath { source: "ORT_DYLIB_PATH", path: "/b/libort.so".into(), reason: "not ONNX Runtime".into() },
+                TriedPath {
+                    source: "explicit",
+                    path: "/a/libort.so".into(),
+                    reason: "no such file".into(),
+                },
+                TriedPath {
+                    source: "ORT_DYLIB_PATH",
+                    path: "/b/libort.so".into(),
+                    reason: "not ONNX Runtime".into(),
+                },
             ],
         };
         let msg = err.to_string();
-        assert!(msg.contains("/a/libort.so") && msg.contains("/b/libort.so"), "{msg}");
+        assert!(
+            msg.contains("/a/libort.so") && msg.contains("/b/libort.so"),
+            "{msg}"
+        );
         assert!(msg.contains("ORT_DYLIB_PATH"), "{msg}");
     }
 
     #[test]
     fn unsupported_names_the_feature() {
-        let err = Error::Unsupported { what: "execution provider CUDA".into(), feature: Some("cuda") };
+        let err = Error::Unsupported {
+            what: "execution provider CUDA".into(),
+            feature: Some("cuda"),
+        };
         assert_eq!(err.to_string(), "execution provider CUDA is not supported by this build (it needs the cargo feature `cuda`)");
     }
 }

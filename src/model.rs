@@ -43,7 +43,10 @@ pub struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model").field("name", &self.name).field("signature", &self.signature).finish_non_exhaustive()
+        f.debug_struct("Model")
+            .field("name", &self.name)
+            .field("signature", &self.signature)
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,49 +64,81 @@ impl Model {
     pub fn open_with(path: impl AsRef<Path>, options: &ModelOptions) -> Result<Model> {
         let path = path.as_ref();
         let name = options.name.clone().unwrap_or_else(|| {
-            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "model".into())
         });
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::ModelNotFound { path: path.to_path_buf() })
+                return Err(Error::ModelNotFound {
+                    path: path.to_path_buf(),
+                })
             }
-            Err(e) => return Err(Error::ModelUnreadable { path: path.to_path_buf(), reason: e.to_string() }),
+            Err(e) => {
+                return Err(Error::ModelUnreadable {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })
+            }
         };
         if meta.is_dir() {
-            return Err(Error::ModelUnreadable { path: path.to_path_buf(), reason: "is a directory".into() });
+            return Err(Error::ModelUnreadable {
+                path: path.to_path_buf(),
+                reason: "is a directory".into(),
+            });
         }
         // Open it ourselves first so that permission errors are reported as such, not as ORT's parse errors.
-        std::fs::File::open(path).map_err(|e| Error::ModelUnreadable { path: path.to_path_buf(), reason: e.to_string() })?;
+        std::fs::File::open(path).map_err(|e| Error::ModelUnreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         if meta.len() == 0 {
-            return Err(Error::InvalidModel { model: name, reason: format!("`{}` is empty", path.display()) });
+            return Err(Error::InvalidModel {
+                model: name,
+                reason: format!("`{}` is empty", path.display()),
+            });
         }
         let runtime = Runtime::init()?;
         let mut builder = options.session.builder(runtime)?;
         // From the file, not from memory, so that models with external weight files load.
         let session = builder
             .commit_from_file(path)
-            .map_err(|e| Error::InvalidModel { model: name.clone(), reason: e.to_string() })?;
+            .map_err(|e| Error::InvalidModel {
+                model: name.clone(),
+                reason: e.to_string(),
+            })?;
         Self::from_session(name, session)
     }
 
     /// Loads a model from bytes in memory.
     pub fn from_bytes(name: &str, bytes: &[u8], options: &SessionOptions) -> Result<Model> {
         if bytes.is_empty() {
-            return Err(Error::InvalidModel { model: name.to_string(), reason: "no bytes".into() });
+            return Err(Error::InvalidModel {
+                model: name.to_string(),
+                reason: "no bytes".into(),
+            });
         }
         let runtime = Runtime::init()?;
         let mut builder = options.builder(runtime)?;
         let session = builder
             .commit_from_memory(bytes)
-            .map_err(|e| Error::InvalidModel { model: name.to_string(), reason: e.to_string() })?;
+            .map_err(|e| Error::InvalidModel {
+                model: name.to_string(),
+                reason: e.to_string(),
+            })?;
         Self::from_session(name.to_string(), session)
     }
 
     fn from_session(name: String, session: ort::session::Session) -> Result<Model> {
         let signature = Signature::from_session(&name, &session)?;
         let names = RunNames::new(&signature);
-        Ok(Model { name, signature, session: Mutex::new(session), names })
+        Ok(Model {
+            name,
+            signature,
+            session: Mutex::new(session),
+            names,
+        })
     }
 
     /// The model's name.
@@ -121,14 +156,32 @@ impl Model {
     /// typed error and never reaches ONNX Runtime.
     pub fn infer(&self, inputs: &[(&str, TensorView<'_>)]) -> Result<Outputs> {
         self.signature.validate(&self.name, inputs)?;
-        session::run(&mut self.session.lock(), &self.name, &self.signature, &self.names, inputs, None)
+        session::run(
+            &mut self.session.lock(),
+            &self.name,
+            &self.signature,
+            &self.names,
+            inputs,
+            None,
+        )
     }
 
     /// Runs the model and returns only the outputs named, in that order. ONNX Runtime skips the
     /// work that only the other outputs need.
-    pub fn infer_select(&self, inputs: &[(&str, TensorView<'_>)], outputs: &[&str]) -> Result<Outputs> {
+    pub fn infer_select(
+        &self,
+        inputs: &[(&str, TensorView<'_>)],
+        outputs: &[&str],
+    ) -> Result<Outputs> {
         self.signature.validate(&self.name, inputs)?;
         let selected = self.signature.select_outputs(&self.name, outputs)?;
-        session::run(&mut self.session.lock(), &self.name, &self.signature, &self.names, inputs, Some(&selected))
+        session::run(
+            &mut self.session.lock(),
+            &self.name,
+            &self.signature,
+            &self.names,
+            inputs,
+            Some(&selected),
+        )
     }
 }

@@ -43,7 +43,10 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("dylib", &self.dylib).field("version", &self.version).finish()
+        f.debug_struct("Runtime")
+            .field("dylib", &self.dylib)
+            .field("version", &self.version)
+            .finish()
     }
 }
 
@@ -108,18 +111,32 @@ impl Runtime {
         }
         if let Some(reason) = POISONED.get() {
             return Err(Error::RuntimeUnavailable {
-                tried: vec![TriedPath { source: "earlier attempt", path: PathBuf::new(), reason: reason.clone() }],
+                tried: vec![TriedPath {
+                    source: "earlier attempt",
+                    path: PathBuf::new(),
+                    reason: reason.clone(),
+                }],
             });
         }
         let mut tried = Vec::new();
         for (source, path) in candidates(explicit) {
             match load(&path) {
                 Ok(rt) => return Ok(RUNTIME.get_or_init(|| rt)),
-                Err(LoadError::Rejected(reason)) => tried.push(TriedPath { source, path, reason }),
+                Err(LoadError::Rejected(reason)) => tried.push(TriedPath {
+                    source,
+                    path,
+                    reason,
+                }),
                 Err(LoadError::Poisoned(reason)) => {
-                    let reason = format!("ONNX Runtime failed after loading; restart the process to retry: {reason}");
+                    let reason = format!(
+                        "ONNX Runtime failed after loading; restart the process to retry: {reason}"
+                    );
                     let _ = POISONED.set(reason.clone());
-                    tried.push(TriedPath { source, path, reason });
+                    tried.push(TriedPath {
+                        source,
+                        path,
+                        reason,
+                    });
                     break;
                 }
             }
@@ -150,7 +167,10 @@ fn candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf)> {
             out.push((var, PathBuf::from(v)));
         }
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
         out.push(("beside the executable", dir.join(ORT_LIBRARY_NAME)));
     }
     out.push(("provisioned", provisioned_path()));
@@ -159,7 +179,10 @@ fn candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf)> {
 
 /// Where `.ci/provision-ort.sh` puts the library for this source tree.
 pub fn provisioned_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("onnxruntime").join(ORT_LIBRARY_NAME)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("onnxruntime")
+        .join(ORT_LIBRARY_NAME)
 }
 
 /// Loads the library at `path` and checks that it is an ONNX Runtime `ort` can drive, without
@@ -177,7 +200,8 @@ fn probe(path: &Path) -> std::result::Result<String, String> {
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| e.to_string())?;
     // SAFETY: the symbol's type is the one ONNX Runtime's C API declares.
     let get_base: libloading::Symbol<'_, unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> =
-        unsafe { lib.get(b"OrtGetApiBase\0") }.map_err(|_| "does not export `OrtGetApiBase`: not ONNX Runtime".to_string())?;
+        unsafe { lib.get(b"OrtGetApiBase\0") }
+            .map_err(|_| "does not export `OrtGetApiBase`: not ONNX Runtime".to_string())?;
     // SAFETY: OrtGetApiBase takes no arguments and returns a static table or NULL.
     let base = unsafe { get_base() };
     if base.is_null() {
@@ -191,13 +215,23 @@ fn probe(path: &Path) -> std::result::Result<String, String> {
         }
         std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned()
     };
-    let minor: u32 = version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
+    let minor: u32 = version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
     if !version.starts_with("1.") || minor < ort::MINOR_VERSION {
-        return Err(format!("ONNX Runtime {version} is too old; inferkit needs 1.{}.x or newer", ort::MINOR_VERSION));
+        return Err(format!(
+            "ONNX Runtime {version} is too old; inferkit needs 1.{}.x or newer",
+            ort::MINOR_VERSION
+        ));
     }
     // SAFETY: as above; GetApi returns NULL for an API version the library does not provide.
     if unsafe { ((*base).GetApi)(ort::sys::ORT_API_VERSION) }.is_null() {
-        return Err(format!("ONNX Runtime {version} does not provide C API version {}", ort::sys::ORT_API_VERSION));
+        return Err(format!(
+            "ONNX Runtime {version} does not provide C API version {}",
+            ort::sys::ORT_API_VERSION
+        ));
     }
     Ok(version)
 }
@@ -211,8 +245,14 @@ fn load(path: &Path) -> std::result::Result<Runtime, LoadError> {
         .with_name("inferkit")
         .with_telemetry(false)
         .build()
-        .map_err(|e| LoadError::Poisoned(format!("library loaded but its environment failed: {e}")))?;
-    Ok(Runtime { env, dylib: abs, version })
+        .map_err(|e| {
+            LoadError::Poisoned(format!("library loaded but its environment failed: {e}"))
+        })?;
+    Ok(Runtime {
+        env,
+        dylib: abs,
+        version,
+    })
 }
 
 #[cfg(test)]

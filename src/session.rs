@@ -55,7 +55,9 @@ pub enum OptimizationLevel {
 impl OptimizationLevel {
     /// The level with this number.
     pub fn from_u32(v: u32) -> Option<Self> {
-        [Self::Disabled, Self::Basic, Self::Extended, Self::All].into_iter().find(|l| *l as u32 == v)
+        [Self::Disabled, Self::Basic, Self::Extended, Self::All]
+            .into_iter()
+            .find(|l| *l as u32 == v)
     }
 }
 
@@ -83,9 +85,17 @@ pub enum ExecutionProvider {
 impl ExecutionProvider {
     /// The provider with this number.
     pub fn from_u32(v: u32) -> Option<Self> {
-        [Self::Cpu, Self::Cuda, Self::TensorRt, Self::CoreMl, Self::DirectMl, Self::OpenVino, Self::Xnnpack]
-            .into_iter()
-            .find(|p| *p as u32 == v)
+        [
+            Self::Cpu,
+            Self::Cuda,
+            Self::TensorRt,
+            Self::CoreMl,
+            Self::DirectMl,
+            Self::OpenVino,
+            Self::Xnnpack,
+        ]
+        .into_iter()
+        .find(|p| *p as u32 == v)
     }
 
     /// The provider's name.
@@ -147,14 +157,23 @@ impl SessionOptions {
     /// Checks the options without building anything.
     pub fn check(&self) -> Result<()> {
         if self.intra_op_threads == 0 {
-            return Err(Error::InvalidArgument { name: "intra_op_threads", reason: "must be at least 1".into() });
+            return Err(Error::InvalidArgument {
+                name: "intra_op_threads",
+                reason: "must be at least 1".into(),
+            });
         }
         if self.inter_op_threads == 0 {
-            return Err(Error::InvalidArgument { name: "inter_op_threads", reason: "must be at least 1".into() });
+            return Err(Error::InvalidArgument {
+                name: "inter_op_threads",
+                reason: "must be at least 1".into(),
+            });
         }
         for ep in &self.execution_providers {
             if let Some(feature) = ep.cargo_feature() {
-                return Err(Error::Unsupported { what: format!("execution provider {}", ep.name()), feature: Some(feature) });
+                return Err(Error::Unsupported {
+                    what: format!("execution provider {}", ep.name()),
+                    feature: Some(feature),
+                });
             }
         }
         Ok(())
@@ -171,14 +190,23 @@ impl SessionOptions {
         let spin = self.spinning;
         let build = || -> std::result::Result<SessionBuilder, String> {
             let b = Session::builder(runtime.env()).map_err(|e| e.to_string())?;
-            let b = b.with_intra_threads(self.intra_op_threads).map_err(|e| e.to_string())?;
-            let b = b.with_inter_threads(self.inter_op_threads).map_err(|e| e.to_string())?;
-            let b = b.with_parallel_execution(self.inter_op_threads > 1).map_err(|e| e.to_string())?;
+            let b = b
+                .with_intra_threads(self.intra_op_threads)
+                .map_err(|e| e.to_string())?;
+            let b = b
+                .with_inter_threads(self.inter_op_threads)
+                .map_err(|e| e.to_string())?;
+            let b = b
+                .with_parallel_execution(self.inter_op_threads > 1)
+                .map_err(|e| e.to_string())?;
             let b = b.with_intra_op_spinning(spin).map_err(|e| e.to_string())?;
             let b = b.with_inter_op_spinning(spin).map_err(|e| e.to_string())?;
             b.with_optimization_level(level).map_err(|e| e.to_string())
         };
-        build().map_err(|reason| Error::InvalidArgument { name: "session options", reason })
+        build().map_err(|reason| Error::InvalidArgument {
+            name: "session options",
+            reason,
+        })
     }
 }
 
@@ -205,7 +233,10 @@ impl Outputs {
 
     /// The output with this name.
     pub fn get(&self, name: &str) -> Option<&Tensor> {
-        self.entries.iter().find(|(n, _)| &**n == name).map(|(_, t)| t)
+        self.entries
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|(_, t)| t)
     }
 
     /// The name of output `index`.
@@ -251,9 +282,15 @@ pub(crate) struct RunNames {
 impl RunNames {
     pub(crate) fn new(signature: &Signature) -> RunNames {
         let c = |specs: &[crate::signature::TensorSpec]| {
-            specs.iter().map(|s| CString::new(s.name.as_bytes()).unwrap_or_default()).collect()
+            specs
+                .iter()
+                .map(|s| CString::new(s.name.as_bytes()).unwrap_or_default())
+                .collect()
         };
-        RunNames { inputs: c(&signature.inputs), outputs: c(&signature.outputs) }
+        RunNames {
+            inputs: c(&signature.inputs),
+            outputs: c(&signature.outputs),
+        }
     }
 }
 
@@ -273,19 +310,34 @@ pub(crate) fn run(
     inputs: &[(&str, TensorView<'_>)],
     selected: Option<&[usize]>,
 ) -> Result<Outputs> {
-    let ort_err = |e: ort::Error| Error::Inference { model: model.to_string(), message: e.to_string() };
+    let ort_err = |e: ort::Error| Error::Inference {
+        model: model.to_string(),
+        message: e.to_string(),
+    };
     // Copies of misaligned inputs; they must outlive the run.
-    let aligned: Vec<Option<AlignedBytes>> =
-        inputs.iter().map(|(_, v)| (!v.is_aligned()).then(|| AlignedBytes::copy_from(v.as_bytes()))).collect();
+    let aligned: Vec<Option<AlignedBytes>> = inputs
+        .iter()
+        .map(|(_, v)| (!v.is_aligned()).then(|| AlignedBytes::copy_from(v.as_bytes())))
+        .collect();
     let mut values: Vec<SessionInputValue<'_>> = Vec::with_capacity(inputs.len());
     let mut input_names: Vec<*const c_char> = Vec::with_capacity(inputs.len());
     for ((name, view), copy) in inputs.iter().zip(&aligned) {
-        let index = signature.inputs.iter().position(|s| &*s.name == *name).ok_or_else(|| Error::UnknownInput {
-            model: model.to_string(),
-            input: name.to_string(),
-            expected: signature.inputs.iter().map(|s| s.name.to_string()).collect(),
-        })?;
-        let bytes = copy.as_ref().map_or(view.as_bytes(), AlignedBytes::as_bytes);
+        let index = signature
+            .inputs
+            .iter()
+            .position(|s| &*s.name == *name)
+            .ok_or_else(|| Error::UnknownInput {
+                model: model.to_string(),
+                input: name.to_string(),
+                expected: signature
+                    .inputs
+                    .iter()
+                    .map(|s| s.name.to_string())
+                    .collect(),
+            })?;
+        let bytes = copy
+            .as_ref()
+            .map_or(view.as_bytes(), AlignedBytes::as_bytes);
         values.push(ort_input(view.dtype(), view.shape(), bytes).map_err(ort_err)?);
         input_names.push(names.inputs[index].as_ptr());
     }
@@ -298,7 +350,10 @@ pub(crate) fn run(
             &all
         }
     };
-    let output_names: Vec<*const c_char> = selected.iter().map(|i| names.outputs[*i].as_ptr()).collect();
+    let output_names: Vec<*const c_char> = selected
+        .iter()
+        .map(|i| names.outputs[*i].as_ptr())
+        .collect();
     let mut output_ptrs: Vec<*mut ort::sys::OrtValue> = vec![std::ptr::null_mut(); selected.len()];
 
     let api = ort::api();
@@ -320,7 +375,10 @@ pub(crate) fn run(
     // Own every output value first, so that all are released whatever happens next.
     let owned: Vec<OwnedValue> = output_ptrs.into_iter().map(OwnedValue).collect();
     if let Some(message) = status_message(status) {
-        return Err(Error::Inference { model: model.to_string(), message });
+        return Err(Error::Inference {
+            model: model.to_string(),
+            message,
+        });
     }
     let mut entries = Vec::with_capacity(selected.len());
     for (value, index) in owned.iter().zip(selected) {
@@ -339,7 +397,11 @@ fn status_message(status: ort::sys::OrtStatusPtr) -> Option<String> {
     // SAFETY: a non-NULL status from ONNX Runtime; its message lives until ReleaseStatus.
     unsafe {
         let msg = (api.GetErrorMessage)(status.0);
-        let text = if msg.is_null() { "unknown error".to_string() } else { CStr::from_ptr(msg).to_string_lossy().into_owned() };
+        let text = if msg.is_null() {
+            "unknown error".to_string()
+        } else {
+            CStr::from_ptr(msg).to_string_lossy().into_owned()
+        };
         (api.ReleaseStatus)(status.0);
         Some(text)
     }
@@ -360,7 +422,10 @@ impl Drop for OwnedValue {
 impl OwnedValue {
     /// Copies a tensor output into an owned [`Tensor`].
     fn to_tensor(&self, model: &str, name: &str) -> Result<Tensor> {
-        let fail = |message: String| Error::Inference { model: model.to_string(), message: format!("output `{name}`: {message}") };
+        let fail = |message: String| Error::Inference {
+            model: model.to_string(),
+            message: format!("output `{name}`: {message}"),
+        };
         if self.0.is_null() {
             return Err(fail("ONNX Runtime returned no value".into()));
         }
@@ -373,7 +438,10 @@ impl OwnedValue {
                 return Err(fail(m));
             }
             if is_tensor == 0 {
-                return Err(Error::Unsupported { what: format!("model `{model}`, non-tensor output `{name}`"), feature: None });
+                return Err(Error::Unsupported {
+                    what: format!("model `{model}`, non-tensor output `{name}`"),
+                    feature: None,
+                });
             }
             let mut info = std::ptr::null_mut();
             if let Some(m) = status_message((api.GetTensorTypeAndShape)(self.0, &mut info)) {
@@ -387,12 +455,16 @@ impl OwnedValue {
                 }
             }
             let info = Info(info);
-            let mut ty = ort::sys::ONNXTensorElementDataType::ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+            let mut ty =
+                ort::sys::ONNXTensorElementDataType::ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
             if let Some(m) = status_message((api.GetTensorElementType)(info.0, &mut ty)) {
                 return Err(fail(m));
             }
             let dtype = DType::from_u32(ty as u32).ok_or_else(|| Error::Unsupported {
-                what: format!("model `{model}`, output `{name}` of ONNX element type {}", ty as u32),
+                what: format!(
+                    "model `{model}`, output `{name}` of ONNX element type {}",
+                    ty as u32
+                ),
                 feature: None,
             })?;
             let mut rank = 0usize;
@@ -404,19 +476,31 @@ impl OwnedValue {
                 return Err(fail(m));
             }
             let shape: Vec<usize> = dims.iter().map(|d| (*d).max(0) as usize).collect();
-            let (_, len) = crate::tensor::byte_len(dtype, &shape).ok_or_else(|| fail("shape overflows".into()))?;
+            let (_, len) = crate::tensor::byte_len(dtype, &shape)
+                .ok_or_else(|| fail("shape overflows".into()))?;
             let mut data = std::ptr::null_mut();
             if let Some(m) = status_message((api.GetTensorMutableData)(self.0, &mut data)) {
                 return Err(fail(m));
             }
-            let bytes: &[u8] = if len == 0 || data.is_null() { &[] } else { std::slice::from_raw_parts(data.cast::<u8>(), len) };
+            let bytes: &[u8] = if len == 0 || data.is_null() {
+                &[]
+            } else {
+                std::slice::from_raw_parts(data.cast::<u8>(), len)
+            };
             Tensor::from_bytes(dtype, shape, bytes)
         }
     }
 }
 
-fn ort_input<'v>(dtype: DType, shape: &'v [usize], bytes: &'v [u8]) -> ort::Result<SessionInputValue<'v>> {
-    fn typed<'v, T: Element>(shape: &'v [usize], bytes: &'v [u8]) -> ort::Result<SessionInputValue<'v>> {
+fn ort_input<'v>(
+    dtype: DType,
+    shape: &'v [usize],
+    bytes: &'v [u8],
+) -> ort::Result<SessionInputValue<'v>> {
+    fn typed<'v, T: Element>(
+        shape: &'v [usize],
+        bytes: &'v [u8],
+    ) -> ort::Result<SessionInputValue<'v>> {
         let view = TensorView::new(T::DTYPE, shape, bytes);
         // Validation and alignment were ensured by the caller; a failure here would be a bug.
         let slice = view

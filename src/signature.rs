@@ -79,7 +79,14 @@ impl TensorSpec {
 
     /// The dims printed as `[batch, 16]`.
     pub fn dims_string(&self) -> String {
-        format!("[{}]", self.dims.iter().map(Dim::to_string).collect::<Vec<_>>().join(", "))
+        format!(
+            "[{}]",
+            self.dims
+                .iter()
+                .map(Dim::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 
@@ -100,7 +107,13 @@ pub struct Signature {
 
 impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let join = |specs: &[TensorSpec]| specs.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
+        let join = |specs: &[TensorSpec]| {
+            specs
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         write!(f, "({}) -> ({})", join(&self.inputs), join(&self.outputs))
     }
 }
@@ -113,9 +126,16 @@ impl Signature {
             outlets
                 .iter()
                 .map(|o| match o.dtype() {
-                    ort::value::ValueType::Tensor { ty, shape, dimension_symbols } => {
+                    ort::value::ValueType::Tensor {
+                        ty,
+                        shape,
+                        dimension_symbols,
+                    } => {
                         let dtype = DType::from_ort(*ty).ok_or_else(|| Error::Unsupported {
-                            what: format!("model `{model}`, {kind} `{}` of element type {ty:?}", o.name()),
+                            what: format!(
+                                "model `{model}`, {kind} `{}` of element type {ty:?}",
+                                o.name()
+                            ),
                             feature: None,
                         })?;
                         let dims = shape
@@ -130,16 +150,26 @@ impl Signature {
                                 }
                             })
                             .collect();
-                        Ok(TensorSpec { name: o.name().into(), dtype, dims })
+                        Ok(TensorSpec {
+                            name: o.name().into(),
+                            dtype,
+                            dims,
+                        })
                     }
                     other => Err(Error::Unsupported {
-                        what: format!("model `{model}`, {kind} `{}` of non-tensor type {other:?}", o.name()),
+                        what: format!(
+                            "model `{model}`, {kind} `{}` of non-tensor type {other:?}",
+                            o.name()
+                        ),
                         feature: None,
                     }),
                 })
                 .collect()
         };
-        Ok(Signature { inputs: read(session.inputs(), "input")?, outputs: read(session.outputs(), "output")? })
+        Ok(Signature {
+            inputs: read(session.inputs(), "input")?,
+            outputs: read(session.outputs(), "output")?,
+        })
     }
 
     /// The input with this name.
@@ -167,13 +197,19 @@ impl Signature {
                 });
             };
             if std::mem::replace(&mut seen[index], true) {
-                return Err(Error::DuplicateInput { model: model.to_string(), input: name.to_string() });
+                return Err(Error::DuplicateInput {
+                    model: model.to_string(),
+                    input: name.to_string(),
+                });
             }
             let spec = &self.inputs[index];
             check_input(model, spec, view, &mut bound)?;
         }
         if let Some(missing) = seen.iter().position(|s| !s) {
-            return Err(Error::MissingInput { model: model.to_string(), input: self.inputs[missing].name.to_string() });
+            return Err(Error::MissingInput {
+                model: model.to_string(),
+                input: self.inputs[missing].name.to_string(),
+            });
         }
         Ok(())
     }
@@ -183,17 +219,25 @@ impl Signature {
         names
             .iter()
             .map(|n| {
-                self.outputs.iter().position(|s| &*s.name == *n).ok_or_else(|| Error::UnknownOutput {
-                    model: model.to_string(),
-                    output: n.to_string(),
-                    expected: self.outputs.iter().map(|s| s.name.to_string()).collect(),
-                })
+                self.outputs
+                    .iter()
+                    .position(|s| &*s.name == *n)
+                    .ok_or_else(|| Error::UnknownOutput {
+                        model: model.to_string(),
+                        output: n.to_string(),
+                        expected: self.outputs.iter().map(|s| s.name.to_string()).collect(),
+                    })
             })
             .collect()
     }
 }
 
-fn check_input<'s>(model: &str, spec: &'s TensorSpec, view: &TensorView<'_>, bound: &mut Vec<(&'s str, usize)>) -> Result<()> {
+fn check_input<'s>(
+    model: &str,
+    spec: &'s TensorSpec,
+    view: &TensorView<'_>,
+    bound: &mut Vec<(&'s str, usize)>,
+) -> Result<()> {
     let shape = view.shape();
     if view.dtype() != spec.dtype {
         return Err(Error::DtypeMismatch {
@@ -238,7 +282,11 @@ fn check_input<'s>(model: &str, spec: &'s TensorSpec, view: &TensorView<'_>, bou
         }
     }
     let Some((_, expected_len)) = byte_len(spec.dtype, shape) else {
-        return Err(Error::ShapeOverflow { model: model.to_string(), input: spec.name.to_string(), shape: shape.to_vec() });
+        return Err(Error::ShapeOverflow {
+            model: model.to_string(),
+            input: spec.name.to_string(),
+            shape: shape.to_vec(),
+        });
     };
     if expected_len != view.as_bytes().len() {
         return Err(Error::ByteLengthMismatch {
@@ -261,7 +309,11 @@ mod tests {
     use super::*;
 
     fn spec(name: &str, dtype: DType, dims: Vec<Dim>) -> TensorSpec {
-        TensorSpec { name: name.into(), dtype, dims }
+        TensorSpec {
+            name: name.into(),
+            dtype,
+            dims,
+        }
     }
 
     #[test]
@@ -276,13 +328,31 @@ mod tests {
         let a = [0f32; 6];
         let b3 = [0i64; 3];
         let b2 = [0i64; 2];
-        sig.validate("m", &[("a", TensorView::from_slice(vec![3, 2], &a)), ("b", TensorView::from_slice(vec![3], &b3))])
-            .unwrap();
+        sig.validate(
+            "m",
+            &[
+                ("a", TensorView::from_slice(vec![3, 2], &a)),
+                ("b", TensorView::from_slice(vec![3], &b3)),
+            ],
+        )
+        .unwrap();
         let err = sig
-            .validate("m", &[("a", TensorView::from_slice(vec![3, 2], &a)), ("b", TensorView::from_slice(vec![2], &b2))])
+            .validate(
+                "m",
+                &[
+                    ("a", TensorView::from_slice(vec![3, 2], &a)),
+                    ("b", TensorView::from_slice(vec![2], &b2)),
+                ],
+            )
             .unwrap_err();
         match err {
-            Error::DimMismatch { ref input, axis: 0, ref expected, given: 2, .. } => {
+            Error::DimMismatch {
+                ref input,
+                axis: 0,
+                ref expected,
+                given: 2,
+                ..
+            } => {
                 assert_eq!(input, "b");
                 assert_eq!(expected, "n = 3");
             }
@@ -292,7 +362,18 @@ mod tests {
 
     #[test]
     fn anonymous_dims_are_free() {
-        let sig = Signature { inputs: vec![spec("a", DType::U8, vec![Dim::Dynamic(None), Dim::Dynamic(None)])], outputs: vec![] };
-        sig.validate("m", &[("a", TensorView::from_slice(vec![2, 5], &[0u8; 10]))]).unwrap();
+        let sig = Signature {
+            inputs: vec![spec(
+                "a",
+                DType::U8,
+                vec![Dim::Dynamic(None), Dim::Dynamic(None)],
+            )],
+            outputs: vec![],
+        };
+        sig.validate(
+            "m",
+            &[("a", TensorView::from_slice(vec![2, 5], &[0u8; 10]))],
+        )
+        .unwrap();
     }
 }

@@ -188,14 +188,19 @@ fn check_bools(name: &str, bytes: &[u8]) -> Result<()> {
         None => Ok(()),
         Some(i) => Err(Error::InvalidTensorData {
             input: name.to_string(),
-            reason: format!("bool element {i} has byte value {}, expected 0 or 1", bytes[i]),
+            reason: format!(
+                "bool element {i} has byte value {}, expected 0 or 1",
+                bytes[i]
+            ),
         }),
     }
 }
 
 /// Number of elements and of bytes of `shape` for `dtype`, or `None` on overflow.
 pub(crate) fn byte_len(dtype: DType, shape: &[usize]) -> Option<(usize, usize)> {
-    let elements = shape.iter().try_fold(1usize, |acc, d| acc.checked_mul(*d))?;
+    let elements = shape
+        .iter()
+        .try_fold(1usize, |acc, d| acc.checked_mul(*d))?;
     Some((elements, elements.checked_mul(dtype.size())?))
 }
 
@@ -208,7 +213,10 @@ pub(crate) struct AlignedBytes {
 
 impl AlignedBytes {
     pub(crate) fn zeroed(len: usize) -> Self {
-        AlignedBytes { words: vec![0u64; len.div_ceil(8)], len }
+        AlignedBytes {
+            words: vec![0u64; len.div_ceil(8)],
+            len,
+        }
     }
 
     pub(crate) fn copy_from(bytes: &[u8]) -> Self {
@@ -238,13 +246,18 @@ pub struct Tensor {
 
 impl fmt::Debug for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tensor").field("dtype", &self.dtype).field("shape", &self.shape).finish_non_exhaustive()
+        f.debug_struct("Tensor")
+            .field("dtype", &self.dtype)
+            .field("shape", &self.shape)
+            .finish_non_exhaustive()
     }
 }
 
 impl PartialEq for Tensor {
     fn eq(&self, other: &Self) -> bool {
-        self.dtype == other.dtype && self.shape == other.shape && self.as_bytes() == other.as_bytes()
+        self.dtype == other.dtype
+            && self.shape == other.shape
+            && self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -253,14 +266,25 @@ impl Tensor {
     /// shape × element size; bool bytes must be 0 or 1.
     pub fn from_bytes(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Result<Tensor> {
         TensorView::new(dtype, &shape[..], bytes).check("")?;
-        Ok(Tensor { dtype, shape, data: AlignedBytes::copy_from(bytes) })
+        Ok(Tensor {
+            dtype,
+            shape,
+            data: AlignedBytes::copy_from(bytes),
+        })
     }
 
     /// A tensor of zeros (`false` for bool).
     pub fn zeros(dtype: DType, shape: Vec<usize>) -> Result<Tensor> {
-        let (_, len) = byte_len(dtype, &shape)
-            .ok_or_else(|| Error::ShapeOverflow { model: String::new(), input: String::new(), shape: shape.clone() })?;
-        Ok(Tensor { dtype, shape, data: AlignedBytes::zeroed(len) })
+        let (_, len) = byte_len(dtype, &shape).ok_or_else(|| Error::ShapeOverflow {
+            model: String::new(),
+            input: String::new(),
+            shape: shape.clone(),
+        })?;
+        Ok(Tensor {
+            dtype,
+            shape,
+            data: AlignedBytes::zeroed(len),
+        })
     }
 
     /// A tensor from a vector of elements in row-major order.
@@ -269,13 +293,19 @@ impl Tensor {
     }
 
     /// A tensor from an ndarray array of any layout (copied into row-major order).
-    pub fn from_array<T: Element, S: Data<Elem = T>, D: Dimension>(array: ArrayBase<S, D>) -> Tensor {
+    pub fn from_array<T: Element, S: Data<Elem = T>, D: Dimension>(
+        array: ArrayBase<S, D>,
+    ) -> Tensor {
         let shape = array.shape().to_vec();
         let data = match array.as_slice() {
             Some(slice) => AlignedBytes::copy_from(bytes_of(slice)),
             None => AlignedBytes::copy_from(bytes_of(&array.iter().copied().collect::<Vec<T>>())),
         };
-        Tensor { dtype: T::DTYPE, shape, data }
+        Tensor {
+            dtype: T::DTYPE,
+            shape,
+            data,
+        }
     }
 
     /// A float tensor of `dtype` (f16, bf16, f32 or f64) from f32 values, rounding to nearest.
@@ -283,9 +313,16 @@ impl Tensor {
         match dtype {
             DType::F32 => Tensor::from_vec(shape, values.to_vec()),
             DType::F64 => Tensor::from_vec(shape, values.iter().map(|v| f64::from(*v)).collect()),
-            DType::F16 => Tensor::from_vec(shape, values.iter().map(|v| f16::from_f32(*v)).collect()),
-            DType::BF16 => Tensor::from_vec(shape, values.iter().map(|v| bf16::from_f32(*v)).collect()),
-            other => Err(Error::InvalidArgument { name: "dtype", reason: format!("{other} is not a float type") }),
+            DType::F16 => {
+                Tensor::from_vec(shape, values.iter().map(|v| f16::from_f32(*v)).collect())
+            }
+            DType::BF16 => {
+                Tensor::from_vec(shape, values.iter().map(|v| bf16::from_f32(*v)).collect())
+            }
+            other => Err(Error::InvalidArgument {
+                name: "dtype",
+                reason: format!("{other} is not a float type"),
+            }),
         }
     }
 
@@ -316,7 +353,11 @@ impl Tensor {
 
     /// A borrowed view of this tensor.
     pub fn view(&self) -> TensorView<'_> {
-        TensorView { dtype: self.dtype, shape: Cow::Borrowed(&self.shape), bytes: self.data.as_bytes() }
+        TensorView {
+            dtype: self.dtype,
+            shape: Cow::Borrowed(&self.shape),
+            bytes: self.data.as_bytes(),
+        }
     }
 
     /// The elements as a slice of `T`; fails if `T` is not this tensor's dtype.
@@ -326,9 +367,11 @@ impl Tensor {
 
     /// An ndarray view of the elements; fails if `T` is not this tensor's dtype.
     pub fn array_view<T: Element>(&self) -> Result<ArrayViewD<'_, T>> {
-        ArrayViewD::from_shape(IxDyn(&self.shape), self.as_slice::<T>()?).map_err(|e| Error::InvalidTensorData {
-            input: String::new(),
-            reason: e.to_string(),
+        ArrayViewD::from_shape(IxDyn(&self.shape), self.as_slice::<T>()?).map_err(|e| {
+            Error::InvalidTensorData {
+                input: String::new(),
+                reason: e.to_string(),
+            }
         })
     }
 
@@ -343,9 +386,16 @@ impl Tensor {
             DType::F32 => self.as_slice::<f32>()?.to_vec(),
             DType::F64 => self.as_slice::<f64>()?.iter().map(|v| *v as f32).collect(),
             DType::F16 => self.as_slice::<f16>()?.iter().map(|v| v.to_f32()).collect(),
-            DType::BF16 => self.as_slice::<bf16>()?.iter().map(|v| v.to_f32()).collect(),
+            DType::BF16 => self
+                .as_slice::<bf16>()?
+                .iter()
+                .map(|v| v.to_f32())
+                .collect(),
             other => {
-                return Err(Error::InvalidArgument { name: "dtype", reason: format!("{other} is not a float type") })
+                return Err(Error::InvalidArgument {
+                    name: "dtype",
+                    reason: format!("{other} is not a float type"),
+                })
             }
         })
     }
@@ -370,23 +420,44 @@ pub struct TensorView<'a> {
 
 impl<'a> TensorView<'a> {
     /// A view over raw bytes.
-    pub fn new(dtype: DType, shape: impl Into<Cow<'a, [usize]>>, bytes: &'a [u8]) -> TensorView<'a> {
-        TensorView { dtype, shape: shape.into(), bytes }
+    pub fn new(
+        dtype: DType,
+        shape: impl Into<Cow<'a, [usize]>>,
+        bytes: &'a [u8],
+    ) -> TensorView<'a> {
+        TensorView {
+            dtype,
+            shape: shape.into(),
+            bytes,
+        }
     }
 
     /// A view over a slice of elements.
-    pub fn from_slice<T: Element>(shape: impl Into<Cow<'a, [usize]>>, data: &'a [T]) -> TensorView<'a> {
-        TensorView { dtype: T::DTYPE, shape: shape.into(), bytes: bytes_of(data) }
+    pub fn from_slice<T: Element>(
+        shape: impl Into<Cow<'a, [usize]>>,
+        data: &'a [T],
+    ) -> TensorView<'a> {
+        TensorView {
+            dtype: T::DTYPE,
+            shape: shape.into(),
+            bytes: bytes_of(data),
+        }
     }
 
     /// A view over an ndarray array in standard (row-major, contiguous) layout. Other layouts are an
     /// error: call `as_standard_layout()` first, or use [`Tensor::from_array`].
-    pub fn from_array<T: Element, S: Data<Elem = T>, D: Dimension>(array: &'a ArrayBase<S, D>) -> Result<TensorView<'a>> {
+    pub fn from_array<T: Element, S: Data<Elem = T>, D: Dimension>(
+        array: &'a ArrayBase<S, D>,
+    ) -> Result<TensorView<'a>> {
         let slice = array.as_slice().ok_or_else(|| Error::InvalidTensorData {
             input: String::new(),
             reason: "array is not in standard layout; call as_standard_layout() first".into(),
         })?;
-        Ok(TensorView { dtype: T::DTYPE, shape: Cow::Owned(array.shape().to_vec()), bytes: bytes_of(slice) })
+        Ok(TensorView {
+            dtype: T::DTYPE,
+            shape: Cow::Owned(array.shape().to_vec()),
+            bytes: bytes_of(slice),
+        })
     }
 
     /// Element type.
@@ -407,11 +478,12 @@ impl<'a> TensorView<'a> {
     /// Checks that the byte length matches the shape and that bool bytes are 0 or 1. `name` is used
     /// in the error.
     pub fn check(&self, name: &str) -> Result<()> {
-        let (_, expected) = byte_len(self.dtype, &self.shape).ok_or_else(|| Error::ShapeOverflow {
-            model: String::new(),
-            input: name.to_string(),
-            shape: self.shape.to_vec(),
-        })?;
+        let (_, expected) =
+            byte_len(self.dtype, &self.shape).ok_or_else(|| Error::ShapeOverflow {
+                model: String::new(),
+                input: name.to_string(),
+                shape: self.shape.to_vec(),
+            })?;
         if expected != self.bytes.len() {
             return Err(Error::ByteLengthMismatch {
                 model: String::new(),
@@ -443,7 +515,12 @@ impl<'a> TensorView<'a> {
         }
         cast_slice::<T>(self.bytes).ok_or_else(|| Error::InvalidTensorData {
             input: String::new(),
-            reason: format!("{} bytes at {:p} are not aligned to {}", self.bytes.len(), self.bytes.as_ptr(), T::DTYPE),
+            reason: format!(
+                "{} bytes at {:p} are not aligned to {}",
+                self.bytes.len(),
+                self.bytes.as_ptr(),
+                T::DTYPE
+            ),
         })
     }
 
@@ -532,7 +609,17 @@ mod tests {
     #[test]
     fn checks_lengths_overflow_and_bools() {
         let err = Tensor::from_bytes(DType::F32, vec![2, 2], &[0u8; 15]).unwrap_err();
-        assert!(matches!(err, Error::ByteLengthMismatch { expected: 16, given: 15, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::ByteLengthMismatch {
+                    expected: 16,
+                    given: 15,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = Tensor::from_bytes(DType::F32, vec![usize::MAX, 2], &[]).unwrap_err();
         assert!(matches!(err, Error::ShapeOverflow { .. }), "{err}");
         let err = Tensor::from_bytes(DType::Bool, vec![2], &[1, 2]).unwrap_err();
@@ -546,6 +633,9 @@ mod tests {
         let view = TensorView::new(DType::F32, vec![4], &storage.as_bytes()[1..17]);
         assert!(!view.is_aligned());
         assert!(view.as_slice::<f32>().is_err());
-        assert_eq!(view.to_owned().unwrap().as_slice::<f32>().unwrap(), &[0.0; 4]);
+        assert_eq!(
+            view.to_owned().unwrap().as_slice::<f32>().unwrap(),
+            &[0.0; 4]
+        );
     }
 }

@@ -2,17 +2,22 @@
 mod common;
 
 use common::{assert_close, fixture, read_pack};
-use inferkit::{Dim, DType, Model, TensorView};
+use inferkit::{DType, Dim, Model, TensorView};
 
 fn check_fixture(name: &str) {
     let model = Model::open(fixture(&format!("{name}.onnx"))).unwrap();
     let inputs = read_pack(&format!("{name}.inputs.tpk"));
     let want = read_pack(&format!("{name}.outputs.tpk"));
-    let views: Vec<(&str, TensorView<'_>)> = inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
+    let views: Vec<(&str, TensorView<'_>)> =
+        inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
     let got = model.infer(&views).unwrap();
     assert_eq!(got.len(), want.len(), "{name}: output count");
     for (i, (wname, wt)) in want.iter().enumerate() {
-        assert_eq!(got.name(i), Some(wname.as_str()), "{name}: outputs come in signature order");
+        assert_eq!(
+            got.name(i),
+            Some(wname.as_str()),
+            "{name}: outputs come in signature order"
+        );
         assert_close(&format!("{name}.{wname}"), &got[i], wt);
     }
     // Inputs in reverse order give the same answer: inputs are matched by name.
@@ -59,16 +64,25 @@ fn every_dtype_round_trips_through_onnx_runtime() {
 #[test]
 fn signatures_report_names_dtypes_and_symbolic_dims() {
     let m = Model::open(fixture("mlp.onnx")).unwrap();
-    assert_eq!(m.signature().to_string(), "(x: f32[batch, 16]) -> (y: f32[batch, 4])");
+    assert_eq!(
+        m.signature().to_string(),
+        "(x: f32[batch, 16]) -> (y: f32[batch, 4])"
+    );
     let m = Model::open(fixture("two_io.onnx")).unwrap();
     let sig = m.signature();
     assert_eq!(sig.inputs.len(), 2);
     assert_eq!(sig.input("offsets").unwrap().dtype, DType::I64);
-    assert_eq!(sig.output("doubled").unwrap().dims, vec![Dim::symbolic("n")]);
+    assert_eq!(
+        sig.output("doubled").unwrap().dims,
+        vec![Dim::symbolic("n")]
+    );
     assert_eq!(sig.output("sum").unwrap().dims[1], Dim::Fixed(3));
     assert_eq!(sig.output("sum").unwrap().dims[0].as_i64(), -1);
     let m = Model::open(fixture("sequence.onnx")).unwrap();
-    assert_eq!(m.signature().outputs[1].to_string(), "scores: f32[batch, seq]");
+    assert_eq!(
+        m.signature().outputs[1].to_string(),
+        "scores: f32[batch, seq]"
+    );
 }
 
 #[test]
@@ -76,7 +90,8 @@ fn a_subset_of_outputs_can_be_requested() {
     let model = Model::open(fixture("two_io.onnx")).unwrap();
     let inputs = read_pack("two_io.inputs.tpk");
     let want = read_pack("two_io.outputs.tpk");
-    let views: Vec<(&str, TensorView<'_>)> = inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
+    let views: Vec<(&str, TensorView<'_>)> =
+        inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
     let got = model.infer_select(&views, &["doubled"]).unwrap();
     assert_eq!(got.len(), 1);
     assert_close("doubled", &got["doubled"], &want[1].1);

@@ -14,7 +14,10 @@ fn discovery_errors_then_init_then_refuses_a_second_library() {
         Error::RuntimeUnavailable { tried } => {
             assert_eq!(tried.len(), 1);
             assert_eq!(tried[0].source, "explicit");
-            assert_eq!(tried[0].path, PathBuf::from("/nonexistent/libonnxruntime.so.1.31.1"));
+            assert_eq!(
+                tried[0].path,
+                PathBuf::from("/nonexistent/libonnxruntime.so.1.31.1")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -27,15 +30,21 @@ fn discovery_errors_then_init_then_refuses_a_second_library() {
     assert!(err.to_string().contains("Cargo.toml"), "{err}");
 
     // A real shared library that is not ONNX Runtime.
-    let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
+    let libc = [
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists());
     if let Some(libc) = libc {
         let err = Runtime::init_from(&libc).unwrap_err();
         assert!(err.to_string().contains("OrtGetApiBase"), "{err}");
     }
-    assert!(Runtime::get().is_none(), "failed attempts leave the runtime uninitialised");
+    assert!(
+        Runtime::get().is_none(),
+        "failed attempts leave the runtime uninitialised"
+    );
 
     // Discovery then finds the provisioned library.
     let rt = Runtime::init().unwrap();
@@ -43,7 +52,10 @@ fn discovery_errors_then_init_then_refuses_a_second_library() {
     assert!(rt.dylib_path().is_absolute());
 
     // The same library again is fine; another one is refused with both paths named.
-    assert!(std::ptr::eq(Runtime::init_from(rt.dylib_path()).unwrap(), rt));
+    assert!(std::ptr::eq(
+        Runtime::init_from(rt.dylib_path()).unwrap(),
+        rt
+    ));
     let err = Runtime::init_from(&not_a_lib).unwrap_err();
     match &err {
         Error::RuntimeAlreadyInitialized { current, requested } => {

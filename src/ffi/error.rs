@@ -13,7 +13,10 @@ pub struct inferkit_error {
 }
 
 pub(crate) fn new(code: ErrorCode, message: String) -> *mut inferkit_error {
-    Box::into_raw(Box::new(inferkit_error { code, message: to_cstring(&message) }))
+    Box::into_raw(Box::new(inferkit_error {
+        code,
+        message: to_cstring(&message),
+    }))
 }
 
 /// The status code of `error` (an `inferkit_status`), or INFERKIT_STATUS_NULL_ARGUMENT if `error` is NULL.
@@ -60,6 +63,14 @@ pub extern "C" fn inferkit_status_name(status: u32) -> *const c_char {
 fn static_name(code: ErrorCode) -> *const c_char {
     use std::sync::OnceLock;
     static NAMES: OnceLock<Vec<(ErrorCode, CString)>> = OnceLock::new();
-    let names = NAMES.get_or_init(|| ErrorCode::ALL.iter().map(|c| (*c, to_cstring(c.name()))).collect());
-    names.iter().find(|(c, _)| *c == code).map_or(c"unknown".as_ptr(), |(_, s)| s.as_ptr())
+    let names = NAMES.get_or_init(|| {
+        ErrorCode::ALL
+            .iter()
+            .map(|c| (*c, to_cstring(c.name())))
+            .collect()
+    });
+    names
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(c"unknown".as_ptr(), |(_, s)| s.as_ptr())
 }

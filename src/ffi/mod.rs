@@ -3,7 +3,12 @@
 //!
 //! This module holds what every exported function shares: the panic boundary, the error object,
 //! and the checks on pointers that come from C. One file per concept follows.
+// Handle types keep C's lower-case names (`inferkit_model`), which cbindgen copies into the header.
 #![allow(non_camel_case_types)]
+// The exported functions are meant for C, where every call is unchecked: they are not `unsafe fn`
+// in Rust (as in rustls-ffi), and instead check every pointer against NULL and document the
+// lifetime each pointer must have.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -19,11 +24,20 @@ pub use error::inferkit_error;
 
 /// Runs `body` inside the panic boundary. A returned error, or a caught panic, becomes a status
 /// and, if `error_out` is not NULL, an `inferkit_error` written there.
-pub(crate) fn guard(error_out: *mut *mut inferkit_error, body: impl FnOnce() -> Result<()>) -> ErrorCode {
+pub(crate) fn guard(
+    error_out: *mut *mut inferkit_error,
+    body: impl FnOnce() -> Result<()>,
+) -> ErrorCode {
     let (code, message) = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => return ErrorCode::Ok,
         Ok(Err(e)) => (e.code(), e.to_string()),
-        Err(panic) => (ErrorCode::Panic, format!("inferkit panicked (this is a bug): {}", panic_message(&panic))),
+        Err(panic) => (
+            ErrorCode::Panic,
+            format!(
+                "inferkit panicked (this is a bug): {}",
+                panic_message(&panic)
+            ),
+        ),
     };
     if !error_out.is_null() {
         // SAFETY: the caller passes NULL or a valid `inferkit_error **`.
@@ -84,7 +98,10 @@ pub(crate) fn c_str<'a>(ptr: *const c_char, name: &'static str) -> Result<&'a st
     // SAFETY: non-NULL and NUL-terminated per the documented contract.
     unsafe { CStr::from_ptr(ptr) }
         .to_str()
-        .map_err(|_| Error::InvalidArgument { name, reason: "not valid UTF-8".into() })
+        .map_err(|_| Error::InvalidArgument {
+            name,
+            reason: "not valid UTF-8".into(),
+        })
 }
 
 /// A slice from C: `len == 0` is empty whatever the pointer; otherwise the pointer must not be NULL.

@@ -4,7 +4,9 @@ use std::ffi::{c_char, CString};
 use std::sync::Arc;
 
 use super::tensor::{inferkit_inputs, inferkit_outputs, new_outputs};
-use super::{arg, arg_mut, c_slice, c_str, guard, guard_value, inferkit_error, out, to_cstring, write_opt};
+use super::{
+    arg, arg_mut, c_slice, c_str, guard, guard_value, inferkit_error, out, to_cstring, write_opt,
+};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Model, ModelOptions};
 use crate::session::{ExecutionProvider, OptimizationLevel};
@@ -30,7 +32,11 @@ pub struct inferkit_model_options {
 /// spinning off, all graph optimisations, CPU. Never returns NULL.
 #[no_mangle]
 pub extern "C" fn inferkit_model_options_new() -> *mut inferkit_model_options {
-    guard_value(std::ptr::null_mut(), || Box::into_raw(Box::new(inferkit_model_options { options: ModelOptions::default() })))
+    guard_value(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(inferkit_model_options {
+            options: ModelOptions::default(),
+        }))
+    })
 }
 
 /// Releases options. `inferkit_model_options_free(NULL)` does nothing.
@@ -99,10 +105,11 @@ pub extern "C" fn inferkit_model_options_set_optimization_level(
 ) -> ErrorCode {
     guard(error_out, || {
         let o = arg_mut(options, "options")?;
-        o.options.session.optimization_level = OptimizationLevel::from_u32(level).ok_or_else(|| Error::InvalidArgument {
-            name: "level",
-            reason: format!("{level} is not an inferkit_optimization_level"),
-        })?;
+        o.options.session.optimization_level =
+            OptimizationLevel::from_u32(level).ok_or_else(|| Error::InvalidArgument {
+                name: "level",
+                reason: format!("{level} is not an inferkit_optimization_level"),
+            })?;
         Ok(())
     })
 }
@@ -149,7 +156,10 @@ struct SpecStrings {
 fn spec_strings(specs: &[TensorSpec]) -> Vec<SpecStrings> {
     specs
         .iter()
-        .map(|s| SpecStrings { name: to_cstring(&s.name), symbols: s.dims.iter().map(|d| d.symbol().map(to_cstring)).collect() })
+        .map(|s| SpecStrings {
+            name: to_cstring(&s.name),
+            symbols: s.dims.iter().map(|d| d.symbol().map(to_cstring)).collect(),
+        })
         .collect()
 }
 
@@ -202,7 +212,11 @@ pub extern "C" fn inferkit_model_open_bytes(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let name = if name.is_null() { "model" } else { c_str(name, "name")? };
+        let name = if name.is_null() {
+            "model"
+        } else {
+            c_str(name, "name")?
+        };
         let bytes = c_slice(bytes, len, "bytes")?;
         let model_out = out(model_out, "model_out")?;
         let opts = options_or_default(options);
@@ -237,7 +251,9 @@ pub extern "C" fn inferkit_model_free(model: *mut inferkit_model) {
 /// The model's name, or "" for NULL. The string belongs to the handle. Thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_model_name(model: *const inferkit_model) -> *const c_char {
-    guard_value(c"".as_ptr(), || arg(model, "model").map_or(c"".as_ptr(), |m| m.name.as_ptr()))
+    guard_value(c"".as_ptr(), || {
+        arg(model, "model").map_or(c"".as_ptr(), |m| m.name.as_ptr())
+    })
 }
 
 fn side(m: &inferkit_model, io: u32) -> Result<(&[TensorSpec], &[SpecStrings])> {
@@ -245,7 +261,10 @@ fn side(m: &inferkit_model, io: u32) -> Result<(&[TensorSpec], &[SpecStrings])> 
     match io {
         x if x == Io::Input as u32 => Ok((&sig.inputs, &m.inputs)),
         x if x == Io::Output as u32 => Ok((&sig.outputs, &m.outputs)),
-        other => Err(Error::InvalidArgument { name: "io", reason: format!("{other} is not an inferkit_io") }),
+        other => Err(Error::InvalidArgument {
+            name: "io",
+            reason: format!("{other} is not an inferkit_io"),
+        }),
     }
 }
 
@@ -253,7 +272,11 @@ fn side(m: &inferkit_model, io: u32) -> Result<(&[TensorSpec], &[SpecStrings])> 
 /// for NULL or an unknown `io`. Thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_model_tensor_count(model: *const inferkit_model, io: u32) -> usize {
-    guard_value(0, || arg(model, "model").and_then(|m| side(m, io)).map_or(0, |(specs, _)| specs.len()))
+    guard_value(0, || {
+        arg(model, "model")
+            .and_then(|m| side(m, io))
+            .map_or(0, |(specs, _)| specs.len())
+    })
 }
 
 /// Describes input or output `index`: its name (belongs to the handle), dtype (an
@@ -304,10 +327,19 @@ pub extern "C" fn inferkit_model_tensor_dim(
         })?;
         let dim = spec.dims.get(axis).ok_or_else(|| Error::InvalidArgument {
             name: "axis",
-            reason: format!("{axis} is out of range; `{}` has rank {}", spec.name, spec.rank()),
+            reason: format!(
+                "{axis} is out of range; `{}` has rank {}",
+                spec.name,
+                spec.rank()
+            ),
         })?;
         write_opt(dim_out, dim.as_i64());
-        write_opt(symbol_out, strings[index].symbols[axis].as_ref().map_or(std::ptr::null(), |s| s.as_ptr()));
+        write_opt(
+            symbol_out,
+            strings[index].symbols[axis]
+                .as_ref()
+                .map_or(std::ptr::null(), |s| s.as_ptr()),
+        );
         Ok(())
     })
 }

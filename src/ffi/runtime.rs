@@ -12,7 +12,9 @@ use crate::runtime::Runtime;
 #[no_mangle]
 pub extern "C" fn inferkit_version() -> *const c_char {
     static VERSION: OnceLock<CString> = OnceLock::new();
-    guard_value(c"".as_ptr(), || VERSION.get_or_init(|| to_cstring(crate::VERSION)).as_ptr())
+    guard_value(c"".as_ptr(), || {
+        VERSION.get_or_init(|| to_cstring(crate::VERSION)).as_ptr()
+    })
 }
 
 /// Initialises ONNX Runtime for the process. `dylib_path` is the library to load, or NULL to look
@@ -21,7 +23,10 @@ pub extern "C" fn inferkit_version() -> *const c_char {
 /// asking for a different library than the one loaded is INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED.
 /// On INFERKIT_STATUS_RUNTIME_UNAVAILABLE the message names every path tried. Thread-safe.
 #[no_mangle]
-pub extern "C" fn inferkit_runtime_init(dylib_path: *const c_char, error_out: *mut *mut inferkit_error) -> ErrorCode {
+pub extern "C" fn inferkit_runtime_init(
+    dylib_path: *const c_char,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
     guard(error_out, || {
         if dylib_path.is_null() {
             Runtime::init()?;
@@ -38,8 +43,9 @@ pub extern "C" fn inferkit_runtime_init(dylib_path: *const c_char, error_out: *m
 pub extern "C" fn inferkit_runtime_ort_version() -> *const c_char {
     static VERSION: OnceLock<CString> = OnceLock::new();
     guard_value(std::ptr::null(), || match Runtime::get() {
-        Some(rt) => VERSION.get_or_init(|| to_cstring(rt.ort_version())).as_ptr(),
+        Some(rt) => VERSION
+            .get_or_init(|| to_cstring(rt.ort_version()))
+            .as_ptr(),
         None => std::ptr::null(),
     })
 }
-

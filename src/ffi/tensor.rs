@@ -2,7 +2,9 @@
 
 use std::ffi::{c_char, c_void, CString};
 
-use super::{arg, arg_mut, c_slice, c_str, guard, guard_value, inferkit_error, out, to_cstring, write_opt};
+use super::{
+    arg, arg_mut, c_slice, c_str, guard, guard_value, inferkit_error, out, to_cstring, write_opt,
+};
 use crate::error::{Error, ErrorCode, Result};
 use crate::session::Outputs;
 use crate::tensor::{AlignedBytes, DType, TensorView};
@@ -39,7 +41,10 @@ impl inferkit_inputs {
                     Data::Borrowed(ptr, len) => c_slice(*ptr, *len, "data").unwrap_or(&[]),
                     Data::Owned(buf) => buf.as_bytes(),
                 };
-                (e.name.as_str(), TensorView::new(e.dtype, &e.shape[..], bytes))
+                (
+                    e.name.as_str(),
+                    TensorView::new(e.dtype, &e.shape[..], bytes),
+                )
             })
             .collect()
     }
@@ -49,7 +54,11 @@ impl inferkit_inputs {
 /// `inferkit_inputs_free`.
 #[no_mangle]
 pub extern "C" fn inferkit_inputs_new() -> *mut inferkit_inputs {
-    guard_value(std::ptr::null_mut(), || Box::into_raw(Box::new(inferkit_inputs { entries: Vec::new() })))
+    guard_value(std::ptr::null_mut(), || {
+        Box::into_raw(Box::new(inferkit_inputs {
+            entries: Vec::new(),
+        }))
+    })
 }
 
 /// Releases a set of inputs (copied data with it; borrowed data stays the caller's).
@@ -80,17 +89,26 @@ pub extern "C" fn inferkit_inputs_count(inputs: *const inferkit_inputs) -> usize
     guard_value(0, || arg(inputs, "inputs").map_or(0, |i| i.entries.len()))
 }
 
-fn parse_entry(name: *const c_char, dtype: u32, shape: *const i64, rank: usize) -> Result<(String, DType, Vec<usize>)> {
+fn parse_entry(
+    name: *const c_char,
+    dtype: u32,
+    shape: *const i64,
+    rank: usize,
+) -> Result<(String, DType, Vec<usize>)> {
     let name = c_str(name, "name")?.to_string();
-    let dtype = DType::from_u32(dtype)
-        .ok_or_else(|| Error::InvalidArgument { name: "dtype", reason: format!("{dtype} is not an inferkit_dtype") })?;
+    let dtype = DType::from_u32(dtype).ok_or_else(|| Error::InvalidArgument {
+        name: "dtype",
+        reason: format!("{dtype} is not an inferkit_dtype"),
+    })?;
     let dims = c_slice(shape, rank, "shape")?;
     let shape = dims
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            usize::try_from(*d)
-                .map_err(|_| Error::InvalidArgument { name: "shape", reason: format!("dim {i} of `{name}` is {d}, which is negative") })
+            usize::try_from(*d).map_err(|_| Error::InvalidArgument {
+                name: "shape",
+                reason: format!("dim {i} of `{name}` is {d}, which is negative"),
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((name, dtype, shape))
@@ -116,7 +134,12 @@ pub extern "C" fn inferkit_inputs_add(
         let inputs = arg_mut(inputs, "inputs")?;
         let (name, dtype, shape) = parse_entry(name, dtype, shape, rank)?;
         c_slice(data.cast::<u8>(), data_len, "data")?;
-        inputs.entries.push(Entry { name, dtype, shape, data: Data::Borrowed(data.cast(), data_len) });
+        inputs.entries.push(Entry {
+            name,
+            dtype,
+            shape,
+            data: Data::Borrowed(data.cast(), data_len),
+        });
         Ok(())
     })
 }
@@ -138,7 +161,12 @@ pub extern "C" fn inferkit_inputs_add_copy(
         let inputs = arg_mut(inputs, "inputs")?;
         let (name, dtype, shape) = parse_entry(name, dtype, shape, rank)?;
         let bytes = c_slice(data.cast::<u8>(), data_len, "data")?;
-        inputs.entries.push(Entry { name, dtype, shape, data: Data::Owned(AlignedBytes::copy_from(bytes)) });
+        inputs.entries.push(Entry {
+            name,
+            dtype,
+            shape,
+            data: Data::Owned(AlignedBytes::copy_from(bytes)),
+        });
         Ok(())
     })
 }
@@ -153,8 +181,15 @@ pub struct inferkit_outputs {
 
 pub(crate) fn new_outputs(outputs: Outputs) -> *mut inferkit_outputs {
     let names = outputs.iter().map(|(n, _)| to_cstring(n)).collect();
-    let shapes = outputs.iter().map(|(_, t)| t.shape().iter().map(|d| *d as i64).collect()).collect();
-    Box::into_raw(Box::new(inferkit_outputs { outputs, names, shapes }))
+    let shapes = outputs
+        .iter()
+        .map(|(_, t)| t.shape().iter().map(|d| *d as i64).collect())
+        .collect();
+    Box::into_raw(Box::new(inferkit_outputs {
+        outputs,
+        names,
+        shapes,
+    }))
 }
 
 /// Number of outputs (0 for NULL).
@@ -176,11 +211,13 @@ pub extern "C" fn inferkit_outputs_find(
         let o = arg(outputs, "outputs")?;
         let name = c_str(name, "name")?;
         let index_out = out(index_out, "index_out")?;
-        let index = (0..o.outputs.len()).find(|i| o.outputs.name(*i) == Some(name)).ok_or_else(|| Error::UnknownOutput {
-            model: String::new(),
-            output: name.to_string(),
-            expected: o.outputs.iter().map(|(n, _)| n.to_string()).collect(),
-        })?;
+        let index = (0..o.outputs.len())
+            .find(|i| o.outputs.name(*i) == Some(name))
+            .ok_or_else(|| Error::UnknownOutput {
+                model: String::new(),
+                output: name.to_string(),
+                expected: o.outputs.iter().map(|(n, _)| n.to_string()).collect(),
+            })?;
         write_opt(index_out, index);
         Ok(())
     })
@@ -206,7 +243,10 @@ pub extern "C" fn inferkit_outputs_get(
         if index >= o.outputs.len() {
             return Err(Error::InvalidArgument {
                 name: "index",
-                reason: format!("{index} is out of range; there are {} outputs", o.outputs.len()),
+                reason: format!(
+                    "{index} is out of range; there are {} outputs",
+                    o.outputs.len()
+                ),
             });
         }
         let t = &o.outputs[index];
@@ -236,4 +276,3 @@ pub extern "C" fn inferkit_outputs_free(outputs: *mut inferkit_outputs) {
 pub extern "C" fn inferkit_dtype_size(dtype: u32) -> usize {
     guard_value(0, || DType::from_u32(dtype).map_or(0, DType::size))
 }
-

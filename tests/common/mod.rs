@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use inferkit::{DType, Tensor};
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name)
 }
 
 /// Reads a tensor pack written by `tests/fixtures/make_fixtures.py` (format documented there).
@@ -28,7 +31,9 @@ pub fn read_pack(name: &str) -> Vec<(String, Tensor)> {
             let name = String::from_utf8(take(name_len)).unwrap();
             let dtype = DType::from_u32(u32_at(take(4))).unwrap();
             let rank = u32_at(take(4)) as usize;
-            let shape = (0..rank).map(|_| i64::from_le_bytes(take(8).try_into().unwrap()) as usize).collect();
+            let shape = (0..rank)
+                .map(|_| i64::from_le_bytes(take(8).try_into().unwrap()) as usize)
+                .collect();
             let len = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
             let data = take(len);
             (name, Tensor::from_bytes(dtype, shape, &data).unwrap())

@@ -1,0 +1,52 @@
+# inferkit: the two commands of the README, and the steps they are made of.
+#
+#   make demo    the main job: a demo serving the bundled models
+#   make test    every test: Rust (unit, integration, doc), the C ABI under ASan/UBSan and valgrind,
+#                the header's freshness, C++ compatibility, fmt and clippy
+#
+# Both provision ONNX Runtime first (.ci/provision-ort.sh: PyPI wheel, SHA-256 pinned, idempotent).
+
+CARGO    ?= cargo
+CC       ?= gcc
+CXX      ?= g++
+CWARN    := -Wall -Wextra -Wpedantic -Werror
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+CDIR     := target/c
+LIBDIR   := target/debug
+CLIBS    := -lpthread -ldl -lm
+
+.PHONY: demo test provision build test-rust test-c lint header clean
+
+demo: provision
+	$(CARGO) run --release --example quickstart
+
+test: provision lint test-rust test-c
+	@echo "make test: all tests passed"
+
+provision:
+	@.ci/provision-ort.sh
+
+build: provision
+	$(CARGO) build
+
+test-rust: provision
+	$(CARGO) test
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+# Refreshes the committed header from src/ffi/ (tests/header.rs fails while it is stale).
+header:
+	INFERKIT_UPDATE_HEADER=1 $(CARGO) build
+
+test-c: build
+	@mkdir -p $(CDIR)
+	$(CC) -std=c11 $(CWARN) -g $(SAN) -Iinclude tests/c/test_model.c $(LIBDIR)/libinferkit.a $(CLIBS) -o $(CDIR)/test_model_asan
+	$(CC) -std=c11 $(CWARN) -g -Iinclude tests/c/test_model.c -L$(LIBDIR) -linferkit -Wl,-rpath,$(CURDIR)/$(LIBDIR) $(CLIBS) -o $(CDIR)/test_model_shared
+	$(CXX) -std=c++17 $(CWARN) -Iinclude -c tests/c/header_cpp.cpp -o $(CDIR)/header_cpp.o
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CDIR)/test_model_asan tests/fixtures
+	valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 $(CDIR)/test_model_shared tests/fixtures
+
+clean:
+	$(CARGO) clean
