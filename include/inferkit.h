@@ -122,6 +122,18 @@ enum inferkit_status
    ONNX Runtime failed while running the model.
    */
   INFERKIT_STATUS_INFERENCE = 40,
+  /*
+   The model's request queue is full (`max_queue_size`); the request was not accepted.
+   */
+  INFERKIT_STATUS_QUEUE_FULL = 50,
+  /*
+   The request's deadline passed before it started; it was not run.
+   */
+  INFERKIT_STATUS_DEADLINE_EXCEEDED = 51,
+  /*
+   The request was cancelled before it started; it was not run.
+   */
+  INFERKIT_STATUS_CANCELLED = 52,
 };
 #ifndef __cplusplus
 typedef uint32_t inferkit_status;
@@ -292,6 +304,13 @@ typedef uint32_t inferkit_execution_provider;
 typedef struct inferkit_error inferkit_error;
 
 /*
+ Options for one request: a timeout and a subset of outputs. Not thread-safe; read only during
+ the call it is passed to. Create with `inferkit_infer_options_new`, release with
+ `inferkit_infer_options_free`.
+ */
+typedef struct inferkit_infer_options inferkit_infer_options;
+
+/*
  A set of named input tensors for one inference. Not thread-safe: use it from one thread at a
  time. Create with `inferkit_inputs_new`, release with `inferkit_inputs_free`.
  */
@@ -315,6 +334,30 @@ typedef struct inferkit_model_options inferkit_model_options;
  with `inferkit_outputs_free`; every pointer read from it lives until then.
  */
 typedef struct inferkit_outputs inferkit_outputs;
+
+/*
+ An asynchronous request, to cancel it or ask whether it is done. Thread-safe. Release with
+ `inferkit_request_free` (that does not cancel the request).
+ */
+typedef struct inferkit_request inferkit_request;
+
+/*
+ Receives the result of an asynchronous request. Called exactly once per accepted request, with
+ `userdata` as given. On success `status` is INFERKIT_STATUS_OK, `outputs` is non-NULL and
+ `error` is NULL; on failure `outputs` is NULL and `error` describes it. The callee owns both
+ and releases them with `inferkit_outputs_free` / `inferkit_error_free` (now or later, on any
+ thread).
+
+ It runs on the thread that completes the request: the submitting thread, before
+ `inferkit_model_infer_async` returns, when a session was idle; otherwise a thread that is
+ finishing another inference of the same model (an application thread inside an inferkit call).
+ It must return promptly, must not block on other requests of the same model, and must not
+ unwind (throw) through inferkit.
+ */
+typedef void (*inferkit_callback)(void *userdata,
+                                  inferkit_status status,
+                                  struct inferkit_outputs *outputs,
+                                  struct inferkit_error *error);
 
 #ifdef __cplusplus
 extern "C" {
@@ -393,6 +436,36 @@ inferkit_status inferkit_model_options_add_execution_provider(struct inferkit_mo
                                                               struct inferkit_error **error_out);
 
 /*
+ Sets the number of ONNX Runtime sessions (instances) that serve the model concurrently (at
+ least 1; default: the number of CPUs, at most 4).
+ */
+inferkit_status inferkit_model_options_set_instances(struct inferkit_model_options *options,
+                                                     size_t instances,
+                                                     struct inferkit_error **error_out);
+
+/*
+ Sets queueing and batching: `max_batch_size` rows per batch (1 turns batching off; default 32),
+ `max_queue_delay_us` (0, the default: never wait for a fuller batch), `max_queue_size`
+ requests waiting at most (default 1024; one more is INFERKIT_STATUS_QUEUE_FULL), and
+ `default_timeout_us` for requests that set none (0: none).
+ */
+inferkit_status inferkit_model_options_set_batching(struct inferkit_model_options *options,
+                                                    size_t max_batch_size,
+                                                    uint64_t max_queue_delay_us,
+                                                    size_t max_queue_size,
+                                                    uint64_t default_timeout_us,
+                                                    struct inferkit_error **error_out);
+
+/*
+ Sets the batch sizes worth waiting for under a timed policy (`count` sizes, each between 1 and
+ max_batch_size; `count` 0 clears them). Set max_batch_size first.
+ */
+inferkit_status inferkit_model_options_set_preferred_batch_sizes(struct inferkit_model_options *options,
+                                                                 const size_t *sizes,
+                                                                 size_t count,
+                                                                 struct inferkit_error **error_out);
+
+/*
  Loads the model file at `path` (NUL-terminated UTF-8). `options` may be NULL for the defaults;
  it is only read during the call. On success `*model_out` receives a handle the caller owns.
  Errors: INFERKIT_STATUS_MODEL_NOT_FOUND, _MODEL_UNREADABLE, _INVALID_MODEL,
@@ -464,6 +537,18 @@ inferkit_status inferkit_model_tensor_dim(const struct inferkit_model *model,
                                           struct inferkit_error **error_out);
 
 /*
+ Reads the model's scheduler counters; out-parameters may be NULL when not wanted: sessions,
+ sessions idle now, requests queued now, session runs so far, requests those runs served.
+ */
+inferkit_status inferkit_model_stats(const struct inferkit_model *model,
+                                     size_t *instances_out,
+                                     size_t *idle_out,
+                                     size_t *queued_out,
+                                     uint64_t *executions_out,
+                                     uint64_t *requests_run_out,
+                                     struct inferkit_error **error_out);
+
+/*
  Runs the model on `inputs` and, on success, writes to `*outputs_out` all outputs in signature
  order; the caller owns them and releases them with `inferkit_outputs_free`. Borrowed input data
  must stay valid until this returns. A request that does not fit the signature fails with the
@@ -487,6 +572,76 @@ inferkit_status inferkit_model_infer_select(const struct inferkit_model *model,
                                             size_t count,
                                             struct inferkit_outputs **outputs_out,
                                             struct inferkit_error **error_out);
+
+/*
+ Creates request options: no timeout (the model's default applies), all outputs. Never NULL.
+ */
+struct inferkit_infer_options *inferkit_infer_options_new(void);
+
+/*
+ Releases request options. `inferkit_infer_options_free(NULL)` does nothing.
+ */
+void inferkit_infer_options_free(struct inferkit_infer_options *options);
+
+/*
+ Sets the request's timeout in microseconds from the call (0: none). A request that has not
+ started when it expires is not run and fails with INFERKIT_STATUS_DEADLINE_EXCEEDED.
+ */
+inferkit_status inferkit_infer_options_set_timeout_us(struct inferkit_infer_options *options,
+                                                      uint64_t timeout_us,
+                                                      struct inferkit_error **error_out);
+
+/*
+ Asks for only the `count` outputs named (copied), in that order; `count` 0 asks for all.
+ */
+inferkit_status inferkit_infer_options_set_outputs(struct inferkit_infer_options *options,
+                                                   const char *const *names,
+                                                   size_t count,
+                                                   struct inferkit_error **error_out);
+
+/*
+ `inferkit_model_infer` with request options (`options` may be NULL).
+ */
+inferkit_status inferkit_model_infer_with_options(const struct inferkit_model *model,
+                                                  const struct inferkit_inputs *inputs,
+                                                  const struct inferkit_infer_options *options,
+                                                  struct inferkit_outputs **outputs_out,
+                                                  struct inferkit_error **error_out);
+
+/*
+ Submits a request and returns at once (or after running it, when a session was idle and the
+ queue empty). The input data are copied, so `inputs` may be reused or freed when this returns.
+ `options` may be NULL. `callback` receives the result (see `inferkit_callback`).
+ `request_out` may be NULL; if not, it receives a handle the caller owns.
+
+ Failures detected at submission (NULL arguments, a request that does not fit the signature,
+ INFERKIT_STATUS_QUEUE_FULL) are returned here, and the callback is then not called.
+ Thread-safe for `model`.
+ */
+inferkit_status inferkit_model_infer_async(const struct inferkit_model *model,
+                                           const struct inferkit_inputs *inputs,
+                                           const struct inferkit_infer_options *options,
+                                           inferkit_callback callback,
+                                           void *userdata,
+                                           struct inferkit_request **request_out,
+                                           struct inferkit_error **error_out);
+
+/*
+ Withdraws the request if no session has taken it yet: its callback is then called with
+ INFERKIT_STATUS_CANCELLED on this thread before this returns, and this returns true. False if
+ it already runs or is done, or `request` is NULL. Thread-safe.
+ */
+bool inferkit_request_cancel(const struct inferkit_request *request);
+
+/*
+ Whether the request's callback has been called (or is being called). Thread-safe.
+ */
+bool inferkit_request_is_done(const struct inferkit_request *request);
+
+/*
+ Releases a request handle; the request itself goes on. `inferkit_request_free(NULL)` does nothing.
+ */
+void inferkit_request_free(struct inferkit_request *request);
 
 /*
  inferkit's version, "MAJOR.MINOR.PATCH", equal to INFERKIT_VERSION_STRING for a matching

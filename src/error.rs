@@ -70,11 +70,17 @@ pub enum ErrorCode {
     InvalidTensorData = 39,
     /// ONNX Runtime failed while running the model.
     Inference = 40,
+    /// The model's request queue is full (`max_queue_size`); the request was not accepted.
+    QueueFull = 50,
+    /// The request's deadline passed before it started; it was not run.
+    DeadlineExceeded = 51,
+    /// The request was cancelled before it started; it was not run.
+    Cancelled = 52,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order; used to document and test the table.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::Ok,
         ErrorCode::Panic,
         ErrorCode::NullArgument,
@@ -96,6 +102,9 @@ impl ErrorCode {
         ErrorCode::UnknownOutput,
         ErrorCode::InvalidTensorData,
         ErrorCode::Inference,
+        ErrorCode::QueueFull,
+        ErrorCode::DeadlineExceeded,
+        ErrorCode::Cancelled,
     ];
 
     /// The code with this number, if there is one.
@@ -127,6 +136,9 @@ impl ErrorCode {
             ErrorCode::UnknownOutput => "unknown_output",
             ErrorCode::InvalidTensorData => "invalid_tensor_data",
             ErrorCode::Inference => "inference",
+            ErrorCode::QueueFull => "queue_full",
+            ErrorCode::DeadlineExceeded => "deadline_exceeded",
+            ErrorCode::Cancelled => "cancelled",
         }
     }
 }
@@ -158,7 +170,7 @@ fn fmt_dims(dims: &[usize]) -> String {
 }
 
 /// Everything that can go wrong in inferkit.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// See [`ErrorCode::NullArgument`].
@@ -341,6 +353,28 @@ pub enum Error {
         /// ONNX Runtime's message.
         message: String,
     },
+    /// See [`ErrorCode::QueueFull`].
+    #[error(
+        "model `{model}`: the request queue is full ({capacity} requests waiting); try again later"
+    )]
+    QueueFull {
+        /// The model's name.
+        model: String,
+        /// The queue's capacity (`max_queue_size`).
+        capacity: usize,
+    },
+    /// See [`ErrorCode::DeadlineExceeded`].
+    #[error("model `{model}`: the request's deadline passed before it started; it was not run")]
+    DeadlineExceeded {
+        /// The model's name.
+        model: String,
+    },
+    /// See [`ErrorCode::Cancelled`].
+    #[error("model `{model}`: the request was cancelled before it started; it was not run")]
+    Cancelled {
+        /// The model's name.
+        model: String,
+    },
 }
 
 impl Error {
@@ -366,6 +400,9 @@ impl Error {
             Error::UnknownOutput { .. } => ErrorCode::UnknownOutput,
             Error::InvalidTensorData { .. } => ErrorCode::InvalidTensorData,
             Error::Inference { .. } => ErrorCode::Inference,
+            Error::QueueFull { .. } => ErrorCode::QueueFull,
+            Error::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,
+            Error::Cancelled { .. } => ErrorCode::Cancelled,
         }
     }
 }

@@ -27,7 +27,9 @@
 pub mod error;
 pub mod ffi;
 pub mod model;
+pub mod pool;
 pub mod runtime;
+pub mod scheduler;
 pub mod session;
 pub mod signature;
 pub mod tensor;
@@ -35,6 +37,7 @@ pub mod tensor;
 pub use error::{Error, ErrorCode, Result, TriedPath};
 pub use model::{Model, ModelOptions};
 pub use runtime::Runtime;
+pub use scheduler::{BatchingOptions, InferFuture, InferOptions, RequestHandle, SchedulerStats};
 pub use session::{ExecutionProvider, OptimizationLevel, Outputs, SessionOptions};
 pub use signature::{Dim, Signature, TensorSpec};
 pub use tensor::{DType, Element, Tensor, TensorView};

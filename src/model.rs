@@ -15,39 +15,78 @@
 //! ```
 
 use std::path::Path;
-
-use parking_lot::Mutex;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
-use crate::session::{self, Outputs, RunNames, SessionOptions};
+use crate::scheduler::{
+    BatchingOptions, InferFuture, InferOptions, RequestHandle, Scheduler, SchedulerStats,
+};
+use crate::session::{Outputs, SessionOptions};
 use crate::signature::Signature;
-use crate::tensor::TensorView;
+use crate::tensor::{Tensor, TensorView};
 
 /// How to load a model.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelOptions {
     /// The name used in errors and metrics. Default: the file name without its extension.
     pub name: Option<String>,
     /// ONNX Runtime session options.
     pub session: SessionOptions,
+    /// Number of ONNX Runtime sessions (instances) that serve requests concurrently; they share
+    /// pre-packed weights. Default: the number of CPUs, at most 4.
+    pub instances: usize,
+    /// Queueing and dynamic batching.
+    pub batching: BatchingOptions,
 }
 
-/// A loaded ONNX model. `Model` is `Send + Sync`: share it between threads behind an `Arc`.
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            name: None,
+            session: SessionOptions::default(),
+            instances: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(4),
+            batching: BatchingOptions::default(),
+        }
+    }
+}
+
+impl ModelOptions {
+    /// Checks the options without loading anything.
+    pub fn check(&self) -> Result<()> {
+        if self.instances == 0 {
+            return Err(Error::InvalidArgument {
+                name: "instances",
+                reason: "must be at least 1".into(),
+            });
+        }
+        self.session.check()?;
+        self.batching.check()
+    }
+}
+
+/// A loaded ONNX model with its sessions and request queue. `Model` is `Send + Sync`: share it
+/// between threads (by reference or in an `Arc`); concurrent requests share its sessions and are
+/// batched when that pays (see [`crate::scheduler`]).
 pub struct Model {
-    name: String,
-    signature: Signature,
-    session: Mutex<ort::session::Session>,
-    names: RunNames,
+    inner: Arc<Scheduler>,
 }
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Model")
-            .field("name", &self.name)
-            .field("signature", &self.signature)
-            .finish_non_exhaustive()
+            .field("name", &self.inner.name)
+            .field("signature", &self.inner.signature)
+            .field("stats", &self.inner.stats())
+            .finish()
     }
+}
+
+enum Source<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8]),
 }
 
 impl Model {
@@ -60,7 +99,8 @@ impl Model {
     ///
     /// Errors: [`Error::ModelNotFound`], [`Error::ModelUnreadable`] (a directory, no permission),
     /// [`Error::InvalidModel`] (empty, truncated or corrupt), [`Error::RuntimeUnavailable`],
-    /// [`Error::Unsupported`] (an execution provider not built in, a non-tensor input).
+    /// [`Error::Unsupported`] (an execution provider not built in, a non-tensor input),
+    /// [`Error::InvalidArgument`] (options out of range).
     pub fn open_with(path: impl AsRef<Path>, options: &ModelOptions) -> Result<Model> {
         let path = path.as_ref();
         let name = options.name.clone().unwrap_or_else(|| {
@@ -99,71 +139,106 @@ impl Model {
                 reason: format!("`{}` is empty", path.display()),
             });
         }
-        let runtime = Runtime::init()?;
-        let mut builder = options.session.builder(runtime)?;
         // From the file, not from memory, so that models with external weight files load.
-        let session = builder
-            .commit_from_file(path)
+        Self::load(name, Source::File(path), options)
+    }
+
+    /// Loads a model from bytes in memory. `options.name`, when set, wins over `name`.
+    pub fn from_bytes(name: &str, bytes: &[u8], options: &ModelOptions) -> Result<Model> {
+        let name = options.name.clone().unwrap_or_else(|| name.to_string());
+        if bytes.is_empty() {
+            return Err(Error::InvalidModel {
+                model: name,
+                reason: "no bytes".into(),
+            });
+        }
+        Self::load(name, Source::Bytes(bytes), options)
+    }
+
+    fn load(name: String, source: Source<'_>, options: &ModelOptions) -> Result<Model> {
+        options.check()?;
+        let runtime = Runtime::init()?;
+        let weights = ort::session::builder::PrepackedWeights::new();
+        let mut sessions = Vec::with_capacity(options.instances);
+        for _ in 0..options.instances {
+            let mut builder = options
+                .session
+                .builder(runtime)?
+                .with_prepacked_weights(&weights)
+                .map_err(|e| Error::InvalidArgument {
+                    name: "session options",
+                    reason: e.to_string(),
+                })?;
+            let session = match source {
+                Source::File(path) => builder.commit_from_file(path),
+                Source::Bytes(bytes) => builder.commit_from_memory(bytes),
+            }
             .map_err(|e| Error::InvalidModel {
                 model: name.clone(),
                 reason: e.to_string(),
             })?;
-        Self::from_session(name, session)
-    }
-
-    /// Loads a model from bytes in memory.
-    pub fn from_bytes(name: &str, bytes: &[u8], options: &SessionOptions) -> Result<Model> {
-        if bytes.is_empty() {
-            return Err(Error::InvalidModel {
-                model: name.to_string(),
-                reason: "no bytes".into(),
-            });
+            sessions.push(session);
         }
-        let runtime = Runtime::init()?;
-        let mut builder = options.builder(runtime)?;
-        let session = builder
-            .commit_from_memory(bytes)
-            .map_err(|e| Error::InvalidModel {
-                model: name.to_string(),
-                reason: e.to_string(),
-            })?;
-        Self::from_session(name.to_string(), session)
-    }
-
-    fn from_session(name: String, session: ort::session::Session) -> Result<Model> {
-        let signature = Signature::from_session(&name, &session)?;
-        let names = RunNames::new(&signature);
+        let signature = match sessions.first() {
+            Some(s) => Signature::from_session(&name, s)?,
+            None => {
+                return Err(Error::InvalidArgument {
+                    name: "instances",
+                    reason: "must be at least 1".into(),
+                })
+            }
+        };
         Ok(Model {
-            name,
-            signature,
-            session: Mutex::new(session),
-            names,
+            inner: Arc::new(Scheduler::new(
+                name,
+                signature,
+                sessions,
+                options.batching.clone(),
+            )),
         })
     }
 
     /// The model's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
 
     /// Inputs and outputs.
     pub fn signature(&self) -> &Signature {
-        &self.signature
+        &self.inner.signature
     }
 
-    /// Runs the model. Inputs are given by name, in any order; outputs come back in signature
-    /// order. The request is validated first (see [`Signature::validate`]): a bad request is a
-    /// typed error and never reaches ONNX Runtime.
+    /// Number of ONNX Runtime sessions serving this model.
+    pub fn instances(&self) -> usize {
+        self.inner.stats().instances
+    }
+
+    /// Whether requests to this model are concatenated into batches.
+    pub fn batchable(&self) -> bool {
+        self.inner.batchable()
+    }
+
+    /// Sessions idle and requests queued, right now.
+    pub fn stats(&self) -> SchedulerStats {
+        self.inner.stats()
+    }
+
+    /// Runs the model and blocks until the outputs are ready. Inputs are given by name, in any
+    /// order; outputs come back in signature order. The request is validated first (see
+    /// [`Signature::validate`]): a bad request is a typed error and never reaches ONNX Runtime.
+    /// With a session idle and nothing queued, the model runs at once on this thread on the
+    /// caller's memory; otherwise the request joins a batch.
     pub fn infer(&self, inputs: &[(&str, TensorView<'_>)]) -> Result<Outputs> {
-        self.signature.validate(&self.name, inputs)?;
-        session::run(
-            &mut self.session.lock(),
-            &self.name,
-            &self.signature,
-            &self.names,
-            inputs,
-            None,
-        )
+        self.inner.infer(inputs, &InferOptions::default())
+    }
+
+    /// [`Model::infer`] with per-request options: a subset of outputs, a deadline or timeout.
+    pub fn infer_with(
+        &self,
+        inputs: &[(&str, TensorView<'_>)],
+        options: &InferOptions,
+    ) -> Result<Outputs> {
+        self.inner.infer(inputs, options)
     }
 
     /// Runs the model and returns only the outputs named, in that order. ONNX Runtime skips the
@@ -173,15 +248,46 @@ impl Model {
         inputs: &[(&str, TensorView<'_>)],
         outputs: &[&str],
     ) -> Result<Outputs> {
-        self.signature.validate(&self.name, inputs)?;
-        let selected = self.signature.select_outputs(&self.name, outputs)?;
-        session::run(
-            &mut self.session.lock(),
-            &self.name,
-            &self.signature,
-            &self.names,
-            inputs,
-            Some(&selected),
-        )
+        let options = InferOptions {
+            outputs: Some(outputs.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        };
+        self.inner.infer(inputs, &options)
+    }
+
+    /// Submits a request and returns a `Future` of its outputs. The request owns its inputs.
+    /// Validation errors and [`Error::QueueFull`] are returned at once. No async runtime is
+    /// needed: see [`InferFuture`] for where the request runs. The future keeps the model alive.
+    pub fn infer_async(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        options: &InferOptions,
+    ) -> Result<InferFuture> {
+        let request = self.inner.submit_owned(inputs, options, None)?;
+        Ok(InferFuture {
+            request,
+            keep_alive: self.inner.clone(),
+            model: self.inner.name.clone(),
+        })
+    }
+
+    /// Submits a request whose outputs (or error) are passed to `callback`. The callback runs on
+    /// the thread that completes the request: this one, before this call returns, when a session
+    /// was idle; otherwise a thread that is finishing another inference of this model. It must not
+    /// block for long. Validation errors and [`Error::QueueFull`] are returned at once, and the
+    /// callback is then not called.
+    pub fn infer_with_callback(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        options: &InferOptions,
+        callback: impl FnOnce(Result<Outputs>) + Send + 'static,
+    ) -> Result<RequestHandle> {
+        let request = self
+            .inner
+            .submit_owned(inputs, options, Some(Box::new(callback)))?;
+        Ok(RequestHandle {
+            request,
+            model: self.inner.name.clone(),
+        })
     }
 }

@@ -94,7 +94,9 @@ impl Runtime {
         &self.version
     }
 
-    pub(crate) fn env(&self) -> &ort::environment::Environment {
+    /// The `ort` environment, for code that uses `ort` directly beside inferkit (the benchmarks'
+    /// raw-ort baselines do). Its type belongs to the pinned `ort` release.
+    pub fn environment(&self) -> &ort::environment::Environment {
         &self.env
     }
 

@@ -189,7 +189,7 @@ impl SessionOptions {
         };
         let spin = self.spinning;
         let build = || -> std::result::Result<SessionBuilder, String> {
-            let b = Session::builder(runtime.env()).map_err(|e| e.to_string())?;
+            let b = Session::builder(runtime.environment()).map_err(|e| e.to_string())?;
             let b = b
                 .with_intra_threads(self.intra_op_threads)
                 .map_err(|e| e.to_string())?;
@@ -219,6 +219,10 @@ pub struct Outputs {
 impl Outputs {
     pub(crate) fn new(entries: Vec<(Arc<str>, Tensor)>) -> Outputs {
         Outputs { entries }
+    }
+
+    pub(crate) fn entries(&self) -> &[(Arc<str>, Tensor)] {
+        &self.entries
     }
 
     /// Number of outputs.

@@ -145,7 +145,11 @@ impl Signature {
                                 if *d >= 0 {
                                     Dim::Fixed(*d as usize)
                                 } else {
-                                    let sym = dimension_symbols.get(i).filter(|s| !s.is_empty());
+                                    // Exporters write "?" (Paddle) or nothing for "unknown": such dims
+                                    // are anonymous, not one symbol shared by every unknown dim.
+                                    let sym = dimension_symbols
+                                        .get(i)
+                                        .filter(|s| !s.is_empty() && s.as_str() != "?");
                                     Dim::Dynamic(sym.map(|s| s.to_string()))
                                 }
                             })

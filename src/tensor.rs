@@ -175,7 +175,9 @@ pub(crate) fn bytes_of<T: Element>(data: &[T]) -> &[u8] {
 /// have checked that every byte is 0 or 1 (see [`check_bools`]).
 fn cast_slice<T: Element>(bytes: &[u8]) -> Option<&[T]> {
     let size = std::mem::size_of::<T>();
-    if bytes.len() % size != 0 || (bytes.as_ptr() as usize) % std::mem::align_of::<T>() != 0 {
+    if !bytes.len().is_multiple_of(size)
+        || !(bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>())
+    {
         return None;
     }
     // SAFETY: alignment and length checked above; the element types accept every bit pattern,
@@ -223,6 +225,12 @@ impl AlignedBytes {
         let mut buf = Self::zeroed(bytes.len());
         buf.as_mut_bytes().copy_from_slice(bytes);
         buf
+    }
+
+    /// Sets the length, reusing the allocation when it is large enough. New bytes are zero.
+    pub(crate) fn resize(&mut self, len: usize) {
+        self.words.resize(len.div_ceil(8), 0);
+        self.len = len;
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
@@ -529,9 +537,18 @@ impl<'a> TensorView<'a> {
         Tensor::from_bytes(self.dtype, self.shape.to_vec(), self.bytes)
     }
 
+    /// Copies the view into an owned tensor without checking it (the model checks it when it runs).
+    pub(crate) fn to_owned_unchecked(&self) -> Tensor {
+        Tensor {
+            dtype: self.dtype,
+            shape: self.shape.to_vec(),
+            data: AlignedBytes::copy_from(self.bytes),
+        }
+    }
+
     /// Whether the bytes can be handed to ONNX Runtime in place.
     pub(crate) fn is_aligned(&self) -> bool {
-        (self.bytes.as_ptr() as usize) % self.dtype.size() == 0
+        (self.bytes.as_ptr() as usize).is_multiple_of(self.dtype.size())
     }
 }
 

@@ -34,22 +34,36 @@ fn version_macros_match_cargo_toml() {
 }
 
 #[test]
-fn every_exported_function_is_prefixed() {
+fn every_exported_name_is_prefixed() {
+    let mut functions = 0;
     for line in COMMITTED.lines() {
-        if let Some(open) = line.find('(') {
-            let head = &line[..open];
-            if head.starts_with(' ')
-                || head.starts_with('#')
-                || head.contains("/*")
-                || !head.contains(' ')
-            {
-                continue;
-            }
-            let name = head.rsplit([' ', '*']).next().unwrap();
+        if let Some(rest) = line.strip_prefix("typedef ") {
+            // `typedef struct inferkit_model inferkit_model;`, `typedef uint32_t inferkit_status;`,
+            // `typedef void (*inferkit_callback)(…`
+            let name = match rest.split_once("(*") {
+                Some((_, after)) => after.split(')').next().unwrap_or(""),
+                None => rest.trim_end_matches(';').rsplit(' ').next().unwrap_or(""),
+            };
             assert!(
                 name.starts_with("inferkit_"),
-                "exported `{name}` lacks the inferkit_ prefix"
+                "type `{name}` lacks the inferkit_ prefix"
             );
+            continue;
         }
+        let Some(open) = line.find('(') else { continue };
+        let head = &line[..open];
+        if head.starts_with([' ', '#', '*']) || head.contains("/*") || !head.contains(' ') {
+            continue;
+        }
+        let name = head.rsplit([' ', '*']).next().unwrap_or("");
+        assert!(
+            name.starts_with("inferkit_"),
+            "function `{name}` lacks the inferkit_ prefix"
+        );
+        functions += 1;
     }
+    assert!(
+        functions > 40,
+        "found only {functions} functions: the parser no longer reads the header"
+    );
 }

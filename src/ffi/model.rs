@@ -137,6 +137,72 @@ pub extern "C" fn inferkit_model_options_add_execution_provider(
     })
 }
 
+/// Sets the number of ONNX Runtime sessions (instances) that serve the model concurrently (at
+/// least 1; default: the number of CPUs, at most 4).
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_set_instances(
+    options: *mut inferkit_model_options,
+    instances: usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let o = arg_mut(options, "options")?;
+        if instances == 0 {
+            return Err(Error::InvalidArgument {
+                name: "instances",
+                reason: "must be at least 1".into(),
+            });
+        }
+        o.options.instances = instances;
+        Ok(())
+    })
+}
+
+/// Sets queueing and batching: `max_batch_size` rows per batch (1 turns batching off; default 32),
+/// `max_queue_delay_us` (0, the default: never wait for a fuller batch), `max_queue_size`
+/// requests waiting at most (default 1024; one more is INFERKIT_STATUS_QUEUE_FULL), and
+/// `default_timeout_us` for requests that set none (0: none).
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_set_batching(
+    options: *mut inferkit_model_options,
+    max_batch_size: usize,
+    max_queue_delay_us: u64,
+    max_queue_size: usize,
+    default_timeout_us: u64,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let o = arg_mut(options, "options")?;
+        let mut batching = o.options.batching.clone();
+        batching.max_batch_size = max_batch_size;
+        batching.max_queue_delay_us = max_queue_delay_us;
+        batching.max_queue_size = max_queue_size;
+        batching.default_timeout_us = default_timeout_us;
+        batching.check()?;
+        o.options.batching = batching;
+        Ok(())
+    })
+}
+
+/// Sets the batch sizes worth waiting for under a timed policy (`count` sizes, each between 1 and
+/// max_batch_size; `count` 0 clears them). Set max_batch_size first.
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_set_preferred_batch_sizes(
+    options: *mut inferkit_model_options,
+    sizes: *const usize,
+    count: usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let o = arg_mut(options, "options")?;
+        let mut batching = o.options.batching.clone();
+        batching.preferred_batch_sizes = c_slice(sizes, count, "sizes")?.to_vec();
+        batching.check()?;
+        o.options.batching = batching;
+        Ok(())
+    })
+}
+
 /// A loaded model. Thread-safe: any number of threads may run inferences on one handle at once.
 /// Each handle (from `inferkit_model_open*` or `inferkit_model_clone`) is released with
 /// `inferkit_model_free`; the model is unloaded when its last handle is.
@@ -220,7 +286,7 @@ pub extern "C" fn inferkit_model_open_bytes(
         let bytes = c_slice(bytes, len, "bytes")?;
         let model_out = out(model_out, "model_out")?;
         let opts = options_or_default(options);
-        let model = Model::from_bytes(opts.name.as_deref().unwrap_or(name), bytes, &opts.session)?;
+        let model = Model::from_bytes(name, bytes, &opts)?;
         write_opt(model_out, new_model(Arc::new(model)));
         Ok(())
     })
@@ -342,6 +408,37 @@ pub extern "C" fn inferkit_model_tensor_dim(
         );
         Ok(())
     })
+}
+
+/// Reads the model's scheduler counters; out-parameters may be NULL when not wanted: sessions,
+/// sessions idle now, requests queued now, session runs so far, requests those runs served.
+#[no_mangle]
+pub extern "C" fn inferkit_model_stats(
+    model: *const inferkit_model,
+    instances_out: *mut usize,
+    idle_out: *mut usize,
+    queued_out: *mut usize,
+    executions_out: *mut u64,
+    requests_run_out: *mut u64,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let stats = arg(model, "model")?.model.stats();
+        write_opt(instances_out, stats.instances);
+        write_opt(idle_out, stats.idle_instances);
+        write_opt(queued_out, stats.queued);
+        write_opt(executions_out, stats.executions);
+        write_opt(requests_run_out, stats.requests_run);
+        Ok(())
+    })
+}
+
+pub(crate) fn model_ref<'a>(model: *const inferkit_model) -> Result<&'a inferkit_model> {
+    arg(model, "model")
+}
+
+pub(crate) fn model_of(handle: &inferkit_model) -> &Arc<Model> {
+    &handle.model
 }
 
 /// Runs the model on `inputs` and, on success, writes to `*outputs_out` all outputs in signature

@@ -30,6 +30,14 @@ pub struct inferkit_inputs {
 }
 
 impl inferkit_inputs {
+    /// Copies the entries into owned tensors, for requests that outlive the call.
+    pub(crate) fn to_owned_tensors(&self) -> Result<Vec<(String, crate::tensor::Tensor)>> {
+        self.views()
+            .into_iter()
+            .map(|(name, view)| Ok((name.to_string(), view.to_owned_unchecked())))
+            .collect()
+    }
+
     /// Views of the entries, for `Model::infer`.
     pub(crate) fn views(&self) -> Vec<(&str, TensorView<'_>)> {
         self.entries

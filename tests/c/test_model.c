@@ -9,6 +9,7 @@
 #include "inferkit.h" /* included twice on purpose: the include guard must hold */
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,6 +365,143 @@ static void check_errors(void) {
   inferkit_model_free(model);
 }
 
+/* ---- pool, batching, request options, async callbacks ---- */
+
+typedef struct {
+  pack in, want;
+  inferkit_model *model;
+  int failures;
+} shared_mlp;
+
+static void *hammer(void *arg) {
+  shared_mlp *sh = arg;
+  const pack_tensor *x = &sh->in.tensors[0];
+  inferkit_inputs *inputs = inferkit_inputs_new();
+  inferkit_inputs_add(inputs, "x", x->dtype, x->shape, x->rank, x->data, x->len, NULL);
+  for (int i = 0; i < 200; i++) {
+    inferkit_outputs *out = NULL;
+    const void *data = NULL;
+    size_t len = 0;
+    if (inferkit_model_infer(sh->model, inputs, &out, NULL) != INFERKIT_STATUS_OK ||
+        inferkit_outputs_get(out, 0, NULL, NULL, NULL, NULL, &data, &len, NULL) != INFERKIT_STATUS_OK ||
+        len != sh->want.tensors[0].len || memcmp(data, sh->want.tensors[0].data, len) != 0) {
+      __atomic_add_fetch(&sh->failures, 1, __ATOMIC_RELAXED);
+    }
+    inferkit_outputs_free(out);
+  }
+  inferkit_inputs_free(inputs);
+  return NULL;
+}
+
+typedef struct {
+  int calls;
+  int ok;
+  inferkit_status last_status;
+  size_t last_count;
+} callback_state;
+
+static void on_result(void *userdata, inferkit_status status, inferkit_outputs *outputs, inferkit_error *error) {
+  callback_state *st = userdata;
+  st->calls++;
+  st->last_status = status;
+  if (status == INFERKIT_STATUS_OK && outputs != NULL && error == NULL) st->ok++;
+  st->last_count = inferkit_outputs_count(outputs);
+  inferkit_outputs_free(outputs);
+  inferkit_error_free(error);
+}
+
+static void check_pool_and_async(void) {
+  shared_mlp sh;
+  inferkit_model_options *opts = inferkit_model_options_new();
+  inferkit_infer_options *req_opts = inferkit_infer_options_new();
+  inferkit_inputs *inputs = inferkit_inputs_new();
+  inferkit_outputs *outputs = NULL;
+  inferkit_request *request = NULL;
+  callback_state st = {0, 0, INFERKIT_STATUS_OK, 0};
+  pthread_t threads[8];
+  size_t instances = 0, idle = 0, queued = 0, sizes[2] = {4, 8}, bad_sizes[1] = {64};
+  uint64_t executions = 0, requests_run = 0;
+  const char *names[1] = {"y"}, *bad_names[1] = {"nope"};
+  float scratch[16];
+
+  memset(&sh, 0, sizeof sh);
+  CHECK(pack_read(fixture("mlp.inputs.tpk"), &sh.in) && pack_read(fixture("mlp.outputs.tpk"), &sh.want), "mlp packs");
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_instances(opts, 2, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "instances", inferkit_model_options_set_instances(opts, 0, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_batching(opts, 16, 0, 256, 0, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "max_batch_size", inferkit_model_options_set_batching(opts, 0, 0, 256, 0, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "max_queue_size", inferkit_model_options_set_batching(opts, 16, 0, 0, 0, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_preferred_batch_sizes(opts, sizes, 2, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "preferred_batch_sizes", inferkit_model_options_set_preferred_batch_sizes(opts, bad_sizes, 1, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_open(fixture("mlp.onnx"), opts, &sh.model, error_out));
+  if (!sh.model) goto done;
+
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_stats(sh.model, &instances, &idle, &queued, &executions, &requests_run, error_out));
+  CHECK(instances == 2 && idle == 2 && queued == 0 && executions == 0, "fresh stats %zu %zu %zu %llu", instances, idle, queued, (unsigned long long)executions);
+
+  /* 8 threads share the model's 2 sessions: every result equals the reference */
+  for (int t = 0; t < 8; t++) pthread_create(&threads[t], NULL, hammer, &sh);
+  for (int t = 0; t < 8; t++) pthread_join(threads[t], NULL);
+  CHECK(sh.failures == 0, "%d threaded inferences differ from the reference", sh.failures);
+  inferkit_model_stats(sh.model, NULL, &idle, &queued, &executions, &requests_run, NULL);
+  CHECK(requests_run == 1600 && executions <= requests_run && idle == 2 && queued == 0,
+        "after the hammer: %llu runs for %llu requests", (unsigned long long)executions, (unsigned long long)requests_run);
+
+  /* request options */
+  inferkit_inputs_add(inputs, "x", sh.in.tensors[0].dtype, sh.in.tensors[0].shape, sh.in.tensors[0].rank,
+                      sh.in.tensors[0].data, sh.in.tensors[0].len, NULL);
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_infer_options_set_timeout_us(req_opts, 1000000, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_infer_options_set_outputs(req_opts, names, 1, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_infer_with_options(sh.model, inputs, req_opts, &outputs, error_out));
+  CHECK(inferkit_outputs_count(outputs) == 1, "one output selected");
+  inferkit_outputs_free(outputs);
+  outputs = NULL;
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_infer_with_options(sh.model, inputs, NULL, &outputs, error_out));
+  inferkit_outputs_free(outputs);
+  outputs = NULL;
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_infer_options_set_outputs(req_opts, bad_names, 1, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_UNKNOWN_OUTPUT, "nope", inferkit_model_infer_with_options(sh.model, inputs, req_opts, &outputs, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_infer_options_set_outputs(req_opts, NULL, 0, error_out));
+
+  /* async with a callback: the data are copied, so the caller's buffer may change at once */
+  memcpy(scratch, sh.in.tensors[0].data, sizeof scratch);
+  {
+    int64_t one_row[2] = {1, 16};
+    inferkit_inputs *async_in = inferkit_inputs_new();
+    inferkit_inputs_add(async_in, "x", INFERKIT_DTYPE_F32, one_row, 2, scratch, sizeof scratch, NULL);
+    for (int i = 0; i < 20; i++) {
+      EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_infer_async(sh.model, async_in, req_opts, on_result, &st, &request, error_out));
+      CHECK(request != NULL, "request handle");
+      scratch[0] += 1.0f;
+      inferkit_request_free(request);
+      request = NULL;
+    }
+    /* with idle sessions each request ran on this thread before the call returned */
+    CHECK(st.calls == 20 && st.ok == 20 && st.last_count == 1, "callbacks: %d calls, %d ok", st.calls, st.ok);
+    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_infer_async(sh.model, async_in, NULL, on_result, &st, &request, error_out));
+    CHECK(inferkit_request_is_done(request), "done");
+    CHECK(!inferkit_request_cancel(request), "a finished request cannot be cancelled");
+    inferkit_request_free(request);
+    /* submission errors come back here, and the callback is not called */
+    EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "callback", inferkit_model_infer_async(sh.model, async_in, NULL, NULL, &st, NULL, error_out));
+    inferkit_inputs_clear(async_in);
+    EXPECT_STATUS(INFERKIT_STATUS_MISSING_INPUT, "`x`", inferkit_model_infer_async(sh.model, async_in, NULL, on_result, &st, NULL, error_out));
+    CHECK(st.calls == 21, "no callback for refused requests (%d)", st.calls);
+    inferkit_inputs_free(async_in);
+  }
+  CHECK(!inferkit_request_cancel(NULL) && !inferkit_request_is_done(NULL), "NULL request");
+  inferkit_request_free(NULL);
+  inferkit_infer_options_free(NULL);
+
+done:
+  inferkit_inputs_free(inputs);
+  inferkit_infer_options_free(req_opts);
+  inferkit_model_options_free(opts);
+  inferkit_model_free(sh.model);
+  pack_free(&sh.in);
+  pack_free(&sh.want);
+}
+
 int main(int argc, char **argv) {
   inferkit_error *err = NULL;
   char version[32];
@@ -393,6 +531,7 @@ int main(int argc, char **argv) {
   check_fixture("identity_all");
   check_signature();
   check_errors();
+  check_pool_and_async();
 
   printf("%d passed, %d failed\n", checks - failures, failures);
   return failures == 0 ? 0 : 1;

@@ -1,0 +1,435 @@
+//! Side-by-side load generator: raw ort against inferkit, in one process, on the same models.
+//!
+//!     cargo bench --bench load              full run (about 3 minutes on 2 cores)
+//!     cargo bench --bench load -- --quick   short cells (under a minute)
+//!     cargo bench --bench load -- --quick --model mlp
+//!
+//! Configurations, each at concurrency 1, 8 and 64 threads, every request one row:
+//!   (a) raw ort, one `Mutex<Session>` shared by all threads
+//!   (b) raw ort, one session per thread
+//!   (c) inferkit without batching (max_batch_size 1)
+//!   (d) inferkit, work-conserving batching (the default)
+//!   (e) inferkit, timed batching (max_queue_delay_us 500)
+//!   (f) inferkit, work-conserving, the same number of requests in flight but submitted
+//!       asynchronously (each callback submits the next request): no thread blocks per request
+//! inferkit runs one session per CPU. The ideal is raw ort at batch = max_batch_size (32) on one
+//! session per CPU, in rows/s. Results: stdout and `target/bench/load.json`.
+//!
+//! Models: the tiny MLP fixture (16→32→4), the MLP 256→1024→1024→10 fixture, and PaddleOCR's
+//! text-direction classifier `ch_ppocr_mobile_v2.0_cls_infer.onnx` (from the `rapidocr-onnxruntime`
+//! wheel, fetched by `.ci/provision-models.sh`).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use inferkit::{BatchingOptions, Model, ModelOptions, Runtime, TensorView};
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::TensorRef;
+
+const MAX_BATCH: usize = 32;
+const CONCURRENCY: [usize; 3] = [1, 8, 64];
+
+struct Bench {
+    name: &'static str,
+    path: PathBuf,
+    input: &'static str,
+    output: &'static str,
+    /// Shape of one row (without the batch dim).
+    row: Vec<usize>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Cell {
+    rows_per_s: f64,
+    p50_us: f64,
+    p99_us: f64,
+    /// Mean requests per session run (inferkit only).
+    batch: f64,
+}
+
+/// Mean requests per session run since `before`.
+fn mean_batch(model: &Model, before: inferkit::SchedulerStats) -> f64 {
+    let after = model.stats();
+    let runs = after.executions - before.executions;
+    if runs == 0 {
+        0.0
+    } else {
+        (after.requests_run - before.requests_run) as f64 / runs as f64
+    }
+}
+
+/// `in_flight` requests kept in flight without blocking any thread: each completion (a callback,
+/// on whichever thread completes it) submits the next request. This is how an async host drives
+/// inferkit; latency is from submission to callback.
+fn measure_in_flight(
+    model: &Model,
+    b: &Bench,
+    in_flight: usize,
+    duration: Duration,
+    shape: &[usize],
+    data: &[Vec<f32>],
+) -> Cell {
+    use std::sync::Arc;
+    struct Loop {
+        stop: AtomicBool,
+        latencies: Mutex<Vec<u64>>,
+        done: std::sync::mpsc::Sender<()>,
+    }
+    fn submit(model: Arc<Model>, input: &'static str, tensor: inferkit::Tensor, state: Arc<Loop>) {
+        let start = Instant::now();
+        let (m, st, t) = (model.clone(), state.clone(), tensor.clone());
+        let submitted = model.infer_with_callback(
+            vec![(input.to_string(), tensor)],
+            &Default::default(),
+            move |r| {
+                r.expect("infer");
+                st.latencies
+                    .lock()
+                    .expect("latencies")
+                    .push(start.elapsed().as_nanos() as u64);
+                if st.stop.load(Ordering::Relaxed) {
+                    let _ = st.done.send(());
+                } else {
+                    submit(m, input, t, st);
+                }
+            },
+        );
+        submitted.expect("submit");
+    }
+    // The benchmark owns the model for its whole run; the callbacks need `'static` handles.
+    let model: Arc<Model> = Arc::new(
+        Model::open_with(
+            &b.path,
+            &ModelOptions {
+                instances: model.instances(),
+                batching: BatchingOptions {
+                    max_batch_size: MAX_BATCH,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .expect("model"),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let state = Arc::new(Loop {
+        stop: AtomicBool::new(false),
+        latencies: Mutex::new(Vec::new()),
+        done: tx,
+    });
+    let input: &'static str = Box::leak(b.input.to_string().into_boxed_str());
+    let before = model.stats();
+    let start = Instant::now();
+    // A submitting thread that finds a session idle drains the queue, and with callbacks that
+    // resubmit it keeps doing so until the stop flag is set: the timer sets it, not this thread.
+    let timer = {
+        let state = state.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(duration);
+            state.stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let submitters: Vec<_> = data
+        .iter()
+        .take(in_flight)
+        .map(|d| {
+            let (model, state) = (model.clone(), state.clone());
+            let tensor = inferkit::Tensor::from_vec(shape.to_vec(), d.clone()).expect("tensor");
+            std::thread::spawn(move || submit(model, input, tensor, state))
+        })
+        .collect();
+    timer.join().expect("timer");
+    let elapsed = start.elapsed();
+    for _ in 0..in_flight {
+        let _ = rx.recv_timeout(Duration::from_secs(30));
+    }
+    for s in submitters {
+        s.join().expect("submitter");
+    }
+    let mut lat = std::mem::take(&mut *state.latencies.lock().expect("latencies"));
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * p) as usize)
+            .map_or(0.0, |ns| *ns as f64 / 1000.0)
+    };
+    Cell {
+        rows_per_s: lat.len() as f64 / elapsed.as_secs_f64(),
+        p50_us: pct(0.5),
+        p99_us: pct(0.99),
+        batch: mean_batch(&model, before),
+    }
+}
+
+fn raw_session(path: &Path) -> Session {
+    let env = Runtime::init().expect("ONNX Runtime").environment();
+    let build = || -> Result<Session, String> {
+        let b = Session::builder(env).map_err(|e| e.to_string())?;
+        let b = b.with_intra_threads(1).map_err(|e| e.to_string())?;
+        let b = b.with_inter_threads(1).map_err(|e| e.to_string())?;
+        let b = b.with_intra_op_spinning(false).map_err(|e| e.to_string())?;
+        let mut b = b
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(|e| e.to_string())?;
+        b.commit_from_file(path).map_err(|e| e.to_string())
+    };
+    build().unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn raw_run(session: &mut Session, b: &Bench, shape: &[usize], data: &[f32]) -> Vec<f32> {
+    let input = TensorRef::from_array_view((shape, data)).expect("input");
+    let out = session.run(ort::inputs![b.input => input]).expect("run");
+    out[b.output]
+        .try_extract_tensor::<f32>()
+        .expect("output")
+        .1
+        .to_vec()
+}
+
+/// Distinct input for each thread.
+fn data_for(thread: usize, rows: usize, row_len: usize) -> Vec<f32> {
+    (0..rows * row_len)
+        .map(|i| ((i * 31 + thread * 17) % 251) as f32 / 251.0 - 0.5)
+        .collect()
+}
+
+/// Runs `call(thread)` from `threads` threads for `duration`; each call is `rows` rows.
+fn measure(threads: usize, duration: Duration, rows: usize, call: &(dyn Fn(usize) + Sync)) -> Cell {
+    let stop = AtomicBool::new(false);
+    let barrier = Barrier::new(threads + 1);
+    let mut latencies: Vec<u64> = Vec::new();
+    let mut elapsed = Duration::ZERO;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (stop, barrier) = (&stop, &barrier);
+                s.spawn(move || {
+                    let mut lat = Vec::with_capacity(1 << 16);
+                    barrier.wait();
+                    while !stop.load(Ordering::Relaxed) {
+                        let start = Instant::now();
+                        call(t);
+                        lat.push(start.elapsed().as_nanos() as u64);
+                    }
+                    lat
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        std::thread::sleep(duration);
+        stop.store(true, Ordering::Relaxed);
+        for h in handles {
+            latencies.extend(h.join().expect("bench thread"));
+        }
+        elapsed = start.elapsed();
+    });
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * p) as usize)
+            .map_or(0.0, |ns| *ns as f64 / 1000.0)
+    };
+    Cell {
+        rows_per_s: (latencies.len() * rows) as f64 / elapsed.as_secs_f64(),
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        batch: 0.0,
+    }
+}
+
+fn inferkit_model(b: &Bench, instances: usize, batching: BatchingOptions) -> Model {
+    Model::open_with(
+        &b.path,
+        &ModelOptions {
+            instances,
+            batching,
+            ..Default::default()
+        },
+    )
+    .expect("model")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let only = args
+        .iter()
+        .position(|a| a == "--model")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let cell = if quick {
+        Duration::from_millis(400)
+    } else {
+        Duration::from_millis(2000)
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    let status = std::process::Command::new(root.join(".ci/provision-models.sh")).status();
+    let real_model = root.join("target/models/ch_ppocr_mobile_v2.0_cls_infer.onnx");
+    if !matches!(status, Ok(s) if s.success()) || !real_model.exists() {
+        eprintln!("warning: could not provision the PaddleOCR model; skipping it");
+    }
+    let benches: Vec<Bench> = [
+        Bench {
+            name: "mlp",
+            path: root.join("tests/fixtures/mlp.onnx"),
+            input: "x",
+            output: "y",
+            row: vec![16],
+        },
+        Bench {
+            name: "mlp_large",
+            path: root.join("tests/fixtures/mlp_large.onnx"),
+            input: "x",
+            output: "y",
+            row: vec![256],
+        },
+        Bench {
+            name: "ppocr_cls",
+            path: real_model,
+            input: "x",
+            output: "save_infer_model/scale_0.tmp_1",
+            row: vec![3, 48, 192],
+        },
+    ]
+    .into_iter()
+    .filter(|b| b.path.exists() && only.as_deref().is_none_or(|o| o == b.name))
+    .collect();
+
+    println!("inferkit load benchmark: {} s per cell, {cpus} CPUs, inferkit instances = {cpus}, max_batch_size = {MAX_BATCH}", cell.as_secs_f64());
+    let mut records = Vec::new();
+    for b in &benches {
+        let row_len: usize = b.row.iter().product();
+        let shape1: Vec<usize> = std::iter::once(1).chain(b.row.iter().copied()).collect();
+
+        // Ideal: raw ort at batch = MAX_BATCH, one session per CPU.
+        let shape_b: Vec<usize> = std::iter::once(MAX_BATCH)
+            .chain(b.row.iter().copied())
+            .collect();
+        let sessions: Vec<Mutex<Session>> = (0..cpus)
+            .map(|_| Mutex::new(raw_session(&b.path)))
+            .collect();
+        let batch_data: Vec<Vec<f32>> =
+            (0..cpus).map(|t| data_for(t, MAX_BATCH, row_len)).collect();
+        let ideal = measure(cpus, cell, MAX_BATCH, &|t| {
+            let mut s = sessions[t].lock().expect("session");
+            raw_run(&mut s, b, &shape_b, &batch_data[t]);
+        });
+        drop(sessions);
+        println!("\n== {} (row {:?})  ideal: raw ort at batch {MAX_BATCH} on {cpus} sessions = {:.0} rows/s", b.name, b.row, ideal.rows_per_s);
+        println!(
+            "{:>5}  {:<34} {:>12} {:>10} {:>10} {:>7} {:>7} {:>8} {:>6}",
+            "conc",
+            "configuration",
+            "rows/s",
+            "p50 us",
+            "p99 us",
+            "vs a",
+            "vs b",
+            "vs ideal",
+            "batch"
+        );
+
+        for &threads in &CONCURRENCY {
+            let data: Vec<Vec<f32>> = (0..threads).map(|t| data_for(t, 1, row_len)).collect();
+            let mut cells: Vec<(&str, Cell)> = Vec::new();
+
+            let shared = Mutex::new(raw_session(&b.path));
+            cells.push((
+                "a raw ort, Mutex<Session>",
+                measure(threads, cell, 1, &|t| {
+                    let mut s = shared.lock().expect("session");
+                    raw_run(&mut s, b, &shape1, &data[t]);
+                }),
+            ));
+            drop(shared);
+
+            let own: Vec<Mutex<Session>> = (0..threads)
+                .map(|_| Mutex::new(raw_session(&b.path)))
+                .collect();
+            cells.push((
+                "b raw ort, session per thread",
+                measure(threads, cell, 1, &|t| {
+                    let mut s = own[t].lock().expect("session");
+                    raw_run(&mut s, b, &shape1, &data[t]);
+                }),
+            ));
+            drop(own);
+
+            let configs = [
+                (
+                    "c inferkit, no batching",
+                    BatchingOptions {
+                        max_batch_size: 1,
+                        ..Default::default()
+                    },
+                ),
+                (
+                    "d inferkit, work-conserving",
+                    BatchingOptions {
+                        max_batch_size: MAX_BATCH,
+                        ..Default::default()
+                    },
+                ),
+                (
+                    "e inferkit, timed 500us",
+                    BatchingOptions {
+                        max_batch_size: MAX_BATCH,
+                        max_queue_delay_us: 500,
+                        ..Default::default()
+                    },
+                ),
+            ];
+            for (label, batching) in configs {
+                let model = inferkit_model(b, cpus, batching);
+                let before = model.stats();
+                let mut c = measure(threads, cell, 1, &|t| {
+                    let out = model
+                        .infer(&[(b.input, TensorView::from_slice(&shape1[..], &data[t]))])
+                        .expect("infer");
+                    std::hint::black_box(out);
+                });
+                c.batch = mean_batch(&model, before);
+                cells.push((label, c));
+            }
+            let model = inferkit_model(b, cpus, BatchingOptions::default());
+            cells.push((
+                "f inferkit, async, same in flight",
+                measure_in_flight(&model, b, threads, cell, &shape1, &data),
+            ));
+
+            let (a, bb) = (cells[0].1.rows_per_s, cells[1].1.rows_per_s);
+            for (label, c) in &cells {
+                println!(
+                    "{threads:>5}  {label:<34} {:>12.0} {:>10.1} {:>10.1} {:>7.2} {:>7.2} {:>8.2} {:>6.1}",
+                    c.rows_per_s,
+                    c.p50_us,
+                    c.p99_us,
+                    c.rows_per_s / a,
+                    c.rows_per_s / bb,
+                    c.rows_per_s / ideal.rows_per_s,
+                    c.batch
+                );
+                records.push(serde_json::json!({
+                    "model": b.name, "concurrency": threads, "config": label,
+                    "rows_per_s": c.rows_per_s, "p50_us": c.p50_us, "p99_us": c.p99_us,
+                    "vs_a": c.rows_per_s / a, "vs_b": c.rows_per_s / bb, "vs_ideal": c.rows_per_s / ideal.rows_per_s, "mean_batch_requests": c.batch,
+                }));
+            }
+        }
+        records.push(serde_json::json!({ "model": b.name, "config": "ideal raw ort batch", "batch": MAX_BATCH, "rows_per_s": ideal.rows_per_s }));
+    }
+    let out = root.join("target/bench");
+    std::fs::create_dir_all(&out).expect("target/bench");
+    let doc = serde_json::json!({ "quick": quick, "cell_seconds": cell.as_secs_f64(), "cpus": cpus, "max_batch_size": MAX_BATCH, "results": records });
+    std::fs::write(
+        out.join("load.json"),
+        serde_json::to_string_pretty(&doc).expect("json"),
+    )
+    .expect("write load.json");
+    println!("\nwrote {}", out.join("load.json").display());
+}

@@ -1,0 +1,511 @@
+//! Request scheduling and dynamic batching for one model.
+//!
+//! Batching is *work-conserving* by default: a request that finds the queue empty and a session
+//! idle runs at once on the caller's thread, with no hand-off and no copy. While every session is
+//! busy, requests wait in a lock-free queue; whichever thread next holds a session drains it,
+//! concatenating up to `max_batch_size` compatible requests along dim 0, running them once and
+//! handing each request its own rows. No thread waits for a timer and none spins while idle: a
+//! thread that holds a session checks the queue before giving the session back, and a thread that
+//! queues a request then tries to take a session itself.
+//!
+//! With `max_queue_delay_us > 0` (Triton's timed policy) the thread that takes a session waits up to
+//! that long after the oldest request was queued, or until `preferred_batch_sizes` (or
+//! `max_batch_size`) rows are queued, to run fuller batches.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use inferkit::{BatchingOptions, Model, ModelOptions, TensorView};
+//!
+//! let opts = ModelOptions {
+//!     instances: 2,
+//!     batching: BatchingOptions { max_batch_size: 16, ..Default::default() },
+//!     ..Default::default()
+//! };
+//! let model = Arc::new(Model::open_with("tests/fixtures/mlp.onnx", &opts)?);
+//! std::thread::scope(|s| {
+//!     for t in 0..8 {
+//!         let model = &model;
+//!         s.spawn(move || {
+//!             let x = vec![t as f32; 16];
+//!             let out = model.infer(&[("x", TensorView::from_slice(vec![1, 16], &x))]).unwrap();
+//!             assert_eq!(out["y"].shape(), &[1, 4]);
+//!         });
+//!     }
+//! });
+//! # Ok::<(), inferkit::Error>(())
+//! ```
+
+mod batch;
+mod request;
+
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use crossbeam::queue::ArrayQueue;
+use parking_lot::Mutex;
+
+pub use request::{InferFuture, RequestHandle};
+
+use crate::error::{Error, Result};
+use crate::pool::{SessionPool, Worker};
+use crate::session::{self, Outputs, RunNames};
+use crate::signature::{Dim, Signature};
+use crate::tensor::{Tensor, TensorView};
+use request::{RawInput, Request};
+
+/// How requests are queued and batched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchingOptions {
+    /// Most rows (sum of the requests' dim 0) run in one batch. 1 turns batching off. Default 32.
+    pub max_batch_size: usize,
+    /// How long a batch may wait for more requests, in microseconds. 0 (the default) never waits:
+    /// work-conserving batching.
+    pub max_queue_delay_us: u64,
+    /// Batch sizes worth waiting for under a timed policy: the wait ends once this many rows are
+    /// queued. Empty: wait for `max_batch_size` rows or the delay.
+    pub preferred_batch_sizes: Vec<usize>,
+    /// Most requests waiting at once; one more is refused with [`Error::QueueFull`]. Default 1024.
+    pub max_queue_size: usize,
+    /// Deadline applied to requests that set none, in microseconds; 0 (the default) means none.
+    pub default_timeout_us: u64,
+    /// Whether requests may be concatenated along dim 0. `None` (the default): when every input
+    /// and output has a dynamic first dim.
+    pub batchable: Option<bool>,
+}
+
+impl Default for BatchingOptions {
+    fn default() -> Self {
+        BatchingOptions {
+            max_batch_size: 32,
+            max_queue_delay_us: 0,
+            preferred_batch_sizes: Vec::new(),
+            max_queue_size: 1024,
+            default_timeout_us: 0,
+            batchable: None,
+        }
+    }
+}
+
+impl BatchingOptions {
+    /// Checks the options.
+    pub fn check(&self) -> Result<()> {
+        if self.max_batch_size == 0 {
+            return Err(Error::InvalidArgument {
+                name: "max_batch_size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.max_queue_size == 0 {
+            return Err(Error::InvalidArgument {
+                name: "max_queue_size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if let Some(p) = self
+            .preferred_batch_sizes
+            .iter()
+            .find(|p| **p == 0 || **p > self.max_batch_size)
+        {
+            return Err(Error::InvalidArgument {
+                name: "preferred_batch_sizes",
+                reason: format!(
+                    "{p} is not between 1 and max_batch_size ({})",
+                    self.max_batch_size
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Per-request options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InferOptions {
+    /// Only these outputs, in this order. `None`: all, in signature order.
+    pub outputs: Option<Vec<String>>,
+    /// Give up if the request has not started by then ([`Error::DeadlineExceeded`]); a request
+    /// whose deadline passes while it waits in the queue is not run.
+    pub deadline: Option<Instant>,
+    /// Like `deadline`, relative to the call. The earlier of the two applies.
+    pub timeout: Option<Duration>,
+}
+
+/// A snapshot of a model's queue and sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulerStats {
+    /// Sessions of the model.
+    pub instances: usize,
+    /// Sessions idle right now.
+    pub idle_instances: usize,
+    /// Requests waiting in the queue (withdrawn ones included until a worker drops them).
+    pub queued: usize,
+    /// Session runs so far (one per batch).
+    pub executions: u64,
+    /// Requests those runs served. `requests_run / executions` is the mean batch size in requests.
+    pub requests_run: u64,
+}
+
+/// Everything that serves one loaded model: signature, sessions, queue.
+pub(crate) struct Scheduler {
+    pub(crate) name: String,
+    pub(crate) signature: Signature,
+    names: RunNames,
+    pool: SessionPool,
+    queue: ArrayQueue<Arc<Request>>,
+    queued_rows: AtomicUsize,
+    batching: BatchingOptions,
+    batchable: bool,
+    /// The thread waiting to fill a batch under a timed policy, woken when a request is queued.
+    waiting_leader: Mutex<Option<Thread>>,
+    executions: AtomicU64,
+    requests_run: AtomicU64,
+}
+
+impl Scheduler {
+    pub(crate) fn new(
+        name: String,
+        signature: Signature,
+        sessions: Vec<ort::session::Session>,
+        batching: BatchingOptions,
+    ) -> Scheduler {
+        let dynamic_first = |d: Option<&Dim>| matches!(d, Some(Dim::Dynamic(_)));
+        let batchable = batching.batchable.unwrap_or_else(|| {
+            signature
+                .inputs
+                .iter()
+                .all(|s| dynamic_first(s.dims.first()))
+                && signature
+                    .outputs
+                    .iter()
+                    .all(|s| dynamic_first(s.dims.first()))
+        }) && batching.max_batch_size > 1;
+        Scheduler {
+            names: RunNames::new(&signature),
+            pool: SessionPool::new(sessions, signature.inputs.len()),
+            queue: ArrayQueue::new(batching.max_queue_size),
+            queued_rows: AtomicUsize::new(0),
+            batchable,
+            batching,
+            waiting_leader: Mutex::new(None),
+            executions: AtomicU64::new(0),
+            requests_run: AtomicU64::new(0),
+            name,
+            signature,
+        }
+    }
+
+    pub(crate) fn batchable(&self) -> bool {
+        self.batchable
+    }
+
+    pub(crate) fn stats(&self) -> SchedulerStats {
+        SchedulerStats {
+            instances: self.pool.size(),
+            idle_instances: self.pool.idle(),
+            queued: self.queue.len(),
+            executions: self.executions.load(Ordering::Relaxed),
+            requests_run: self.requests_run.load(Ordering::Relaxed),
+        }
+    }
+
+    fn deadline(&self, opts: &InferOptions) -> Option<Instant> {
+        let now = Instant::now();
+        let timeout = opts.timeout.or((self.batching.default_timeout_us > 0)
+            .then(|| Duration::from_micros(self.batching.default_timeout_us)));
+        match (opts.deadline, timeout.map(|t| now + t)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn deadline_error(&self) -> Error {
+        Error::DeadlineExceeded {
+            model: self.name.clone(),
+        }
+    }
+
+    fn selection(&self, opts: &InferOptions) -> Result<Option<Vec<usize>>> {
+        match &opts.outputs {
+            None => Ok(None),
+            Some(names) => {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                self.signature.select_outputs(&self.name, &names).map(Some)
+            }
+        }
+    }
+
+    /// Inputs in the model's input order (the request was validated: each is present once).
+    fn ordered<'a, 'v>(&self, inputs: &'a [(&str, TensorView<'v>)]) -> Vec<&'a TensorView<'v>> {
+        self.signature
+            .inputs
+            .iter()
+            .filter_map(|spec| {
+                inputs
+                    .iter()
+                    .find(|(n, _)| *n == &*spec.name)
+                    .map(|(_, v)| v)
+            })
+            .collect()
+    }
+
+    /// Blocking inference.
+    pub(crate) fn infer(
+        &self,
+        inputs: &[(&str, TensorView<'_>)],
+        opts: &InferOptions,
+    ) -> Result<Outputs> {
+        self.signature.validate(&self.name, inputs)?;
+        let selected = self.selection(opts)?;
+        let deadline = self.deadline(opts);
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(self.deadline_error());
+        }
+        // Direct path: nothing queued and a session idle → run here, now, without copying.
+        if self.batching.max_queue_delay_us == 0 && self.queue.is_empty() {
+            if let Some(mut worker) = self.pool.try_acquire() {
+                let result = session::run(
+                    &mut worker.session,
+                    &self.name,
+                    &self.signature,
+                    &self.names,
+                    inputs,
+                    selected.as_deref(),
+                );
+                self.count(1);
+                self.release_and_drain(worker);
+                return result;
+            }
+        }
+        // Queued path. The request borrows the caller's memory: `Slot::wait` returns only once the
+        // request is done, or withdrawn before a worker took it.
+        let raw = self
+            .ordered(inputs)
+            .into_iter()
+            .map(RawInput::new)
+            .collect();
+        let request = Arc::new(Request::new(
+            raw,
+            Vec::new(),
+            selected,
+            deadline,
+            self.batchable,
+        ));
+        self.submit(request.clone())?;
+        request.slot.wait(deadline, || self.deadline_error())
+    }
+
+    /// Queues a request that owns its inputs; the result arrives through the request's slot.
+    pub(crate) fn submit_owned(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        opts: &InferOptions,
+        callback: Option<Box<dyn FnOnce(Result<Outputs>) + Send>>,
+    ) -> Result<Arc<Request>> {
+        let views: Vec<(&str, TensorView<'_>)> =
+            inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
+        self.signature.validate(&self.name, &views)?;
+        let selected = self.selection(opts)?;
+        let deadline = self.deadline(opts);
+        let raw: Vec<RawInput> = self
+            .ordered(&views)
+            .into_iter()
+            .map(RawInput::new)
+            .collect();
+        drop(views);
+        // The raw inputs point into the tensors' heap buffers, which do not move with the tensors.
+        let owned: Vec<Tensor> = inputs.into_iter().map(|(_, t)| t).collect();
+        let request = Arc::new(Request::new(raw, owned, selected, deadline, self.batchable));
+        if let Some(cb) = callback {
+            request.slot.set_callback(cb);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            request.slot.withdraw(self.deadline_error());
+            return Ok(request);
+        }
+        self.submit(request.clone())?;
+        Ok(request)
+    }
+
+    /// Queues a request, then tries to take a session and drain the queue.
+    fn submit(&self, request: Arc<Request>) -> Result<()> {
+        let rows = request.rows.unwrap_or(1);
+        self.queued_rows.fetch_add(rows, Ordering::SeqCst);
+        if self.queue.push(request).is_err() {
+            self.queued_rows.fetch_sub(rows, Ordering::SeqCst);
+            return Err(Error::QueueFull {
+                model: self.name.clone(),
+                capacity: self.batching.max_queue_size,
+            });
+        }
+        // Pairs with the fence in `release_and_drain`: either a thread giving a session back sees
+        // this request, or this thread sees the session.
+        fence(Ordering::SeqCst);
+        if self.batching.max_queue_delay_us > 0 {
+            if let Some(t) = self.waiting_leader.lock().as_ref() {
+                t.unpark();
+            }
+        }
+        if let Some(worker) = self.pool.try_acquire() {
+            self.release_and_drain(worker);
+        }
+        Ok(())
+    }
+
+    /// Runs queued batches on `worker` until the queue is empty, then gives the session back.
+    fn release_and_drain(&self, mut worker: Worker) {
+        let mut carry: Option<Arc<Request>> = None;
+        loop {
+            while let Some(batch) = self.next_batch(&mut carry) {
+                self.run_batch(&mut worker, &batch);
+            }
+            self.pool.release(worker);
+            fence(Ordering::SeqCst);
+            if self.queue.is_empty() {
+                return;
+            }
+            match self.pool.try_acquire() {
+                Some(w) => worker = w,
+                // Another thread holds a session and will see the queue when it gives it back.
+                None => return,
+            }
+        }
+    }
+
+    /// Pops the next request that is still wanted, completing expired ones.
+    fn pop_live(&self) -> Option<Arc<Request>> {
+        while let Some(r) = self.queue.pop() {
+            self.queued_rows
+                .fetch_sub(r.rows.unwrap_or(1), Ordering::SeqCst);
+            if !r.slot.take() {
+                continue; // withdrawn by its owner
+            }
+            if r.deadline.is_some_and(|d| Instant::now() >= d) {
+                r.slot.complete(Err(self.deadline_error()));
+                continue;
+            }
+            return Some(r);
+        }
+        None
+    }
+
+    /// Forms the next batch: the oldest live request and the compatible ones queued behind it.
+    /// A request that does not fit is carried to the next batch.
+    fn next_batch(&self, carry: &mut Option<Arc<Request>>) -> Option<Vec<Arc<Request>>> {
+        let first = carry.take().or_else(|| self.pop_live())?;
+        let Some(mut rows) = first.rows else {
+            return Some(vec![first]);
+        };
+        let max = self.batching.max_batch_size;
+        if self.batching.max_queue_delay_us > 0 && rows < max {
+            self.wait_for_rows(
+                rows,
+                first.enqueued + Duration::from_micros(self.batching.max_queue_delay_us),
+            );
+        }
+        let mut batch = vec![first];
+        while rows < max {
+            let Some(next) = self.pop_live() else { break };
+            match next.rows {
+                Some(n) if next.key == batch[0].key && rows + n <= max => {
+                    rows += n;
+                    batch.push(next);
+                }
+                _ => {
+                    *carry = Some(next);
+                    break;
+                }
+            }
+        }
+        Some(batch)
+    }
+
+    /// Timed policy: waits until enough rows are queued or `until`, parked, not spinning.
+    fn wait_for_rows(&self, have: usize, until: Instant) {
+        let target = self
+            .batching
+            .preferred_batch_sizes
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(self.batching.max_batch_size);
+        *self.waiting_leader.lock() = Some(std::thread::current());
+        loop {
+            let now = Instant::now();
+            if have + self.queued_rows.load(Ordering::SeqCst) >= target || now >= until {
+                break;
+            }
+            std::thread::park_timeout(until - now);
+        }
+        *self.waiting_leader.lock() = None;
+    }
+
+    fn count(&self, requests: u64) {
+        self.executions.fetch_add(1, Ordering::Relaxed);
+        self.requests_run.fetch_add(requests, Ordering::Relaxed);
+    }
+
+    fn run_batch(&self, worker: &mut Worker, batch: &[Arc<Request>]) {
+        /// If running the batch unwinds, the requests' owners still get an answer instead of
+        /// waiting for ever. Completing a request twice is a no-op, so on the normal path this does nothing.
+        struct AnswerOnUnwind<'a>(&'a [Arc<Request>], &'a str);
+        impl Drop for AnswerOnUnwind<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    for r in self.0 {
+                        r.slot.complete(Err(Error::Inference {
+                            model: self.1.to_string(),
+                            message: "inferkit panicked while running this batch".into(),
+                        }));
+                    }
+                }
+            }
+        }
+        let _guard = AnswerOnUnwind(batch, &self.name);
+        if let [single] = batch {
+            self.count(1);
+            let views: Vec<(&str, TensorView<'_>)> = self
+                .signature
+                .inputs
+                .iter()
+                .zip(&single.inputs)
+                .map(|(spec, raw)| (&*spec.name, raw.view()))
+                .collect();
+            let result = session::run(
+                &mut worker.session,
+                &self.name,
+                &self.signature,
+                &self.names,
+                &views,
+                single.selected.as_deref(),
+            );
+            single.slot.complete(result);
+            return;
+        }
+        match batch::run_concatenated(self, worker, batch) {
+            Ok(per_request) => {
+                self.count(batch.len() as u64);
+                for (request, outputs) in batch.iter().zip(per_request) {
+                    request.slot.complete(Ok(outputs));
+                }
+            }
+            Err(batch::BatchError::Failed(e)) => {
+                self.count(batch.len() as u64);
+                for request in batch {
+                    request.slot.complete(Err(e.clone()));
+                }
+            }
+            // The model's outputs do not follow the batch rows: run the requests one by one.
+            Err(batch::BatchError::NotRowWise) => {
+                for request in batch {
+                    self.run_batch(worker, std::slice::from_ref(request));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn names(&self) -> &RunNames {
+        &self.names
+    }
+}

@@ -1,0 +1,341 @@
+//! A queued request: its inputs, its batching key, and its one-shot completion slot.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, Result};
+use crate::session::Outputs;
+use crate::tensor::{DType, Tensor, TensorView};
+
+/// One input of a queued request, in the model's input order. Points either into the caller's
+/// memory (a blocking call, whose caller waits until the request is done or withdrawn) or into
+/// tensors the request owns (async and callback calls).
+pub(crate) struct RawInput {
+    pub(crate) dtype: DType,
+    pub(crate) shape: Vec<usize>,
+    ptr: *const u8,
+    len: usize,
+}
+
+impl RawInput {
+    pub(crate) fn new(view: &TensorView<'_>) -> RawInput {
+        let bytes = view.as_bytes();
+        RawInput {
+            dtype: view.dtype(),
+            shape: view.shape().to_vec(),
+            ptr: bytes.as_ptr(),
+            len: bytes.len(),
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: the memory outlives the request's use of it: owned tensors live in the request;
+        // borrowed memory belongs to a caller blocked in `Slot::wait` until the request is done,
+        // or withdrawn before any worker took it.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    pub(crate) fn view(&self) -> TensorView<'_> {
+        TensorView::new(self.dtype, &self.shape[..], self.bytes())
+    }
+}
+
+/// A request waiting in a model's queue.
+pub(crate) struct Request {
+    /// Inputs in the model's input order.
+    pub(crate) inputs: Vec<RawInput>,
+    /// Keeps the data of owned inputs alive.
+    _owned: Vec<Tensor>,
+    /// Indices of the outputs asked for; `None` for all.
+    pub(crate) selected: Option<Vec<usize>>,
+    /// Rows along dim 0 shared by every input, when the request can join a batch.
+    pub(crate) rows: Option<usize>,
+    /// Requests batch together only when their keys are equal: the dims after the first of every
+    /// input, and the outputs asked for.
+    pub(crate) key: Vec<usize>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) enqueued: Instant,
+    pub(crate) slot: Slot,
+}
+
+// SAFETY: the raw input pointers are only read, under the protocol described on `RawInput::bytes`.
+unsafe impl Send for Request {}
+// SAFETY: as above; all mutable state is behind the slot's mutex.
+unsafe impl Sync for Request {}
+
+impl Request {
+    /// A request over inputs already validated and ordered as the model's inputs.
+    pub(crate) fn new(
+        inputs: Vec<RawInput>,
+        owned: Vec<Tensor>,
+        selected: Option<Vec<usize>>,
+        deadline: Option<Instant>,
+        batchable: bool,
+    ) -> Request {
+        let rows = if batchable {
+            let first = inputs.first().and_then(|i| i.shape.first().copied());
+            first.filter(|r| inputs.iter().all(|i| i.shape.first() == Some(r)))
+        } else {
+            None
+        };
+        let mut key = Vec::new();
+        for input in &inputs {
+            key.push(input.shape.len());
+            key.extend_from_slice(input.shape.get(1..).unwrap_or(&[]));
+        }
+        match &selected {
+            None => key.push(usize::MAX),
+            Some(s) => {
+                key.push(s.len());
+                key.extend_from_slice(s);
+            }
+        }
+        Request {
+            inputs,
+            _owned: owned,
+            selected,
+            rows,
+            key,
+            deadline,
+            enqueued: Instant::now(),
+            slot: Slot::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Queued,
+    Running,
+    Done,
+}
+
+/// How the owner of a request learns that it is done.
+enum Notify {
+    /// A blocked thread waits on the condvar (or nobody waits yet).
+    Wait,
+    /// A future was polled; wake it.
+    Waker(Waker),
+    /// Call this with the result, on the thread that completes the request.
+    Callback(Box<dyn FnOnce(Result<Outputs>) + Send>),
+}
+
+struct SlotState {
+    phase: Phase,
+    result: Option<Result<Outputs>>,
+    notify: Notify,
+}
+
+/// One-shot completion of one request. Contended only by the request's owner and the one worker
+/// that runs it.
+pub(crate) struct Slot {
+    state: Mutex<SlotState>,
+    done: Condvar,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            state: Mutex::new(SlotState {
+                phase: Phase::Queued,
+                result: None,
+                notify: Notify::Wait,
+            }),
+            done: Condvar::new(),
+        }
+    }
+
+    /// Sets a callback to receive the result. Must be called before the request is queued.
+    pub(crate) fn set_callback(&self, callback: Box<dyn FnOnce(Result<Outputs>) + Send>) {
+        self.state.lock().notify = Notify::Callback(callback);
+    }
+
+    /// Claims a queued request for a worker. False if it was withdrawn (cancelled, expired).
+    pub(crate) fn take(&self) -> bool {
+        let mut s = self.state.lock();
+        if s.phase == Phase::Queued {
+            s.phase = Phase::Running;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether the request is done (or withdrawn).
+    pub(crate) fn is_done(&self) -> bool {
+        self.state.lock().phase == Phase::Done
+    }
+
+    /// Completes the request and tells its owner.
+    pub(crate) fn complete(&self, result: Result<Outputs>) {
+        let mut s = self.state.lock();
+        if s.phase == Phase::Done {
+            return;
+        }
+        s.phase = Phase::Done;
+        match std::mem::replace(&mut s.notify, Notify::Wait) {
+            Notify::Callback(callback) => {
+                drop(s);
+                callback(result);
+            }
+            Notify::Waker(waker) => {
+                s.result = Some(result);
+                drop(s);
+                waker.wake();
+            }
+            Notify::Wait => {
+                s.result = Some(result);
+                drop(s);
+                self.done.notify_all();
+            }
+        }
+    }
+
+    /// Withdraws a request that no worker has taken yet, completing it with `error`. False if a
+    /// worker already runs it (it will complete normally) or it is done.
+    pub(crate) fn withdraw(&self, error: Error) -> bool {
+        let mut s = self.state.lock();
+        if s.phase != Phase::Queued {
+            return false;
+        }
+        // Claimed here, so no worker can take it; `complete` then notifies as usual.
+        s.phase = Phase::Running;
+        drop(s);
+        self.complete(Err(error));
+        true
+    }
+
+    /// Blocks until the request is done. At `deadline`, a request still queued is withdrawn with
+    /// `on_deadline()`; one already running is waited for, since its inputs are in use.
+    pub(crate) fn wait(
+        &self,
+        deadline: Option<Instant>,
+        on_deadline: impl Fn() -> Error,
+    ) -> Result<Outputs> {
+        let mut s = self.state.lock();
+        loop {
+            if s.phase == Phase::Done {
+                return s.result.take().unwrap_or_else(|| Err(on_deadline()));
+            }
+            match deadline {
+                Some(d) if s.phase == Phase::Queued => {
+                    if self.done.wait_until(&mut s, d).timed_out() && s.phase == Phase::Queued {
+                        s.phase = Phase::Done;
+                        return Err(on_deadline());
+                    }
+                }
+                _ => self.done.wait(&mut s),
+            }
+        }
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<Outputs>> {
+        let mut s = self.state.lock();
+        if s.phase == Phase::Done {
+            if let Some(result) = s.result.take() {
+                return Poll::Ready(result);
+            }
+        }
+        s.notify = Notify::Waker(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// The result of [`crate::Model::infer_async`]: a `Future` that needs no particular async runtime.
+///
+/// The request runs on whichever thread holds one of the model's sessions: the submitting thread
+/// itself when a session was idle (then the future is ready at once), or a thread that is
+/// finishing another inference. Dropping the future, or calling [`InferFuture::cancel`], withdraws
+/// the request if no session has taken it yet.
+#[must_use = "a future does nothing unless polled; drop it to cancel the request"]
+pub struct InferFuture {
+    pub(crate) request: Arc<Request>,
+    pub(crate) keep_alive: Arc<dyn Send + Sync>,
+    pub(crate) model: String,
+}
+
+impl std::fmt::Debug for InferFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InferFuture")
+            .field("model", &self.model)
+            .field("done", &self.is_done())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RequestHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestHandle")
+            .field("model", &self.model)
+            .field("done", &self.is_done())
+            .finish()
+    }
+}
+
+impl InferFuture {
+    /// Withdraws the request if it is still queued; the future then resolves to
+    /// [`Error::Cancelled`]. Returns false if the request already runs or is done.
+    pub fn cancel(&self) -> bool {
+        self.request.slot.withdraw(Error::Cancelled {
+            model: self.model.clone(),
+        })
+    }
+
+    /// Whether the result is available.
+    pub fn is_done(&self) -> bool {
+        self.request.slot.is_done()
+    }
+
+    /// Blocks the current thread until the result is available.
+    pub fn wait(self) -> Result<Outputs> {
+        let model = self.model.clone();
+        self.request.slot.wait(None, || Error::Cancelled {
+            model: model.clone(),
+        })
+    }
+}
+
+impl Future for InferFuture {
+    type Output = Result<Outputs>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Outputs>> {
+        self.request.slot.poll(cx)
+    }
+}
+
+impl Drop for InferFuture {
+    fn drop(&mut self) {
+        self.request.slot.withdraw(Error::Cancelled {
+            model: self.model.clone(),
+        });
+        let _ = &self.keep_alive;
+    }
+}
+
+/// A request submitted with a callback ([`crate::Model::infer_with_callback`]).
+pub struct RequestHandle {
+    pub(crate) request: Arc<Request>,
+    pub(crate) model: String,
+}
+
+impl RequestHandle {
+    /// Withdraws the request if no session has taken it yet: its callback then receives
+    /// [`Error::Cancelled`] on this thread. Returns false if it already runs or is done.
+    pub fn cancel(&self) -> bool {
+        self.request.slot.withdraw(Error::Cancelled {
+            model: self.model.clone(),
+        })
+    }
+
+    /// Whether the callback has been called (or is being called).
+    pub fn is_done(&self) -> bool {
+        self.request.slot.is_done()
+    }
+}

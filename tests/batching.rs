@@ -1,0 +1,519 @@
+//! The session pool and dynamic batching: results under contention equal unbatched results
+//! bitwise; shapes never mix; deadlines, a full queue, cancellation and a failing batch behave as
+//! documented; async and callback forms.
+mod common;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Barrier};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use common::fixture;
+use inferkit::{
+    BatchingOptions, Error, ErrorCode, InferOptions, Model, ModelOptions, Outputs, Tensor,
+    TensorView,
+};
+
+fn opts(instances: usize, batching: BatchingOptions) -> ModelOptions {
+    ModelOptions {
+        instances,
+        batching,
+        ..Default::default()
+    }
+}
+
+fn unbatched(name: &str) -> Model {
+    Model::open_with(
+        fixture(name),
+        &opts(
+            1,
+            BatchingOptions {
+                max_batch_size: 1,
+                ..Default::default()
+            },
+        ),
+    )
+    .unwrap()
+}
+
+/// Distinct, reproducible inputs for request `i` of `rows` rows and `width` columns.
+fn input(i: usize, rows: usize, width: usize) -> Vec<f32> {
+    (0..rows * width)
+        .map(|j| (((i * 7919 + j * 104729) % 2000) as f32 - 1000.0) / 250.0)
+        .collect()
+}
+
+/// Runs a future to completion on this thread, parking between polls: no async runtime.
+fn block_on<F: Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+/// Keeps the model's only session busy on a large `slow` request in another thread until joined.
+fn occupy(model: &Arc<Model>, rows: usize) -> std::thread::JoinHandle<Outputs> {
+    let m = model.clone();
+    let handle = std::thread::spawn(move || {
+        let x = vec![0.5f32; rows * 256];
+        m.infer(&[("x", TensorView::from_slice(vec![rows, 256], &x))])
+            .unwrap()
+    });
+    let start = Instant::now();
+    while model.stats().idle_instances > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the session never became busy"
+        );
+        std::thread::yield_now();
+    }
+    handle
+}
+
+#[test]
+fn batched_results_equal_unbatched_results_bitwise() {
+    const THREADS: usize = 32;
+    const PER_THREAD: usize = 100;
+    let reference = unbatched("mlp.onnx");
+    let model = Model::open_with(
+        fixture("mlp.onnx"),
+        &opts(
+            1,
+            BatchingOptions {
+                max_batch_size: 32,
+                ..Default::default()
+            },
+        ),
+    )
+    .unwrap();
+    assert!(model.batchable());
+    let barrier = Barrier::new(THREADS);
+    let mismatches = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (model, reference, barrier, mismatches) =
+                (&model, &reference, &barrier, &mismatches);
+            s.spawn(move || {
+                barrier.wait();
+                for k in 0..PER_THREAD {
+                    let i = t * PER_THREAD + k;
+                    let rows = 1 + i % 3; // multi-row requests too
+                    let x = input(i, rows, 16);
+                    let view = [("x", TensorView::from_slice(vec![rows, 16], &x))];
+                    let got = model.infer(&view).unwrap();
+                    let want = reference.infer(&view).unwrap();
+                    assert_eq!(got["y"].shape(), &[rows, 4]);
+                    if got != want {
+                        mismatches.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(
+        mismatches.load(Ordering::Relaxed),
+        0,
+        "batched outputs differ from unbatched ones"
+    );
+    let stats = model.stats();
+    assert_eq!(stats.requests_run, (THREADS * PER_THREAD) as u64);
+    assert!(
+        stats.executions < stats.requests_run,
+        "32 threads on one session never formed a batch: {stats:?}"
+    );
+    assert_eq!(stats.idle_instances, 1);
+    assert_eq!(stats.queued, 0);
+}
+
+#[test]
+fn requests_of_different_shapes_are_never_concatenated() {
+    const THREADS: usize = 16;
+    let reference = unbatched("sequence.onnx");
+    let model = Model::open_with(
+        fixture("sequence.onnx"),
+        &opts(1, BatchingOptions::default()),
+    )
+    .unwrap();
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (model, reference) = (&model, &reference);
+            s.spawn(move || {
+                for k in 0..60 {
+                    let seq = 1 + (t + k) % 5; // the `seq` dim differs between requests
+                    let rows = 1 + k % 2;
+                    let x = input(t * 1000 + k, rows * seq, 8);
+                    let view = [("tokens", TensorView::from_slice(vec![rows, seq, 8], &x))];
+                    let got = model.infer(&view).unwrap();
+                    assert_eq!(got["scores"].shape(), &[rows, seq]);
+                    assert_eq!(got, reference.infer(&view).unwrap());
+                }
+            });
+        }
+    });
+    let stats = model.stats();
+    assert!(stats.executions <= stats.requests_run);
+}
+
+#[test]
+fn every_request_gets_its_own_rows_under_the_timed_policy() {
+    // With a long delay and a preferred size of 4, four requests form one batch deterministically.
+    let batching = BatchingOptions {
+        max_queue_delay_us: 2_000_000,
+        preferred_batch_sizes: vec![4],
+        ..Default::default()
+    };
+    let model = Model::open_with(fixture("two_io.onnx"), &opts(1, batching)).unwrap();
+    let reference = unbatched("two_io.onnx");
+    let results: Vec<(Outputs, Outputs)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (model, reference) = (&model, &reference);
+                s.spawn(move || {
+                    let f = input(i, 1, 3);
+                    let o = [i as i64 * 100];
+                    let view = [
+                        ("features", TensorView::from_slice(vec![1, 3], &f)),
+                        ("offsets", TensorView::from_slice(vec![1], &o)),
+                    ];
+                    (model.infer(&view).unwrap(), reference.infer(&view).unwrap())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (got, want) in &results {
+        assert_eq!(got, want);
+    }
+    let stats = model.stats();
+    assert_eq!(
+        (stats.executions, stats.requests_run),
+        (1, 4),
+        "four requests, one batch: {stats:?}"
+    );
+}
+
+#[test]
+fn a_deadline_that_passes_in_the_queue_means_the_request_is_not_run() {
+    let model = Arc::new(
+        Model::open_with(fixture("slow.onnx"), &opts(1, BatchingOptions::default())).unwrap(),
+    );
+    let busy = occupy(&model, 16_000);
+    let x = vec![1.0f32; 256];
+    let options = InferOptions {
+        timeout: Some(Duration::from_millis(5)),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let err = model
+        .infer_with(&[("x", TensorView::from_slice(vec![1, 256], &x))], &options)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::DeadlineExceeded { model } if model == "slow"),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the caller was released at its deadline"
+    );
+    busy.join().unwrap();
+    // The withdrawn request is dropped from the queue without running.
+    model
+        .infer(&[("x", TensorView::from_slice(vec![1, 256], &x))])
+        .unwrap();
+    let stats = model.stats();
+    assert_eq!((stats.executions, stats.requests_run), (2, 2), "{stats:?}");
+    // A deadline already past is refused before anything runs.
+    let past = InferOptions {
+        deadline: Some(Instant::now() - Duration::from_millis(1)),
+        ..Default::default()
+    };
+    assert_eq!(
+        model
+            .infer_with(&[("x", TensorView::from_slice(vec![1, 256], &x))], &past)
+            .unwrap_err()
+            .code(),
+        ErrorCode::DeadlineExceeded
+    );
+}
+
+#[test]
+fn a_full_queue_refuses_at_once_and_loses_nothing_accepted() {
+    let batching = BatchingOptions {
+        max_queue_size: 2,
+        ..Default::default()
+    };
+    let model = Arc::new(Model::open_with(fixture("slow.onnx"), &opts(1, batching)).unwrap());
+    let busy = occupy(&model, 16_000);
+    let req = |v: f32| {
+        vec![(
+            "x".to_string(),
+            Tensor::from_vec(vec![1, 256], vec![v; 256]).unwrap(),
+        )]
+    };
+    let a = model
+        .infer_async(req(0.1), &InferOptions::default())
+        .unwrap();
+    let b = model
+        .infer_async(req(0.2), &InferOptions::default())
+        .unwrap();
+    let started = Instant::now();
+    let err = model
+        .infer_async(req(0.3), &InferOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::QueueFull { capacity: 2, .. }),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "QueueFull comes at once"
+    );
+    let x = vec![0.3f32; 256];
+    assert_eq!(
+        model
+            .infer(&[("x", TensorView::from_slice(vec![1, 256], &x))])
+            .unwrap_err()
+            .code(),
+        ErrorCode::QueueFull
+    );
+    busy.join().unwrap();
+    let reference = unbatched("slow.onnx");
+    for (fut, v) in [(a, 0.1f32), (b, 0.2)] {
+        let got = block_on(fut).unwrap();
+        let x = vec![v; 256];
+        assert_eq!(
+            got,
+            reference
+                .infer(&[("x", TensorView::from_slice(vec![1, 256], &x))])
+                .unwrap()
+        );
+    }
+}
+
+#[test]
+fn a_queued_request_can_be_cancelled() {
+    let model = Arc::new(
+        Model::open_with(fixture("slow.onnx"), &opts(1, BatchingOptions::default())).unwrap(),
+    );
+    let busy = occupy(&model, 16_000);
+    let req = |v: f32| {
+        vec![(
+            "x".to_string(),
+            Tensor::from_vec(vec![1, 256], vec![v; 256]).unwrap(),
+        )]
+    };
+    let cancelled = model
+        .infer_async(req(0.1), &InferOptions::default())
+        .unwrap();
+    let kept = model
+        .infer_async(req(0.2), &InferOptions::default())
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let handle = model
+        .infer_with_callback(req(0.3), &InferOptions::default(), move |r| {
+            tx.send(r).unwrap()
+        })
+        .unwrap();
+    assert!(cancelled.cancel());
+    assert!(!cancelled.cancel(), "cancelling twice does nothing");
+    assert!(handle.cancel());
+    let err = rx
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        ErrorCode::Cancelled,
+        "the callback hears of its cancellation"
+    );
+    assert_eq!(
+        block_on(cancelled).unwrap_err().code(),
+        ErrorCode::Cancelled
+    );
+    busy.join().unwrap();
+    assert!(block_on(kept).is_ok());
+    let stats = model.stats();
+    assert_eq!(
+        stats.requests_run, 2,
+        "the busy request and the kept one ran, the cancelled ones did not: {stats:?}"
+    );
+}
+
+#[test]
+fn an_inference_error_fails_only_the_requests_of_its_batch() {
+    let batching = BatchingOptions {
+        max_queue_delay_us: 2_000_000,
+        preferred_batch_sizes: vec![3],
+        ..Default::default()
+    };
+    let model = Model::open_with(fixture("gather.onnx"), &opts(1, batching)).unwrap();
+    let run = |index: [i64; 2]| {
+        let data = [1.0f32, 2.0, 3.0, 4.0];
+        model.infer(&[
+            ("data", TensorView::from_slice(vec![1, 4], &data)),
+            ("index", TensorView::from_slice(vec![1, 2], &index)),
+        ])
+    };
+    // Three requests, one of them bad, form one batch: all three fail with ONNX Runtime's message.
+    let results: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = [[0, 1], [0, 9], [3, 2]]
+            .into_iter()
+            .map(|ix| s.spawn(move || run(ix)))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &results {
+        match r {
+            Err(Error::Inference { model, message }) => {
+                assert_eq!(model, "gather");
+                assert!(
+                    message.contains("Out of range value in index tensor"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected an inference error, got {other:?}"),
+        }
+    }
+    assert_eq!(model.stats().executions, 1);
+    // The next batch is unaffected.
+    let results: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = [[0, 1], [1, 2], [3, 3]]
+            .into_iter()
+            .map(|ix| s.spawn(move || run(ix)))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let firsts: Vec<f32> = results
+        .iter()
+        .map(|r| r.as_ref().unwrap()["y"].as_slice::<f32>().unwrap()[0])
+        .collect();
+    let mut sorted = firsts.clone();
+    sorted.sort_by(f32::total_cmp);
+    assert_eq!(sorted, vec![1.0, 2.0, 4.0]);
+}
+
+#[test]
+fn async_requests_complete_without_an_async_runtime() {
+    let model =
+        Model::open_with(fixture("mlp.onnx"), &opts(1, BatchingOptions::default())).unwrap();
+    let reference = unbatched("mlp.onnx");
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (model, reference) = (&model, &reference);
+            s.spawn(move || {
+                for k in 0..50 {
+                    let x = input(t * 100 + k, 1, 16);
+                    let fut = model
+                        .infer_async(
+                            vec![(
+                                "x".into(),
+                                Tensor::from_vec(vec![1, 16], x.clone()).unwrap(),
+                            )],
+                            &InferOptions::default(),
+                        )
+                        .unwrap();
+                    let got = block_on(fut).unwrap();
+                    assert_eq!(
+                        got,
+                        reference
+                            .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
+                            .unwrap()
+                    );
+                }
+            });
+        }
+    });
+    // Validation errors come back at submission.
+    let err = model.infer_async(
+        vec![(
+            "nope".into(),
+            Tensor::zeros(inferkit::DType::F32, vec![1, 16]).unwrap(),
+        )],
+        &InferOptions::default(),
+    );
+    assert_eq!(err.unwrap_err().code(), ErrorCode::UnknownInput);
+}
+
+#[test]
+fn callbacks_receive_every_result() {
+    let model =
+        Model::open_with(fixture("mlp.onnx"), &opts(1, BatchingOptions::default())).unwrap();
+    let (tx, rx) = mpsc::channel::<(usize, Result<Outputs, Error>)>();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (model, tx) = (&model, tx.clone());
+            s.spawn(move || {
+                for k in 0..25 {
+                    let id = t * 25 + k;
+                    let x = Tensor::from_vec(vec![1, 16], input(id, 1, 16)).unwrap();
+                    let tx = tx.clone();
+                    model
+                        .infer_with_callback(
+                            vec![("x".into(), x)],
+                            &InferOptions::default(),
+                            move |r| tx.send((id, r)).unwrap(),
+                        )
+                        .unwrap();
+                }
+            });
+        }
+    });
+    drop(tx);
+    let reference = unbatched("mlp.onnx");
+    let mut seen = [false; 200];
+    for (id, result) in rx.iter() {
+        assert!(
+            !std::mem::replace(&mut seen[id], true),
+            "callback {id} called twice"
+        );
+        let x = input(id, 1, 16);
+        assert_eq!(
+            result.unwrap(),
+            reference
+                .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
+                .unwrap()
+        );
+    }
+    assert!(seen.iter().all(|s| *s), "every callback was called");
+}
+
+#[test]
+fn output_subsets_batch_separately_and_correctly() {
+    let model =
+        Model::open_with(fixture("two_io.onnx"), &opts(1, BatchingOptions::default())).unwrap();
+    let reference = unbatched("two_io.onnx");
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (model, reference) = (&model, &reference);
+            s.spawn(move || {
+                for k in 0..50 {
+                    let f = input(t * 100 + k, 2, 3);
+                    let o = [k as i64, -(t as i64)];
+                    let view = [
+                        ("features", TensorView::from_slice(vec![2, 3], &f)),
+                        ("offsets", TensorView::from_slice(vec![2], &o)),
+                    ];
+                    let outputs: &[&str] = if k % 2 == 0 {
+                        &["doubled"]
+                    } else {
+                        &["sum", "doubled"]
+                    };
+                    let got = model.infer_select(&view, outputs).unwrap();
+                    assert_eq!(got, reference.infer_select(&view, outputs).unwrap());
+                }
+            });
+        }
+    });
+}
