@@ -48,6 +48,20 @@ struct Cell {
     p99_us: f64,
     /// Mean requests per session run (inferkit only).
     batch: f64,
+    /// Process CPU seconds per wall second during the cell (at most the number of CPUs).
+    cpu: f64,
+}
+
+/// CPU time used by this process so far (user + system).
+fn process_cpu() -> Duration {
+    // SAFETY: `usage` is a valid out-pointer for getrusage.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 /// Mean requests per session run since `before`.
@@ -122,6 +136,7 @@ fn measure_in_flight(
     });
     let input: &'static str = Box::leak(b.input.to_string().into_boxed_str());
     let before = model.stats();
+    let cpu_start = process_cpu();
     let start = Instant::now();
     // A submitting thread that finds a session idle drains the queue, and with callbacks that
     // resubmit it keeps doing so until the stop flag is set: the timer sets it, not this thread.
@@ -143,6 +158,7 @@ fn measure_in_flight(
         .collect();
     timer.join().expect("timer");
     let elapsed = start.elapsed();
+    let cpu = (process_cpu() - cpu_start).as_secs_f64() / elapsed.as_secs_f64();
     for _ in 0..in_flight {
         let _ = rx.recv_timeout(Duration::from_secs(30));
     }
@@ -160,6 +176,7 @@ fn measure_in_flight(
         p50_us: pct(0.5),
         p99_us: pct(0.99),
         batch: mean_batch(&model, before),
+        cpu,
     }
 }
 
@@ -201,6 +218,7 @@ fn measure(threads: usize, duration: Duration, rows: usize, call: &(dyn Fn(usize
     let barrier = Barrier::new(threads + 1);
     let mut latencies: Vec<u64> = Vec::new();
     let mut elapsed = Duration::ZERO;
+    let mut cpu_start = Duration::ZERO;
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
@@ -218,6 +236,7 @@ fn measure(threads: usize, duration: Duration, rows: usize, call: &(dyn Fn(usize
             })
             .collect();
         barrier.wait();
+        cpu_start = process_cpu();
         let start = Instant::now();
         std::thread::sleep(duration);
         stop.store(true, Ordering::Relaxed);
@@ -237,6 +256,7 @@ fn measure(threads: usize, duration: Duration, rows: usize, call: &(dyn Fn(usize
         p50_us: pct(0.50),
         p99_us: pct(0.99),
         batch: 0.0,
+        cpu: (process_cpu() - cpu_start).as_secs_f64() / elapsed.as_secs_f64(),
     }
 }
 
@@ -394,6 +414,17 @@ fn main() {
                     std::hint::black_box(out);
                 });
                 c.batch = mean_batch(&model, before);
+                if std::env::var_os("INFERKIT_BENCH_COSTS").is_some() {
+                    let costs: Vec<String> = model
+                        .batch_costs()
+                        .iter()
+                        .map(|(r, ns)| format!("{r}:{:.0}us", ns / 1000.0))
+                        .collect();
+                    eprintln!(
+                        "      {label} at {threads}: cost per row by batch size {}",
+                        costs.join(" ")
+                    );
+                }
                 cells.push((label, c));
             }
             let model = inferkit_model(b, cpus, BatchingOptions::default());
@@ -405,19 +436,20 @@ fn main() {
             let (a, bb) = (cells[0].1.rows_per_s, cells[1].1.rows_per_s);
             for (label, c) in &cells {
                 println!(
-                    "{threads:>5}  {label:<34} {:>12.0} {:>10.1} {:>10.1} {:>7.2} {:>7.2} {:>8.2} {:>6.1}",
+                    "{threads:>5}  {label:<34} {:>12.0} {:>10.1} {:>10.1} {:>7.2} {:>7.2} {:>8.2} {:>6.1} {:>5.2}",
                     c.rows_per_s,
                     c.p50_us,
                     c.p99_us,
                     c.rows_per_s / a,
                     c.rows_per_s / bb,
                     c.rows_per_s / ideal.rows_per_s,
-                    c.batch
+                    c.batch,
+                    c.cpu
                 );
                 records.push(serde_json::json!({
                     "model": b.name, "concurrency": threads, "config": label,
                     "rows_per_s": c.rows_per_s, "p50_us": c.p50_us, "p99_us": c.p99_us,
-                    "vs_a": c.rows_per_s / a, "vs_b": c.rows_per_s / bb, "vs_ideal": c.rows_per_s / ideal.rows_per_s, "mean_batch_requests": c.batch,
+                    "vs_a": c.rows_per_s / a, "vs_b": c.rows_per_s / bb, "vs_ideal": c.rows_per_s / ideal.rows_per_s, "mean_batch_requests": c.batch, "cpu_per_wall_s": c.cpu,
                 }));
             }
         }

@@ -194,7 +194,7 @@ impl Model {
                 signature,
                 sessions,
                 options.batching.clone(),
-            )),
+            )?),
         })
     }
 
@@ -216,6 +216,13 @@ impl Model {
     /// Whether requests to this model are concatenated into batches.
     pub fn batchable(&self) -> bool {
         self.inner.batchable()
+    }
+
+    /// What runs of this model have cost per row, by batch size: `(rows, ns per row)` for each
+    /// group of sizes measured (1, 2–3, 4–7, …, named by their lowest size). The scheduler batches
+    /// up to the group above the cheapest one, so batching happens only when it pays.
+    pub fn batch_costs(&self) -> Vec<(usize, f64)> {
+        self.inner.batch_costs()
     }
 
     /// Sessions idle and requests queued, right now.

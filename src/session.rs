@@ -28,14 +28,14 @@ use std::ffi::{c_char, CStr, CString};
 use std::sync::Arc;
 
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
-use ort::session::{Session, SessionInputValue};
-use ort::value::TensorRef;
+use ort::session::Session;
 use ort::AsPointer;
+use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
 use crate::signature::Signature;
-use crate::tensor::{AlignedBytes, DType, Element, Tensor, TensorView};
+use crate::tensor::{AlignedBytes, DType, Tensor, TensorView};
 
 /// Graph optimisation level (ONNX Runtime's `GraphOptimizationLevel`).
 #[repr(u32)]
@@ -276,55 +276,93 @@ impl std::ops::Index<&str> for Outputs {
     }
 }
 
-/// The model's input and output names as C strings, made once per model for `Run`.
+/// What every run of one model needs from ONNX Runtime, made once per model: input and output
+/// names as C strings, and a CPU memory description for input tensors.
 #[derive(Debug)]
-pub(crate) struct RunNames {
+pub(crate) struct RunContext {
     inputs: Vec<CString>,
     outputs: Vec<CString>,
+    memory: MemoryInfo,
 }
 
-impl RunNames {
-    pub(crate) fn new(signature: &Signature) -> RunNames {
+/// An `OrtMemoryInfo` for CPU memory. ONNX Runtime only reads it, so one serves every thread.
+#[derive(Debug)]
+struct MemoryInfo(*mut ort::sys::OrtMemoryInfo);
+// SAFETY: immutable after creation; ONNX Runtime takes it as `const OrtMemoryInfo *`.
+unsafe impl Send for MemoryInfo {}
+// SAFETY: as above.
+unsafe impl Sync for MemoryInfo {}
+
+impl Drop for MemoryInfo {
+    fn drop(&mut self) {
+        // SAFETY: created by CreateCpuMemoryInfo, released once.
+        unsafe { (ort::api().ReleaseMemoryInfo)(self.0) };
+    }
+}
+
+impl RunContext {
+    pub(crate) fn new(model: &str, signature: &Signature) -> Result<RunContext> {
         let c = |specs: &[crate::signature::TensorSpec]| {
             specs
                 .iter()
                 .map(|s| CString::new(s.name.as_bytes()).unwrap_or_default())
                 .collect()
         };
-        RunNames {
+        let mut memory = std::ptr::null_mut();
+        // SAFETY: `memory` is a valid out-pointer; the runtime is initialised (a session exists).
+        let status = unsafe {
+            (ort::api().CreateCpuMemoryInfo)(
+                ort::sys::OrtAllocatorType::OrtDeviceAllocator,
+                ort::sys::OrtMemType::OrtMemTypeDefault,
+                &mut memory,
+            )
+        };
+        if let Some(message) = status_message(status) {
+            return Err(Error::Inference {
+                model: model.to_string(),
+                message,
+            });
+        }
+        Ok(RunContext {
             inputs: c(&signature.inputs),
             outputs: c(&signature.outputs),
-        }
+            memory: MemoryInfo(memory),
+        })
     }
 }
+
+/// Small arrays of one entry per input or output live on the stack.
+type PerTensor<T> = SmallVec<[T; 8]>;
 
 /// Runs `session` on inputs that [`Signature::validate`] accepted, and copies out the outputs at
 /// `selected` (indices into `signature.outputs`; `None` for all). Aligned inputs are passed to ONNX
 /// Runtime in place; misaligned ones (possible for bytes borrowed from C) are copied once.
 ///
-/// This calls ONNX Runtime's C `Run` directly instead of `ort::Session::run`: in ort 2.0.0-rc.14
-/// each tensor output of `Session::run` leaks the `OrtTypeInfo` it queries
-/// (`Value::from_session_output_ptr` never releases it), and it also creates an allocator handle
-/// per output. Inputs are still built with ort's safe `TensorRef`.
+/// This uses ONNX Runtime's C API (`CreateTensorWithDataAsOrtValue`, `Run`) rather than
+/// `ort::Session::run`: in ort 2.0.0-rc.14 each tensor output of `Session::run` leaks the
+/// `OrtTypeInfo` it queries (`Value::from_session_output_ptr` never releases it), and ort creates a
+/// memory info, an allocator handle and reference-counted wrappers per tensor per call, which
+/// dominate the cost of small models.
 pub(crate) fn run(
     session: &mut Session,
     model: &str,
     signature: &Signature,
-    names: &RunNames,
+    ctx: &RunContext,
     inputs: &[(&str, TensorView<'_>)],
     selected: Option<&[usize]>,
 ) -> Result<Outputs> {
-    let ort_err = |e: ort::Error| Error::Inference {
+    let api = ort::api();
+    let fail = |message: String| Error::Inference {
         model: model.to_string(),
-        message: e.to_string(),
+        message,
     };
     // Copies of misaligned inputs; they must outlive the run.
-    let aligned: Vec<Option<AlignedBytes>> = inputs
+    let aligned: PerTensor<Option<AlignedBytes>> = inputs
         .iter()
         .map(|(_, v)| (!v.is_aligned()).then(|| AlignedBytes::copy_from(v.as_bytes())))
         .collect();
-    let mut values: Vec<SessionInputValue<'_>> = Vec::with_capacity(inputs.len());
-    let mut input_names: Vec<*const c_char> = Vec::with_capacity(inputs.len());
+    let mut values: PerTensor<OwnedValue> = SmallVec::new();
+    let mut input_names: PerTensor<*const c_char> = SmallVec::new();
     for ((name, view), copy) in inputs.iter().zip(&aligned) {
         let index = signature
             .inputs
@@ -342,11 +380,30 @@ pub(crate) fn run(
         let bytes = copy
             .as_ref()
             .map_or(view.as_bytes(), AlignedBytes::as_bytes);
-        values.push(ort_input(view.dtype(), view.shape(), bytes).map_err(ort_err)?);
-        input_names.push(names.inputs[index].as_ptr());
+        let dims: PerTensor<i64> = view.shape().iter().map(|d| *d as i64).collect();
+        let mut value = std::ptr::null_mut();
+        // SAFETY: `bytes` holds the validated tensor and outlives the run; ONNX Runtime does not
+        // write to inputs; the element type code is ONNX's, as DType's numbers are.
+        let status = unsafe {
+            (api.CreateTensorWithDataAsOrtValue)(
+                ctx.memory.0,
+                bytes.as_ptr().cast_mut().cast(),
+                bytes.len(),
+                dims.as_ptr(),
+                dims.len(),
+                element_type(view.dtype()),
+                &mut value,
+            )
+        };
+        if let Some(m) = status_message(status) {
+            return Err(fail(format!("input `{name}`: {m}")));
+        }
+        values.push(OwnedValue(value));
+        input_names.push(ctx.inputs[index].as_ptr());
     }
-    let input_ptrs: Vec<*const ort::sys::OrtValue> = values.iter().map(|v| v.ptr()).collect();
-    let all: Vec<usize>;
+    let input_ptrs: PerTensor<*const ort::sys::OrtValue> =
+        values.iter().map(|v| v.0.cast_const()).collect();
+    let all: PerTensor<usize>;
     let selected = match selected {
         Some(s) => s,
         None => {
@@ -354,13 +411,11 @@ pub(crate) fn run(
             &all
         }
     };
-    let output_names: Vec<*const c_char> = selected
-        .iter()
-        .map(|i| names.outputs[*i].as_ptr())
-        .collect();
-    let mut output_ptrs: Vec<*mut ort::sys::OrtValue> = vec![std::ptr::null_mut(); selected.len()];
+    let output_names: PerTensor<*const c_char> =
+        selected.iter().map(|i| ctx.outputs[*i].as_ptr()).collect();
+    let mut output_ptrs: PerTensor<*mut ort::sys::OrtValue> =
+        smallvec::smallvec![std::ptr::null_mut(); selected.len()];
 
-    let api = ort::api();
     // SAFETY: the session is borrowed mutably (ONNX Runtime's Run is not to be called concurrently
     // on one session); names are NUL-terminated and live for the call; input values borrow data that
     // outlives the call; `output_ptrs` has one NULL slot per output name for Run to fill.
@@ -376,13 +431,11 @@ pub(crate) fn run(
             output_ptrs.as_mut_ptr(),
         )
     };
+    drop(values);
     // Own every output value first, so that all are released whatever happens next.
-    let owned: Vec<OwnedValue> = output_ptrs.into_iter().map(OwnedValue).collect();
+    let owned: PerTensor<OwnedValue> = output_ptrs.into_iter().map(OwnedValue).collect();
     if let Some(message) = status_message(status) {
-        return Err(Error::Inference {
-            model: model.to_string(),
-            message,
-        });
+        return Err(fail(message));
     }
     let mut entries = Vec::with_capacity(selected.len());
     for (value, index) in owned.iter().zip(selected) {
@@ -390,6 +443,25 @@ pub(crate) fn run(
         entries.push((spec.name.clone(), value.to_tensor(model, &spec.name)?));
     }
     Ok(Outputs::new(entries))
+}
+
+fn element_type(dtype: DType) -> ort::sys::ONNXTensorElementDataType {
+    use ort::sys::ONNXTensorElementDataType as T;
+    match dtype {
+        DType::F32 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT,
+        DType::U8 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8,
+        DType::I8 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8,
+        DType::U16 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16,
+        DType::I16 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16,
+        DType::I32 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32,
+        DType::I64 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64,
+        DType::Bool => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL,
+        DType::F16 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16,
+        DType::F64 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE,
+        DType::U32 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32,
+        DType::U64 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64,
+        DType::BF16 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16,
+    }
 }
 
 /// Takes an `OrtStatus`: `None` for success, else its message (the status is released).
@@ -411,7 +483,7 @@ fn status_message(status: ort::sys::OrtStatusPtr) -> Option<String> {
     }
 }
 
-/// An `OrtValue` returned by `Run`, released on drop.
+/// An `OrtValue` created for or returned by `Run`, released on drop.
 struct OwnedValue(*mut ort::sys::OrtValue);
 
 impl Drop for OwnedValue {
@@ -493,38 +565,5 @@ impl OwnedValue {
             };
             Tensor::from_bytes(dtype, shape, bytes)
         }
-    }
-}
-
-fn ort_input<'v>(
-    dtype: DType,
-    shape: &'v [usize],
-    bytes: &'v [u8],
-) -> ort::Result<SessionInputValue<'v>> {
-    fn typed<'v, T: Element>(
-        shape: &'v [usize],
-        bytes: &'v [u8],
-    ) -> ort::Result<SessionInputValue<'v>> {
-        let view = TensorView::new(T::DTYPE, shape, bytes);
-        // Validation and alignment were ensured by the caller; a failure here would be a bug.
-        let slice = view
-            .as_slice::<T>()
-            .map_err(|e| ort::Error::new(format!("inferkit could not view input bytes: {e}")))?;
-        Ok(TensorRef::from_array_view((shape, slice))?.into())
-    }
-    match dtype {
-        DType::F32 => typed::<f32>(shape, bytes),
-        DType::F64 => typed::<f64>(shape, bytes),
-        DType::F16 => typed::<half::f16>(shape, bytes),
-        DType::BF16 => typed::<half::bf16>(shape, bytes),
-        DType::I8 => typed::<i8>(shape, bytes),
-        DType::I16 => typed::<i16>(shape, bytes),
-        DType::I32 => typed::<i32>(shape, bytes),
-        DType::I64 => typed::<i64>(shape, bytes),
-        DType::U8 => typed::<u8>(shape, bytes),
-        DType::U16 => typed::<u16>(shape, bytes),
-        DType::U32 => typed::<u32>(shape, bytes),
-        DType::U64 => typed::<u64>(shape, bytes),
-        DType::Bool => typed::<bool>(shape, bytes),
     }
 }

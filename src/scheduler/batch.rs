@@ -38,7 +38,7 @@ pub(super) fn run_concatenated(
             dst[at..at + src.len()].copy_from_slice(src);
             at += src.len();
         }
-        let mut shape = input.shape.clone();
+        let mut shape = input.shape.to_vec();
         shape[0] = total;
         shapes.push(shape);
     }
@@ -59,7 +59,7 @@ pub(super) fn run_concatenated(
         &mut worker.session,
         &scheduler.name,
         &scheduler.signature,
-        scheduler.names(),
+        scheduler.run_context(),
         &views,
         first.selected.as_deref(),
     )

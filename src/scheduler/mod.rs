@@ -36,6 +36,7 @@
 //! ```
 
 mod batch;
+mod cost;
 mod request;
 
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
@@ -50,10 +51,16 @@ pub use request::{InferFuture, RequestHandle};
 
 use crate::error::{Error, Result};
 use crate::pool::{SessionPool, Worker};
-use crate::session::{self, Outputs, RunNames};
+use crate::session::{self, Outputs, RunContext};
 use crate::signature::{Dim, Signature};
 use crate::tensor::{Tensor, TensorView};
 use request::{RawInput, Request};
+
+thread_local! {
+    /// The schedulers whose queue this thread is draining right now (nested when a callback of
+    /// one model submits to another).
+    static DRAINING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// How requests are queued and batched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +158,7 @@ pub struct SchedulerStats {
 pub(crate) struct Scheduler {
     pub(crate) name: String,
     pub(crate) signature: Signature,
-    names: RunNames,
+    run: RunContext,
     pool: SessionPool,
     queue: ArrayQueue<Arc<Request>>,
     queued_rows: AtomicUsize,
@@ -161,6 +168,8 @@ pub(crate) struct Scheduler {
     waiting_leader: Mutex<Option<Thread>>,
     executions: AtomicU64,
     requests_run: AtomicU64,
+    /// What runs cost per row by batch size, to batch only when that pays.
+    cost: cost::BatchCost,
 }
 
 impl Scheduler {
@@ -169,7 +178,7 @@ impl Scheduler {
         signature: Signature,
         sessions: Vec<ort::session::Session>,
         batching: BatchingOptions,
-    ) -> Scheduler {
+    ) -> Result<Scheduler> {
         let dynamic_first = |d: Option<&Dim>| matches!(d, Some(Dim::Dynamic(_)));
         let batchable = batching.batchable.unwrap_or_else(|| {
             signature
@@ -181,8 +190,8 @@ impl Scheduler {
                     .iter()
                     .all(|s| dynamic_first(s.dims.first()))
         }) && batching.max_batch_size > 1;
-        Scheduler {
-            names: RunNames::new(&signature),
+        Ok(Scheduler {
+            run: RunContext::new(&name, &signature)?,
             pool: SessionPool::new(sessions, signature.inputs.len()),
             queue: ArrayQueue::new(batching.max_queue_size),
             queued_rows: AtomicUsize::new(0),
@@ -191,9 +200,10 @@ impl Scheduler {
             waiting_leader: Mutex::new(None),
             executions: AtomicU64::new(0),
             requests_run: AtomicU64::new(0),
+            cost: cost::BatchCost::new(),
             name,
             signature,
-        }
+        })
     }
 
     pub(crate) fn batchable(&self) -> bool {
@@ -211,13 +221,18 @@ impl Scheduler {
     }
 
     fn deadline(&self, opts: &InferOptions) -> Option<Instant> {
-        let now = Instant::now();
         let timeout = opts.timeout.or((self.batching.default_timeout_us > 0)
             .then(|| Duration::from_micros(self.batching.default_timeout_us)));
-        match (opts.deadline, timeout.map(|t| now + t)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        // No clock read on the common path without a timeout.
+        match (opts.deadline, timeout) {
+            (d, None) => d,
+            (None, Some(t)) => Some(Instant::now() + t),
+            (Some(d), Some(t)) => Some(d.min(Instant::now() + t)),
         }
+    }
+
+    fn timed(&self) -> bool {
+        self.batching.max_queue_delay_us > 0
     }
 
     fn deadline_error(&self) -> Error {
@@ -265,14 +280,23 @@ impl Scheduler {
         // Direct path: nothing queued and a session idle → run here, now, without copying.
         if self.batching.max_queue_delay_us == 0 && self.queue.is_empty() {
             if let Some(mut worker) = self.pool.try_acquire() {
+                let sample = self.cost.start();
                 let result = session::run(
                     &mut worker.session,
                     &self.name,
                     &self.signature,
-                    &self.names,
+                    &self.run,
                     inputs,
                     selected.as_deref(),
                 );
+                if self.batchable {
+                    let rows = inputs
+                        .first()
+                        .and_then(|(_, v)| v.shape().first())
+                        .copied()
+                        .unwrap_or(0);
+                    sample.finish(&self.cost, rows);
+                }
                 self.count(1);
                 self.release_and_drain(worker);
                 return result;
@@ -291,8 +315,9 @@ impl Scheduler {
             selected,
             deadline,
             self.batchable,
+            self.timed(),
         ));
-        self.submit(request.clone())?;
+        self.submit(request.clone(), true)?;
         request.slot.wait(deadline, || self.deadline_error())
     }
 
@@ -316,7 +341,14 @@ impl Scheduler {
         drop(views);
         // The raw inputs point into the tensors' heap buffers, which do not move with the tensors.
         let owned: Vec<Tensor> = inputs.into_iter().map(|(_, t)| t).collect();
-        let request = Arc::new(Request::new(raw, owned, selected, deadline, self.batchable));
+        let request = Arc::new(Request::new(
+            raw,
+            owned,
+            selected,
+            deadline,
+            self.batchable,
+            self.timed(),
+        ));
         if let Some(cb) = callback {
             request.slot.set_callback(cb);
         }
@@ -324,12 +356,20 @@ impl Scheduler {
             request.slot.withdraw(self.deadline_error());
             return Ok(request);
         }
-        self.submit(request.clone())?;
+        // Submitted from a callback of a batch this thread is running: only queue it. This thread
+        // drains the queue before it gives its session back, so the request joins the next batch
+        // instead of taking another session for a batch of one.
+        let lead = !DRAINING.with(|d| d.borrow().contains(&self.id()));
+        self.submit(request.clone(), lead)?;
         Ok(request)
     }
 
-    /// Queues a request, then tries to take a session and drain the queue.
-    fn submit(&self, request: Arc<Request>) -> Result<()> {
+    fn id(&self) -> usize {
+        self as *const Scheduler as usize
+    }
+
+    /// Queues a request, then (if `lead`) tries to take a session and drain the queue.
+    fn submit(&self, request: Arc<Request>, lead: bool) -> Result<()> {
         let rows = request.rows.unwrap_or(1);
         self.queued_rows.fetch_add(rows, Ordering::SeqCst);
         if self.queue.push(request).is_err() {
@@ -347,14 +387,30 @@ impl Scheduler {
                 t.unpark();
             }
         }
-        if let Some(worker) = self.pool.try_acquire() {
-            self.release_and_drain(worker);
+        if lead {
+            if let Some(worker) = self.pool.try_acquire() {
+                self.release_and_drain(worker);
+            }
         }
         Ok(())
     }
 
     /// Runs queued batches on `worker` until the queue is empty, then gives the session back.
     fn release_and_drain(&self, mut worker: Worker) {
+        /// Marks this thread as draining this scheduler until dropped (also when unwinding).
+        struct Draining(usize);
+        impl Drop for Draining {
+            fn drop(&mut self) {
+                DRAINING.with(|d| {
+                    let mut d = d.borrow_mut();
+                    if let Some(i) = d.iter().rposition(|x| *x == self.0) {
+                        d.remove(i);
+                    }
+                });
+            }
+        }
+        DRAINING.with(|d| d.borrow_mut().push(self.id()));
+        let _draining = Draining(self.id());
         let mut carry: Option<Arc<Request>> = None;
         loop {
             while let Some(batch) = self.next_batch(&mut carry) {
@@ -397,18 +453,19 @@ impl Scheduler {
         let Some(mut rows) = first.rows else {
             return Some(vec![first]);
         };
-        let max = self.batching.max_batch_size;
+        let max = self.cost.limit(self.batching.max_batch_size);
         if self.batching.max_queue_delay_us > 0 && rows < max {
+            let queued_at = first.enqueued.unwrap_or_else(Instant::now);
             self.wait_for_rows(
                 rows,
-                first.enqueued + Duration::from_micros(self.batching.max_queue_delay_us),
+                queued_at + Duration::from_micros(self.batching.max_queue_delay_us),
             );
         }
         let mut batch = vec![first];
         while rows < max {
             let Some(next) = self.pop_live() else { break };
             match next.rows {
-                Some(n) if next.key == batch[0].key && rows + n <= max => {
+                Some(n) if next.batches_with(&batch[0]) && rows + n <= max => {
                     rows += n;
                     batch.push(next);
                 }
@@ -463,6 +520,8 @@ impl Scheduler {
             }
         }
         let _guard = AnswerOnUnwind(batch, &self.name);
+        let sample = self.cost.start();
+        let rows: usize = batch.iter().map(|r| r.rows.unwrap_or(0)).sum();
         if let [single] = batch {
             self.count(1);
             let views: Vec<(&str, TensorView<'_>)> = self
@@ -476,15 +535,19 @@ impl Scheduler {
                 &mut worker.session,
                 &self.name,
                 &self.signature,
-                &self.names,
+                &self.run,
                 &views,
                 single.selected.as_deref(),
             );
+            if single.rows.is_some() {
+                sample.finish(&self.cost, rows);
+            }
             single.slot.complete(result);
             return;
         }
         match batch::run_concatenated(self, worker, batch) {
             Ok(per_request) => {
+                sample.finish(&self.cost, rows);
                 self.count(batch.len() as u64);
                 for (request, outputs) in batch.iter().zip(per_request) {
                     request.slot.complete(Ok(outputs));
@@ -505,7 +568,12 @@ impl Scheduler {
         }
     }
 
-    pub(crate) fn names(&self) -> &RunNames {
-        &self.names
+    /// Mean ns per row measured by batch size: `(lowest rows of the group, ns)`.
+    pub(crate) fn batch_costs(&self) -> Vec<(usize, f64)> {
+        self.cost.snapshot()
+    }
+
+    pub(crate) fn run_context(&self) -> &RunContext {
+        &self.run
     }
 }

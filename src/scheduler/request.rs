@@ -1,4 +1,4 @@
-//! A queued request: its inputs, its batching key, and its one-shot completion slot.
+//! A queued request: its inputs, what it may batch with, and its one-shot completion slot.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -7,6 +7,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
+use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
 use crate::session::Outputs;
@@ -17,7 +18,7 @@ use crate::tensor::{DType, Tensor, TensorView};
 /// tensors the request owns (async and callback calls).
 pub(crate) struct RawInput {
     pub(crate) dtype: DType,
-    pub(crate) shape: Vec<usize>,
+    pub(crate) shape: SmallVec<[usize; 6]>,
     ptr: *const u8,
     len: usize,
 }
@@ -27,7 +28,7 @@ impl RawInput {
         let bytes = view.as_bytes();
         RawInput {
             dtype: view.dtype(),
-            shape: view.shape().to_vec(),
+            shape: SmallVec::from_slice(view.shape()),
             ptr: bytes.as_ptr(),
             len: bytes.len(),
         }
@@ -58,11 +59,9 @@ pub(crate) struct Request {
     pub(crate) selected: Option<Vec<usize>>,
     /// Rows along dim 0 shared by every input, when the request can join a batch.
     pub(crate) rows: Option<usize>,
-    /// Requests batch together only when their keys are equal: the dims after the first of every
-    /// input, and the outputs asked for.
-    pub(crate) key: Vec<usize>,
     pub(crate) deadline: Option<Instant>,
-    pub(crate) enqueued: Instant,
+    /// When it was queued; only kept under a timed policy, which waits relative to it.
+    pub(crate) enqueued: Option<Instant>,
     pub(crate) slot: Slot,
 }
 
@@ -72,6 +71,17 @@ unsafe impl Send for Request {}
 unsafe impl Sync for Request {}
 
 impl Request {
+    /// Whether this request may join a batch with `other`: the same dims after the first for every
+    /// input (dtypes are the model's), and the same outputs asked for.
+    pub(crate) fn batches_with(&self, other: &Request) -> bool {
+        self.selected == other.selected
+            && self
+                .inputs
+                .iter()
+                .zip(&other.inputs)
+                .all(|(a, b)| a.shape.len() == b.shape.len() && a.shape[1..] == b.shape[1..])
+    }
+
     /// A request over inputs already validated and ordered as the model's inputs.
     pub(crate) fn new(
         inputs: Vec<RawInput>,
@@ -79,6 +89,7 @@ impl Request {
         selected: Option<Vec<usize>>,
         deadline: Option<Instant>,
         batchable: bool,
+        timed: bool,
     ) -> Request {
         let rows = if batchable {
             let first = inputs.first().and_then(|i| i.shape.first().copied());
@@ -86,26 +97,13 @@ impl Request {
         } else {
             None
         };
-        let mut key = Vec::new();
-        for input in &inputs {
-            key.push(input.shape.len());
-            key.extend_from_slice(input.shape.get(1..).unwrap_or(&[]));
-        }
-        match &selected {
-            None => key.push(usize::MAX),
-            Some(s) => {
-                key.push(s.len());
-                key.extend_from_slice(s);
-            }
-        }
         Request {
             inputs,
             _owned: owned,
             selected,
             rows,
-            key,
             deadline,
-            enqueued: Instant::now(),
+            enqueued: timed.then(Instant::now),
             slot: Slot::new(),
         }
     }
