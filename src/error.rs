@@ -76,11 +76,33 @@ pub enum ErrorCode {
     DeadlineExceeded = 51,
     /// The request was cancelled before it started; it was not run.
     Cancelled = 52,
+    /// A model's `config.toml` is unreadable or invalid (the message names file, key and line).
+    Config = 60,
+    /// The registry has no model of that name.
+    UnknownModel = 61,
+    /// The model has no ready version of that number.
+    UnknownVersion = 62,
+    /// The model has no label of that name.
+    UnknownLabel = 63,
+    /// The version exists but is not ready (loading, failed, or not loaded).
+    VersionNotReady = 64,
+    /// The version cannot be unloaded: a label points at it.
+    LabelInUse = 65,
+    /// A model file's SHA-256 differs from the expected one; the version was not loaded.
+    ChecksumMismatch = 66,
+    /// A model file is larger than the configured maximum; the version was not loaded.
+    ModelTooLarge = 67,
+    /// A model name that is empty, has a path separator, or is `.`/`..`.
+    InvalidModelName = 68,
+    /// The repository directory cannot be read.
+    RepositoryUnreadable = 69,
+    /// The model has no ready version to serve.
+    NoVersionAvailable = 70,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order; used to document and test the table.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::Ok,
         ErrorCode::Panic,
         ErrorCode::NullArgument,
@@ -105,6 +127,17 @@ impl ErrorCode {
         ErrorCode::QueueFull,
         ErrorCode::DeadlineExceeded,
         ErrorCode::Cancelled,
+        ErrorCode::Config,
+        ErrorCode::UnknownModel,
+        ErrorCode::UnknownVersion,
+        ErrorCode::UnknownLabel,
+        ErrorCode::VersionNotReady,
+        ErrorCode::LabelInUse,
+        ErrorCode::ChecksumMismatch,
+        ErrorCode::ModelTooLarge,
+        ErrorCode::InvalidModelName,
+        ErrorCode::RepositoryUnreadable,
+        ErrorCode::NoVersionAvailable,
     ];
 
     /// The code with this number, if there is one.
@@ -139,6 +172,17 @@ impl ErrorCode {
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::DeadlineExceeded => "deadline_exceeded",
             ErrorCode::Cancelled => "cancelled",
+            ErrorCode::Config => "config",
+            ErrorCode::UnknownModel => "unknown_model",
+            ErrorCode::UnknownVersion => "unknown_version",
+            ErrorCode::UnknownLabel => "unknown_label",
+            ErrorCode::VersionNotReady => "version_not_ready",
+            ErrorCode::LabelInUse => "label_in_use",
+            ErrorCode::ChecksumMismatch => "checksum_mismatch",
+            ErrorCode::ModelTooLarge => "model_too_large",
+            ErrorCode::InvalidModelName => "invalid_model_name",
+            ErrorCode::RepositoryUnreadable => "repository_unreadable",
+            ErrorCode::NoVersionAvailable => "no_version_available",
         }
     }
 }
@@ -375,6 +419,108 @@ pub enum Error {
         /// The model's name.
         model: String,
     },
+    /// See [`ErrorCode::Config`].
+    #[error("{}: {message}", .file.display())]
+    Config {
+        /// The configuration file.
+        file: PathBuf,
+        /// What is wrong, with key and line.
+        message: String,
+    },
+    /// See [`ErrorCode::UnknownModel`].
+    #[error("no model `{model}` in the registry; it serves {available:?}")]
+    UnknownModel {
+        /// The name asked for.
+        model: String,
+        /// The models served.
+        available: Vec<String>,
+    },
+    /// See [`ErrorCode::UnknownVersion`].
+    #[error("model `{model}` has no ready version {version}; ready versions are {ready:?}")]
+    UnknownVersion {
+        /// The model's name.
+        model: String,
+        /// The version asked for.
+        version: u64,
+        /// The ready versions.
+        ready: Vec<u64>,
+    },
+    /// See [`ErrorCode::UnknownLabel`].
+    #[error("model `{model}` has no label `{label}`; its labels are {labels:?}")]
+    UnknownLabel {
+        /// The model's name.
+        model: String,
+        /// The label asked for.
+        label: String,
+        /// The model's labels.
+        labels: Vec<String>,
+    },
+    /// See [`ErrorCode::VersionNotReady`].
+    #[error("model `{model}`, version {version} is not ready ({state})")]
+    VersionNotReady {
+        /// The model's name.
+        model: String,
+        /// The version.
+        version: u64,
+        /// Its state: loading, failed with the reason, or not loaded.
+        state: String,
+    },
+    /// See [`ErrorCode::LabelInUse`].
+    #[error("model `{model}`, version {version} is labelled {labels:?}; move the labels first or force the unload")]
+    LabelInUse {
+        /// The model's name.
+        model: String,
+        /// The version.
+        version: u64,
+        /// The labels pointing at it.
+        labels: Vec<String>,
+    },
+    /// See [`ErrorCode::ChecksumMismatch`].
+    #[error("model `{model}`, version {version}: SHA-256 is {actual}, expected {expected}")]
+    ChecksumMismatch {
+        /// The model's name.
+        model: String,
+        /// The version.
+        version: u64,
+        /// The expected digest.
+        expected: String,
+        /// The file's digest.
+        actual: String,
+    },
+    /// See [`ErrorCode::ModelTooLarge`].
+    #[error("model `{model}`, version {version}: {size} bytes exceed the limit of {limit}")]
+    ModelTooLarge {
+        /// The model's name.
+        model: String,
+        /// The version.
+        version: u64,
+        /// The file's size.
+        size: u64,
+        /// The configured maximum.
+        limit: u64,
+    },
+    /// See [`ErrorCode::InvalidModelName`].
+    #[error("`{name}` is not a model name: {reason}")]
+    InvalidModelName {
+        /// The name given.
+        name: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// See [`ErrorCode::RepositoryUnreadable`].
+    #[error("cannot read the model repository `{}`: {reason}", .path.display())]
+    RepositoryUnreadable {
+        /// The directory.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// See [`ErrorCode::NoVersionAvailable`].
+    #[error("model `{model}` has no ready version")]
+    NoVersionAvailable {
+        /// The model's name.
+        model: String,
+    },
 }
 
 impl Error {
@@ -403,6 +549,17 @@ impl Error {
             Error::QueueFull { .. } => ErrorCode::QueueFull,
             Error::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,
             Error::Cancelled { .. } => ErrorCode::Cancelled,
+            Error::Config { .. } => ErrorCode::Config,
+            Error::UnknownModel { .. } => ErrorCode::UnknownModel,
+            Error::UnknownVersion { .. } => ErrorCode::UnknownVersion,
+            Error::UnknownLabel { .. } => ErrorCode::UnknownLabel,
+            Error::VersionNotReady { .. } => ErrorCode::VersionNotReady,
+            Error::LabelInUse { .. } => ErrorCode::LabelInUse,
+            Error::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
+            Error::ModelTooLarge { .. } => ErrorCode::ModelTooLarge,
+            Error::InvalidModelName { .. } => ErrorCode::InvalidModelName,
+            Error::RepositoryUnreadable { .. } => ErrorCode::RepositoryUnreadable,
+            Error::NoVersionAvailable { .. } => ErrorCode::NoVersionAvailable,
         }
     }
 }

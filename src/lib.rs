@@ -28,6 +28,7 @@ pub mod error;
 pub mod ffi;
 pub mod model;
 pub mod pool;
+pub mod repository;
 pub mod runtime;
 pub mod scheduler;
 pub mod session;

@@ -13,10 +13,20 @@
 //! # Ok::<(), inferkit::Error>(())
 //! ```
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crossbeam::queue::ArrayQueue;
 use ort::session::Session;
 
 use crate::tensor::AlignedBytes;
+
+static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// ONNX Runtime sessions alive in this process (all models). A registry that has been dropped,
+/// with no request in flight, leaves none behind.
+pub fn live_sessions() -> usize {
+    LIVE_SESSIONS.load(Ordering::SeqCst)
+}
 
 /// One session and the buffers it concatenates batches into (reused from batch to batch).
 pub(crate) struct Worker {
@@ -34,6 +44,7 @@ impl SessionPool {
     /// A pool of the given sessions, all idle.
     pub(crate) fn new(sessions: Vec<Session>, inputs: usize) -> SessionPool {
         let size = sessions.len();
+        LIVE_SESSIONS.fetch_add(size, Ordering::SeqCst);
         let idle = ArrayQueue::new(size.max(1));
         for session in sessions {
             // Cannot fail: the queue holds exactly `size` workers.
@@ -64,5 +75,11 @@ impl SessionPool {
     /// Number of sessions idle right now.
     pub(crate) fn idle(&self) -> usize {
         self.idle.len()
+    }
+}
+
+impl Drop for SessionPool {
+    fn drop(&mut self) {
+        LIVE_SESSIONS.fetch_sub(self.size, Ordering::SeqCst);
     }
 }

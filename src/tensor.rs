@@ -552,6 +552,51 @@ impl<'a> TensorView<'a> {
     }
 }
 
+/// Reads a tensor pack: named tensors in the little-endian format written by
+/// `tests/fixtures/make_fixtures.py` (`b"IKTP"`, u32 version 1, u32 count; per tensor u32 name
+/// length, name, u32 dtype, u32 rank, i64 dims, u64 byte length, bytes). Used for warmup inputs.
+pub fn read_tensor_pack(path: &std::path::Path) -> Result<Vec<(String, Tensor)>> {
+    let bad = |reason: String| Error::InvalidTensorData {
+        input: path.display().to_string(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let mut at = 0usize;
+    let mut take = |n: usize| -> Result<&[u8]> {
+        let end = at
+            .checked_add(n)
+            .filter(|e| *e <= bytes.len())
+            .ok_or_else(|| bad("truncated tensor pack".into()))?;
+        let s = &bytes[at..end];
+        at = end;
+        Ok(s)
+    };
+    let u32_of = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    if take(4)? != b"IKTP" || u32_of(take(4)?) != 1 {
+        return Err(bad("not a tensor pack (version 1)".into()));
+    }
+    let count = u32_of(take(4)?);
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let name_len = u32_of(take(4)?) as usize;
+        let name = String::from_utf8(take(name_len)?.to_vec())
+            .map_err(|_| bad("tensor name is not UTF-8".into()))?;
+        let code = u32_of(take(4)?);
+        let dtype = DType::from_u32(code).ok_or_else(|| bad(format!("unknown dtype {code}")))?;
+        let rank = u32_of(take(4)?) as usize;
+        let mut shape = Vec::with_capacity(rank.min(16));
+        for _ in 0..rank {
+            let d = i64::from_le_bytes(take(8)?.try_into().map_err(|_| bad("truncated".into()))?);
+            shape.push(usize::try_from(d).map_err(|_| bad(format!("negative dim {d}")))?);
+        }
+        let len =
+            u64::from_le_bytes(take(8)?.try_into().map_err(|_| bad("truncated".into()))?) as usize;
+        let data = take(len)?;
+        out.push((name, Tensor::from_bytes(dtype, shape, data)?));
+    }
+    Ok(out)
+}
+
 impl<'a> From<&'a Tensor> for TensorView<'a> {
     fn from(t: &'a Tensor) -> TensorView<'a> {
         t.view()

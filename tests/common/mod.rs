@@ -12,33 +12,9 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Reads a tensor pack written by `tests/fixtures/make_fixtures.py` (format documented there).
+/// Reads a tensor pack from tests/fixtures.
 pub fn read_pack(name: &str) -> Vec<(String, Tensor)> {
-    let bytes = std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let mut pos = 0usize;
-    let mut take = |n: usize| {
-        let s = &bytes[pos..pos + n];
-        pos += n;
-        s.to_vec()
-    };
-    let u32_at = |b: Vec<u8>| u32::from_le_bytes(b.try_into().unwrap());
-    assert_eq!(take(4), b"IKTP");
-    assert_eq!(u32_at(take(4)), 1);
-    let count = u32_at(take(4));
-    (0..count)
-        .map(|_| {
-            let name_len = u32_at(take(4)) as usize;
-            let name = String::from_utf8(take(name_len)).unwrap();
-            let dtype = DType::from_u32(u32_at(take(4))).unwrap();
-            let rank = u32_at(take(4)) as usize;
-            let shape = (0..rank)
-                .map(|_| i64::from_le_bytes(take(8).try_into().unwrap()) as usize)
-                .collect();
-            let len = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
-            let data = take(len);
-            (name, Tensor::from_bytes(dtype, shape, &data).unwrap())
-        })
-        .collect()
+    inferkit::tensor::read_tensor_pack(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// Exact for integers and bools, relative 1e-5 (with a 1e-6 absolute floor) for floats.
