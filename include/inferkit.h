@@ -134,6 +134,50 @@ enum inferkit_status
    The request was cancelled before it started; it was not run.
    */
   INFERKIT_STATUS_CANCELLED = 52,
+  /*
+   A model's `config.toml` is unreadable or invalid (the message names file, key and line).
+   */
+  INFERKIT_STATUS_CONFIG = 60,
+  /*
+   The registry has no model of that name.
+   */
+  INFERKIT_STATUS_UNKNOWN_MODEL = 61,
+  /*
+   The model has no ready version of that number.
+   */
+  INFERKIT_STATUS_UNKNOWN_VERSION = 62,
+  /*
+   The model has no label of that name.
+   */
+  INFERKIT_STATUS_UNKNOWN_LABEL = 63,
+  /*
+   The version exists but is not ready (loading, failed, or not loaded).
+   */
+  INFERKIT_STATUS_VERSION_NOT_READY = 64,
+  /*
+   The version cannot be unloaded: a label points at it.
+   */
+  INFERKIT_STATUS_LABEL_IN_USE = 65,
+  /*
+   A model file's SHA-256 differs from the expected one; the version was not loaded.
+   */
+  INFERKIT_STATUS_CHECKSUM_MISMATCH = 66,
+  /*
+   A model file is larger than the configured maximum; the version was not loaded.
+   */
+  INFERKIT_STATUS_MODEL_TOO_LARGE = 67,
+  /*
+   A model name that is empty, has a path separator, or is `.`/`..`.
+   */
+  INFERKIT_STATUS_INVALID_MODEL_NAME = 68,
+  /*
+   The repository directory cannot be read.
+   */
+  INFERKIT_STATUS_REPOSITORY_UNREADABLE = 69,
+  /*
+   The model has no ready version to serve.
+   */
+  INFERKIT_STATUS_NO_VERSION_AVAILABLE = 70,
 };
 #ifndef __cplusplus
 typedef uint32_t inferkit_status;
@@ -334,6 +378,12 @@ typedef struct inferkit_model_options inferkit_model_options;
  with `inferkit_outputs_free`; every pointer read from it lives until then.
  */
 typedef struct inferkit_outputs inferkit_outputs;
+
+/*
+ A model repository. Thread-safe: select, infer and reload from any threads. Open with
+ `inferkit_registry_open`, release with `inferkit_registry_close`.
+ */
+typedef struct inferkit_registry inferkit_registry;
 
 /*
  An asynchronous request, to cancel it or ask whether it is done. Thread-safe. Release with
@@ -572,6 +622,111 @@ inferkit_status inferkit_model_infer_select(const struct inferkit_model *model,
                                             size_t count,
                                             struct inferkit_outputs **outputs_out,
                                             struct inferkit_error **error_out);
+
+/*
+ Opens the repository at `root` (`<root>/<model>/<version>/model.onnx`, optional
+ `<root>/<model>/config.toml`). `load_all`: load every model now (false: explicit mode, models
+ load with `inferkit_registry_load`). `poll_interval_ms`: re-scan on a background thread at this
+ interval (0: only on `inferkit_registry_reload`). Versions that fail to load do not fail the
+ open; `inferkit_registry_status_json` shows them. On success `*registry_out` receives a handle.
+ */
+inferkit_status inferkit_registry_open(const char *root,
+                                       bool load_all,
+                                       uint64_t poll_interval_ms,
+                                       struct inferkit_registry **registry_out,
+                                       struct inferkit_error **error_out);
+
+/*
+ Closes a registry: stops its polling thread. Model handles taken from it stay valid (each pins
+ its version) until freed. `inferkit_registry_close(NULL)` does nothing.
+ */
+void inferkit_registry_close(struct inferkit_registry *registry);
+
+/*
+ Selects a version of model `name`: `version` if it is not 0, else the version `label` points at
+ if `label` is not NULL, else the default (the newest ready version the policy serves). On
+ success `*model_out` receives a model handle pinned to that version (free it with
+ `inferkit_model_free`; it stays on its version across reloads) and `*version_out` (may be NULL)
+ its number. Errors: UNKNOWN_MODEL, UNKNOWN_VERSION, UNKNOWN_LABEL, NO_VERSION_AVAILABLE.
+ Thread-safe; never waits for a reload.
+ */
+inferkit_status inferkit_registry_model(const struct inferkit_registry *registry,
+                                        const char *name,
+                                        uint64_t version,
+                                        const char *label,
+                                        struct inferkit_model **model_out,
+                                        uint64_t *version_out,
+                                        struct inferkit_error **error_out);
+
+/*
+ Selects a version of `name` through its traffic split: the same non-NULL `routing_key` always
+ gets the same version (while the split and versions stay the same); a NULL key picks at random
+ by weight. A model without a split serves its default. Otherwise as `inferkit_registry_model`.
+ */
+inferkit_status inferkit_registry_route(const struct inferkit_registry *registry,
+                                        const char *name,
+                                        const char *routing_key,
+                                        struct inferkit_model **model_out,
+                                        uint64_t *version_out,
+                                        struct inferkit_error **error_out);
+
+/*
+ Points `label` at `version` of model `name`; the version must be ready
+ (INFERKIT_STATUS_VERSION_NOT_READY otherwise). Atomic for concurrent requests.
+ */
+inferkit_status inferkit_registry_set_label(const struct inferkit_registry *registry,
+                                            const char *name,
+                                            const char *label,
+                                            uint64_t version,
+                                            struct inferkit_error **error_out);
+
+/*
+ Loads (or reloads) model `name` from the repository (explicit mode). Versions that fail are
+ reported by the status, not by this call, which fails only when the model cannot be read.
+ */
+inferkit_status inferkit_registry_load(const struct inferkit_registry *registry,
+                                       const char *name,
+                                       struct inferkit_error **error_out);
+
+/*
+ Unloads model `name`; requests in flight finish.
+ */
+inferkit_status inferkit_registry_unload(const struct inferkit_registry *registry,
+                                         const char *name,
+                                         struct inferkit_error **error_out);
+
+/*
+ Unloads one version; refused with INFERKIT_STATUS_LABEL_IN_USE while a label points at it
+ unless `force`, which removes those labels.
+ */
+inferkit_status inferkit_registry_unload_version(const struct inferkit_registry *registry,
+                                                 const char *name,
+                                                 uint64_t version,
+                                                 bool force,
+                                                 struct inferkit_error **error_out);
+
+/*
+ Re-scans the repository (new versions are loaded and warmed before they become selectable).
+ `*failures_out` (may be NULL) receives how many models or versions failed; their reasons are
+ in the status.
+ */
+inferkit_status inferkit_registry_reload(const struct inferkit_registry *registry,
+                                         size_t *failures_out,
+                                         struct inferkit_error **error_out);
+
+/*
+ The status of every model as JSON: `[{"name", "versions": [{"version", "state":
+ "loading"|"ready"|"failed"|"unloading", "reason"?}], "labels": {label: version},
+ "default_version"}]`. The caller owns the string and frees it with `inferkit_string_free`.
+ */
+inferkit_status inferkit_registry_status_json(const struct inferkit_registry *registry,
+                                              char **json_out,
+                                              struct inferkit_error **error_out);
+
+/*
+ Frees a string returned by inferkit. `inferkit_string_free(NULL)` does nothing.
+ */
+void inferkit_string_free(char *s);
 
 /*
  Creates request options: no timeout (the model's default applies), all outputs. Never NULL.

@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorCode, Result};
 
 pub mod error;
 pub mod model;
+pub mod registry;
 pub mod request;
 pub mod runtime;
 pub mod tensor;

@@ -229,6 +229,10 @@ fn spec_strings(specs: &[TensorSpec]) -> Vec<SpecStrings> {
         .collect()
 }
 
+pub(crate) fn new_model_handle(model: Arc<Model>) -> *mut inferkit_model {
+    new_model(model)
+}
+
 fn new_model(model: Arc<Model>) -> *mut inferkit_model {
     let sig = model.signature();
     let handle = inferkit_model {

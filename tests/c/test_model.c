@@ -502,6 +502,112 @@ done:
   pack_free(&sh.want);
 }
 
+/* ---- model repository ---- */
+
+/* Runs the reference inputs of fixture `ref` (mlp-shaped) through `model` and compares with its
+ * reference outputs. */
+static void check_against(inferkit_model *model, const char *ref, const char *what) {
+  char in_file[256], want_file[256];
+  pack in, want;
+  inferkit_inputs *inputs = inferkit_inputs_new();
+  inferkit_outputs *outputs = NULL;
+  const void *data = NULL;
+  const int64_t *shape = NULL;
+  size_t len = 0, rank = 0;
+  uint32_t dtype = 0;
+  snprintf(in_file, sizeof in_file, "%s.inputs.tpk", ref);
+  snprintf(want_file, sizeof want_file, "%s.outputs.tpk", ref);
+  CHECK(pack_read(fixture(in_file), &in) && pack_read(fixture(want_file), &want), "%s: packs", what);
+  inferkit_inputs_add(inputs, "x", in.tensors[0].dtype, in.tensors[0].shape, in.tensors[0].rank, in.tensors[0].data, in.tensors[0].len, NULL);
+  if (inferkit_model_infer(model, inputs, &outputs, NULL) == INFERKIT_STATUS_OK &&
+      inferkit_outputs_get(outputs, 0, NULL, &dtype, &shape, &rank, &data, &len, NULL) == INFERKIT_STATUS_OK) {
+    compare(what, &want.tensors[0], dtype, shape, rank, data, len);
+  } else {
+    CHECK(0, "%s: inference failed", what);
+  }
+  inferkit_outputs_free(outputs);
+  inferkit_inputs_free(inputs);
+  pack_free(&in);
+  pack_free(&want);
+}
+
+static void check_registry(void) {
+  char root[8192];
+  inferkit_registry *reg = NULL, *none = NULL;
+  inferkit_model *stable = NULL, *v2 = NULL, *m = NULL;
+  uint64_t version = 0, first = 0;
+  size_t failures = 99;
+  char *json = NULL;
+  snprintf(root, sizeof root, "%s/../../examples/models", fixtures);
+
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "root", inferkit_registry_open(NULL, true, 0, &reg, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_REPOSITORY_UNREADABLE, "no-such-dir", inferkit_registry_open("no-such-dir", true, 0, &none, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_open(root, true, 0, &reg, error_out));
+  if (!reg) return;
+
+  /* stable is version 1, which has the MLP's weights; version 2 has mlp_v2's */
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_model(reg, "classifier", 0, "stable", &stable, &version, error_out));
+  CHECK(version == 1, "stable is version %llu", (unsigned long long)version);
+  if (stable) check_against(stable, "mlp", "classifier@stable");
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_model(reg, "classifier", 2, NULL, &v2, &version, error_out));
+  CHECK(version == 2, "version 2");
+  if (v2) check_against(v2, "mlp_v2", "classifier@2");
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_model(reg, "classifier", 0, NULL, &m, &version, error_out));
+  CHECK(version == 2, "the default is the newest version the policy serves (%llu)", (unsigned long long)version);
+  inferkit_model_free(m);
+  m = NULL;
+
+  /* routing: one key, one version */
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_route(reg, "classifier", "user-42", &m, &first, error_out));
+  inferkit_model_free(m);
+  m = NULL;
+  for (int i = 0; i < 20; i++) {
+    inferkit_registry_route(reg, "classifier", "user-42", &m, &version, NULL);
+    CHECK(version == first, "routing key user-42 moved from %llu to %llu", (unsigned long long)first, (unsigned long long)version);
+    inferkit_model_free(m);
+    m = NULL;
+  }
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_route(reg, "classifier", NULL, &m, NULL, error_out));
+  inferkit_model_free(m);
+  m = NULL;
+
+  /* labels: move stable to 2; the handle taken before stays on version 1 */
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_set_label(reg, "classifier", "stable", 2, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_model(reg, "classifier", 0, "stable", &m, &version, error_out));
+  CHECK(version == 2, "stable moved to 2");
+  inferkit_model_free(m);
+  m = NULL;
+  if (stable) check_against(stable, "mlp", "pinned classifier@1 after the label moved");
+  EXPECT_STATUS(INFERKIT_STATUS_VERSION_NOT_READY, "version 9", inferkit_registry_set_label(reg, "classifier", "stable", 9, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_LABEL_IN_USE, "stable", inferkit_registry_unload_version(reg, "classifier", 2, false, error_out));
+
+  /* errors */
+  EXPECT_STATUS(INFERKIT_STATUS_UNKNOWN_MODEL, "nope", inferkit_registry_model(reg, "nope", 0, NULL, &m, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_UNKNOWN_LABEL, "beta", inferkit_registry_model(reg, "classifier", 0, "beta", &m, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_UNKNOWN_VERSION, "version 7", inferkit_registry_model(reg, "classifier", 7, NULL, &m, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "model_out", inferkit_registry_model(reg, "classifier", 0, NULL, NULL, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "registry", inferkit_registry_model(NULL, "classifier", 0, NULL, &m, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_MODEL_NAME, "../x", inferkit_registry_load(reg, "../x", error_out));
+  CHECK(m == NULL, "no model written on failure");
+
+  /* reload and status */
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_reload(reg, &failures, error_out));
+  CHECK(failures == 0, "%zu failures on reload", failures);
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_status_json(reg, &json, error_out));
+  CHECK(json && strstr(json, "\"name\":\"classifier\"") && strstr(json, "\"state\":\"ready\"") &&
+            strstr(json, "\"stable\":2"),
+        "status %s", json ? json : "(null)");
+  inferkit_string_free(json);
+  inferkit_string_free(NULL);
+
+  /* handles outlive the registry */
+  inferkit_registry_close(reg);
+  inferkit_registry_close(NULL);
+  if (v2) check_against(v2, "mlp_v2", "classifier@2 after close");
+  inferkit_model_free(stable);
+  inferkit_model_free(v2);
+}
+
 int main(int argc, char **argv) {
   inferkit_error *err = NULL;
   char version[32];
@@ -532,6 +638,7 @@ int main(int argc, char **argv) {
   check_signature();
   check_errors();
   check_pool_and_async();
+  check_registry();
 
   printf("%d passed, %d failed\n", checks - failures, failures);
   return failures == 0 ? 0 : 1;
