@@ -124,7 +124,7 @@ fn requests_never_fail_while_versions_come_and_go() {
                 .filter(|v| v.state == VersionState::Ready)
                 .map(|v| v.version)
                 .collect();
-            let target = if round % 2 == 0 {
+            let target = if round.is_multiple_of(2) {
                 *ready.last().unwrap()
             } else {
                 ready[0]
@@ -132,7 +132,7 @@ fn requests_never_fail_while_versions_come_and_go() {
             reg.set_label("m", "stable", target).unwrap();
             // Remove the oldest version's directory unless a label holds it.
             if let Some(oldest) = ready.iter().copied().find(|v| *v != target) {
-                if round % 3 == 0 {
+                if round.is_multiple_of(3) {
                     std::fs::remove_dir_all(root.join("m").join(oldest.to_string())).unwrap();
                     reg.reload().unwrap();
                 }
