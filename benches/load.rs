@@ -15,6 +15,10 @@
 //! inferkit runs one session per CPU. The ideal is raw ort at batch = max_batch_size (32) on one
 //! session per CPU, in rows/s. Results: stdout and `target/bench/load.json`.
 //!
+//! Reload: the tiny MLP through a `Registry`, p50/p99 in steady state and while another thread
+//! loads a new version, moves the `stable` label onto it and unloads the old one, in a loop
+//! (`--model reload` runs only this).
+//!
 //! Models: the tiny MLP fixture (16→32→4), the MLP 256→1024→1024→10 fixture, and PaddleOCR's
 //! text-direction classifier `ch_ppocr_mobile_v2.0_cls_infer.onnx` (from the `rapidocr-onnxruntime`
 //! wheel, fetched by `.ci/provision-models.sh`).
@@ -260,6 +264,85 @@ fn measure(threads: usize, duration: Duration, rows: usize, call: &(dyn Fn(usize
     }
 }
 
+/// p50/p99 of requests through a registry in steady state, then while another thread loads a new
+/// version, moves the `stable` label onto it and unloads the old one, in a loop.
+fn reload_section(root: &Path, cell: Duration) -> Vec<serde_json::Value> {
+    use inferkit::repository::{Registry, RegistryOptions, Select};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = |v: u64| {
+        let d = dir.path().join("m").join(v.to_string());
+        std::fs::create_dir_all(&d).expect("version dir");
+        let src = if v.is_multiple_of(2) {
+            "mlp_v2.onnx"
+        } else {
+            "mlp.onnx"
+        };
+        std::fs::copy(root.join("tests/fixtures").join(src), d.join("model.onnx")).expect("copy");
+    };
+    std::fs::create_dir_all(dir.path().join("m")).expect("model dir");
+    std::fs::write(
+        dir.path().join("m/config.toml"),
+        "[versions]\nlatest = 1\nlabels = { stable = 1 }\n[warmup]\ncount = 2\n",
+    )
+    .expect("config");
+    model(1);
+    let registry = Registry::open(dir.path(), RegistryOptions::default()).expect("registry");
+    let threads = 8;
+    let x: Vec<Vec<f32>> = (0..threads).map(|t| data_for(t, 1, 16)).collect();
+    let call = |t: usize| {
+        let m = registry
+            .model("m", Select::Label("stable"))
+            .expect("select");
+        m.infer(&[("x", TensorView::from_slice(vec![1, 16], &x[t]))])
+            .expect("infer");
+    };
+    let steady = measure(threads, cell, 1, &call);
+    let stop = AtomicBool::new(false);
+    let mut reloads = 0u64;
+    let during = std::thread::scope(|s| {
+        let reloader = s.spawn(|| {
+            let mut v = 2u64;
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                model(v);
+                let errors = registry.reload().expect("reload");
+                assert!(errors.is_empty(), "{errors:?}");
+                registry.set_label("m", "stable", v).expect("label");
+                let _ = std::fs::remove_dir_all(dir.path().join("m").join((v - 1).to_string()));
+                registry.reload().expect("reload");
+                v += 1;
+                n += 1;
+            }
+            n
+        });
+        let c = measure(threads, cell, 1, &call);
+        stop.store(true, Ordering::Relaxed);
+        reloads = reloader.join().expect("reloader");
+        c
+    });
+    println!("\n== reload: tiny MLP through a registry, {threads} threads selecting `stable`");
+    println!(
+        "{:<48} {:>12} {:>10} {:>10}",
+        "phase", "rows/s", "p50 us", "p99 us"
+    );
+    println!(
+        "{:<48} {:>12.0} {:>10.1} {:>10.1}",
+        "steady state", steady.rows_per_s, steady.p50_us, steady.p99_us
+    );
+    let label = format!(
+        "continuous reload ({:.1} new versions/s)",
+        reloads as f64 / cell.as_secs_f64()
+    );
+    println!(
+        "{label:<48} {:>12.0} {:>10.1} {:>10.1}",
+        during.rows_per_s, during.p50_us, during.p99_us
+    );
+    vec![
+        serde_json::json!({ "model": "reload", "config": "steady state", "concurrency": threads, "rows_per_s": steady.rows_per_s, "p50_us": steady.p50_us, "p99_us": steady.p99_us }),
+        serde_json::json!({ "model": "reload", "config": "continuous reload", "concurrency": threads, "rows_per_s": during.rows_per_s, "p50_us": during.p50_us, "p99_us": during.p99_us, "versions_loaded": reloads }),
+    ]
+}
+
 fn inferkit_model(b: &Bench, instances: usize, batching: BatchingOptions) -> Model {
     Model::open_with(
         &b.path,
@@ -455,6 +538,10 @@ fn main() {
         }
         records.push(serde_json::json!({ "model": b.name, "config": "ideal raw ort batch", "batch": MAX_BATCH, "rows_per_s": ideal.rows_per_s }));
     }
+    if only.as_deref().is_none_or(|o| o == "reload") {
+        records.extend(reload_section(&root, cell));
+    }
+
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out).expect("target/bench");
     let doc = serde_json::json!({ "quick": quick, "cell_seconds": cell.as_secs_f64(), "cpus": cpus, "max_batch_size": MAX_BATCH, "results": records });

@@ -1,9 +1,13 @@
-//! The main demo: load the bundled models, print their signatures, run a prediction on each.
+//! The main demo: serve the bundled model repository (`examples/models`) from many threads,
+//! route users across versions, promote the canary by moving a label, and count who served what.
 //!
 //!     make demo            (provisions ONNX Runtime, then runs this example)
-//!     cargo run --release --example quickstart [path/to/model.onnx ...]
+//!     cargo run --release --example quickstart [path/to/model.onnx ...]   (signature + a prediction)
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
+use inferkit::repository::{Registry, RegistryOptions, Select};
 use inferkit::{DType, Model, Runtime, Tensor, TensorView};
 
 fn main() -> Result<(), inferkit::Error> {
@@ -15,58 +19,126 @@ fn main() -> Result<(), inferkit::Error> {
         runtime.dylib_path().display()
     );
 
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
-    let paths = if args.is_empty() {
-        ["mlp", "two_io", "f16", "int_bool", "sequence"]
-            .iter()
-            .map(|n| fixtures.join(format!("{n}.onnx")))
-            .collect()
-    } else {
-        args
-    };
-
-    for path in paths {
-        let model = Model::open(&path)?;
-        println!("\n{}  {}", model.name(), model.signature());
-        // A deterministic request that fits the signature: every dynamic dim set to 2.
-        let inputs: Vec<(String, Tensor)> = model
-            .signature()
-            .inputs
-            .iter()
-            .map(|spec| {
-                let shape: Vec<usize> = spec
-                    .dims
-                    .iter()
-                    .map(|d| {
-                        if d.as_i64() >= 0 {
-                            d.as_i64() as usize
-                        } else {
-                            2
-                        }
-                    })
-                    .collect();
-                let n: usize = shape.iter().product();
-                let values: Vec<f32> = (0..n).map(|i| ((i % 7) as f32 - 3.0) * 0.25).collect();
-                let tensor = match spec.dtype {
-                    DType::F32 | DType::F64 | DType::F16 | DType::BF16 => {
-                        Tensor::from_f32(spec.dtype, shape, &values)
-                    }
-                    DType::I64 => {
-                        Tensor::from_vec(shape, values.iter().map(|v| (v * 4.0) as i64).collect())
-                    }
-                    DType::Bool => Tensor::from_vec(shape, (0..n).map(|i| i % 3 != 0).collect()),
-                    other => Tensor::zeros(other, shape),
-                }?;
-                Ok((spec.name.to_string(), tensor))
-            })
-            .collect::<Result<_, inferkit::Error>>()?;
-        let views: Vec<(&str, TensorView<'_>)> =
-            inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
-        let outputs = model.infer(&views)?;
-        for (name, tensor) in outputs.iter() {
-            println!("  {name} {:?} = {}", tensor.shape(), preview(tensor));
+    if !args.is_empty() {
+        for path in args {
+            show_model(&Model::open(&path)?)?;
         }
+        return Ok(());
+    }
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/models");
+    let registry = Registry::open(&root, RegistryOptions::default())?;
+    println!("\nrepository {}", root.display());
+    for status in registry.status() {
+        let versions: Vec<String> = status
+            .versions
+            .iter()
+            .map(|v| format!("{} {:?}", v.version, v.state))
+            .collect();
+        println!(
+            "  {}: versions [{}], labels {:?}, default {:?}",
+            status.name,
+            versions.join(", "),
+            status.labels,
+            status.default_version
+        );
+    }
+    for version in [1, 2] {
+        let m = registry.model("classifier", Select::Version(version))?;
+        print!("\nclassifier version {version}");
+        show_model(&m)?;
+    }
+
+    println!("\n1. 8 threads × 250 users, routed by the 90/10 split between `stable` and `canary`");
+    print_counts(&serve(&registry, |user| Select::Split(Some(user))));
+
+    println!("\n2. everyone asks for `stable`");
+    print_counts(&serve(&registry, |_| Select::Label("stable")));
+
+    registry.set_label("classifier", "stable", 2)?;
+    println!("\n3. `stable` promoted to version 2 (the canary); everyone asks for `stable` again");
+    print_counts(&serve(&registry, |_| Select::Label("stable")));
+
+    let m = registry.model("classifier", Select::Default)?;
+    let stats = m.stats();
+    println!(
+        "\nversion {}: {} sessions, {} requests in {} session runs (mean batch {:.2})",
+        m.version(),
+        stats.instances,
+        stats.requests_run,
+        stats.executions,
+        stats.requests_run as f64 / stats.executions.max(1) as f64
+    );
+    Ok(())
+}
+
+/// 8 threads × 250 requests; returns requests served per version.
+fn serve(registry: &Registry, select: impl Fn(&str) -> Select<'_> + Sync) -> BTreeMap<u64, usize> {
+    let counts = Mutex::new(BTreeMap::new());
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (counts, select) = (&counts, &select);
+            s.spawn(move || {
+                for u in 0..250 {
+                    let user = format!("user-{}", t * 250 + u);
+                    let model = registry.model("classifier", select(&user)).expect("select");
+                    let x: Vec<f32> = (0..16)
+                        .map(|i| ((i + u) % 7) as f32 * 0.25 - 0.75)
+                        .collect();
+                    model
+                        .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
+                        .expect("infer");
+                    *counts
+                        .lock()
+                        .expect("counts")
+                        .entry(model.version())
+                        .or_insert(0) += 1;
+                }
+            });
+        }
+    });
+    counts.into_inner().expect("counts")
+}
+
+fn print_counts(counts: &BTreeMap<u64, usize>) {
+    for (version, n) in counts {
+        println!("   version {version}: {n} requests");
+    }
+}
+
+/// Prints a model's signature and its outputs for a deterministic request.
+fn show_model(model: &Model) -> Result<(), inferkit::Error> {
+    println!("\n{}  {}", model.name(), model.signature());
+    let inputs: Vec<(String, Tensor)> = model
+        .signature()
+        .inputs
+        .iter()
+        .map(|spec| {
+            let shape: Vec<usize> = spec
+                .dims
+                .iter()
+                .map(|d| usize::try_from(d.as_i64()).unwrap_or(2))
+                .collect();
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = (0..n).map(|i| ((i % 7) as f32 - 3.0) * 0.25).collect();
+            let tensor = match spec.dtype {
+                DType::F32 | DType::F64 | DType::F16 | DType::BF16 => {
+                    Tensor::from_f32(spec.dtype, shape, &values)
+                }
+                DType::I64 => {
+                    Tensor::from_vec(shape, values.iter().map(|v| (v * 4.0) as i64).collect())
+                }
+                DType::Bool => Tensor::from_vec(shape, (0..n).map(|i| i % 3 != 0).collect()),
+                other => Tensor::zeros(other, shape),
+            }?;
+            Ok((spec.name.to_string(), tensor))
+        })
+        .collect::<Result<_, inferkit::Error>>()?;
+    let views: Vec<(&str, TensorView<'_>)> =
+        inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
+    for (name, tensor) in model.infer(&views)?.iter() {
+        println!("  {name} {:?} = {}", tensor.shape(), preview(tensor));
     }
     Ok(())
 }
