@@ -243,6 +243,20 @@ impl ModelConfig {
 
     /// Parses the text of `file`. `defaults` supplies what the file does not set.
     pub fn parse(file: &Path, text: &str, defaults: &ModelOptions) -> Result<ModelConfig> {
+        Self::parse_checked(file, text, defaults).map_err(|e| match e {
+            // Checks made after toml has parsed name the key; add its line, as toml's own errors have.
+            Error::Config { file, message } if !message.contains("line ") => {
+                let message = match key_line(text, &message) {
+                    Some((key, line)) => format!("line {line}, key `{key}`: {message}"),
+                    None => message,
+                };
+                Error::Config { file, message }
+            }
+            other => other,
+        })
+    }
+
+    fn parse_checked(file: &Path, text: &str, defaults: &ModelOptions) -> Result<ModelConfig> {
         // toml's message names the key and shows the line, e.g. "TOML parse error at line 3,
         // column 1 … unknown field `polcy`, expected one of `policy`, …".
         let raw: Raw = toml::from_str(text)
@@ -279,7 +293,10 @@ impl ModelConfig {
                     ));
                 }
                 let list = v.specific.ok_or_else(|| {
-                    config_error(file, "policy = \"specific\" needs versions.specific = [..]")
+                    config_error(
+                        file,
+                        "versions.policy = \"specific\" needs versions.specific = [..]",
+                    )
                 })?;
                 if list.is_empty() || list.contains(&0) {
                     return Err(config_error(
@@ -336,6 +353,9 @@ impl ModelConfig {
         };
         model.batching = batching;
         let i = raw.instances;
+        if i.count == Some(0) {
+            return Err(config_error(file, "instances.count must be at least 1"));
+        }
         model.instances = i.count.unwrap_or(model.instances);
         model.session.intra_op_threads =
             i.intra_op_threads.unwrap_or(model.session.intra_op_threads);
@@ -406,6 +426,53 @@ impl ModelConfig {
     }
 }
 
+/// The key an error message names (`versions.latest`, or a bare `max_batch_size` in backticks)
+/// and the 1-based line of the file where it is set, if it can be found.
+fn key_line(text: &str, message: &str) -> Option<(String, usize)> {
+    let is_key_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let dotted = message
+        .split(|c: char| !is_key_char(c))
+        .find(|w| {
+            w.contains('.') && w.split('.').count() >= 2 && w.split('.').all(|p| !p.is_empty())
+        })
+        .map(|w| {
+            let mut parts = w.split('.');
+            (
+                parts.next().map(str::to_string),
+                parts.next().unwrap_or("").to_string(),
+            )
+        });
+    let bare = || {
+        message
+            .split('`')
+            .nth(1)
+            .filter(|w| w.chars().all(is_key_char))
+            .map(|w| (None, w.to_string()))
+    };
+    let (section, key) = dotted.or_else(bare)?;
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            current = name.trim().to_string();
+            continue;
+        }
+        let in_section = section.as_ref().is_none_or(|s| *s == current);
+        let sets_key = t
+            .strip_prefix(key.as_str())
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if in_section && sets_key {
+            let full = if current.is_empty() {
+                key.clone()
+            } else {
+                format!("{current}.{key}")
+            };
+            return Some((full, i + 1));
+        }
+    }
+    None
+}
+
 fn check_label(file: &Path, label: &str) -> Result<()> {
     if label.is_empty()
         || label.parse::<u64>().is_ok()
@@ -440,6 +507,10 @@ mod tests {
         match parse(text) {
             Err(Error::Config { file, message }) => {
                 assert_eq!(file, PathBuf::from("models/m/config.toml"));
+                assert!(
+                    message.contains("line "),
+                    "every configuration error names its line: {message}"
+                );
                 message
             }
             other => panic!("expected a config error, got {other:?}"),
@@ -532,7 +603,15 @@ count = 2
         assert!(m.contains("max_batch_size") || m.contains("line 2"), "{m}");
         let m = err("[batching]\nmax_batch_size = -1\n");
         assert!(m.contains("line 2"), "{m}");
-        assert!(err("[versions]\nlatest = 0\n").contains("versions.latest"));
+        let m = err("[versions]\nlatest = 0\n");
+        assert!(m.contains("versions.latest") && m.contains("line 2"), "{m}");
+        let m = err("# comment\n[batching]\nmax_queue_size = 4\nmax_batch_size = 0\n");
+        assert!(
+            m.contains("batching.max_batch_size") && m.contains("line 4"),
+            "{m}"
+        );
+        let m = err("[instances]\ncount = 0\n");
+        assert!(m.contains("instances.count") && m.contains("line 2"), "{m}");
         assert!(err("[versions]\npolicy = \"specific\"\n").contains("versions.specific"));
         assert!(err("[versions]\npolicy = \"all\"\nlatest = 2\n").contains("not valid"));
         assert!(err("[versions]\nlabels = { \"12\" = 1 }\n").contains("not a label"));
@@ -543,7 +622,7 @@ count = 2
         assert!(err("[integrity]\nsha256 = { x = \"abc\" }\n").contains("not a version"));
         assert!(err("[warmup]\ninputs = \"file\"\n").contains("warmup.file"));
         assert!(err("[batching]\nmax_batch_size = 0\n").contains("max_batch_size"));
-        assert!(err("[instances]\ncount = 0\n").contains("instances"));
+
         assert!(err("[instances]\noptimization_level = \"max\"\n").contains("max"));
     }
 }
