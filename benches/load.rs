@@ -19,6 +19,8 @@
 //! loads a new version, moves the `stable` label onto it and unloads the old one, in a loop
 //! (`--model reload` runs only this).
 //!
+//! Metrics cost: the tiny MLP at 64 threads with metrics on and off (`--model metrics`).
+//!
 //! Models: the tiny MLP fixture (16→32→4), the MLP 256→1024→1024→10 fixture, and PaddleOCR's
 //! text-direction classifier `ch_ppocr_mobile_v2.0_cls_infer.onnx` (from the `rapidocr-onnxruntime`
 //! wheel, fetched by `.ci/provision-models.sh`).
@@ -343,6 +345,54 @@ fn reload_section(root: &Path, cell: Duration) -> Vec<serde_json::Value> {
     ]
 }
 
+/// Throughput of the tiny MLP at 64 threads (work-conserving) with metrics on and off, alternated
+/// four times each after a warm-up run, so that drift in the machine's speed hits both sides alike.
+fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_json::Value> {
+    let threads = 64;
+    let data: Vec<Vec<f32>> = (0..threads).map(|t| data_for(t, 1, 16)).collect();
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    // Round 0 warms the process up and is not counted.
+    for round in 0..9 {
+        let metrics = round % 2 == 1;
+        let model = Model::open_with(
+            root.join("tests/fixtures/mlp.onnx"),
+            &ModelOptions {
+                instances: cpus,
+                metrics,
+                ..Default::default()
+            },
+        )
+        .expect("model");
+        let c = measure(threads, cell, 1, &|t| {
+            let out = model
+                .infer(&[("x", TensorView::from_slice(vec![1, 16], &data[t]))])
+                .expect("infer");
+            std::hint::black_box(out);
+        });
+        if round == 0 {
+            continue;
+        }
+        if metrics {
+            on.push(c.rows_per_s)
+        } else {
+            off.push(c.rows_per_s)
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (m_on, m_off) = (mean(&on), mean(&off));
+    let diff = (m_off - m_on) / m_off * 100.0;
+    println!(
+        "\n== metrics cost: tiny MLP, {threads} threads, work-conserving, 4 alternating runs each"
+    );
+    println!("metrics on : {m_on:>12.0} rows/s  (runs {on:.0?})");
+    println!("metrics off: {m_off:>12.0} rows/s  (runs {off:.0?})");
+    println!("cost of metrics: {diff:.1}% of throughput");
+    vec![
+        serde_json::json!({ "model": "mlp", "config": "metrics cost", "concurrency": threads, "metrics_on_rows_per_s": m_on, "metrics_off_rows_per_s": m_off, "cost_percent": diff }),
+    ]
+}
+
 fn inferkit_model(b: &Bench, instances: usize, batching: BatchingOptions) -> Model {
     Model::open_with(
         &b.path,
@@ -540,6 +590,9 @@ fn main() {
     }
     if only.as_deref().is_none_or(|o| o == "reload") {
         records.extend(reload_section(&root, cell));
+    }
+    if only.as_deref().is_none_or(|o| o == "metrics") {
+        records.extend(metrics_cost_section(&root, cell, cpus));
     }
 
     let out = root.join("target/bench");

@@ -26,6 +26,7 @@
 
 pub mod error;
 pub mod ffi;
+pub mod metrics;
 pub mod model;
 pub mod pool;
 pub mod repository;

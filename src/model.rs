@@ -38,6 +38,10 @@ pub struct ModelOptions {
     pub instances: usize,
     /// Queueing and dynamic batching.
     pub batching: BatchingOptions,
+    /// Record latency histograms (counters of outcomes are kept either way). Default true.
+    pub metrics: bool,
+    /// The version number reported in metrics (`version` label); a registry sets it.
+    pub version: Option<u64>,
 }
 
 impl Default for ModelOptions {
@@ -49,6 +53,8 @@ impl Default for ModelOptions {
                 .map_or(1, |n| n.get())
                 .min(4),
             batching: BatchingOptions::default(),
+            metrics: true,
+            version: None,
         }
     }
 }
@@ -194,6 +200,8 @@ impl Model {
                 signature,
                 sessions,
                 options.batching.clone(),
+                options.metrics,
+                options.version,
             )?),
         })
     }
@@ -223,6 +231,26 @@ impl Model {
     /// up to the group above the cheapest one, so batching happens only when it pays.
     pub fn batch_costs(&self) -> Vec<(usize, f64)> {
         self.inner.batch_costs()
+    }
+
+    /// Counters, gauges and histograms of this model (see [`crate::metrics`]).
+    pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
+        self.inner.metrics.snapshot()
+    }
+
+    /// This model's metrics in the Prometheus text format.
+    pub fn metrics_prometheus(&self) -> String {
+        let version = self
+            .inner
+            .version
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        crate::metrics::prometheus(&[(self.inner.name.clone(), version, self.metrics(), None)])
+    }
+
+    /// The version number this model was loaded as, in a registry.
+    pub fn version(&self) -> Option<u64> {
+        self.inner.version
     }
 
     /// Sessions idle and requests queued, right now.

@@ -55,6 +55,7 @@ use sha2::{Digest, Sha256};
 pub use config::{ModelConfig, SplitTarget, VersionPolicy, Warmup, WarmupInputs};
 
 use crate::error::{Error, Result};
+use crate::metrics::{EventCounts, MetricsSnapshot};
 use crate::model::{Model, ModelOptions};
 
 /// How a registry is opened.
@@ -197,6 +198,26 @@ struct Control {
     /// Configuration labels already applied: a label moved at run time stays where it was moved
     /// until the configuration changes that label.
     applied_labels: BTreeMap<String, u64>,
+    /// Load, failure and unload events per version.
+    events: BTreeMap<u64, EventCounts>,
+}
+
+fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Control {
+    fn event(&mut self, version: u64, kind: usize) {
+        let e = self.events.entry(version).or_default();
+        match kind {
+            0 => e.loads += 1,
+            1 => e.load_failures += 1,
+            _ => e.unloads += 1,
+        }
+        e.last[kind.min(2)] = Some(now_unix());
+    }
 }
 
 struct Entry {
@@ -375,6 +396,7 @@ impl Registry {
         next.labels.retain(|_, v| *v != version);
         if let Some(model) = next.ready.remove(&version) {
             c.unloading.push((version, Arc::downgrade(&model)));
+            c.event(version, 2);
         }
         next.served.retain(|v| *v != version);
         c.status.insert(version, VersionState::Unloading);
@@ -427,6 +449,41 @@ impl Registry {
             .values()
             .map(|e| e.status())
             .collect()
+    }
+
+    /// Metrics of every loaded version, with the registry's load, failure and unload events:
+    /// `(model, version, metrics, events)`. Versions that failed to load appear with empty metrics.
+    pub fn metrics(&self) -> Vec<(String, u64, MetricsSnapshot, EventCounts)> {
+        let mut out = Vec::new();
+        for entry in self.inner.models.load().values() {
+            let c = entry.control.lock();
+            let table = entry.table.load();
+            let mut versions: BTreeSet<u64> = table.ready.keys().copied().collect();
+            versions.extend(c.events.keys().copied());
+            for v in versions {
+                let metrics = match table.ready.get(&v) {
+                    Some(m) => m.metrics(),
+                    None => crate::metrics::Metrics::new(false).snapshot(),
+                };
+                out.push((
+                    entry.name.to_string(),
+                    v,
+                    metrics,
+                    c.events.get(&v).cloned().unwrap_or_default(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Every model's metrics in the Prometheus text format (see [`crate::metrics`] for the names).
+    pub fn metrics_prometheus(&self) -> String {
+        let series: Vec<_> = self
+            .metrics()
+            .into_iter()
+            .map(|(m, v, s, e)| (m, v.to_string(), s, Some(e)))
+            .collect();
+        crate::metrics::prometheus(&series)
     }
 
     /// One model's status.
@@ -598,6 +655,7 @@ impl Inner {
                 excluded: BTreeSet::new(),
                 unloading: Vec::new(),
                 applied_labels: BTreeMap::new(),
+                events: BTreeMap::new(),
             }),
         });
         let mut models = BTreeMap::clone(&self.models.load());
@@ -608,6 +666,7 @@ impl Inner {
 
     fn reload_all(&self) -> Result<Vec<Error>> {
         let _guard = self.control.lock();
+        let _span = tracing::info_span!("inferkit.reload", root = %self.root.display()).entered();
         let mut errors = Vec::new();
         let names = self.scan_names()?;
         let known: Vec<String> = self.models.load().keys().cloned().collect();
@@ -666,10 +725,13 @@ impl Inner {
                 Ok(model) => {
                     c.failed_files.remove(&version);
                     c.status.insert(version, VersionState::Ready);
+                    c.event(version, 0);
                     next.ready.insert(version, Arc::new(model));
                 }
                 Err(e) => {
+                    tracing::warn!(model = %entry.name, version, error = %e, "inferkit: version failed to load");
                     c.failed_files.insert(version, stamp);
+                    c.event(version, 1);
                     c.status
                         .insert(version, VersionState::Failed(e.to_string()));
                     errors.push(e);
@@ -708,6 +770,7 @@ impl Inner {
             if let Some(model) = next.ready.remove(&v) {
                 c.unloading.push((v, Arc::downgrade(&model)));
                 c.status.insert(v, VersionState::Unloading);
+                c.event(v, 2);
             }
         }
         // Versions whose files disappeared and that were never loaded leave the status.
@@ -797,8 +860,10 @@ fn load_version(name: &str, version: u64, file: &Path, config: &ModelConfig) -> 
             });
         }
     }
+    let _span = tracing::info_span!("inferkit.load", model = name, version).entered();
     let mut options = config.model.clone();
     options.name = Some(name.to_string());
+    options.version = Some(version);
     let model = Model::from_bytes(name, &bytes, &options)?;
     warmup::run(&model, &config.warmup)?;
     Ok(model)

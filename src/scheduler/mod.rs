@@ -50,6 +50,7 @@ use parking_lot::Mutex;
 pub use request::{InferFuture, RequestHandle};
 
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::pool::{SessionPool, Worker};
 use crate::session::{self, Outputs, RunContext};
 use crate::signature::{Dim, Signature};
@@ -170,6 +171,8 @@ pub(crate) struct Scheduler {
     requests_run: AtomicU64,
     /// What runs cost per row by batch size, to batch only when that pays.
     cost: cost::BatchCost,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) version: Option<u64>,
 }
 
 impl Scheduler {
@@ -178,6 +181,8 @@ impl Scheduler {
         signature: Signature,
         sessions: Vec<ort::session::Session>,
         batching: BatchingOptions,
+        metrics: bool,
+        version: Option<u64>,
     ) -> Result<Scheduler> {
         let dynamic_first = |d: Option<&Dim>| matches!(d, Some(Dim::Dynamic(_)));
         let batchable = batching.batchable.unwrap_or_else(|| {
@@ -201,6 +206,8 @@ impl Scheduler {
             executions: AtomicU64::new(0),
             requests_run: AtomicU64::new(0),
             cost: cost::BatchCost::new(),
+            metrics: Arc::new(Metrics::new(metrics)),
+            version,
             name,
             signature,
         })
@@ -265,12 +272,66 @@ impl Scheduler {
             .collect()
     }
 
-    /// Blocking inference.
+    /// Blocking inference, with its metrics. Requests that went through the queue are counted by
+    /// their completion hook (with the batch's clock readings); the others here.
     pub(crate) fn infer(
         &self,
         inputs: &[(&str, TensorView<'_>)],
         opts: &InferOptions,
     ) -> Result<Outputs> {
+        let _span = tracing::trace_span!("inferkit.infer", model = %self.name).entered();
+        let start = self.metrics.enabled().then(Instant::now);
+        self.metrics.inflight(1);
+        let (result, counted) = self.infer_inner(inputs, opts, start);
+        if !counted {
+            self.metrics.inflight(-1);
+            let rows = inputs
+                .first()
+                .and_then(|(_, v)| v.shape().first())
+                .copied()
+                .unwrap_or(1);
+            self.metrics
+                .outcome(result.as_ref().err().map(Error::code), rows);
+            if let Some(start) = start {
+                self.metrics.request_duration(start.elapsed());
+            }
+        }
+        result
+    }
+
+    /// A hook that counts a queued request when it completes: `end` is the batch's end instant
+    /// when a worker completes it (no clock read per request), `None` when it is withdrawn.
+    fn counting_hook(&self, start: Option<Instant>, rows: usize) -> request::CompletionHook {
+        let metrics = self.metrics.clone();
+        Box::new(move |result: &Result<Outputs>, end: Option<Instant>| {
+            metrics.inflight(-1);
+            metrics.outcome(result.as_ref().err().map(Error::code), rows);
+            if let Some(start) = start {
+                let end = end.unwrap_or_else(Instant::now);
+                metrics.request_duration(end.saturating_duration_since(start));
+            }
+        })
+    }
+
+    fn infer_inner(
+        &self,
+        inputs: &[(&str, TensorView<'_>)],
+        opts: &InferOptions,
+        start: Option<Instant>,
+    ) -> (Result<Outputs>, bool) {
+        match self.infer_queued_or_direct(inputs, opts, start) {
+            Ok(r) => r,
+            Err(e) => (Err(e), false),
+        }
+    }
+
+    /// `Ok((result, counted))`; `Err` for failures before the request was queued (counted by the caller).
+    fn infer_queued_or_direct(
+        &self,
+        inputs: &[(&str, TensorView<'_>)],
+        opts: &InferOptions,
+        start: Option<Instant>,
+    ) -> Result<(Result<Outputs>, bool)> {
         self.signature.validate(&self.name, inputs)?;
         let selected = self.selection(opts)?;
         let deadline = self.deadline(opts);
@@ -281,6 +342,9 @@ impl Scheduler {
         if self.batching.max_queue_delay_us == 0 && self.queue.is_empty() {
             if let Some(mut worker) = self.pool.try_acquire() {
                 let sample = self.cost.start();
+                let span =
+                    tracing::trace_span!("inferkit.compute", model = %self.name, requests = 1)
+                        .entered();
                 let result = session::run(
                     &mut worker.session,
                     &self.name,
@@ -297,9 +361,25 @@ impl Scheduler {
                         .unwrap_or(0);
                     sample.finish(&self.cost, rows);
                 }
-                self.count(1);
+                drop(span);
+                // One clock reading serves the run and the request (validation, before the run, is
+                // tens of nanoseconds): the caller's result is ready now, whatever it drains next.
+                let end = start.map(|_| Instant::now());
+                if let (Some(start), Some(end)) = (start, end) {
+                    self.metrics.queue_duration(Duration::ZERO);
+                    self.metrics.request_duration(end - start);
+                }
+                self.executed(1, start.zip(end).map(|(s, e)| e - s));
+                self.metrics.inflight(-1);
+                let rows = inputs
+                    .first()
+                    .and_then(|(_, v)| v.shape().first())
+                    .copied()
+                    .unwrap_or(1);
+                self.metrics
+                    .outcome(result.as_ref().err().map(Error::code), rows);
                 self.release_and_drain(worker);
-                return result;
+                return Ok((result, true));
             }
         }
         // Queued path. The request borrows the caller's memory: `Slot::wait` returns only once the
@@ -315,14 +395,36 @@ impl Scheduler {
             selected,
             deadline,
             self.batchable,
-            self.timed(),
+            // The call's start doubles as the enqueue time.
+            start.or_else(|| self.timed().then(Instant::now)),
         ));
+        let rows = request
+            .rows
+            .or_else(|| {
+                request
+                    .inputs
+                    .first()
+                    .and_then(|i| i.shape.first().copied())
+            })
+            .unwrap_or(1);
+        request.slot.set_hook(self.counting_hook(start, rows));
         self.submit(request.clone(), true)?;
-        request.slot.wait(deadline, || self.deadline_error())
+        Ok((request.slot.wait(deadline, || self.deadline_error()), true))
     }
 
     /// Queues a request that owns its inputs; the result arrives through the request's slot.
     pub(crate) fn submit_owned(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        opts: &InferOptions,
+        callback: Option<Box<dyn FnOnce(Result<Outputs>) + Send>>,
+    ) -> Result<Arc<Request>> {
+        // A refused submission counts as a failed request; an accepted one is counted when it completes.
+        self.submit_owned_inner(inputs, opts, callback)
+            .inspect_err(|e| self.metrics.outcome(Some(e.code()), 0))
+    }
+
+    fn submit_owned_inner(
         &self,
         inputs: Vec<(String, Tensor)>,
         opts: &InferOptions,
@@ -347,11 +449,21 @@ impl Scheduler {
             selected,
             deadline,
             self.batchable,
-            self.timed(),
+            (self.timed() || self.metrics.enabled()).then(Instant::now),
         ));
         if let Some(cb) = callback {
             request.slot.set_callback(cb);
         }
+        let rows = request
+            .inputs
+            .first()
+            .and_then(|i| i.shape.first())
+            .copied()
+            .unwrap_or(1);
+        request
+            .slot
+            .set_hook(self.counting_hook(request.enqueued, rows));
+        self.metrics.inflight(1);
         if deadline.is_some_and(|d| Instant::now() >= d) {
             request.slot.withdraw(self.deadline_error());
             return Ok(request);
@@ -360,7 +472,10 @@ impl Scheduler {
         // drains the queue before it gives its session back, so the request joins the next batch
         // instead of taking another session for a batch of one.
         let lead = !DRAINING.with(|d| d.borrow().contains(&self.id()));
-        self.submit(request.clone(), lead)?;
+        if let Err(e) = self.submit(request.clone(), lead) {
+            self.metrics.inflight(-1); // never accepted: its hook will not run
+            return Err(e);
+        }
         Ok(request)
     }
 
@@ -379,6 +494,7 @@ impl Scheduler {
                 capacity: self.batching.max_queue_size,
             });
         }
+        self.metrics.pending(1);
         // Pairs with the fence in `release_and_drain`: either a thread giving a session back sees
         // this request, or this thread sees the session.
         fence(Ordering::SeqCst);
@@ -434,9 +550,11 @@ impl Scheduler {
         while let Some(r) = self.queue.pop() {
             self.queued_rows
                 .fetch_sub(r.rows.unwrap_or(1), Ordering::SeqCst);
+            self.metrics.pending(-1);
             if !r.slot.take() {
                 continue; // withdrawn by its owner
             }
+
             if r.deadline.is_some_and(|d| Instant::now() >= d) {
                 r.slot.complete(Err(self.deadline_error()));
                 continue;
@@ -498,9 +616,29 @@ impl Scheduler {
         *self.waiting_leader.lock() = None;
     }
 
-    fn count(&self, requests: u64) {
+    /// Counts a session run of `requests` requests that took `compute` (when timed).
+    fn executed(&self, requests: u64, compute: Option<Duration>) {
         self.executions.fetch_add(1, Ordering::Relaxed);
         self.requests_run.fetch_add(requests, Ordering::Relaxed);
+        self.metrics.execution(requests as usize, compute);
+    }
+
+    /// Records the batch's queue times and completes each request with the batch's end instant.
+    fn finish_batch(
+        &self,
+        batch: &[Arc<Request>],
+        results: Vec<Result<Outputs>>,
+        started: Option<Instant>,
+    ) {
+        let end = started.map(|_| Instant::now());
+        self.executed(batch.len() as u64, started.zip(end).map(|(s, e)| e - s));
+        for (request, result) in batch.iter().zip(results) {
+            if let (Some(started), Some(queued)) = (started, request.enqueued) {
+                self.metrics
+                    .queue_duration(started.saturating_duration_since(queued));
+            }
+            request.slot.complete_at(result, end);
+        }
     }
 
     fn run_batch(&self, worker: &mut Worker, batch: &[Arc<Request>]) {
@@ -521,9 +659,12 @@ impl Scheduler {
         }
         let _guard = AnswerOnUnwind(batch, &self.name);
         let sample = self.cost.start();
+        let started = self.metrics.enabled().then(Instant::now);
+        let _span =
+            tracing::trace_span!("inferkit.compute", model = %self.name, requests = batch.len())
+                .entered();
         let rows: usize = batch.iter().map(|r| r.rows.unwrap_or(0)).sum();
         if let [single] = batch {
-            self.count(1);
             let views: Vec<(&str, TensorView<'_>)> = self
                 .signature
                 .inputs
@@ -542,22 +683,20 @@ impl Scheduler {
             if single.rows.is_some() {
                 sample.finish(&self.cost, rows);
             }
-            single.slot.complete(result);
+            self.finish_batch(batch, vec![result], started);
             return;
         }
         match batch::run_concatenated(self, worker, batch) {
             Ok(per_request) => {
                 sample.finish(&self.cost, rows);
-                self.count(batch.len() as u64);
-                for (request, outputs) in batch.iter().zip(per_request) {
-                    request.slot.complete(Ok(outputs));
-                }
+                self.finish_batch(batch, per_request.into_iter().map(Ok).collect(), started);
             }
             Err(batch::BatchError::Failed(e)) => {
-                self.count(batch.len() as u64);
-                for request in batch {
-                    request.slot.complete(Err(e.clone()));
-                }
+                self.finish_batch(
+                    batch,
+                    batch.iter().map(|_| Err(e.clone())).collect(),
+                    started,
+                );
             }
             // The model's outputs do not follow the batch rows: run the requests one by one.
             Err(batch::BatchError::NotRowWise) => {

@@ -89,7 +89,7 @@ impl Request {
         selected: Option<Vec<usize>>,
         deadline: Option<Instant>,
         batchable: bool,
-        timed: bool,
+        stamp: Option<Instant>,
     ) -> Request {
         let rows = if batchable {
             let first = inputs.first().and_then(|i| i.shape.first().copied());
@@ -103,7 +103,7 @@ impl Request {
             selected,
             rows,
             deadline,
-            enqueued: timed.then(Instant::now),
+            enqueued: stamp,
             slot: Slot::new(),
         }
     }
@@ -126,10 +126,15 @@ enum Notify {
     Callback(Box<dyn FnOnce(Result<Outputs>) + Send>),
 }
 
+/// Called with the result when a request completes, before its owner is told (metrics), with the
+/// instant it completed when the completing worker read the clock anyway.
+pub(crate) type CompletionHook = Box<dyn FnOnce(&Result<Outputs>, Option<Instant>) + Send>;
+
 struct SlotState {
     phase: Phase,
     result: Option<Result<Outputs>>,
     notify: Notify,
+    hook: Option<CompletionHook>,
 }
 
 /// One-shot completion of one request. Contended only by the request's owner and the one worker
@@ -146,6 +151,7 @@ impl Slot {
                 phase: Phase::Queued,
                 result: None,
                 notify: Notify::Wait,
+                hook: None,
             }),
             done: Condvar::new(),
         }
@@ -154,6 +160,11 @@ impl Slot {
     /// Sets a callback to receive the result. Must be called before the request is queued.
     pub(crate) fn set_callback(&self, callback: Box<dyn FnOnce(Result<Outputs>) + Send>) {
         self.state.lock().notify = Notify::Callback(callback);
+    }
+
+    /// Sets a hook to run when the request completes. Must be called before the request is queued.
+    pub(crate) fn set_hook(&self, hook: CompletionHook) {
+        self.state.lock().hook = Some(hook);
     }
 
     /// Claims a queued request for a worker. False if it was withdrawn (cancelled, expired).
@@ -174,11 +185,19 @@ impl Slot {
 
     /// Completes the request and tells its owner.
     pub(crate) fn complete(&self, result: Result<Outputs>) {
+        self.complete_at(result, None)
+    }
+
+    /// Completes the request at `at` (when known) and tells its owner.
+    pub(crate) fn complete_at(&self, result: Result<Outputs>, at: Option<Instant>) {
         let mut s = self.state.lock();
         if s.phase == Phase::Done {
             return;
         }
         s.phase = Phase::Done;
+        if let Some(hook) = s.hook.take() {
+            hook(&result, at);
+        }
         match std::mem::replace(&mut s.notify, Notify::Wait) {
             Notify::Callback(callback) => {
                 drop(s);
@@ -227,7 +246,11 @@ impl Slot {
                 Some(d) if s.phase == Phase::Queued => {
                     if self.done.wait_until(&mut s, d).timed_out() && s.phase == Phase::Queued {
                         s.phase = Phase::Done;
-                        return Err(on_deadline());
+                        let err = Err(on_deadline());
+                        if let Some(hook) = s.hook.take() {
+                            hook(&err, None);
+                        }
+                        return err;
                     }
                 }
                 _ => self.done.wait(&mut s),

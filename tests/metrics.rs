@@ -1,0 +1,310 @@
+//! Metrics count what really happened, and the Prometheus text parses with a real Prometheus text
+//! parser (the `prometheus-parse` crate) into the values of the requests this test made.
+mod common;
+
+use common::fixture;
+use inferkit::repository::{Registry, RegistryOptions, Select};
+use inferkit::{BatchingOptions, InferOptions, Model, ModelOptions, Tensor, TensorView};
+use prometheus_parse::{Sample, Scrape, Value};
+
+fn parse(text: &str) -> Scrape {
+    Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("the exposition parses")
+}
+
+fn find<'a>(scrape: &'a Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<&'a Sample> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+}
+
+fn counter(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    match find(scrape, metric, labels).map(|s| &s.value) {
+        Some(Value::Counter(v)) | Some(Value::Gauge(v)) | Some(Value::Untyped(v)) => *v,
+        other => panic!("{metric}{labels:?}: {other:?}"),
+    }
+}
+
+fn histogram_count(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    match find(scrape, metric, labels).map(|s| &s.value) {
+        Some(Value::Histogram(buckets)) => buckets.last().map_or(0.0, |b| b.count),
+        other => panic!("{metric}{labels:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn counters_and_histograms_match_the_requests_made() {
+    let model = Model::open_with(
+        fixture("mlp.onnx"),
+        &ModelOptions {
+            instances: 1,
+            batching: BatchingOptions {
+                max_batch_size: 8,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // 8 threads × 50 requests of 2 rows, plus 3 dtype mismatches and 2 unknown outputs.
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let model = &model;
+            s.spawn(move || {
+                let x = vec![t as f32 * 0.1; 32];
+                for _ in 0..50 {
+                    model
+                        .infer(&[("x", TensorView::from_slice(vec![2, 16], &x))])
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let bad = [0f64; 16];
+    for _ in 0..3 {
+        assert!(model
+            .infer(&[("x", TensorView::from_slice(vec![1, 16], &bad))])
+            .is_err());
+    }
+    let x = [0f32; 16];
+    for _ in 0..2 {
+        assert!(model
+            .infer_select(&[("x", TensorView::from_slice(vec![1, 16], &x))], &["nope"])
+            .is_err());
+    }
+    let snap = model.metrics();
+    assert_eq!(snap.requests_success, 400);
+    assert_eq!(snap.rows, 800);
+    assert_eq!(
+        snap.requests_failed,
+        vec![
+            ("dtype_mismatch".to_string(), 3),
+            ("unknown_output".to_string(), 2)
+        ]
+    );
+    assert_eq!(snap.request_duration.count, 405);
+    assert!(
+        snap.executions >= 50 && snap.executions <= 400,
+        "{}",
+        snap.executions
+    );
+    assert_eq!(snap.batch_size.count, snap.executions);
+    assert_eq!(
+        snap.batch_size.sum, 400,
+        "batch sizes add up to the requests run"
+    );
+    assert_eq!(snap.compute_duration.count, snap.executions);
+    assert_eq!(
+        snap.queue_duration.count, 400,
+        "every request that ran waited (or not) once"
+    );
+    assert_eq!((snap.pending, snap.inflight), (0, 0));
+    let p = (
+        snap.request_duration.p50_us(),
+        snap.request_duration.p90_us(),
+        snap.request_duration.p99_us(),
+    );
+    assert!(p.0 > 0.0 && p.0 <= p.1 && p.1 <= p.2, "{p:?}");
+
+    let scrape = parse(&model.metrics_prometheus());
+    let l = [("model", "mlp")];
+    assert_eq!(
+        counter(&scrape, "inferkit_inference_request_success_total", &l),
+        400.0
+    );
+    assert_eq!(
+        counter(
+            &scrape,
+            "inferkit_inference_request_failure_total",
+            &[("model", "mlp"), ("code", "dtype_mismatch")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        counter(
+            &scrape,
+            "inferkit_inference_request_failure_total",
+            &[("model", "mlp"), ("code", "unknown_output")]
+        ),
+        2.0
+    );
+    assert_eq!(counter(&scrape, "inferkit_inference_rows_total", &l), 800.0);
+    assert_eq!(
+        counter(&scrape, "inferkit_inference_executions_total", &l),
+        snap.executions as f64
+    );
+    assert_eq!(
+        histogram_count(&scrape, "inferkit_request_duration_us", &l),
+        405.0
+    );
+    assert_eq!(
+        histogram_count(&scrape, "inferkit_batch_size", &l),
+        snap.executions as f64
+    );
+    assert_eq!(counter(&scrape, "inferkit_pending_requests", &l), 0.0);
+    assert_eq!(counter(&scrape, "inferkit_inflight_requests", &l), 0.0);
+    // Histogram buckets are cumulative and the +Inf bucket equals the count.
+    match &find(&scrape, "inferkit_compute_duration_us", &l)
+        .unwrap()
+        .value
+    {
+        Value::Histogram(b) => {
+            assert!(b
+                .windows(2)
+                .all(|w| w[0].less_than < w[1].less_than && w[0].count <= w[1].count));
+            assert_eq!(b.last().unwrap().count, snap.executions as f64);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        scrape.docs.contains_key("inferkit_request_duration_us"),
+        "HELP lines are present"
+    );
+}
+
+#[test]
+fn async_requests_queue_full_and_cancellations_are_counted() {
+    let model = Model::open_with(
+        fixture("slow.onnx"),
+        &ModelOptions {
+            instances: 1,
+            batching: BatchingOptions {
+                max_queue_size: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let model = std::sync::Arc::new(model);
+    let busy = {
+        let m = model.clone();
+        std::thread::spawn(move || {
+            let x = vec![0.5f32; 16_000 * 256];
+            m.infer(&[("x", TensorView::from_slice(vec![16_000, 256], &x))])
+                .unwrap();
+        })
+    };
+    while model.stats().idle_instances > 0 {
+        std::thread::yield_now();
+    }
+    let req = || {
+        vec![(
+            "x".to_string(),
+            Tensor::from_vec(vec![1, 256], vec![0.1f32; 256]).unwrap(),
+        )]
+    };
+    let kept = model.infer_async(req(), &InferOptions::default()).unwrap();
+    let cancelled = model.infer_async(req(), &InferOptions::default()).unwrap();
+    assert!(
+        model.infer_async(req(), &InferOptions::default()).is_err(),
+        "queue full"
+    );
+    let during = model.metrics();
+    assert_eq!(during.pending, 2);
+    assert_eq!(during.inflight, 3, "the busy request and two queued ones");
+    assert!(cancelled.cancel());
+    busy.join().unwrap();
+    kept.wait().unwrap();
+    let snap = model.metrics();
+    assert_eq!(snap.requests_success, 2);
+    assert_eq!(
+        snap.requests_failed,
+        vec![("queue_full".to_string(), 1), ("cancelled".to_string(), 1)]
+    );
+    assert_eq!((snap.pending, snap.inflight), (0, 0));
+}
+
+#[test]
+fn registry_exposition_labels_versions_and_counts_events() {
+    let dir = tempfile::tempdir().unwrap();
+    for (v, f) in [(1, "mlp.onnx"), (2, "mlp_v2.onnx"), (3, "corrupt.onnx")] {
+        let d = dir.path().join("m").join(v.to_string());
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::copy(fixture(f), d.join("model.onnx")).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("m/config.toml"),
+        "[versions]\npolicy = \"all\"\n[warmup]\ncount = 2\n",
+    )
+    .unwrap();
+    let reg = Registry::open(dir.path(), RegistryOptions::default()).unwrap();
+    let x = [0.25f32; 16];
+    for _ in 0..5 {
+        reg.model("m", Select::Version(1))
+            .unwrap()
+            .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
+            .unwrap();
+    }
+    reg.model("m", Select::Version(2))
+        .unwrap()
+        .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
+        .unwrap();
+    reg.unload_version("m", 2, false).unwrap();
+    let scrape = parse(&reg.metrics_prometheus());
+    assert_eq!(
+        counter(
+            &scrape,
+            "inferkit_inference_request_success_total",
+            &[("model", "m"), ("version", "1")]
+        ),
+        7.0,
+        "5 requests and 2 warmups"
+    );
+    assert_eq!(
+        counter(
+            &scrape,
+            "inferkit_model_loads_total",
+            &[("model", "m"), ("version", "1")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        counter(
+            &scrape,
+            "inferkit_model_load_failures_total",
+            &[("model", "m"), ("version", "3")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        counter(
+            &scrape,
+            "inferkit_model_unloads_total",
+            &[("model", "m"), ("version", "2")]
+        ),
+        1.0
+    );
+    let t = counter(
+        &scrape,
+        "inferkit_model_last_event_timestamp_seconds",
+        &[("model", "m"), ("version", "3"), ("event", "load_failure")],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        (now - t).abs() < 60.0,
+        "the failure's timestamp is now: {t} vs {now}"
+    );
+}
+
+#[test]
+fn metrics_can_be_turned_off() {
+    let model = Model::open_with(
+        fixture("mlp.onnx"),
+        &ModelOptions {
+            metrics: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let x = [0f32; 16];
+    model
+        .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
+        .unwrap();
+    let snap = model.metrics();
+    assert_eq!(snap.requests_success, 1, "outcomes are still counted");
+    assert_eq!(snap.request_duration.count, 0, "no timings are taken");
+}
