@@ -125,7 +125,7 @@ fn bucket_low(i: usize) -> f64 {
     }
     let e = i / 2;
     let base = (1u128 << e) as f64;
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         base
     } else {
         base * 1.5
@@ -473,7 +473,8 @@ pub(crate) fn prometheus(
     // `le` bounds sit on the histogram's bucket edges, so every count is exact: powers of two of
     // nanoseconds, written in microseconds (1.024, 2.048, … 68719.476736), and for batch sizes the
     // integers below powers of two (1, 3, 7, … 2047).
-    let histograms: [(&str, &str, fn(&MetricsSnapshot) -> &HistogramSnapshot, bool); 4] = [
+    type Pick = fn(&MetricsSnapshot) -> &HistogramSnapshot;
+    let histograms: [(&str, &str, Pick, bool); 4] = [
         (
             "inferkit_batch_size",
             "Requests per session run.",
