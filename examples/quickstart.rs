@@ -60,16 +60,31 @@ fn main() -> Result<(), inferkit::Error> {
     println!("\n3. `stable` promoted to version 2 (the canary); everyone asks for `stable` again");
     print_counts(&serve(&registry, |_| Select::Label("stable")));
 
-    let m = registry.model("classifier", Select::Default)?;
-    let stats = m.stats();
+    println!("\nmetrics (Registry::metrics; the same in Prometheus text from Registry::metrics_prometheus)");
     println!(
-        "\nversion {}: {} sessions, {} requests in {} session runs (mean batch {:.2})",
-        m.version(),
-        stats.instances,
-        stats.requests_run,
-        stats.executions,
-        stats.requests_run as f64 / stats.executions.max(1) as f64
+        "{:<12} {:>7} {:>9} {:>7} {:>10} {:>10} {:>10} {:>11} {:>6}",
+        "model",
+        "version",
+        "requests",
+        "failed",
+        "p50 us",
+        "p90 us",
+        "p99 us",
+        "mean batch",
+        "loads"
     );
+    for (name, version, m, events) in registry.metrics() {
+        let failed: u64 = m.requests_failed.iter().map(|(_, n)| n).sum();
+        let mean_batch = m.batch_size.sum as f64 / m.batch_size.count.max(1) as f64;
+        println!(
+            "{name:<12} {version:>7} {:>9} {failed:>7} {:>10.1} {:>10.1} {:>10.1} {mean_batch:>11.2} {:>6}",
+            m.requests_success,
+            m.request_duration.p50_us(),
+            m.request_duration.p90_us(),
+            m.request_duration.p99_us(),
+            events.loads
+        );
+    }
     Ok(())
 }
 

@@ -437,6 +437,32 @@ void inferkit_error_free(struct inferkit_error *error);
 const char *inferkit_status_name(uint32_t status);
 
 /*
+ The model's metrics in the Prometheus text format. The caller owns `*text_out` and frees it
+ with `inferkit_string_free`. Thread-safe.
+ */
+inferkit_status inferkit_model_metrics_prometheus(const struct inferkit_model *model,
+                                                  char **text_out,
+                                                  struct inferkit_error **error_out);
+
+/*
+ The model's metrics as JSON: `{"requests_success", "requests_failed": {code: n}, "rows",
+ "executions", "pending", "inflight", "batch_size": {count, sum, p50, p90, p99},
+ "request_duration"|"queue_duration"|"compute_duration": {count, sum_us, p50_us, p90_us, p99_us}}`.
+ The caller frees `*json_out` with `inferkit_string_free`. Thread-safe.
+ */
+inferkit_status inferkit_model_metrics_json(const struct inferkit_model *model,
+                                            char **json_out,
+                                            struct inferkit_error **error_out);
+
+/*
+ Metrics of every model version in the registry, with load, failure and unload events, in the
+ Prometheus text format. The caller frees `*text_out` with `inferkit_string_free`. Thread-safe.
+ */
+inferkit_status inferkit_registry_metrics_prometheus(const struct inferkit_registry *registry,
+                                                     char **text_out,
+                                                     struct inferkit_error **error_out);
+
+/*
  Creates options with the defaults: name from the file, 1 intra-op and 1 inter-op thread,
  spinning off, all graph optimisations, CPU. Never returns NULL.
  */

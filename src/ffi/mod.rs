@@ -16,6 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::error::{Error, ErrorCode, Result};
 
 pub mod error;
+pub mod metrics;
 pub mod model;
 pub mod registry;
 pub mod request;

@@ -14,6 +14,12 @@ pub struct inferkit_registry {
     registry: Registry,
 }
 
+impl inferkit_registry {
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
 /// Opens the repository at `root` (`<root>/<model>/<version>/model.onnx`, optional
 /// `<root>/<model>/config.toml`). `load_all`: load every model now (false: explicit mode, models
 /// load with `inferkit_registry_load`). `poll_interval_ms`: re-scan on a background thread at this

@@ -590,6 +590,29 @@ static void check_registry(void) {
   EXPECT_STATUS(INFERKIT_STATUS_INVALID_MODEL_NAME, "../x", inferkit_registry_load(reg, "../x", error_out));
   CHECK(m == NULL, "no model written on failure");
 
+  /* metrics: Prometheus text for the registry and one version, a JSON summary */
+  {
+    char *text = NULL;
+    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_metrics_prometheus(reg, &text, error_out));
+    CHECK(text && strstr(text, "# TYPE inferkit_request_duration_us histogram") &&
+              strstr(text, "inferkit_model_loads_total{model=\"classifier\",version=\"1\"} 1"),
+          "registry metrics lack the expected lines");
+    inferkit_string_free(text);
+    text = NULL;
+    if (stable) {
+      EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_metrics_prometheus(stable, &text, error_out));
+      /* version 1 served 2 warmups and the 2 inferences of check_against above */
+      CHECK(text && strstr(text, "inferkit_inference_request_success_total{model=\"classifier\",version=\"1\"} 4"),
+            "version 1 success count in %s", text ? text : "(null)");
+      inferkit_string_free(text);
+      text = NULL;
+      EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_metrics_json(stable, &text, error_out));
+      CHECK(text && strstr(text, "\"requests_success\":4") && strstr(text, "\"p99_us\""), "json %s", text ? text : "(null)");
+      inferkit_string_free(text);
+    }
+    EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "text_out", inferkit_registry_metrics_prometheus(reg, NULL, error_out));
+  }
+
   /* reload and status */
   EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_reload(reg, &failures, error_out));
   CHECK(failures == 0, "%zu failures on reload", failures);
