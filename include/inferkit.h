@@ -178,6 +178,14 @@ enum inferkit_status
    The model has no ready version to serve.
    */
   INFERKIT_STATUS_NO_VERSION_AVAILABLE = 70,
+  /*
+   A pipeline that cannot work with its model (the message names the step).
+   */
+  INFERKIT_STATUS_PIPELINE_CONFIG = 80,
+  /*
+   A pipeline step failed on a request's data (the message names the step).
+   */
+  INFERKIT_STATUS_PIPELINE_STEP = 81,
 };
 #ifndef __cplusplus
 typedef uint32_t inferkit_status;

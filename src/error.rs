@@ -98,11 +98,15 @@ pub enum ErrorCode {
     RepositoryUnreadable = 69,
     /// The model has no ready version to serve.
     NoVersionAvailable = 70,
+    /// A pipeline that cannot work with its model (the message names the step).
+    PipelineConfig = 80,
+    /// A pipeline step failed on a request's data (the message names the step).
+    PipelineStep = 81,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order; used to document and test the table.
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::Ok,
         ErrorCode::Panic,
         ErrorCode::NullArgument,
@@ -138,6 +142,8 @@ impl ErrorCode {
         ErrorCode::InvalidModelName,
         ErrorCode::RepositoryUnreadable,
         ErrorCode::NoVersionAvailable,
+        ErrorCode::PipelineConfig,
+        ErrorCode::PipelineStep,
     ];
 
     /// The code with this number, if there is one.
@@ -183,6 +189,8 @@ impl ErrorCode {
             ErrorCode::InvalidModelName => "invalid_model_name",
             ErrorCode::RepositoryUnreadable => "repository_unreadable",
             ErrorCode::NoVersionAvailable => "no_version_available",
+            ErrorCode::PipelineConfig => "pipeline_config",
+            ErrorCode::PipelineStep => "pipeline_step",
         }
     }
 }
@@ -521,6 +529,26 @@ pub enum Error {
         /// The model's name.
         model: String,
     },
+    /// See [`ErrorCode::PipelineConfig`].
+    #[error("model `{model}`, pipeline {step}: {reason}")]
+    PipelineConfig {
+        /// The model's name.
+        model: String,
+        /// The step, as `pre[2] Layout`.
+        step: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// See [`ErrorCode::PipelineStep`].
+    #[error("model `{model}`, pipeline {step}: {reason}")]
+    PipelineStep {
+        /// The model's name.
+        model: String,
+        /// The step, as `pre[1] Normalize`.
+        step: String,
+        /// What is wrong with the data.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -560,6 +588,8 @@ impl Error {
             Error::InvalidModelName { .. } => ErrorCode::InvalidModelName,
             Error::RepositoryUnreadable { .. } => ErrorCode::RepositoryUnreadable,
             Error::NoVersionAvailable { .. } => ErrorCode::NoVersionAvailable,
+            Error::PipelineConfig { .. } => ErrorCode::PipelineConfig,
+            Error::PipelineStep { .. } => ErrorCode::PipelineStep,
         }
     }
 }

@@ -31,6 +31,7 @@
 //! | `inferkit_request_duration_us` | histogram | end to end, from the call (or submission) to the result |
 //! | `inferkit_queue_duration_us` | histogram | waiting for a session (0 on the direct path) |
 //! | `inferkit_compute_duration_us` | histogram | one session run (a batch), concatenation and split included |
+//! | `inferkit_preprocess_duration_us`, `inferkit_postprocess_duration_us` | histogram | pipeline steps, per `infer_pipeline` call |
 //! | `inferkit_pending_requests` | gauge | requests waiting in the queue |
 //! | `inferkit_inflight_requests` | gauge | requests accepted and not yet answered |
 //! | `inferkit_model_loads_total`, `inferkit_model_load_failures_total`, `inferkit_model_unloads_total` | counter | registry events |
@@ -256,6 +257,8 @@ pub struct Metrics {
     request_duration: Histogram,
     queue_duration: Histogram,
     compute_duration: Histogram,
+    pre_duration: Histogram,
+    post_duration: Histogram,
     pending: Gauge,
     inflight: Gauge,
 }
@@ -272,6 +275,8 @@ impl Metrics {
             request_duration: Histogram::default(),
             queue_duration: Histogram::default(),
             compute_duration: Histogram::default(),
+            pre_duration: Histogram::default(),
+            post_duration: Histogram::default(),
             pending: Gauge::default(),
             inflight: Gauge::default(),
         }
@@ -314,6 +319,14 @@ impl Metrics {
         self.queue_duration.record_duration(d);
     }
 
+    pub(crate) fn pre_duration(&self, d: Duration) {
+        self.pre_duration.record_duration(d);
+    }
+
+    pub(crate) fn post_duration(&self, d: Duration) {
+        self.post_duration.record_duration(d);
+    }
+
     pub(crate) fn pending(&self, delta: i64) {
         self.pending.add(delta);
     }
@@ -340,6 +353,8 @@ impl Metrics {
             request_duration: self.request_duration.snapshot(),
             queue_duration: self.queue_duration.snapshot(),
             compute_duration: self.compute_duration.snapshot(),
+            preprocess_duration: self.pre_duration.snapshot(),
+            postprocess_duration: self.post_duration.snapshot(),
             pending: self.pending.get().max(0) as u64,
             inflight: self.inflight.get().max(0) as u64,
         }
@@ -365,6 +380,10 @@ pub struct MetricsSnapshot {
     pub queue_duration: HistogramSnapshot,
     /// Session run time (ns).
     pub compute_duration: HistogramSnapshot,
+    /// Pipeline pre-processing time (ns), per `infer_pipeline` call.
+    pub preprocess_duration: HistogramSnapshot,
+    /// Pipeline post-processing time (ns), per `infer_pipeline` call.
+    pub postprocess_duration: HistogramSnapshot,
     /// Requests queued now.
     pub pending: u64,
     /// Requests accepted and not answered yet.
@@ -474,7 +493,7 @@ pub(crate) fn prometheus(
     // nanoseconds, written in microseconds (1.024, 2.048, … 68719.476736), and for batch sizes the
     // integers below powers of two (1, 3, 7, … 2047).
     type Pick = fn(&MetricsSnapshot) -> &HistogramSnapshot;
-    let histograms: [(&str, &str, Pick, bool); 4] = [
+    let histograms: [(&str, &str, Pick, bool); 6] = [
         (
             "inferkit_batch_size",
             "Requests per session run.",
@@ -497,6 +516,18 @@ pub(crate) fn prometheus(
             "inferkit_compute_duration_us",
             "Session run time per batch in microseconds.",
             |s| &s.compute_duration,
+            true,
+        ),
+        (
+            "inferkit_preprocess_duration_us",
+            "Pipeline pre-processing time in microseconds.",
+            |s| &s.preprocess_duration,
+            true,
+        ),
+        (
+            "inferkit_postprocess_duration_us",
+            "Pipeline post-processing time in microseconds.",
+            |s| &s.postprocess_duration,
             true,
         ),
     ];

@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::pipeline::{Pipeline, PipelineOutput, PipelineSpec};
 use crate::runtime::Runtime;
 use crate::scheduler::{
     BatchingOptions, InferFuture, InferOptions, RequestHandle, Scheduler, SchedulerStats,
@@ -27,7 +28,7 @@ use crate::signature::Signature;
 use crate::tensor::{Tensor, TensorView};
 
 /// How to load a model.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelOptions {
     /// The name used in errors and metrics. Default: the file name without its extension.
     pub name: Option<String>,
@@ -42,6 +43,8 @@ pub struct ModelOptions {
     pub metrics: bool,
     /// The version number reported in metrics (`version` label); a registry sets it.
     pub version: Option<u64>,
+    /// Pre- and post-processing for [`Model::infer_pipeline`] (see [`crate::pipeline`]).
+    pub pipeline: Option<PipelineSpec>,
 }
 
 impl Default for ModelOptions {
@@ -55,6 +58,7 @@ impl Default for ModelOptions {
             batching: BatchingOptions::default(),
             metrics: true,
             version: None,
+            pipeline: None,
         }
     }
 }
@@ -78,6 +82,7 @@ impl ModelOptions {
 /// batched when that pays (see [`crate::scheduler`]).
 pub struct Model {
     inner: Arc<Scheduler>,
+    pipeline: Pipeline,
 }
 
 impl std::fmt::Debug for Model {
@@ -194,7 +199,17 @@ impl Model {
                 })
             }
         };
+        let pipeline = Pipeline::new(
+            &name,
+            options
+                .pipeline
+                .as_ref()
+                .unwrap_or(&PipelineSpec::default()),
+            &signature,
+            None,
+        )?;
         Ok(Model {
+            pipeline,
             inner: Arc::new(Scheduler::new(
                 name,
                 signature,
@@ -231,6 +246,36 @@ impl Model {
     /// up to the group above the cheapest one, so batching happens only when it pays.
     pub fn batch_costs(&self) -> Vec<(usize, f64)> {
         self.inner.batch_costs()
+    }
+
+    /// Runs the model's pipeline: pre steps on `input` (on this thread), the model (batched with
+    /// other requests), post steps on its output. Without a declared pipeline, `input` feeds the
+    /// first input and the outputs come back as they are. Pre and post times are in the metrics.
+    pub fn infer_pipeline(&self, input: Tensor) -> Result<PipelineOutput> {
+        let m = &self.inner.metrics;
+        let timed = m.enabled();
+        let t0 = timed.then(std::time::Instant::now);
+        let _span = tracing::trace_span!("inferkit.pipeline", model = %self.inner.name).entered();
+        let prepared = match self.pipeline.pre(&self.inner.name, &input) {
+            Ok(t) => t,
+            Err(e) => {
+                m.outcome(Some(e.code()), 0);
+                return Err(e);
+            }
+        };
+        if let Some(t0) = t0 {
+            m.pre_duration(t0.elapsed());
+        }
+        let outputs = self.inner.infer(
+            &[(&*self.pipeline.input, prepared.view())],
+            &InferOptions::default(),
+        )?;
+        let t1 = timed.then(std::time::Instant::now);
+        let result = self.pipeline.post(&self.inner.name, outputs);
+        if let Some(t1) = t1 {
+            m.post_duration(t1.elapsed());
+        }
+        result
     }
 
     /// Counters, gauges and histograms of this model (see [`crate::metrics`]).

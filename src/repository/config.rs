@@ -107,7 +107,7 @@ pub enum SplitTarget {
 }
 
 /// The parsed configuration of one model.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModelConfig {
     /// Versions served.
     pub policy: VersionPolicy,
@@ -140,6 +140,8 @@ struct Raw {
     integrity: RawIntegrity,
     #[serde(default)]
     warmup: RawWarmup,
+    #[serde(default)]
+    pipeline: Option<crate::pipeline::PipelineSpec>,
 }
 
 #[derive(Deserialize, Default)]
@@ -372,6 +374,19 @@ impl ModelConfig {
         model
             .check()
             .map_err(|e| config_error(file, e.to_string()))?;
+        if let Some(mut spec) = raw.pipeline {
+            // Label files are relative to the model's directory.
+            let dir = file.parent().unwrap_or(Path::new("."));
+            for step in &mut spec.post {
+                if let crate::pipeline::PostStep::TopK {
+                    labels: Some(l), ..
+                } = step
+                {
+                    *l = dir.join(&*l).to_string_lossy().into_owned();
+                }
+            }
+            model.pipeline = Some(spec);
+        }
 
         let mut sha256 = BTreeMap::new();
         for (version, hex) in raw.integrity.sha256 {

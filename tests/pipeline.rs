@@ -1,0 +1,211 @@
+//! Pipelines around real models: pre steps equal the same computation done by hand, post steps
+//! give labelled classes, declared in config.toml, checked at load (naming the step), and timed
+//! in the metrics.
+mod common;
+
+use common::fixture;
+use inferkit::pipeline::{PipelineSpec, PostStep, PreStep};
+use inferkit::repository::{Registry, RegistryOptions, Select, VersionState};
+use inferkit::{Error, ErrorCode, Model, ModelOptions, Tensor, TensorView};
+
+fn with(spec: PipelineSpec) -> inferkit::Result<Model> {
+    Model::open_with(
+        fixture("mlp.onnx"),
+        &ModelOptions {
+            pipeline: Some(spec),
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn pre_steps_equal_the_same_steps_done_by_hand() {
+    let model = with(PipelineSpec {
+        pre: vec![
+            PreStep::Scale {
+                factor: 0.5,
+                offset: 1.0,
+            },
+            PreStep::Clip {
+                min: -2.0,
+                max: 4.0,
+            },
+            PreStep::AddBatchDim,
+        ],
+        ..Default::default()
+    })
+    .unwrap();
+    let raw: Vec<f32> = (0..16).map(|i| i as f32 - 5.0).collect();
+    let by_hand: Vec<f32> = raw
+        .iter()
+        .map(|v| (v * 0.5 + 1.0).clamp(-2.0, 4.0))
+        .collect();
+    let want = model
+        .infer(&[("x", TensorView::from_slice(vec![1, 16], &by_hand))])
+        .unwrap();
+    let got = model
+        .infer_pipeline(Tensor::from_vec(vec![16], raw).unwrap())
+        .unwrap();
+    assert_eq!(got.outputs, want, "bitwise equal");
+    assert!(got.classes.is_none());
+    // u8 input is converted to f32 before the steps
+    let bytes: Vec<u8> = (0..16).collect();
+    let by_hand: Vec<f32> = bytes
+        .iter()
+        .map(|v| (*v as f32 * 0.5 + 1.0).clamp(-2.0, 4.0))
+        .collect();
+    let want = model
+        .infer(&[("x", TensorView::from_slice(vec![1, 16], &by_hand))])
+        .unwrap();
+    assert_eq!(
+        model
+            .infer_pipeline(Tensor::from_vec(vec![16], bytes).unwrap())
+            .unwrap()
+            .outputs,
+        want
+    );
+}
+
+#[test]
+fn pipeline_declared_in_config_with_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m");
+    std::fs::create_dir_all(m.join("1")).unwrap();
+    std::fs::copy(fixture("mlp.onnx"), m.join("1/model.onnx")).unwrap();
+    std::fs::write(m.join("labels.txt"), "cat\ndog\nbird\nfish\n").unwrap();
+    std::fs::write(
+        m.join("config.toml"),
+        "[pipeline]\ninput = \"x\"\noutput = \"y\"\npre = [ { op = \"add_batch_dim\" } ]\npost = [ { op = \"softmax\" }, { op = \"top_k\", k = 3, labels = \"labels.txt\" } ]\n",
+    )
+    .unwrap();
+    let reg = Registry::open(dir.path(), RegistryOptions::default()).unwrap();
+    let model = reg.model("m", Select::Default).unwrap();
+    let x: Vec<f32> = (0..16).map(|i| (i % 5) as f32 - 2.0).collect();
+    let out = model
+        .infer_pipeline(Tensor::from_vec(vec![16], x.clone()).unwrap())
+        .unwrap();
+    let top = &out.classes.as_ref().unwrap()[0];
+    assert_eq!(top.len(), 3);
+    assert!(top[0].score >= top[1].score && top[1].score >= top[2].score);
+    // the classes are the model's own softmaxed scores, labelled by index
+    let logits = model
+        .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
+        .unwrap()["y"]
+        .as_slice::<f32>()
+        .unwrap()
+        .to_vec();
+    let best = (0..4)
+        .max_by(|a, b| logits[*a].total_cmp(&logits[*b]))
+        .unwrap();
+    assert_eq!(top[0].index, best);
+    assert_eq!(
+        top[0].label.as_deref(),
+        Some(["cat", "dog", "bird", "fish"][best])
+    );
+    let probs = out.outputs["y"].as_slice::<f32>().unwrap();
+    assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+
+    // Pre and post times are in the metrics.
+    let snap = model.metrics();
+    assert_eq!(snap.preprocess_duration.count, 1);
+    assert_eq!(snap.postprocess_duration.count, 1);
+    assert!(model
+        .metrics_prometheus()
+        .contains("inferkit_preprocess_duration_us_count{model=\"m\",version=\"1\"} 1"));
+
+    // A label file shorter than the classes fails the version at load, naming the step.
+    std::fs::write(m.join("labels.txt"), "cat\ndog\nbird\n").unwrap();
+    std::fs::create_dir_all(m.join("2")).unwrap();
+    std::fs::copy(fixture("mlp.onnx"), m.join("2/model.onnx")).unwrap();
+    let errors = reg.reload().unwrap();
+    let err = errors
+        .iter()
+        .find(|e| e.code() == ErrorCode::PipelineConfig)
+        .unwrap_or_else(|| panic!("{errors:?}"));
+    assert!(
+        err.to_string().contains("post[1] TopK") && err.to_string().contains("has 3 lines"),
+        "{err}"
+    );
+    let st = reg.model_status("m").unwrap();
+    assert!(
+        matches!(&st.versions[1].state, VersionState::Failed(r) if r.contains("TopK")),
+        "{st:?}"
+    );
+    assert_eq!(
+        reg.model("m", Select::Default).unwrap().version(),
+        1,
+        "version 1 keeps serving"
+    );
+}
+
+#[test]
+fn pipelines_that_cannot_fit_the_model_fail_at_load() {
+    let err = with(PipelineSpec {
+        pre: vec![PreStep::Layout {
+            from: "hwc".into(),
+            to: "chw".into(),
+        }],
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::PipelineConfig { step, .. } if step == "pre[0] Layout"),
+        "{err:?}"
+    );
+    let err = with(PipelineSpec {
+        pre: vec![PreStep::Cast { to: "i64".into() }],
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("takes f32"), "{err}");
+    let err = with(PipelineSpec {
+        input: Some("nope".into()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::PipelineConfig);
+    let err = with(PipelineSpec {
+        post: vec![PostStep::TopK { k: 2, labels: None }, PostStep::Sigmoid],
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("last step"), "{err}");
+    // An unknown op in config.toml is a config error with its line.
+    let msg = inferkit::repository::ModelConfig::parse(
+        std::path::Path::new("m/config.toml"),
+        "[pipeline]\npre = [ { op = \"blur\" } ]\n",
+        &ModelOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(msg.contains("blur") && msg.contains("line 2"), "{msg}");
+}
+
+#[test]
+fn a_step_that_fails_on_the_data_is_a_typed_error() {
+    let model = with(PipelineSpec {
+        pre: vec![
+            PreStep::Normalize {
+                mean: vec![0.0, 0.0],
+                std: vec![1.0, 1.0],
+                axis: -1,
+            },
+            PreStep::Reshape { shape: vec![1, 16] },
+        ],
+        ..Default::default()
+    })
+    .unwrap();
+    let err = model
+        .infer_pipeline(Tensor::from_vec(vec![4, 4], vec![0f32; 16]).unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::PipelineStep { step, reason, .. } if step == "pre[0] Normalize" && reason.contains("4 channels")),
+        "{err:?}"
+    );
+    let ok = model
+        .infer_pipeline(Tensor::from_vec(vec![8, 2], vec![0f32; 16]).unwrap())
+        .unwrap();
+    assert_eq!(ok.outputs["y"].shape(), &[1, 4]);
+    let failed = model.metrics().requests_failed;
+    assert_eq!(failed, vec![("pipeline_step".to_string(), 1)]);
+}
