@@ -28,6 +28,19 @@ pub struct inferkit_model_options {
     options: ModelOptions,
 }
 
+/// Applies `change` to a copy of the options, checks the result, and keeps it only if it is valid.
+fn edit(
+    options: *mut inferkit_model_options,
+    change: impl FnOnce(&mut ModelOptions),
+) -> Result<()> {
+    let o = arg_mut(options, "options")?;
+    let mut next = o.options.clone();
+    change(&mut next);
+    next.check()?;
+    o.options = next;
+    Ok(())
+}
+
 /// Creates options with the defaults: name from the file, 1 intra-op and 1 inter-op thread,
 /// spinning off, all graph optimisations, CPU. Never returns NULL.
 #[no_mangle]
@@ -73,13 +86,10 @@ pub extern "C" fn inferkit_model_options_set_threads(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let o = arg_mut(options, "options")?;
-        let mut session = o.options.session.clone();
-        session.intra_op_threads = intra_op_threads;
-        session.inter_op_threads = inter_op_threads;
-        session.check()?;
-        o.options.session = session;
-        Ok(())
+        edit(options, |o| {
+            o.session.intra_op_threads = intra_op_threads;
+            o.session.inter_op_threads = inter_op_threads;
+        })
     })
 }
 
@@ -124,16 +134,11 @@ pub extern "C" fn inferkit_model_options_add_execution_provider(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let o = arg_mut(options, "options")?;
         let ep = ExecutionProvider::from_u32(provider).ok_or_else(|| Error::InvalidArgument {
             name: "provider",
             reason: format!("{provider} is not an inferkit_execution_provider"),
         })?;
-        let mut session = o.options.session.clone();
-        session.execution_providers.push(ep);
-        session.check()?;
-        o.options.session = session;
-        Ok(())
+        edit(options, |o| o.session.execution_providers.push(ep))
     })
 }
 
@@ -145,17 +150,7 @@ pub extern "C" fn inferkit_model_options_set_instances(
     instances: usize,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
-    guard(error_out, || {
-        let o = arg_mut(options, "options")?;
-        if instances == 0 {
-            return Err(Error::InvalidArgument {
-                name: "instances",
-                reason: "must be at least 1".into(),
-            });
-        }
-        o.options.instances = instances;
-        Ok(())
-    })
+    guard(error_out, || edit(options, |o| o.instances = instances))
 }
 
 /// Sets queueing and batching: `max_batch_size` rows per batch (1 turns batching off; default 32),
@@ -172,15 +167,12 @@ pub extern "C" fn inferkit_model_options_set_batching(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let o = arg_mut(options, "options")?;
-        let mut batching = o.options.batching.clone();
-        batching.max_batch_size = max_batch_size;
-        batching.max_queue_delay_us = max_queue_delay_us;
-        batching.max_queue_size = max_queue_size;
-        batching.default_timeout_us = default_timeout_us;
-        batching.check()?;
-        o.options.batching = batching;
-        Ok(())
+        edit(options, |o| {
+            o.batching.max_batch_size = max_batch_size;
+            o.batching.max_queue_delay_us = max_queue_delay_us;
+            o.batching.max_queue_size = max_queue_size;
+            o.batching.default_timeout_us = default_timeout_us;
+        })
     })
 }
 
@@ -194,12 +186,8 @@ pub extern "C" fn inferkit_model_options_set_preferred_batch_sizes(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let o = arg_mut(options, "options")?;
-        let mut batching = o.options.batching.clone();
-        batching.preferred_batch_sizes = c_slice(sizes, count, "sizes")?.to_vec();
-        batching.check()?;
-        o.options.batching = batching;
-        Ok(())
+        let sizes = c_slice(sizes, count, "sizes")?.to_vec();
+        edit(options, |o| o.batching.preferred_batch_sizes = sizes)
     })
 }
 

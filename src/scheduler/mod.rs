@@ -284,19 +284,29 @@ impl Scheduler {
         self.metrics.inflight(1);
         let (result, counted) = self.infer_inner(inputs, opts, start);
         if !counted {
-            self.metrics.inflight(-1);
-            let rows = inputs
-                .first()
-                .and_then(|(_, v)| v.shape().first())
-                .copied()
-                .unwrap_or(1);
-            self.metrics
-                .outcome(result.as_ref().err().map(Error::code), rows);
-            if let Some(start) = start {
-                self.metrics.request_duration(start.elapsed());
-            }
+            self.count_unqueued(inputs, &result, start.map(|s| s.elapsed()));
         }
         result
+    }
+
+    /// Counts a request that did not go through the queue (direct path, or refused before it).
+    fn count_unqueued(
+        &self,
+        inputs: &[(&str, TensorView<'_>)],
+        result: &Result<Outputs>,
+        took: Option<Duration>,
+    ) {
+        self.metrics.inflight(-1);
+        let rows = inputs
+            .first()
+            .and_then(|(_, v)| v.shape().first())
+            .copied()
+            .unwrap_or(1);
+        self.metrics
+            .outcome(result.as_ref().err().map(Error::code), rows);
+        if let Some(took) = took {
+            self.metrics.request_duration(took);
+        }
     }
 
     /// A hook that counts a queued request when it completes: `end` is the batch's end instant
@@ -365,19 +375,12 @@ impl Scheduler {
                 // One clock reading serves the run and the request (validation, before the run, is
                 // tens of nanoseconds): the caller's result is ready now, whatever it drains next.
                 let end = start.map(|_| Instant::now());
-                if let (Some(start), Some(end)) = (start, end) {
+                let took = start.zip(end).map(|(s, e)| e - s);
+                if took.is_some() {
                     self.metrics.queue_duration(Duration::ZERO);
-                    self.metrics.request_duration(end - start);
                 }
-                self.executed(1, start.zip(end).map(|(s, e)| e - s));
-                self.metrics.inflight(-1);
-                let rows = inputs
-                    .first()
-                    .and_then(|(_, v)| v.shape().first())
-                    .copied()
-                    .unwrap_or(1);
-                self.metrics
-                    .outcome(result.as_ref().err().map(Error::code), rows);
+                self.executed(1, took);
+                self.count_unqueued(inputs, &result, took);
                 self.release_and_drain(worker);
                 return Ok((result, true));
             }
