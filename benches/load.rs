@@ -352,6 +352,9 @@ fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_j
     let data: Vec<Vec<f32>> = (0..threads).map(|t| data_for(t, 1, 16)).collect();
     let mut on = Vec::new();
     let mut off = Vec::new();
+    // CPU time per request, less sensitive than throughput to how busy the machine is.
+    let mut cpu_on: Vec<f64> = Vec::new();
+    let mut cpu_off: Vec<f64> = Vec::new();
     // Round 0 warms the process up and is not counted.
     for round in 0..9 {
         let metrics = round % 2 == 1;
@@ -373,10 +376,13 @@ fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_j
         if round == 0 {
             continue;
         }
+        let cpu_us = c.cpu / c.rows_per_s * 1e6;
         if metrics {
-            on.push(c.rows_per_s)
+            on.push(c.rows_per_s);
+            cpu_on.push(cpu_us);
         } else {
-            off.push(c.rows_per_s)
+            off.push(c.rows_per_s);
+            cpu_off.push(cpu_us);
         }
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
@@ -388,9 +394,16 @@ fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_j
     println!("metrics on : {m_on:>12.0} rows/s  (runs {on:.0?})");
     println!("metrics off: {m_off:>12.0} rows/s  (runs {off:.0?})");
     println!("cost of metrics: {diff:.1}% of throughput");
-    vec![
-        serde_json::json!({ "model": "mlp", "config": "metrics cost", "concurrency": threads, "metrics_on_rows_per_s": m_on, "metrics_off_rows_per_s": m_off, "cost_percent": diff }),
-    ]
+    let (c_on, c_off) = (mean(&cpu_on), mean(&cpu_off));
+    let cpu_diff = (c_on - c_off) / c_off * 100.0;
+    println!(
+        "CPU per request: {c_on:.2} us with metrics, {c_off:.2} us without: {cpu_diff:.1}% more"
+    );
+    vec![serde_json::json!({
+        "model": "mlp", "config": "metrics cost", "concurrency": threads,
+        "metrics_on_rows_per_s": m_on, "metrics_off_rows_per_s": m_off, "cost_percent": diff,
+        "cpu_us_per_request_on": c_on, "cpu_us_per_request_off": c_off, "cpu_cost_percent": cpu_diff,
+    })]
 }
 
 fn inferkit_model(b: &Bench, instances: usize, batching: BatchingOptions) -> Model {

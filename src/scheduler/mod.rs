@@ -401,18 +401,12 @@ impl Scheduler {
             // The call's start doubles as the enqueue time.
             start.or_else(|| self.timed().then(Instant::now)),
         ));
-        let rows = request
-            .rows
-            .or_else(|| {
-                request
-                    .inputs
-                    .first()
-                    .and_then(|i| i.shape.first().copied())
-            })
-            .unwrap_or(1);
-        request.slot.set_hook(self.counting_hook(start, rows));
+        // The worker that completes it counts it (with the batch's clock readings); only a request
+        // this thread withdraws at its deadline is counted here.
+        request.counted_by_worker.store(true, Ordering::Relaxed);
         self.submit(request.clone(), true)?;
-        Ok((request.slot.wait(deadline, || self.deadline_error()), true))
+        let (result, withdrawn) = request.slot.wait(deadline, || self.deadline_error());
+        Ok((result, !withdrawn))
     }
 
     /// Queues a request that owns its inputs; the result arrives through the request's slot.
@@ -559,7 +553,9 @@ impl Scheduler {
             }
 
             if r.deadline.is_some_and(|d| Instant::now() >= d) {
-                r.slot.complete(Err(self.deadline_error()));
+                let err = Err(self.deadline_error());
+                self.count_by_worker(&r, &err, self.metrics.enabled().then(Instant::now));
+                r.slot.complete(err);
                 continue;
             }
             return Some(r);
@@ -640,7 +636,25 @@ impl Scheduler {
                 self.metrics
                     .queue_duration(started.saturating_duration_since(queued));
             }
+            self.count_by_worker(request, &result, end);
             request.slot.complete_at(result, end);
+        }
+    }
+
+    /// Counts a blocking request that a worker completes (asynchronous ones count in their hook).
+    fn count_by_worker(&self, request: &Request, result: &Result<Outputs>, end: Option<Instant>) {
+        if !request.counted_by_worker.load(Ordering::Relaxed) {
+            return;
+        }
+        self.metrics.inflight(-1);
+        self.metrics.outcome(
+            result.as_ref().err().map(Error::code),
+            request.metric_rows(),
+        );
+        if let (Some(start), Some(end)) = (request.enqueued.filter(|_| self.metrics.enabled()), end)
+        {
+            self.metrics
+                .request_duration(end.saturating_duration_since(start));
         }
     }
 

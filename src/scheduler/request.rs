@@ -60,8 +60,10 @@ pub(crate) struct Request {
     /// Rows along dim 0 shared by every input, when the request can join a batch.
     pub(crate) rows: Option<usize>,
     pub(crate) deadline: Option<Instant>,
-    /// When it was queued; only kept under a timed policy, which waits relative to it.
+    /// When it was queued (or its blocking call started); kept when a timed policy or metrics need it.
     pub(crate) enqueued: Option<Instant>,
+    /// A blocking request: the worker that completes it records its metrics.
+    pub(crate) counted_by_worker: std::sync::atomic::AtomicBool,
     pub(crate) slot: Slot,
 }
 
@@ -71,6 +73,13 @@ unsafe impl Send for Request {}
 unsafe impl Sync for Request {}
 
 impl Request {
+    /// Rows counted in metrics: dim 0 of the first input, or 1.
+    pub(crate) fn metric_rows(&self) -> usize {
+        self.rows
+            .or_else(|| self.inputs.first().and_then(|i| i.shape.first().copied()))
+            .unwrap_or(1)
+    }
+
     /// Whether this request may join a batch with `other`: the same dims after the first for every
     /// input (dtypes are the model's), and the same outputs asked for.
     pub(crate) fn batches_with(&self, other: &Request) -> bool {
@@ -104,6 +113,7 @@ impl Request {
             rows,
             deadline,
             enqueued: stamp,
+            counted_by_worker: std::sync::atomic::AtomicBool::new(false),
             slot: Slot::new(),
         }
     }
@@ -232,15 +242,16 @@ impl Slot {
 
     /// Blocks until the request is done. At `deadline`, a request still queued is withdrawn with
     /// `on_deadline()`; one already running is waited for, since its inputs are in use.
+    /// Also says whether this call withdrew the request itself at the deadline.
     pub(crate) fn wait(
         &self,
         deadline: Option<Instant>,
         on_deadline: impl Fn() -> Error,
-    ) -> Result<Outputs> {
+    ) -> (Result<Outputs>, bool) {
         let mut s = self.state.lock();
         loop {
             if s.phase == Phase::Done {
-                return s.result.take().unwrap_or_else(|| Err(on_deadline()));
+                return (s.result.take().unwrap_or_else(|| Err(on_deadline())), false);
             }
             match deadline {
                 Some(d) if s.phase == Phase::Queued => {
@@ -250,7 +261,7 @@ impl Slot {
                         if let Some(hook) = s.hook.take() {
                             hook(&err, None);
                         }
-                        return err;
+                        return (err, true);
                     }
                 }
                 _ => self.done.wait(&mut s),
@@ -318,9 +329,12 @@ impl InferFuture {
     /// Blocks the current thread until the result is available.
     pub fn wait(self) -> Result<Outputs> {
         let model = self.model.clone();
-        self.request.slot.wait(None, || Error::Cancelled {
-            model: model.clone(),
-        })
+        self.request
+            .slot
+            .wait(None, || Error::Cancelled {
+                model: model.clone(),
+            })
+            .0
     }
 }
 
