@@ -252,11 +252,21 @@ impl Model {
     /// other requests), post steps on its output. Without a declared pipeline, `input` feeds the
     /// first input and the outputs come back as they are. Pre and post times are in the metrics.
     pub fn infer_pipeline(&self, input: Tensor) -> Result<PipelineOutput> {
+        self.run_pipeline(|| Ok(input))
+    }
+
+    /// Runs the model's pipeline on raw pixels: image steps (resize, crop, channel order), then the
+    /// pre steps on the resulting u8 `[height, width, channels]` tensor, the model, the post steps.
+    pub fn infer_image(&self, image: &crate::pipeline::ImageView<'_>) -> Result<PipelineOutput> {
+        self.run_pipeline(|| self.pipeline.image(&self.inner.name, image))
+    }
+
+    fn run_pipeline(&self, input: impl FnOnce() -> Result<Tensor>) -> Result<PipelineOutput> {
         let m = &self.inner.metrics;
         let timed = m.enabled();
         let t0 = timed.then(std::time::Instant::now);
         let _span = tracing::trace_span!("inferkit.pipeline", model = %self.inner.name).entered();
-        let prepared = match self.pipeline.pre(&self.inner.name, &input) {
+        let prepared = match input().and_then(|input| self.pipeline.pre(&self.inner.name, &input)) {
             Ok(t) => t,
             Err(e) => {
                 m.outcome(Some(e.code()), 0);

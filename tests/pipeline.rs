@@ -209,3 +209,131 @@ fn a_step_that_fails_on_the_data_is_a_typed_error() {
     let failed = model.metrics().requests_failed;
     assert_eq!(failed, vec![("pipeline_step".to_string(), 1)]);
 }
+
+#[test]
+fn an_image_through_a_declared_pipeline_matches_the_pillow_numpy_reference() {
+    use inferkit::pipeline::{Filter, Fit, ImageStep, ImageView, PixelFormat};
+    let spec = PipelineSpec {
+        image: vec![ImageStep::Resize {
+            width: 8,
+            height: 8,
+            fit: Fit::Exact,
+            filter: Filter::Bilinear,
+            pad: 0,
+        }],
+        pre: vec![
+            PreStep::Scale {
+                factor: 1.0 / 255.0,
+                offset: 0.0,
+            },
+            PreStep::Normalize {
+                mean: vec![0.485, 0.456, 0.406],
+                std: vec![0.229, 0.224, 0.225],
+                axis: -1,
+            },
+            PreStep::Layout {
+                from: "hwc".into(),
+                to: "chw".into(),
+            },
+            PreStep::AddBatchDim,
+        ],
+        ..Default::default()
+    };
+    let model = Model::open_with(
+        fixture("tiny_cnn.onnx"),
+        &ModelOptions {
+            pipeline: Some(spec),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let pack = common::read_pack("resize.tpk");
+    let src = &pack.iter().find(|(n, _)| n == "src").unwrap().1;
+    // The same pixels as BGR with a padded stride: the pipeline converts them to RGB.
+    let (h, w) = (src.shape()[0], src.shape()[1]);
+    let stride = w * 3 + 5;
+    let mut bgr = vec![0u8; stride * h];
+    for y in 0..h {
+        for x in 0..w {
+            let p = &src.as_bytes()[(y * w + x) * 3..][..3];
+            bgr[y * stride + x * 3..][..3].copy_from_slice(&[p[2], p[1], p[0]]);
+        }
+    }
+    let want_input = &common::read_pack("tiny_cnn.inputs.tpk")[0].1;
+    let want = &common::read_pack("tiny_cnn.outputs.tpk")[0].1;
+    for view in [
+        ImageView::new(src.as_bytes(), PixelFormat::Rgb8, w, h, w * 3).unwrap(),
+        ImageView::new(&bgr, PixelFormat::Bgr8, w, h, stride).unwrap(),
+    ] {
+        let out = model.infer_image(&view).unwrap();
+        let (got, want) = (
+            out.outputs["y"].as_slice::<f32>().unwrap(),
+            want.as_slice::<f32>().unwrap(),
+        );
+        // Resizing agrees with Pillow within one level of 255, so the outputs agree closely, not bitwise.
+        for (a, b) in got.iter().zip(want) {
+            assert!(
+                (a - b).abs() <= 0.02 * b.abs().max(1.0),
+                "got {got:?}, want {want:?}"
+            );
+        }
+    }
+    assert_eq!(want_input.shape(), &[1, 3, 8, 8]);
+    // Bad images are typed errors naming the step.
+    let err = ImageView::new(&bgr, PixelFormat::Bgr8, w, h, w * 3 - 1).unwrap_err();
+    assert!(err.to_string().contains("stride"), "{err}");
+    let gray = vec![0u8; w * h];
+    let err = model
+        .infer_image(&ImageView::new(&gray, PixelFormat::Gray8, w, h, w).unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::PipelineStep { step, .. } if step == "pre[1] Normalize"),
+        "a gray image has 1 channel: {err:?}"
+    );
+    // Image steps that cannot feed the numeric steps fail at load.
+    let err = Model::open_with(
+        fixture("mlp.onnx"),
+        &ModelOptions {
+            pipeline: Some(PipelineSpec {
+                image: vec![ImageStep::SwapChannels],
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::PipelineConfig { step, .. } if step == "image"),
+        "{err:?}"
+    );
+    // Image steps alone give u8 pixels; an f32 model input needs numeric steps after them.
+    let err = Model::open_with(
+        fixture("tiny_cnn.onnx"),
+        &ModelOptions {
+            pipeline: Some(PipelineSpec {
+                image: vec![ImageStep::Resize {
+                    width: 8,
+                    height: 8,
+                    fit: Fit::Exact,
+                    filter: Filter::Bilinear,
+                    pad: 0,
+                }],
+                pre: vec![
+                    PreStep::Layout {
+                        from: "hwc".into(),
+                        to: "chw".into(),
+                    },
+                    PreStep::AddBatchDim,
+                    PreStep::Cast { to: "u8".into() },
+                ],
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("produce u8") && err.to_string().contains("takes f32"),
+        "{err}"
+    );
+}

@@ -37,8 +37,12 @@
 //! # Ok::<(), inferkit::Error>(())
 //! ```
 
+pub mod image;
+
 use std::path::Path;
 use std::sync::Arc;
+
+pub use image::{Filter, Fit, ImageStep, ImageView, PixelFormat};
 
 use ndarray::{ArrayD, Axis, IxDyn};
 use serde::Deserialize;
@@ -148,6 +152,10 @@ pub struct PipelineSpec {
     /// The model output the post steps read (default: the first).
     #[serde(default)]
     pub output: Option<String>,
+    /// Image steps, for [`crate::Model::infer_image`]: run first, on pixels; they hand the numeric
+    /// steps a u8 tensor `[height, width, channels]` (RGB, or gray).
+    #[serde(default)]
+    pub image: Vec<ImageStep>,
     /// Pre-processing steps, in order.
     #[serde(default)]
     pub pre: Vec<PreStep>,
@@ -181,6 +189,7 @@ pub struct PipelineOutput {
 pub(crate) struct Pipeline {
     pub(crate) input: Arc<str>,
     pub(crate) output: Arc<str>,
+    image: Vec<ImageStep>,
     pre: Vec<PreStep>,
     post: Vec<PostStep>,
     labels: Option<Vec<String>>,
@@ -318,6 +327,16 @@ impl Pipeline {
                 _ => rank,
             };
         }
+        for (i, step) in spec.image.iter().enumerate() {
+            step.check()
+                .map_err(|reason| fail(step_name("image", i, step), reason))?;
+        }
+        if let Some(r) = rank.filter(|r| *r != 3 && !spec.image.is_empty()) {
+            return Err(fail(
+                "image".into(),
+                format!("the image steps give a [height, width, channels] tensor (rank 3); the steps after them need rank {r}"),
+            ));
+        }
         let final_dtype = spec
             .pre
             .iter()
@@ -326,10 +345,20 @@ impl Pipeline {
                 PreStep::Cast { to } => dtype_named(to),
                 _ => None,
             })
-            .unwrap_or(DType::F32);
-        if !spec.pre.is_empty() && final_dtype != input.dtype {
+            // Numeric steps work in f32; image steps alone hand over u8 pixels.
+            .unwrap_or(if spec.pre.is_empty() {
+                DType::U8
+            } else {
+                DType::F32
+            });
+        if (!spec.pre.is_empty() || !spec.image.is_empty()) && final_dtype != input.dtype {
+            let last = if spec.pre.is_empty() {
+                format!("image[{}]", spec.image.len() - 1)
+            } else {
+                format!("pre[{}]", spec.pre.len() - 1)
+            };
             return Err(fail(
-                format!("pre[{}]", spec.pre.len() - 1),
+                last,
                 format!("the steps produce {final_dtype}, input `{}` takes {}: end with {{ op = \"cast\", to = \"{}\" }}", input.name, input.dtype, input.dtype),
             ));
         }
@@ -375,10 +404,24 @@ impl Pipeline {
         Ok(Pipeline {
             input: input.name.clone(),
             output: output.name.clone(),
+            image: spec.image.clone(),
             pre: spec.pre.clone(),
             post: spec.post.clone(),
             labels,
         })
+    }
+
+    /// Runs the image steps on raw pixels: a u8 `[height, width, channels]` tensor.
+    pub(crate) fn image(&self, model: &str, view: &ImageView<'_>) -> Result<Tensor> {
+        let mut px = image::Pixels::from_view(view);
+        for (i, step) in self.image.iter().enumerate() {
+            px = step.apply(px).map_err(|reason| Error::PipelineStep {
+                model: model.to_string(),
+                step: step_name("image", i, step),
+                reason,
+            })?;
+        }
+        px.into_tensor()
     }
 
     /// Runs the pre steps on a raw input.
