@@ -350,6 +350,35 @@ typedef uint32_t inferkit_execution_provider;
 #endif // __cplusplus
 
 /*
+ Layout of one pixel in memory (`inferkit_pixel_format` in C).
+ */
+enum inferkit_pixel_format
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /*
+   Red, green, blue; one byte each.
+   */
+  INFERKIT_PIXEL_FORMAT_RGB8 = 0,
+  /*
+   Blue, green, red; one byte each (OpenCV's order).
+   */
+  INFERKIT_PIXEL_FORMAT_BGR8 = 1,
+  /*
+   Red, green, blue, alpha; one byte each.
+   */
+  INFERKIT_PIXEL_FORMAT_RGBA8 = 2,
+  /*
+   One gray byte.
+   */
+  INFERKIT_PIXEL_FORMAT_GRAY8 = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t inferkit_pixel_format;
+#endif // __cplusplus
+
+/*
  An error returned through an `inferkit_error **error_out` parameter: a status code and a
  message naming what to fix. Owned by the caller; release it with `inferkit_error_free`.
  */
@@ -398,6 +427,13 @@ typedef struct inferkit_registry inferkit_registry;
  `inferkit_request_free` (that does not cancel the request).
  */
 typedef struct inferkit_request inferkit_request;
+
+/*
+ The result of a pipelined inference: the model's outputs (the pipeline's output post-processed)
+ and, when the pipeline ends with `top_k`, classes per row. Read-only; release with
+ `inferkit_result_free`.
+ */
+typedef struct inferkit_result inferkit_result;
 
 /*
  Receives the result of an asynchronous request. Called exactly once per accepted request, with
@@ -656,6 +692,74 @@ inferkit_status inferkit_model_infer_select(const struct inferkit_model *model,
                                             size_t count,
                                             struct inferkit_outputs **outputs_out,
                                             struct inferkit_error **error_out);
+
+/*
+ Sets the model's pipeline from TOML text: the body of a `[pipeline]` table (`input`, `output`,
+ `image`, `pre`, `post`), as in config.toml. Label files are relative to the working directory.
+ Errors: INFERKIT_STATUS_CONFIG with the key and line. The pipeline is checked against the model
+ when it opens (INFERKIT_STATUS_PIPELINE_CONFIG naming the step).
+ */
+inferkit_status inferkit_model_options_set_pipeline_toml(struct inferkit_model_options *options,
+                                                         const char *toml_text,
+                                                         struct inferkit_error **error_out);
+
+/*
+ Runs the model's pipeline on raw pixels: `height` rows of `width` pixels in `format` (an
+ `inferkit_pixel_format`), rows `stride` bytes apart, `len` bytes at `pixels` (read during the
+ call only). Bad images (a zero size, a stride shorter than a row, too few bytes, an unknown
+ format) are INFERKIT_STATUS_PIPELINE_STEP or INVALID_ARGUMENT. On success `*result_out`
+ receives a result the caller owns. Thread-safe for `model`.
+ */
+inferkit_status inferkit_model_infer_image(const struct inferkit_model *model,
+                                           const uint8_t *pixels,
+                                           size_t len,
+                                           uint32_t format,
+                                           size_t width,
+                                           size_t height,
+                                           size_t stride,
+                                           struct inferkit_result **result_out,
+                                           struct inferkit_error **error_out);
+
+/*
+ Runs the model's pipeline on the first tensor of `inputs` (the raw input the pre steps take).
+ Otherwise as `inferkit_model_infer_image`.
+ */
+inferkit_status inferkit_model_infer_pipeline(const struct inferkit_model *model,
+                                              const struct inferkit_inputs *inputs,
+                                              struct inferkit_result **result_out,
+                                              struct inferkit_error **error_out);
+
+/*
+ The outputs of a result; they belong to `result` (do not free them). NULL for NULL.
+ */
+const struct inferkit_outputs *inferkit_result_outputs(const struct inferkit_result *result);
+
+/*
+ Number of rows with classes (0 when the pipeline has no `top_k`).
+ */
+size_t inferkit_result_rows(const struct inferkit_result *result);
+
+/*
+ Number of classes in `row` (the `k` of `top_k`, or fewer), or 0 when out of range.
+ */
+size_t inferkit_result_class_count(const struct inferkit_result *result, size_t row);
+
+/*
+ Reads class `rank` (0 = best) of `row`: its index along the class axis, its label (NULL
+ without a label file; the string belongs to `result`) and its score. Out-parameters may be NULL.
+ */
+inferkit_status inferkit_result_class(const struct inferkit_result *result,
+                                      size_t row,
+                                      size_t rank,
+                                      size_t *index_out,
+                                      const char **label_out,
+                                      float *score_out,
+                                      struct inferkit_error **error_out);
+
+/*
+ Releases a result. `inferkit_result_free(NULL)` does nothing.
+ */
+void inferkit_result_free(struct inferkit_result *result);
 
 /*
  Opens the repository at `root` (`<root>/<model>/<version>/model.onnx`, optional

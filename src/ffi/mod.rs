@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorCode, Result};
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod pipeline;
 pub mod registry;
 pub mod request;
 pub mod runtime;

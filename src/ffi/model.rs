@@ -28,6 +28,12 @@ pub struct inferkit_model_options {
     options: ModelOptions,
 }
 
+impl inferkit_model_options {
+    pub(crate) fn set_pipeline(&mut self, spec: crate::pipeline::PipelineSpec) {
+        self.options.pipeline = Some(spec);
+    }
+}
+
 /// Applies `change` to a copy of the options, checks the result, and keeps it only if it is valid.
 fn edit(
     options: *mut inferkit_model_options,

@@ -187,17 +187,21 @@ pub struct inferkit_outputs {
     shapes: Vec<Vec<i64>>,
 }
 
-pub(crate) fn new_outputs(outputs: Outputs) -> *mut inferkit_outputs {
+pub(crate) fn outputs_handle(outputs: Outputs) -> inferkit_outputs {
     let names = outputs.iter().map(|(n, _)| to_cstring(n)).collect();
     let shapes = outputs
         .iter()
         .map(|(_, t)| t.shape().iter().map(|d| *d as i64).collect())
         .collect();
-    Box::into_raw(Box::new(inferkit_outputs {
+    inferkit_outputs {
         outputs,
         names,
         shapes,
-    }))
+    }
+}
+
+pub(crate) fn new_outputs(outputs: Outputs) -> *mut inferkit_outputs {
+    Box::into_raw(Box::new(outputs_handle(outputs)))
 }
 
 /// Number of outputs (0 for NULL).

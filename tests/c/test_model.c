@@ -631,6 +631,78 @@ static void check_registry(void) {
   inferkit_model_free(v2);
 }
 
+/* ---- pipelines: an image through a pipeline declared in TOML ---- */
+
+static void check_pipeline(void) {
+  char toml[8192], labels[4096];
+  inferkit_model_options *opts = inferkit_model_options_new();
+  inferkit_model *model = NULL, *never = NULL;
+  inferkit_result *result = NULL;
+  pack img, want;
+  const pack_tensor *src;
+  size_t idx = 99, rows = 0, n = 0;
+  const char *label = NULL;
+  float score = 0;
+  memset(&img, 0, sizeof img);
+  memset(&want, 0, sizeof want);
+  snprintf(labels, sizeof labels, "%s", fixture("tiny_cnn_labels.txt"));
+  snprintf(toml, sizeof toml,
+           "image = [ { op = \"resize\", width = 8, height = 8 } ]\n"
+           "pre = [ { op = \"scale\", factor = 0.00392156862745098 },\n"
+           "        { op = \"normalize\", mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225] },\n"
+           "        { op = \"layout\", from = \"hwc\", to = \"chw\" }, { op = \"add_batch_dim\" } ]\n"
+           "post = [ { op = \"top_k\", k = 2, labels = \"%s\" } ]\n",
+           labels);
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_pipeline_toml(opts, toml, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_open(fixture("tiny_cnn.onnx"), opts, &model, error_out));
+  CHECK(pack_read(fixture("resize.tpk"), &img) && pack_read(fixture("tiny_cnn.outputs.tpk"), &want), "packs");
+  src = &img.tensors[0];
+  if (model && src->rank == 3) {
+    size_t h = (size_t)src->shape[0], w = (size_t)src->shape[1];
+    const inferkit_outputs *outs;
+    const void *data = NULL;
+    size_t len = 0;
+    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_infer_image(model, src->data, src->len, INFERKIT_PIXEL_FORMAT_RGB8, w, h, w * 3, &result, error_out));
+    outs = inferkit_result_outputs(result);
+    CHECK(outs && inferkit_outputs_get(outs, 0, NULL, NULL, NULL, NULL, &data, &len, NULL) == INFERKIT_STATUS_OK && len == 16, "outputs");
+    if (data && len == 16) {
+      float got[4], ref[4];
+      size_t best = 0;
+      memcpy(got, data, 16);
+      memcpy(ref, want.tensors[0].data, 16);
+      for (int i = 0; i < 4; i++) {
+        CHECK(fabsf(got[i] - ref[i]) <= 0.02f * fmaxf(fabsf(ref[i]), 1.0f), "logit %d: %g vs Python %g", i, got[i], ref[i]);
+        if (ref[i] > ref[best]) best = (size_t)i;
+      }
+      rows = inferkit_result_rows(result);
+      n = inferkit_result_class_count(result, 0);
+      CHECK(rows == 1 && n == 2, "%zu rows, %zu classes", rows, n);
+      EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_result_class(result, 0, 0, &idx, &label, &score, error_out));
+      CHECK(idx == best && label && strcmp(label, (const char *[]){"red", "green", "blue", "gray"}[best]) == 0 && score == got[best],
+            "best class %zu %s %g", idx, label ? label : "(null)", score);
+      EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "out of range", inferkit_result_class(result, 0, 2, &idx, &label, &score, error_out));
+    }
+    inferkit_result_free(result);
+    result = NULL;
+    /* bad images */
+    EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_pixel_format", inferkit_model_infer_image(model, src->data, src->len, 9, w, h, w * 3, &result, error_out));
+    EXPECT_STATUS(INFERKIT_STATUS_PIPELINE_STEP, "size of zero", inferkit_model_infer_image(model, src->data, src->len, INFERKIT_PIXEL_FORMAT_RGB8, 0, h, w * 3, &result, error_out));
+    EXPECT_STATUS(INFERKIT_STATUS_PIPELINE_STEP, "stride", inferkit_model_infer_image(model, src->data, src->len, INFERKIT_PIXEL_FORMAT_RGB8, w, h, w, &result, error_out));
+    EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "pixels", inferkit_model_infer_image(model, NULL, src->len, INFERKIT_PIXEL_FORMAT_RGB8, w, h, w * 3, &result, error_out));
+    CHECK(result == NULL, "no result written on failure");
+  }
+  /* bad pipelines */
+  EXPECT_STATUS(INFERKIT_STATUS_CONFIG, "line 1", inferkit_model_options_set_pipeline_toml(opts, "pre = [ { op = \"blur\" } ]", error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_pipeline_toml(opts, "pre = [ { op = \"layout\", from = \"hwc\", to = \"chw\" } ]", error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_PIPELINE_CONFIG, "pre[0] Layout", inferkit_model_open(fixture("tiny_cnn.onnx"), opts, &never, error_out));
+  CHECK(inferkit_result_rows(NULL) == 0 && inferkit_result_outputs(NULL) == NULL, "NULL result");
+  inferkit_result_free(NULL);
+  pack_free(&img);
+  pack_free(&want);
+  inferkit_model_free(model);
+  inferkit_model_options_free(opts);
+}
+
 int main(int argc, char **argv) {
   inferkit_error *err = NULL;
   char version[32];
@@ -662,6 +734,7 @@ int main(int argc, char **argv) {
   check_errors();
   check_pool_and_async();
   check_registry();
+  check_pipeline();
 
   printf("%d passed, %d failed\n", checks - failures, failures);
   return failures == 0 ? 0 : 1;
