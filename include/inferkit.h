@@ -721,6 +721,18 @@ inferkit_status inferkit_model_infer_image(const struct inferkit_model *model,
                                            struct inferkit_error **error_out);
 
 /*
+ Decodes PNG or JPEG bytes (`len` bytes at `bytes`, read during the call) and runs the model's
+ pipeline on them as `inferkit_model_infer_image` does. An undecodable image is
+ INFERKIT_STATUS_PIPELINE_STEP (step `decode`); a build without the `decode` cargo feature
+ answers INFERKIT_STATUS_UNSUPPORTED.
+ */
+inferkit_status inferkit_model_infer_encoded_image(const struct inferkit_model *model,
+                                                   const uint8_t *bytes,
+                                                   size_t len,
+                                                   struct inferkit_result **result_out,
+                                                   struct inferkit_error **error_out);
+
+/*
  Runs the model's pipeline on the first tensor of `inputs` (the raw input the pre steps take).
  Otherwise as `inferkit_model_infer_image`.
  */

@@ -261,6 +261,29 @@ impl Model {
         self.run_pipeline(|| self.pipeline.image(&self.inner.name, image))
     }
 
+    /// Decodes PNG or JPEG bytes (the `decode` feature) and runs them as [`Model::infer_image`]
+    /// does. An undecodable image is [`Error::PipelineStep`] with step `decode`.
+    pub fn infer_encoded(&self, bytes: &[u8]) -> Result<PipelineOutput> {
+        self.run_pipeline(|| {
+            let (pixels, w, h) = crate::pipeline::decode(bytes).map_err(|e| match e {
+                Error::PipelineStep { step, reason, .. } => Error::PipelineStep {
+                    model: self.inner.name.clone(),
+                    step,
+                    reason,
+                },
+                other => other,
+            })?;
+            let view = crate::pipeline::ImageView::new(
+                &pixels,
+                crate::pipeline::PixelFormat::Rgb8,
+                w,
+                h,
+                w * 3,
+            )?;
+            self.pipeline.image(&self.inner.name, &view)
+        })
+    }
+
     fn run_pipeline(&self, input: impl FnOnce() -> Result<Tensor>) -> Result<PipelineOutput> {
         let m = &self.inner.metrics;
         let timed = m.enabled();

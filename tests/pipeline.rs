@@ -337,3 +337,74 @@ fn an_image_through_a_declared_pipeline_matches_the_pillow_numpy_reference() {
         "{err}"
     );
 }
+
+#[test]
+fn png_and_jpeg_decode_like_pillow_and_run_through_the_pipeline() {
+    use inferkit::pipeline::{decode, Filter, Fit, ImageStep};
+    let src = common::read_pack("resize.tpk").remove(0).1;
+    // PNG is lossless: exactly the source pixels.
+    let (png, w, h) = decode(&std::fs::read(fixture("image.png")).unwrap()).unwrap();
+    assert_eq!((w, h), (src.shape()[1], src.shape()[0]));
+    assert_eq!(png, src.as_bytes());
+    // JPEG: decoders may differ in rounding; compare with Pillow's decoding of the same file.
+    let (jpg, _, _) = decode(&std::fs::read(fixture("image.jpg")).unwrap()).unwrap();
+    let pillow = common::read_pack("image_jpg_pillow.tpk").remove(0).1;
+    let worst = jpg
+        .iter()
+        .zip(pillow.as_bytes())
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap();
+    assert!(
+        worst <= 4,
+        "largest difference from Pillow's JPEG decoding: {worst}"
+    );
+    // Encoded bytes through the tiny CNN's pipeline match raw pixels through it.
+    let spec = PipelineSpec {
+        image: vec![ImageStep::Resize {
+            width: 8,
+            height: 8,
+            fit: Fit::Exact,
+            filter: Filter::Bilinear,
+            pad: 0,
+        }],
+        pre: vec![
+            PreStep::Scale {
+                factor: 1.0 / 255.0,
+                offset: 0.0,
+            },
+            PreStep::Layout {
+                from: "hwc".into(),
+                to: "chw".into(),
+            },
+            PreStep::AddBatchDim,
+        ],
+        ..Default::default()
+    };
+    let model = Model::open_with(
+        fixture("tiny_cnn.onnx"),
+        &ModelOptions {
+            pipeline: Some(spec),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let from_png = model
+        .infer_encoded(&std::fs::read(fixture("image.png")).unwrap())
+        .unwrap();
+    let view = inferkit::pipeline::ImageView::new(
+        src.as_bytes(),
+        inferkit::pipeline::PixelFormat::Rgb8,
+        w,
+        h,
+        w * 3,
+    )
+    .unwrap();
+    assert_eq!(from_png.outputs, model.infer_image(&view).unwrap().outputs);
+    // Not an image: a typed error naming the step.
+    let err = model.infer_encoded(b"\x89PNG but not really").unwrap_err();
+    assert!(
+        matches!(&err, Error::PipelineStep { step, model, .. } if step == "decode" && model == "tiny_cnn"),
+        "{err:?}"
+    );
+}

@@ -93,6 +93,27 @@ pub extern "C" fn inferkit_model_infer_image(
     })
 }
 
+/// Decodes PNG or JPEG bytes (`len` bytes at `bytes`, read during the call) and runs the model's
+/// pipeline on them as `inferkit_model_infer_image` does. An undecodable image is
+/// INFERKIT_STATUS_PIPELINE_STEP (step `decode`); a build without the `decode` cargo feature
+/// answers INFERKIT_STATUS_UNSUPPORTED.
+#[no_mangle]
+pub extern "C" fn inferkit_model_infer_encoded_image(
+    model: *const inferkit_model,
+    bytes: *const u8,
+    len: usize,
+    result_out: *mut *mut inferkit_result,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let m = model_ref(model)?;
+        let result_out = out(result_out, "result_out")?;
+        let bytes = c_slice(bytes, len, "bytes")?;
+        write_opt(result_out, new_result(model_of(m).infer_encoded(bytes)?));
+        Ok(())
+    })
+}
+
 /// Runs the model's pipeline on the first tensor of `inputs` (the raw input the pre steps take).
 /// Otherwise as `inferkit_model_infer_image`.
 #[no_mangle]

@@ -118,6 +118,30 @@ impl<'a> ImageView<'a> {
     }
 }
 
+/// Decodes PNG or JPEG bytes to RGB8 pixels: `(pixels, width, height)`. Needs the `decode` cargo
+/// feature (on by default); without it the error is [`Error::Unsupported`] naming the feature.
+pub fn decode(bytes: &[u8]) -> Result<(Vec<u8>, usize, usize)> {
+    #[cfg(feature = "decode")]
+    {
+        let img = image::load_from_memory(bytes).map_err(|e| Error::PipelineStep {
+            model: String::new(),
+            step: "decode".into(),
+            reason: format!("not a PNG or JPEG image inferkit can decode: {e}"),
+        })?;
+        let rgb = img.to_rgb8();
+        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+        Ok((rgb.into_raw(), w, h))
+    }
+    #[cfg(not(feature = "decode"))]
+    {
+        let _ = bytes;
+        Err(Error::Unsupported {
+            what: "decoding PNG and JPEG".into(),
+            feature: Some("decode"),
+        })
+    }
+}
+
 /// An owned RGB (or gray) image in contiguous rows, what image steps work on.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Pixels {

@@ -42,7 +42,7 @@ pub mod image;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use image::{Filter, Fit, ImageStep, ImageView, PixelFormat};
+pub use image::{decode, Filter, Fit, ImageStep, ImageView, PixelFormat};
 
 use ndarray::{ArrayD, Axis, IxDyn};
 use serde::Deserialize;

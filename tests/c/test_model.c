@@ -684,6 +684,28 @@ static void check_pipeline(void) {
     }
     inferkit_result_free(result);
     result = NULL;
+    /* the same image as PNG bytes gives the same logits */
+    {
+      FILE *f = fopen(fixture("image.png"), "rb");
+      unsigned char png[65536];
+      size_t png_len = f ? fread(png, 1, sizeof png, f) : 0;
+      const void *a = NULL, *b = NULL;
+      size_t alen = 0, blen = 0;
+      inferkit_result *raw = NULL;
+      if (f) fclose(f);
+      CHECK(png_len > 0, "read image.png");
+      EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_infer_encoded_image(model, png, png_len, &result, error_out));
+      EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_infer_image(model, src->data, src->len, INFERKIT_PIXEL_FORMAT_RGB8, w, h, w * 3, &raw, error_out));
+      if (result && raw) {
+        inferkit_outputs_get(inferkit_result_outputs(result), 0, NULL, NULL, NULL, NULL, &a, &alen, NULL);
+        inferkit_outputs_get(inferkit_result_outputs(raw), 0, NULL, NULL, NULL, NULL, &b, &blen, NULL);
+        CHECK(alen == blen && alen > 0 && memcmp(a, b, alen) == 0, "PNG and raw pixels give the same outputs");
+      }
+      inferkit_result_free(raw);
+      inferkit_result_free(result);
+      result = NULL;
+      EXPECT_STATUS(INFERKIT_STATUS_PIPELINE_STEP, "decode", inferkit_model_infer_encoded_image(model, png, 16, &result, error_out));
+    }
     /* bad images */
     EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_pixel_format", inferkit_model_infer_image(model, src->data, src->len, 9, w, h, w * 3, &result, error_out));
     EXPECT_STATUS(INFERKIT_STATUS_PIPELINE_STEP, "size of zero", inferkit_model_infer_image(model, src->data, src->len, INFERKIT_PIXEL_FORMAT_RGB8, 0, h, w * 3, &result, error_out));
