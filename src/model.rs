@@ -284,6 +284,23 @@ impl Model {
         })
     }
 
+    /// What the pipeline would feed the model for these PNG or JPEG bytes: decoding, image steps
+    /// and pre steps, without running the model. For checking a pipeline against a reference.
+    pub fn preprocess_encoded(&self, bytes: &[u8]) -> Result<Tensor> {
+        let (pixels, w, h) = crate::pipeline::decode(bytes)?;
+        let view = crate::pipeline::ImageView::new(
+            &pixels,
+            crate::pipeline::PixelFormat::Rgb8,
+            w,
+            h,
+            w * 3,
+        )?;
+        self.pipeline.pre(
+            &self.inner.name,
+            &self.pipeline.image(&self.inner.name, &view)?,
+        )
+    }
+
     fn run_pipeline(&self, input: impl FnOnce() -> Result<Tensor>) -> Result<PipelineOutput> {
         let m = &self.inner.metrics;
         let timed = m.enabled();
