@@ -284,6 +284,15 @@ impl Model {
         })
     }
 
+    /// What the pipeline would feed the model for these pixels: image steps and pre steps,
+    /// without running the model.
+    pub fn preprocess_image(&self, image: &crate::pipeline::ImageView<'_>) -> Result<Tensor> {
+        self.pipeline.pre(
+            &self.inner.name,
+            &self.pipeline.image(&self.inner.name, image)?,
+        )
+    }
+
     /// What the pipeline would feed the model for these PNG or JPEG bytes: decoding, image steps
     /// and pre steps, without running the model. For checking a pipeline against a reference.
     pub fn preprocess_encoded(&self, bytes: &[u8]) -> Result<Tensor> {

@@ -205,6 +205,9 @@ pub enum Filter {
     Bilinear,
     /// Nearest neighbour.
     Nearest,
+    /// Bilinear interpolation of the 2×2 nearest pixels, without antialiasing (OpenCV's
+    /// `INTER_LINEAR`): much less work than `bilinear` when shrinking a lot, at some aliasing.
+    Linear,
 }
 
 /// An image step; image steps come before the numeric steps of a pipeline.
@@ -296,10 +299,7 @@ impl ImageStep {
                 filter,
                 pad,
             } => {
-                let alg = match filter {
-                    Filter::Bilinear => ResizeAlg::Convolution(FilterType::Bilinear),
-                    Filter::Nearest => ResizeAlg::Nearest,
-                };
+                let alg = algorithm(*filter);
                 match fit {
                     Fit::Exact => resize(&p, *width, *height, ResizeOptions::new().resize_alg(alg)),
                     Fit::ShorterSide => resize(
@@ -343,13 +343,35 @@ fn resize(
     height: usize,
     options: ResizeOptions,
 ) -> std::result::Result<Pixels, String> {
-    let pixel_type = if p.channels == 3 {
+    resize_bytes(
+        &p.data, p.width, p.height, p.channels, width, height, options,
+    )
+}
+
+fn algorithm(filter: Filter) -> ResizeAlg {
+    match filter {
+        Filter::Bilinear => ResizeAlg::Convolution(FilterType::Bilinear),
+        Filter::Nearest => ResizeAlg::Nearest,
+        Filter::Linear => ResizeAlg::Interpolation(FilterType::Bilinear),
+    }
+}
+
+fn resize_bytes(
+    data: &[u8],
+    src_w: usize,
+    src_h: usize,
+    channels: usize,
+    width: usize,
+    height: usize,
+    options: ResizeOptions,
+) -> std::result::Result<Pixels, String> {
+    let pixel_type = if channels == 3 {
         PixelType::U8x3
     } else {
         PixelType::U8
     };
     let to_u32 = |v: usize| u32::try_from(v).map_err(|_| format!("{v} pixels is too large"));
-    let src = ImageRef::new(to_u32(p.width)?, to_u32(p.height)?, &p.data, pixel_type)
+    let src = ImageRef::new(to_u32(src_w)?, to_u32(src_h)?, data, pixel_type)
         .map_err(|e| e.to_string())?;
     let mut dst = FirImage::new(to_u32(width)?, to_u32(height)?, pixel_type);
     Resizer::new()
@@ -359,8 +381,45 @@ fn resize(
         data: dst.into_vec(),
         width,
         height,
-        channels: p.channels,
+        channels,
     })
+}
+
+impl ImageStep {
+    /// Runs this step straight on the caller's pixels when that avoids copying the whole image:
+    /// an exact or shorter-side resize of tightly packed RGB8 or gray rows. `None` otherwise.
+    pub(crate) fn apply_view(
+        &self,
+        v: &ImageView<'_>,
+    ) -> Option<std::result::Result<Pixels, String>> {
+        let channels = match v.format {
+            PixelFormat::Rgb8 => 3,
+            PixelFormat::Gray8 => 1,
+            _ => return None,
+        };
+        if v.stride != v.width * channels {
+            return None;
+        }
+        match self {
+            ImageStep::Resize {
+                width,
+                height,
+                fit: fit @ (Fit::Exact | Fit::ShorterSide),
+                filter,
+                ..
+            } => {
+                let mut options = ResizeOptions::new().resize_alg(algorithm(*filter));
+                if *fit == Fit::ShorterSide {
+                    options = options.fit_into_destination(Some((0.5, 0.5)));
+                }
+                let bytes = &v.pixels[..v.stride * v.height];
+                Some(resize_bytes(
+                    bytes, v.width, v.height, channels, *width, *height, options,
+                ))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -413,8 +413,18 @@ impl Pipeline {
 
     /// Runs the image steps on raw pixels: a u8 `[height, width, channels]` tensor.
     pub(crate) fn image(&self, model: &str, view: &ImageView<'_>) -> Result<Tensor> {
-        let mut px = image::Pixels::from_view(view);
-        for (i, step) in self.image.iter().enumerate() {
+        let fail = |i: usize, step: &ImageStep, reason: String| Error::PipelineStep {
+            model: model.to_string(),
+            step: step_name("image", i, step),
+            reason,
+        };
+        // The first step reads the caller's pixels in place when it can (no copy of the frame).
+        let (mut px, skip) = match self.image.first().and_then(|s| s.apply_view(view)) {
+            Some(Ok(px)) => (px, 1),
+            Some(Err(reason)) => return Err(fail(0, &self.image[0], reason)),
+            None => (image::Pixels::from_view(view), 0),
+        };
+        for (i, step) in self.image.iter().enumerate().skip(skip) {
             px = step.apply(px).map_err(|reason| Error::PipelineStep {
                 model: model.to_string(),
                 step: step_name("image", i, step),
@@ -428,6 +438,9 @@ impl Pipeline {
     pub(crate) fn pre(&self, model: &str, input: &Tensor) -> Result<Tensor> {
         if self.pre.is_empty() {
             return Ok(input.clone());
+        }
+        if let Some(done) = self.fused(input) {
+            return done;
         }
         let fail = |step: String, reason: String| Error::PipelineStep {
             model: model.to_string(),
@@ -517,6 +530,84 @@ impl Pipeline {
             }
         }
         from_f32(x, out_dtype)
+    }
+
+    /// One pass for the usual image tail: per-channel affine steps (scale, normalize on the channel
+    /// axis) on a `[h, w, c]` tensor, then optionally hwc→chw, a batch dim and a float cast, fold
+    /// into `a[c]·x + b[c]` written straight into the output layout. `None` when the steps or the
+    /// input do not have that shape (the general path then runs, and reports any error).
+    fn fused(&self, input: &Tensor) -> Option<Result<Tensor>> {
+        let [h, w, c] = *input.shape() else {
+            return None;
+        };
+        let mut a = vec![1f32; c];
+        let mut b = vec![0f32; c];
+        let mut steps = self.pre.iter().peekable();
+        while let Some(step) = steps.peek() {
+            match step {
+                PreStep::Scale { factor, offset } => {
+                    for ch in 0..c {
+                        a[ch] *= factor;
+                        b[ch] = b[ch] * factor + offset;
+                    }
+                }
+                PreStep::Normalize { mean, std, axis }
+                    if (*axis == -1 || *axis == 2) && mean.len() == c =>
+                {
+                    for ch in 0..c {
+                        a[ch] /= std[ch];
+                        b[ch] = (b[ch] - mean[ch]) / std[ch];
+                    }
+                }
+                _ => break,
+            }
+            steps.next();
+        }
+        let chw = matches!(steps.peek(), Some(PreStep::Layout { from, to }) if from == "hwc" && to == "chw");
+        if chw {
+            steps.next();
+        }
+        let batch = matches!(steps.peek(), Some(PreStep::AddBatchDim));
+        if batch {
+            steps.next();
+        }
+        let dtype = match steps.next() {
+            None => DType::F32,
+            Some(PreStep::Cast { to }) if steps.peek().is_none() => match dtype_named(to)? {
+                d @ (DType::F32 | DType::F16 | DType::BF16) => d,
+                _ => return None,
+            },
+            Some(_) => return None,
+        };
+        let pixels: Vec<f32> = match input.dtype() {
+            DType::U8 => input
+                .as_slice::<u8>()
+                .ok()?
+                .iter()
+                .map(|v| *v as f32)
+                .collect(),
+            DType::F32 => input.as_slice::<f32>().ok()?.to_vec(),
+            _ => return None,
+        };
+        let n = h * w;
+        let mut out = vec![0f32; n * c];
+        if chw {
+            for (ch, plane) in out.chunks_exact_mut(n).enumerate() {
+                let (ac, bc) = (a[ch], b[ch]);
+                for (o, px) in plane.iter_mut().zip(pixels.iter().skip(ch).step_by(c)) {
+                    *o = ac * px + bc;
+                }
+            }
+        } else {
+            for (o, (i, px)) in out.iter_mut().zip(pixels.iter().enumerate()) {
+                *o = a[i % c] * px + b[i % c];
+            }
+        }
+        let mut shape = if chw { vec![c, h, w] } else { vec![h, w, c] };
+        if batch {
+            shape.insert(0, 1);
+        }
+        Some(Tensor::from_f32(dtype, shape, &out))
     }
 
     /// Runs the post steps on the model's outputs.
@@ -758,6 +849,68 @@ mod tests {
         assert_eq!(&v[4..8], &[-1.0, 3.0, -1.0, 3.0]);
         // channel 2 (B): 0,0,255,255 -> 0, 0, 1, 1
         assert_eq!(&v[8..12], &[0.0, 0.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn the_fused_path_equals_the_step_by_step_path() {
+        let steps = vec![
+            PreStep::Scale {
+                factor: 1.0 / 255.0,
+                offset: 0.0,
+            },
+            PreStep::Normalize {
+                mean: vec![0.485, 0.456, 0.406],
+                std: vec![0.229, 0.224, 0.225],
+                axis: -1,
+            },
+            PreStep::Layout {
+                from: "hwc".into(),
+                to: "chw".into(),
+            },
+            PreStep::AddBatchDim,
+        ];
+        let fused = Pipeline::new(
+            "m",
+            &PipelineSpec {
+                pre: steps.clone(),
+                ..Default::default()
+            },
+            &image_sig(),
+            None,
+        )
+        .unwrap();
+        // A clip that changes nothing, first, keeps the general path.
+        let mut general_steps = vec![PreStep::Clip {
+            min: -1e9,
+            max: 1e9,
+        }];
+        general_steps.extend(steps);
+        let general = Pipeline::new(
+            "m",
+            &PipelineSpec {
+                pre: general_steps,
+                ..Default::default()
+            },
+            &image_sig(),
+            None,
+        )
+        .unwrap();
+        let px: Vec<u8> = (0..12).map(|i| (i * 21) as u8).collect();
+        let input = Tensor::from_vec(vec![2, 2, 3], px).unwrap();
+        assert!(fused.fused(&input).is_some() && general.fused(&input).is_none());
+        let (a, b) = (
+            fused.pre("m", &input).unwrap(),
+            general.pre("m", &input).unwrap(),
+        );
+        assert_eq!(a.shape(), b.shape());
+        for (x, y) in a
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .zip(b.as_slice::<f32>().unwrap())
+        {
+            assert!((x - y).abs() <= 1e-5, "{x} vs {y}");
+        }
     }
 
     #[test]
