@@ -34,10 +34,12 @@ build: provision
 
 test-rust: provision
 	$(CARGO) test
+	$(CARGO) test --features tokenizer --test text
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --all-features -- -D warnings
 
 # Refreshes the committed header from src/ffi/ (tests/header.rs fails while it is stale).
 header:

@@ -284,6 +284,40 @@ impl Model {
         })
     }
 
+    /// Tokenizes `text` with the pipeline's tokenizer (the `tokenizer` feature), runs the model on
+    /// `input_ids`, `attention_mask` (and `token_type_ids` when the model has it), then the post
+    /// steps.
+    pub fn infer_text(&self, text: &str) -> Result<PipelineOutput> {
+        let inputs = self.preprocess_text(text)?;
+        let views: Vec<(&str, TensorView<'_>)> =
+            inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
+        let outputs = self.inner.infer(&views, &InferOptions::default())?;
+        let t1 = self.inner.metrics.enabled().then(std::time::Instant::now);
+        let result = self.pipeline.post(&self.inner.name, outputs);
+        if let Some(t1) = t1 {
+            self.inner.metrics.post_duration(t1.elapsed());
+        }
+        result
+    }
+
+    /// The tensors the pipeline's tokenizer makes of `text`: `input_ids`, `attention_mask`,
+    /// `token_type_ids` (those the model takes), each `[1, max_length]`.
+    pub fn preprocess_text(&self, text: &str) -> Result<Vec<(String, Tensor)>> {
+        let Some(tok) = &self.pipeline.text else {
+            return Err(Error::PipelineConfig {
+                model: self.inner.name.clone(),
+                step: "text".into(),
+                reason: "the pipeline declares no `text` tokenizer".into(),
+            });
+        };
+        let t0 = self.inner.metrics.enabled().then(std::time::Instant::now);
+        let inputs = tok.encode(&self.inner.name, text);
+        if let Some(t0) = t0 {
+            self.inner.metrics.pre_duration(t0.elapsed());
+        }
+        inputs
+    }
+
     /// What the pipeline would feed the model for these pixels: image steps and pre steps,
     /// without running the model.
     pub fn preprocess_image(&self, image: &crate::pipeline::ImageView<'_>) -> Result<Tensor> {

@@ -38,11 +38,13 @@
 //! ```
 
 pub mod image;
+pub mod text;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use image::{decode, Filter, Fit, ImageStep, ImageView, PixelFormat};
+pub use text::TextSpec;
 
 use ndarray::{ArrayD, Axis, IxDyn};
 use serde::Deserialize;
@@ -152,6 +154,9 @@ pub struct PipelineSpec {
     /// The model output the post steps read (default: the first).
     #[serde(default)]
     pub output: Option<String>,
+    /// Tokenization, for [`crate::Model::infer_text`] (the `tokenizer` feature).
+    #[serde(default)]
+    pub text: Option<TextSpec>,
     /// Image steps, for [`crate::Model::infer_image`]: run first, on pixels; they hand the numeric
     /// steps a u8 tensor `[height, width, channels]` (RGB, or gray).
     #[serde(default)]
@@ -189,6 +194,7 @@ pub struct PipelineOutput {
 pub(crate) struct Pipeline {
     pub(crate) input: Arc<str>,
     pub(crate) output: Arc<str>,
+    pub(crate) text: Option<text::Text>,
     image: Vec<ImageStep>,
     pre: Vec<PreStep>,
     post: Vec<PostStep>,
@@ -404,6 +410,11 @@ impl Pipeline {
         Ok(Pipeline {
             input: input.name.clone(),
             output: output.name.clone(),
+            text: spec
+                .text
+                .as_ref()
+                .map(|t| text::Text::new(model, t, signature))
+                .transpose()?,
             image: spec.image.clone(),
             pre: spec.pre.clone(),
             post: spec.post.clone(),

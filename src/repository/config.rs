@@ -377,6 +377,9 @@ impl ModelConfig {
         if let Some(mut spec) = raw.pipeline {
             // Label files are relative to the model's directory.
             let dir = file.parent().unwrap_or(Path::new("."));
+            if let Some(text) = &mut spec.text {
+                text.tokenizer = dir.join(&text.tokenizer).to_string_lossy().into_owned();
+            }
             for step in &mut spec.post {
                 if let crate::pipeline::PostStep::TopK {
                     labels: Some(l), ..

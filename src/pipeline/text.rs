@@ -1,0 +1,156 @@
+//! Text input: a HuggingFace `tokenizer.json` turns a string into `input_ids`, `attention_mask`
+//! and `token_type_ids`, padded or truncated to a length (the `tokenizer` cargo feature).
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::signature::Signature;
+use crate::tensor::{DType, Tensor};
+
+/// How text becomes model inputs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextSpec {
+    /// The tokenizer file (`tokenizer.json`), relative to the model's directory in config.toml.
+    pub tokenizer: String,
+    /// Pad or truncate every sequence to this many tokens.
+    pub max_length: usize,
+    /// Add the tokenizer's special tokens (`[CLS]`, `[SEP]`, …). Default true.
+    #[serde(default = "yes")]
+    pub add_special_tokens: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A loaded tokenizer and the model inputs it feeds.
+#[cfg_attr(not(feature = "tokenizer"), allow(dead_code))]
+pub(crate) struct Text {
+    spec: TextSpec,
+    #[cfg(feature = "tokenizer")]
+    tokenizer: tokenizers::Tokenizer,
+    #[cfg(feature = "tokenizer")]
+    pad_id: u32,
+    /// Which of `input_ids`, `attention_mask`, `token_type_ids` the model takes.
+    feeds: [bool; 3],
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Text")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+const NAMES: [&str; 3] = ["input_ids", "attention_mask", "token_type_ids"];
+
+impl Text {
+    pub(crate) fn new(model: &str, spec: &TextSpec, signature: &Signature) -> Result<Text> {
+        let fail = |reason: String| Error::PipelineConfig {
+            model: model.to_string(),
+            step: "text".into(),
+            reason,
+        };
+        if spec.max_length == 0 {
+            return Err(fail("max_length must be at least 1".into()));
+        }
+        let mut feeds = [false; 3];
+        for (i, name) in NAMES.iter().enumerate() {
+            if let Some(input) = signature.input(name) {
+                if input.dtype != DType::I64 || input.rank() != 2 {
+                    return Err(fail(format!(
+                        "input `{name}` is {input}, text gives i64 [batch, seq]"
+                    )));
+                }
+                feeds[i] = true;
+            }
+        }
+        if !feeds[0] {
+            return Err(fail("the model has no `input_ids` input".into()));
+        }
+        #[cfg(feature = "tokenizer")]
+        {
+            let mut tokenizer = tokenizers::Tokenizer::from_file(&spec.tokenizer)
+                .map_err(|e| fail(format!("tokenizer `{}`: {e}", spec.tokenizer)))?;
+            let pad_id = tokenizer
+                .get_padding()
+                .map(|p| p.pad_id)
+                .or_else(|| tokenizer.token_to_id("[PAD]"))
+                .or_else(|| tokenizer.token_to_id("<pad>"))
+                .unwrap_or(0);
+            let pad_token = tokenizer.id_to_token(pad_id).unwrap_or_default();
+            // The tokenizer's own truncation (which keeps room for special tokens) and padding,
+            // as the Python package applies them.
+            tokenizer
+                .with_truncation(Some(tokenizers::TruncationParams {
+                    max_length: spec.max_length,
+                    ..Default::default()
+                }))
+                .map_err(|e| fail(format!("truncation to {}: {e}", spec.max_length)))?;
+            tokenizer.with_padding(Some(tokenizers::PaddingParams {
+                strategy: tokenizers::PaddingStrategy::Fixed(spec.max_length),
+                pad_id,
+                pad_token,
+                ..Default::default()
+            }));
+            Ok(Text {
+                spec: spec.clone(),
+                tokenizer,
+                pad_id,
+                feeds,
+            })
+        }
+        #[cfg(not(feature = "tokenizer"))]
+        {
+            Err(Error::Unsupported {
+                what: format!("model `{model}`: text pipelines"),
+                feature: Some("tokenizer"),
+            })
+        }
+    }
+
+    /// Tokenizes `text` into the model inputs, `[1, max_length]` each.
+    pub(crate) fn encode(&self, model: &str, text: &str) -> Result<Vec<(String, Tensor)>> {
+        #[cfg(feature = "tokenizer")]
+        {
+            let e = self
+                .tokenizer
+                .encode(text, self.spec.add_special_tokens)
+                .map_err(|e| Error::PipelineStep {
+                    model: model.to_string(),
+                    step: "text".into(),
+                    reason: e.to_string(),
+                })?;
+            let n = self.spec.max_length;
+            let fit = |v: &[u32], pad: i64| -> Vec<i64> {
+                let mut out: Vec<i64> = v.iter().take(n).map(|x| i64::from(*x)).collect();
+                out.resize(n, pad);
+                out
+            };
+            let columns = [
+                fit(e.get_ids(), i64::from(self.pad_id)),
+                fit(e.get_attention_mask(), 0),
+                fit(e.get_type_ids(), 0),
+            ];
+            NAMES
+                .iter()
+                .zip(columns)
+                .zip(self.feeds)
+                .filter(|(_, feed)| *feed)
+                .map(|((name, values), _)| {
+                    Ok((name.to_string(), Tensor::from_vec(vec![1, n], values)?))
+                })
+                .collect()
+        }
+        #[cfg(not(feature = "tokenizer"))]
+        {
+            let _ = text;
+            Err(Error::Unsupported {
+                what: format!("model `{model}`: text pipelines"),
+                feature: Some("tokenizer"),
+            })
+        }
+    }
+}
