@@ -289,6 +289,24 @@ impl Model {
     /// steps.
     pub fn infer_text(&self, text: &str) -> Result<PipelineOutput> {
         let inputs = self.preprocess_text(text)?;
+        self.infer_named(inputs)
+    }
+
+    /// Pads or truncates token ids to the pipeline's `sequence.max_length`, with an attention mask,
+    /// runs the model on `input_ids`, `attention_mask` (and `token_type_ids` when it has it), then
+    /// the post steps.
+    pub fn infer_sequence(&self, ids: &[i64]) -> Result<PipelineOutput> {
+        let Some(seq) = &self.pipeline.sequence else {
+            return Err(Error::PipelineConfig {
+                model: self.inner.name.clone(),
+                step: "sequence".into(),
+                reason: "the pipeline declares no `sequence` step".into(),
+            });
+        };
+        self.infer_named(seq.encode(ids)?)
+    }
+
+    fn infer_named(&self, inputs: Vec<(String, Tensor)>) -> Result<PipelineOutput> {
         let views: Vec<(&str, TensorView<'_>)> =
             inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
         let outputs = self.inner.infer(&views, &InferOptions::default())?;

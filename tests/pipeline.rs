@@ -408,3 +408,82 @@ fn png_and_jpeg_decode_like_pillow_and_run_through_the_pipeline() {
         "{err:?}"
     );
 }
+
+#[test]
+fn token_ids_are_padded_or_truncated_with_an_attention_mask() {
+    use inferkit::pipeline::SequenceSpec;
+    let spec = PipelineSpec {
+        sequence: Some(SequenceSpec {
+            max_length: 6,
+            pad_id: 0,
+        }),
+        ..Default::default()
+    };
+    let model = Model::open_with(
+        fixture("tiny_text.onnx"),
+        &ModelOptions {
+            pipeline: Some(spec),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // tiny_text answers sum(input_ids * attention_mask): padding must not count, truncation must cut.
+    let short = model.infer_sequence(&[5, 7, 9]).unwrap();
+    assert_eq!(short.outputs["y"].as_slice::<i64>().unwrap(), &[21]);
+    let long = model.infer_sequence(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+    assert_eq!(
+        long.outputs["y"].as_slice::<i64>().unwrap(),
+        &[21],
+        "only the first 6 ids are kept"
+    );
+    // a pad id other than 0 is masked out as well
+    let spec = PipelineSpec {
+        sequence: Some(SequenceSpec {
+            max_length: 4,
+            pad_id: 99,
+        }),
+        ..Default::default()
+    };
+    let model = Model::open_with(
+        fixture("tiny_text.onnx"),
+        &ModelOptions {
+            pipeline: Some(spec),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        model.infer_sequence(&[3]).unwrap().outputs["y"]
+            .as_slice::<i64>()
+            .unwrap(),
+        &[3]
+    );
+    // a model without input_ids cannot take a sequence
+    let spec = PipelineSpec {
+        sequence: Some(SequenceSpec {
+            max_length: 4,
+            pad_id: 0,
+        }),
+        ..Default::default()
+    };
+    let err = Model::open_with(
+        fixture("mlp.onnx"),
+        &ModelOptions {
+            pipeline: Some(spec),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::PipelineConfig { step, .. } if step == "sequence"),
+        "{err:?}"
+    );
+    assert_eq!(
+        Model::open(fixture("tiny_text.onnx"))
+            .unwrap()
+            .infer_sequence(&[1])
+            .unwrap_err()
+            .code(),
+        ErrorCode::PipelineConfig
+    );
+}

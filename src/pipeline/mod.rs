@@ -44,7 +44,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use image::{decode, Filter, Fit, ImageStep, ImageView, PixelFormat};
-pub use text::TextSpec;
+pub use text::{SequenceSpec, TextSpec};
 
 use ndarray::{ArrayD, Axis, IxDyn};
 use serde::Deserialize;
@@ -157,6 +157,9 @@ pub struct PipelineSpec {
     /// Tokenization, for [`crate::Model::infer_text`] (the `tokenizer` feature).
     #[serde(default)]
     pub text: Option<TextSpec>,
+    /// Padding or truncating token ids, with an attention mask, for [`crate::Model::infer_sequence`].
+    #[serde(default)]
+    pub sequence: Option<SequenceSpec>,
     /// Image steps, for [`crate::Model::infer_image`]: run first, on pixels; they hand the numeric
     /// steps a u8 tensor `[height, width, channels]` (RGB, or gray).
     #[serde(default)]
@@ -195,6 +198,7 @@ pub(crate) struct Pipeline {
     pub(crate) input: Arc<str>,
     pub(crate) output: Arc<str>,
     pub(crate) text: Option<text::Text>,
+    pub(crate) sequence: Option<text::Sequence>,
     image: Vec<ImageStep>,
     pre: Vec<PreStep>,
     post: Vec<PostStep>,
@@ -414,6 +418,11 @@ impl Pipeline {
                 .text
                 .as_ref()
                 .map(|t| text::Text::new(model, t, signature))
+                .transpose()?,
+            sequence: spec
+                .sequence
+                .as_ref()
+                .map(|q| text::Sequence::new(model, q, signature))
                 .transpose()?,
             image: spec.image.clone(),
             pre: spec.pre.clone(),

@@ -154,3 +154,73 @@ impl Text {
         }
     }
 }
+
+/// Token ids in, model inputs out: pad or truncate to `max_length` with an attention mask.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceSpec {
+    /// Pad or truncate every sequence to this many ids.
+    pub max_length: usize,
+    /// The id used for padding (default 0).
+    #[serde(default)]
+    pub pad_id: i64,
+}
+
+/// A checked [`SequenceSpec`] and the model inputs it feeds.
+#[derive(Debug)]
+pub(crate) struct Sequence {
+    spec: SequenceSpec,
+    feeds: [bool; 3],
+}
+
+impl Sequence {
+    pub(crate) fn new(model: &str, spec: &SequenceSpec, signature: &Signature) -> Result<Sequence> {
+        let fail = |reason: String| Error::PipelineConfig {
+            model: model.to_string(),
+            step: "sequence".into(),
+            reason,
+        };
+        if spec.max_length == 0 {
+            return Err(fail("max_length must be at least 1".into()));
+        }
+        let mut feeds = [false; 3];
+        for (i, name) in NAMES.iter().enumerate() {
+            if let Some(input) = signature.input(name) {
+                if input.dtype != DType::I64 || input.rank() != 2 {
+                    return Err(fail(format!(
+                        "input `{name}` is {input}, a sequence gives i64 [batch, seq]"
+                    )));
+                }
+                feeds[i] = true;
+            }
+        }
+        if !feeds[0] {
+            return Err(fail("the model has no `input_ids` input".into()));
+        }
+        Ok(Sequence {
+            spec: spec.clone(),
+            feeds,
+        })
+    }
+
+    /// `input_ids` padded or truncated to `max_length`, `attention_mask` 1 for ids and 0 for padding,
+    /// `token_type_ids` zeros; those the model takes, each `[1, max_length]`.
+    pub(crate) fn encode(&self, ids: &[i64]) -> Result<Vec<(String, Tensor)>> {
+        let n = self.spec.max_length;
+        let kept = ids.len().min(n);
+        let mut input_ids = ids[..kept].to_vec();
+        input_ids.resize(n, self.spec.pad_id);
+        let mut mask = vec![1i64; kept];
+        mask.resize(n, 0);
+        let columns = [input_ids, mask, vec![0i64; n]];
+        NAMES
+            .iter()
+            .zip(columns)
+            .zip(self.feeds)
+            .filter(|(_, feed)| *feed)
+            .map(|((name, values), _)| {
+                Ok((name.to_string(), Tensor::from_vec(vec![1, n], values)?))
+            })
+            .collect()
+    }
+}
