@@ -46,6 +46,46 @@ impl std::fmt::Debug for Text {
 
 const NAMES: [&str; 3] = ["input_ids", "attention_mask", "token_type_ids"];
 
+/// Which of `input_ids`, `attention_mask`, `token_type_ids` the model takes; each must be i64
+/// `[batch, seq]`, and `input_ids` must be there.
+fn model_feeds(model: &str, step: &str, signature: &Signature) -> Result<[bool; 3]> {
+    let fail = |reason: String| Error::PipelineConfig {
+        model: model.to_string(),
+        step: step.to_string(),
+        reason,
+    };
+    let mut feeds = [false; 3];
+    for (i, name) in NAMES.iter().enumerate() {
+        if let Some(input) = signature.input(name) {
+            if input.dtype != DType::I64 || input.rank() != 2 {
+                return Err(fail(format!(
+                    "input `{name}` is {input}, {step} gives i64 [batch, seq]"
+                )));
+            }
+            feeds[i] = true;
+        }
+    }
+    if !feeds[0] {
+        return Err(fail("the model has no `input_ids` input".into()));
+    }
+    Ok(feeds)
+}
+
+/// The columns the model takes, as `[1, n]` tensors named after [`NAMES`].
+fn feed_tensors(
+    feeds: [bool; 3],
+    columns: [Vec<i64>; 3],
+    n: usize,
+) -> Result<Vec<(String, Tensor)>> {
+    NAMES
+        .iter()
+        .zip(columns)
+        .zip(feeds)
+        .filter(|(_, feed)| *feed)
+        .map(|((name, values), _)| Ok((name.to_string(), Tensor::from_vec(vec![1, n], values)?)))
+        .collect()
+}
+
 impl Text {
     pub(crate) fn new(model: &str, spec: &TextSpec, signature: &Signature) -> Result<Text> {
         let fail = |reason: String| Error::PipelineConfig {
@@ -56,20 +96,7 @@ impl Text {
         if spec.max_length == 0 {
             return Err(fail("max_length must be at least 1".into()));
         }
-        let mut feeds = [false; 3];
-        for (i, name) in NAMES.iter().enumerate() {
-            if let Some(input) = signature.input(name) {
-                if input.dtype != DType::I64 || input.rank() != 2 {
-                    return Err(fail(format!(
-                        "input `{name}` is {input}, text gives i64 [batch, seq]"
-                    )));
-                }
-                feeds[i] = true;
-            }
-        }
-        if !feeds[0] {
-            return Err(fail("the model has no `input_ids` input".into()));
-        }
+        let feeds = model_feeds(model, "text", signature)?;
         #[cfg(feature = "tokenizer")]
         {
             let mut tokenizer = tokenizers::Tokenizer::from_file(&spec.tokenizer)
@@ -104,6 +131,7 @@ impl Text {
         }
         #[cfg(not(feature = "tokenizer"))]
         {
+            let _ = feeds;
             Err(Error::Unsupported {
                 what: format!("model `{model}`: text pipelines"),
                 feature: Some("tokenizer"),
@@ -134,15 +162,7 @@ impl Text {
                 fit(e.get_attention_mask(), 0),
                 fit(e.get_type_ids(), 0),
             ];
-            NAMES
-                .iter()
-                .zip(columns)
-                .zip(self.feeds)
-                .filter(|(_, feed)| *feed)
-                .map(|((name, values), _)| {
-                    Ok((name.to_string(), Tensor::from_vec(vec![1, n], values)?))
-                })
-                .collect()
+            feed_tensors(self.feeds, columns, n)
         }
         #[cfg(not(feature = "tokenizer"))]
         {
@@ -183,20 +203,7 @@ impl Sequence {
         if spec.max_length == 0 {
             return Err(fail("max_length must be at least 1".into()));
         }
-        let mut feeds = [false; 3];
-        for (i, name) in NAMES.iter().enumerate() {
-            if let Some(input) = signature.input(name) {
-                if input.dtype != DType::I64 || input.rank() != 2 {
-                    return Err(fail(format!(
-                        "input `{name}` is {input}, a sequence gives i64 [batch, seq]"
-                    )));
-                }
-                feeds[i] = true;
-            }
-        }
-        if !feeds[0] {
-            return Err(fail("the model has no `input_ids` input".into()));
-        }
+        let feeds = model_feeds(model, "sequence", signature)?;
         Ok(Sequence {
             spec: spec.clone(),
             feeds,
@@ -213,14 +220,6 @@ impl Sequence {
         let mut mask = vec![1i64; kept];
         mask.resize(n, 0);
         let columns = [input_ids, mask, vec![0i64; n]];
-        NAMES
-            .iter()
-            .zip(columns)
-            .zip(self.feeds)
-            .filter(|(_, feed)| *feed)
-            .map(|((name, values), _)| {
-                Ok((name.to_string(), Tensor::from_vec(vec![1, n], values)?))
-            })
-            .collect()
+        feed_tensors(self.feeds, columns, n)
     }
 }
