@@ -733,6 +733,26 @@ inferkit_status inferkit_model_infer_encoded_image(const struct inferkit_model *
                                                    struct inferkit_error **error_out);
 
 /*
+ Tokenizes `text` (NUL-terminated UTF-8) with the pipeline's tokenizer and runs the model on
+ it. Needs a build with the `tokenizer` cargo feature (INFERKIT_STATUS_UNSUPPORTED otherwise)
+ and a pipeline with a `text` table (INFERKIT_STATUS_PIPELINE_CONFIG otherwise).
+ */
+inferkit_status inferkit_model_infer_text(const struct inferkit_model *model,
+                                          const char *text,
+                                          struct inferkit_result **result_out,
+                                          struct inferkit_error **error_out);
+
+/*
+ Pads or truncates `count` token ids (read during the call) to the pipeline's
+ `sequence.max_length`, with an attention mask, and runs the model on them.
+ */
+inferkit_status inferkit_model_infer_sequence(const struct inferkit_model *model,
+                                              const int64_t *ids,
+                                              size_t count,
+                                              struct inferkit_result **result_out,
+                                              struct inferkit_error **error_out);
+
+/*
  Runs the model's pipeline on the first tensor of `inputs` (the raw input the pre steps take).
  Otherwise as `inferkit_model_infer_image`.
  */

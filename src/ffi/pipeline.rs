@@ -114,6 +114,44 @@ pub extern "C" fn inferkit_model_infer_encoded_image(
     })
 }
 
+/// Tokenizes `text` (NUL-terminated UTF-8) with the pipeline's tokenizer and runs the model on
+/// it. Needs a build with the `tokenizer` cargo feature (INFERKIT_STATUS_UNSUPPORTED otherwise)
+/// and a pipeline with a `text` table (INFERKIT_STATUS_PIPELINE_CONFIG otherwise).
+#[no_mangle]
+pub extern "C" fn inferkit_model_infer_text(
+    model: *const inferkit_model,
+    text: *const c_char,
+    result_out: *mut *mut inferkit_result,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let m = model_ref(model)?;
+        let text = c_str(text, "text")?;
+        let result_out = out(result_out, "result_out")?;
+        write_opt(result_out, new_result(model_of(m).infer_text(text)?));
+        Ok(())
+    })
+}
+
+/// Pads or truncates `count` token ids (read during the call) to the pipeline's
+/// `sequence.max_length`, with an attention mask, and runs the model on them.
+#[no_mangle]
+pub extern "C" fn inferkit_model_infer_sequence(
+    model: *const inferkit_model,
+    ids: *const i64,
+    count: usize,
+    result_out: *mut *mut inferkit_result,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let m = model_ref(model)?;
+        let ids = c_slice(ids, count, "ids")?;
+        let result_out = out(result_out, "result_out")?;
+        write_opt(result_out, new_result(model_of(m).infer_sequence(ids)?));
+        Ok(())
+    })
+}
+
 /// Runs the model's pipeline on the first tensor of `inputs` (the raw input the pre steps take).
 /// Otherwise as `inferkit_model_infer_image`.
 #[no_mangle]

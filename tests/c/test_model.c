@@ -718,6 +718,38 @@ static void check_pipeline(void) {
     EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "pixels", inferkit_model_infer_image(model, NULL, src->len, INFERKIT_PIXEL_FORMAT_RGB8, w, h, w * 3, &result, error_out));
     CHECK(result == NULL, "no result written on failure");
   }
+  /* token ids padded with an attention mask; text needs the tokenizer feature */
+  {
+    inferkit_model_options *seq_opts = inferkit_model_options_new();
+    inferkit_model *text_model = NULL;
+    int64_t ids[3] = {5, 7, 9};
+    const void *y = NULL;
+    size_t ylen = 0;
+    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_pipeline_toml(seq_opts, "sequence = { max_length = 6 }", error_out));
+    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_open(fixture("tiny_text.onnx"), seq_opts, &text_model, error_out));
+    if (text_model) {
+      EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_infer_sequence(text_model, ids, 3, &result, error_out));
+      if (result) {
+        int64_t sum = 0;
+        inferkit_outputs_get(inferkit_result_outputs(result), 0, NULL, NULL, NULL, NULL, &y, &ylen, NULL);
+        if (ylen == sizeof sum) memcpy(&sum, y, sizeof sum);
+        CHECK(sum == 21, "sum of the ids, padding masked out: %lld", (long long)sum);
+      }
+      inferkit_result_free(result);
+      result = NULL;
+      EXPECT_STATUS(INFERKIT_STATUS_PIPELINE_CONFIG, "no `text`", inferkit_model_infer_text(text_model, "hello", &result, error_out));
+      EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "ids", inferkit_model_infer_sequence(text_model, NULL, 3, &result, error_out));
+    }
+    inferkit_model_free(text_model);
+    /* a text stage needs the tokenizer feature, which this build of the library leaves out */
+    {
+      inferkit_model *never_text = NULL;
+      EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_pipeline_toml(seq_opts, "text = { tokenizer = \"tokenizer.json\", max_length = 8 }", error_out));
+      EXPECT_STATUS(INFERKIT_STATUS_UNSUPPORTED, "`tokenizer`", inferkit_model_open(fixture("tiny_text.onnx"), seq_opts, &never_text, error_out));
+      CHECK(never_text == NULL, "no model on failure");
+    }
+    inferkit_model_options_free(seq_opts);
+  }
   /* bad pipelines */
   EXPECT_STATUS(INFERKIT_STATUS_CONFIG, "line 1", inferkit_model_options_set_pipeline_toml(opts, "pre = [ { op = \"blur\" } ]", error_out));
   EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_pipeline_toml(opts, "pre = [ { op = \"layout\", from = \"hwc\", to = \"chw\" } ]", error_out));
