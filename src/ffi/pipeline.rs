@@ -7,7 +7,7 @@ use super::tensor::{inferkit_inputs, inferkit_outputs, outputs_handle};
 use super::{
     arg, arg_mut, c_slice, c_str, guard, guard_value, inferkit_error, out, to_cstring, write_opt,
 };
-use crate::error::{Error, ErrorCode};
+use crate::error::{Error, ErrorCode, Result};
 use crate::pipeline::{ImageView, PipelineOutput, PipelineSpec, PixelFormat};
 
 /// Sets the model's pipeline from TOML text: the body of a `[pipeline]` table (`input`, `output`,
@@ -57,6 +57,22 @@ fn new_result(r: PipelineOutput) -> *mut inferkit_result {
     }))
 }
 
+/// The shared body of the pipelined-inference calls: checks `model` and `result_out`, runs `infer`
+/// on the model, and hands the result to the caller.
+fn pipelined(
+    model: *const inferkit_model,
+    result_out: *mut *mut inferkit_result,
+    error_out: *mut *mut inferkit_error,
+    infer: impl FnOnce(&crate::model::Model) -> Result<PipelineOutput>,
+) -> ErrorCode {
+    guard(error_out, || {
+        let m = model_ref(model)?;
+        let result_out = out(result_out, "result_out")?;
+        write_opt(result_out, new_result(infer(model_of(m))?));
+        Ok(())
+    })
+}
+
 /// Runs the model's pipeline on raw pixels: `height` rows of `width` pixels in `format` (an
 /// `inferkit_pixel_format`), rows `stride` bytes apart, `len` bytes at `pixels` (read during the
 /// call only). Bad images (a zero size, a stride shorter than a row, too few bytes, an unknown
@@ -74,22 +90,18 @@ pub extern "C" fn inferkit_model_infer_image(
     result_out: *mut *mut inferkit_result,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
-    guard(error_out, || {
-        let m = model_ref(model)?;
-        let result_out = out(result_out, "result_out")?;
+    pipelined(model, result_out, error_out, |m| {
         let format = PixelFormat::from_u32(format).ok_or_else(|| Error::InvalidArgument {
             name: "format",
             reason: format!("{format} is not an inferkit_pixel_format"),
         })?;
-        let view = ImageView::new(
+        m.infer_image(&ImageView::new(
             c_slice(pixels, len, "pixels")?,
             format,
             width,
             height,
             stride,
-        )?;
-        write_opt(result_out, new_result(model_of(m).infer_image(&view)?));
-        Ok(())
+        )?)
     })
 }
 
@@ -105,12 +117,8 @@ pub extern "C" fn inferkit_model_infer_encoded_image(
     result_out: *mut *mut inferkit_result,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
-    guard(error_out, || {
-        let m = model_ref(model)?;
-        let result_out = out(result_out, "result_out")?;
-        let bytes = c_slice(bytes, len, "bytes")?;
-        write_opt(result_out, new_result(model_of(m).infer_encoded(bytes)?));
-        Ok(())
+    pipelined(model, result_out, error_out, |m| {
+        m.infer_encoded(c_slice(bytes, len, "bytes")?)
     })
 }
 
@@ -124,12 +132,8 @@ pub extern "C" fn inferkit_model_infer_text(
     result_out: *mut *mut inferkit_result,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
-    guard(error_out, || {
-        let m = model_ref(model)?;
-        let text = c_str(text, "text")?;
-        let result_out = out(result_out, "result_out")?;
-        write_opt(result_out, new_result(model_of(m).infer_text(text)?));
-        Ok(())
+    pipelined(model, result_out, error_out, |m| {
+        m.infer_text(c_str(text, "text")?)
     })
 }
 
@@ -143,12 +147,8 @@ pub extern "C" fn inferkit_model_infer_sequence(
     result_out: *mut *mut inferkit_result,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
-    guard(error_out, || {
-        let m = model_ref(model)?;
-        let ids = c_slice(ids, count, "ids")?;
-        let result_out = out(result_out, "result_out")?;
-        write_opt(result_out, new_result(model_of(m).infer_sequence(ids)?));
-        Ok(())
+    pipelined(model, result_out, error_out, |m| {
+        m.infer_sequence(c_slice(ids, count, "ids")?)
     })
 }
 
@@ -161,21 +161,14 @@ pub extern "C" fn inferkit_model_infer_pipeline(
     result_out: *mut *mut inferkit_result,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
-    guard(error_out, || {
-        let m = model_ref(model)?;
-        let inputs = arg(inputs, "inputs")?;
-        let result_out = out(result_out, "result_out")?;
-        let views = inputs.views();
+    pipelined(model, result_out, error_out, |m| {
+        let views = arg(inputs, "inputs")?.views();
         let (_, first) = views.first().ok_or(Error::InvalidArgument {
             name: "inputs",
             reason: "no tensor given".into(),
         })?;
         first.check("input")?;
-        write_opt(
-            result_out,
-            new_result(model_of(m).infer_pipeline(first.to_owned()?)?),
-        );
-        Ok(())
+        m.infer_pipeline(first.to_owned()?)
     })
 }
 
