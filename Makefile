@@ -17,7 +17,7 @@ CDIR     := target/c
 LIBDIR   := target/debug
 CLIBS    := -lpthread -ldl -lm
 
-.PHONY: demo test provision build test-rust test-c lint header clean
+.PHONY: demo test provision build test-rust test-c lint header soak clean fuzz fuzz-smoke
 
 demo: provision
 	$(CARGO) run --release --example quickstart
@@ -50,8 +50,29 @@ test-c: build
 	$(CC) -std=c11 $(CWARN) -g $(SAN) -Iinclude tests/c/test_model.c $(LIBDIR)/libinferkit.a $(CLIBS) -o $(CDIR)/test_model_asan
 	$(CC) -std=c11 $(CWARN) -g -Iinclude tests/c/test_model.c -L$(LIBDIR) -linferkit -Wl,-rpath,$(CURDIR)/$(LIBDIR) $(CLIBS) -o $(CDIR)/test_model_shared
 	$(CXX) -std=c++17 $(CWARN) -Iinclude -c tests/c/header_cpp.cpp -o $(CDIR)/header_cpp.o
+	$(CC) -std=c11 $(CWARN) -g $(SAN) -Iinclude tests/c/test_containment.c $(LIBDIR)/libinferkit.a $(CLIBS) -o $(CDIR)/test_containment_asan
+	$(CC) -std=c11 $(CWARN) -g -Iinclude tests/c/test_containment.c -L$(LIBDIR) -linferkit -Wl,-rpath,$(CURDIR)/$(LIBDIR) $(CLIBS) -o $(CDIR)/test_containment_shared
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CDIR)/test_model_asan tests/fixtures
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CDIR)/test_containment_asan tests/fixtures
 	valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 $(CDIR)/test_model_shared tests/fixtures
+	valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 $(CDIR)/test_containment_shared tests/fixtures
+
+# Soak (not in `make test`): the registry hammer in a release build for SOAK_SECONDS: 16 threads
+# infer while versions come and go; every answer is checked against the version it selected.
+SOAK_SECONDS ?= 60
+soak: provision
+	INFERKIT_SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test --release --test repository_hammer -- --nocapture
 
 clean:
 	$(CARGO) clean
+
+# Fuzzing (tests/fuzz, cargo-fuzz; needs nightly and `cargo install cargo-fuzz --locked`): every
+# target for FUZZ_SECONDS each, or 5 s each as a smoke test. Crashing inputs stay in
+# target/fuzz-artifacts/<target>/; see tests/fuzz/run.sh.
+FUZZ_SECONDS ?= 600
+
+fuzz: provision
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: provision
+	tests/fuzz/run.sh 5

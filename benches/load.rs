@@ -573,7 +573,14 @@ fn main() {
                 }
                 cells.push((label, c));
             }
-            let model = inferkit_model(b, cpus, BatchingOptions::default());
+            let model = inferkit_model(
+                b,
+                cpus,
+                BatchingOptions {
+                    max_batch_size: MAX_BATCH,
+                    ..Default::default()
+                },
+            );
             cells.push((
                 "f inferkit, async, same in flight",
                 measure_in_flight(&model, b, threads, cell, &shape1, &data),

@@ -28,6 +28,74 @@
 
 
 /*
+ Most ONNX Runtime sessions (instances) one model may have ([`ModelOptions::instances`]).
+ */
+#define INFERKIT_MAX_INSTANCES 64
+
+/*
+ Pixels an encoded image may have unless the pipeline says otherwise ([`PipelineSpec::max_pixels`]):
+ 64 megapixels, more than an 8K frame (33 MP) or a 48 MP phone photograph.
+ */
+#define INFERKIT_DEFAULT_MAX_PIXELS 67108864
+
+/*
+ The most [`PipelineSpec::max_pixels`] may be raised to: 1 gigapixel.
+ */
+#define INFERKIT_MAX_PIXELS_LIMIT 1073741824
+
+/*
+ Most elements a `reshape` step may name, and most `k` of `top_k`.
+ */
+#define INFERKIT_MAX_STEP_ELEMENTS 2147483648
+
+/*
+ Longest side an image step may produce or crop at, in pixels.
+ */
+#define INFERKIT_MAX_IMAGE_SIDE 16384
+
+/*
+ Most warmup inferences per version (`warmup.count`).
+ */
+#define MAX_WARMUP_COUNT 1000
+
+/*
+ Most bytes the inputs of one warmup request may take (generated or read from a file): 256 MiB.
+ A model whose fixed inputs are larger is warmed with a file of smaller inputs, or not at all.
+ */
+#define MAX_WARMUP_BYTES (256 << 20)
+
+/*
+ Most rows one batch may hold ([`BatchingOptions::max_batch_size`]).
+ */
+#define INFERKIT_MAX_BATCH_SIZE 65536
+
+/*
+ Most requests one model may hold waiting ([`BatchingOptions::max_queue_size`]). The queue grows
+ with the requests actually waiting; this bounds it.
+ */
+#define INFERKIT_MAX_QUEUE_SIZE 1048576
+
+/*
+ Longest batching delay, in microseconds (60 s) ([`BatchingOptions::max_queue_delay_us`]).
+ */
+#define INFERKIT_MAX_QUEUE_DELAY_US 60000000
+
+/*
+ Longest default timeout, in microseconds (one hour) ([`BatchingOptions::default_timeout_us`]).
+ */
+#define INFERKIT_MAX_DEFAULT_TIMEOUT_US 3600000000
+
+/*
+ Most preferred batch sizes ([`BatchingOptions::preferred_batch_sizes`]).
+ */
+#define INFERKIT_MAX_PREFERRED_BATCH_SIZES 64
+
+/*
+ Most threads per session, intra-op or inter-op ([`SessionOptions`]).
+ */
+#define INFERKIT_MAX_THREADS 256
+
+/*
  Stable numeric error codes, shared by the Rust API, the C ABI (`inferkit_status`) and Go.
 
  Numbers are explicit and never reused: a retired code stays here as a comment.
@@ -107,7 +175,7 @@ enum inferkit_status
    */
   INFERKIT_STATUS_BYTE_LENGTH_MISMATCH = 36,
   /*
-   The product of an input's dimensions overflows.
+   The product of an input's dimensions overflows, or a dimension is above `i64::MAX`.
    */
   INFERKIT_STATUS_SHAPE_OVERFLOW = 37,
   /*
@@ -308,8 +376,9 @@ typedef uint32_t inferkit_optimization_level;
 #endif // __cplusplus
 
 /*
- Where a session runs. The CPU provider is compiled in; the others need a build of inferkit with
- their cargo feature and an ONNX Runtime library built with them.
+ Where a session runs. This build of inferkit runs on ONNX Runtime's CPU provider; the others are
+ named so that configurations can say what they want, and asking for one is
+ [`Error::Unsupported`].
  */
 enum inferkit_execution_provider
 #ifdef __cplusplus
@@ -475,8 +544,8 @@ const char *inferkit_error_message(const struct inferkit_error *error);
 void inferkit_error_free(struct inferkit_error *error);
 
 /*
- A short static name for a status code ("ok", "dtype_mismatch", …), or "unknown" for a number
- that is not a status. The string is static. Thread-safe.
+ The name of a status code as the header spells it without its prefix ("OK", "DTYPE_MISMATCH",
+ …), or "UNKNOWN" for a number that is not a status. The string is static. Thread-safe.
  */
 const char *inferkit_status_name(uint32_t status);
 
@@ -547,9 +616,8 @@ inferkit_status inferkit_model_options_set_optimization_level(struct inferkit_mo
                                                               struct inferkit_error **error_out);
 
 /*
- Appends an execution provider (an `inferkit_execution_provider`) to the preference list. One
- that this build does not include is INFERKIT_STATUS_UNSUPPORTED, and the message names the
- cargo feature it needs.
+ Appends an execution provider (an `inferkit_execution_provider`) to the preference list. This
+ build runs on ONNX Runtime's CPU provider: any other is INFERKIT_STATUS_UNSUPPORTED.
  */
 inferkit_status inferkit_model_options_add_execution_provider(struct inferkit_model_options *options,
                                                               uint32_t provider,

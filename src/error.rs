@@ -62,7 +62,7 @@ pub enum ErrorCode {
     DimMismatch = 35,
     /// The byte length of an input disagrees with its shape and element size.
     ByteLengthMismatch = 36,
-    /// The product of an input's dimensions overflows.
+    /// The product of an input's dimensions overflows, or a dimension is above `i64::MAX`.
     ShapeOverflow = 37,
     /// An output name that the model does not have.
     UnknownOutput = 38,
@@ -370,7 +370,7 @@ pub enum Error {
         given: usize,
     },
     /// See [`ErrorCode::ShapeOverflow`].
-    #[error("model `{model}`, input `{input}`: the element count of shape {} overflows", fmt_dims(.shape))]
+    #[error("model `{model}`, input `{input}`: shape {} cannot be described to ONNX Runtime (its element count overflows, or a dim is above 2^63 - 1)", fmt_dims(.shape))]
     ShapeOverflow {
         /// The model's name (empty when the tensor is checked on its own).
         model: String,
@@ -642,9 +642,12 @@ mod tests {
     #[test]
     fn unsupported_names_the_feature() {
         let err = Error::Unsupported {
-            what: "execution provider CUDA".into(),
-            feature: Some("cuda"),
+            what: "text pipelines".into(),
+            feature: Some("tokenizer"),
         };
-        assert_eq!(err.to_string(), "execution provider CUDA is not supported by this build (it needs the cargo feature `cuda`)");
+        assert_eq!(
+            err.to_string(),
+            "text pipelines is not supported by this build (it needs the cargo feature `tokenizer`)"
+        );
     }
 }

@@ -28,6 +28,7 @@ pub mod error;
 pub mod ffi;
 pub mod metrics;
 pub mod model;
+mod model_file;
 pub mod pipeline;
 pub mod pool;
 pub mod repository;

@@ -23,7 +23,8 @@
 //!
 //! | name | type | meaning |
 //! |---|---|---|
-//! | `inferkit_inference_request_success_total` | counter | requests that returned outputs |
+//! | `inferkit_inference_request_success_total` | counter | requests that returned outputs (warmup excluded) |
+//! | `inferkit_warmup_requests_total` | counter | warmup requests a registry ran before the version became selectable |
 //! | `inferkit_inference_request_failure_total{code}` | counter | failed requests, by error code name |
 //! | `inferkit_inference_rows_total` | counter | rows (dim 0) of successful requests |
 //! | `inferkit_inference_executions_total` | counter | ONNX Runtime session runs (batches) |
@@ -38,7 +39,7 @@
 //! | `inferkit_model_last_event_timestamp_seconds{event}` | gauge | Unix time of the last event of each kind |
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -249,6 +250,9 @@ impl HistogramSnapshot {
 /// Counters, gauges and histograms of one model version.
 pub struct Metrics {
     enabled: bool,
+    /// Set while a registry warms a version up: its requests count as warmup, not as traffic.
+    warming: AtomicBool,
+    warmup: AtomicU64,
     success: Counter,
     failures: [AtomicU64; ErrorCode::ALL.len()],
     rows: Counter,
@@ -267,6 +271,8 @@ impl Metrics {
     pub(crate) fn new(enabled: bool) -> Metrics {
         Metrics {
             enabled,
+            warming: AtomicBool::new(false),
+            warmup: AtomicU64::new(0),
             success: Counter::default(),
             failures: std::array::from_fn(|_| AtomicU64::new(0)),
             rows: Counter::default(),
@@ -287,7 +293,25 @@ impl Metrics {
         self.enabled
     }
 
+    /// Counts the requests made from now until [`Metrics::end_warmup`] as warmup requests
+    /// (`inferkit_warmup_requests_total`), outside the traffic counters and histograms.
+    pub(crate) fn begin_warmup(&self) {
+        self.warming.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn end_warmup(&self) {
+        self.warming.store(false, Ordering::SeqCst);
+    }
+
+    fn warming(&self) -> bool {
+        self.warming.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn outcome(&self, code: Option<ErrorCode>, rows: usize) {
+        if self.warming() {
+            self.warmup.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         match code {
             None => {
                 self.success.add(1);
@@ -302,6 +326,9 @@ impl Metrics {
     }
 
     pub(crate) fn execution(&self, requests: usize, compute: Option<Duration>) {
+        if self.warming() {
+            return;
+        }
         self.executions.add(1);
         if self.enabled {
             self.batch_size.record(requests as u64);
@@ -312,6 +339,9 @@ impl Metrics {
     }
 
     pub(crate) fn request_duration(&self, d: Duration) {
+        if self.warming() {
+            return;
+        }
         self.request_duration.record_duration(d);
     }
 
@@ -339,6 +369,7 @@ impl Metrics {
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
             requests_success: self.success.get(),
+            warmup_requests: self.warmup.load(Ordering::Relaxed),
             requests_failed: ErrorCode::ALL
                 .iter()
                 .zip(&self.failures)
@@ -364,8 +395,10 @@ impl Metrics {
 /// A model version's metrics at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MetricsSnapshot {
-    /// Requests that returned outputs.
+    /// Requests that returned outputs (warmup requests are not counted here).
     pub requests_success: u64,
+    /// Warmup requests a registry ran before the version became selectable.
+    pub warmup_requests: u64,
     /// Failed requests by error code name (only codes seen).
     pub requests_failed: Vec<(String, u64)>,
     /// Rows of successful requests.
@@ -436,6 +469,22 @@ pub(crate) fn prometheus(
                     "inferkit_inference_request_success_total{{{}}} {}",
                     labels(m, v),
                     s.requests_success
+                );
+            }
+        },
+    );
+    family(
+        &mut out,
+        "inferkit_warmup_requests_total",
+        "counter",
+        "Warmup requests run before the version became selectable (not in the request counters).",
+        &mut |o| {
+            for (m, v, s, _) in series {
+                let _ = writeln!(
+                    o,
+                    "inferkit_warmup_requests_total{{{}}} {}",
+                    labels(m, v),
+                    s.warmup_requests
                 );
             }
         },

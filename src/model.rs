@@ -23,9 +23,12 @@ use crate::runtime::Runtime;
 use crate::scheduler::{
     BatchingOptions, InferFuture, InferOptions, RequestHandle, Scheduler, SchedulerStats,
 };
-use crate::session::{Outputs, SessionOptions};
+use crate::session::{ModelSource, OrtSession, Outputs, SessionOptions};
 use crate::signature::Signature;
 use crate::tensor::{Tensor, TensorView};
+
+/// Most ONNX Runtime sessions (instances) one model may have ([`ModelOptions::instances`]).
+pub const MAX_INSTANCES: usize = 64;
 
 /// How to load a model.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,14 +67,10 @@ impl Default for ModelOptions {
 }
 
 impl ModelOptions {
-    /// Checks the options without loading anything.
+    /// Checks the options without loading anything: `instances` between 1 and [`MAX_INSTANCES`],
+    /// and the session and batching options within their bounds.
     pub fn check(&self) -> Result<()> {
-        if self.instances == 0 {
-            return Err(Error::InvalidArgument {
-                name: "instances",
-                reason: "must be at least 1".into(),
-            });
-        }
+        crate::scheduler::check_range("instances", self.instances, 1, MAX_INSTANCES)?;
         self.session.check()?;
         self.batching.check()
     }
@@ -93,11 +92,6 @@ impl std::fmt::Debug for Model {
             .field("stats", &self.inner.stats())
             .finish()
     }
-}
-
-enum Source<'a> {
-    File(&'a Path),
-    Bytes(&'a [u8]),
 }
 
 impl Model {
@@ -151,7 +145,7 @@ impl Model {
             });
         }
         // From the file, not from memory, so that models with external weight files load.
-        Self::load(name, Source::File(path), options)
+        Self::load(name, ModelSource::File(path), options)
     }
 
     /// Loads a model from bytes in memory. `options.name`, when set, wins over `name`.
@@ -163,41 +157,67 @@ impl Model {
                 reason: "no bytes".into(),
             });
         }
-        Self::load(name, Source::Bytes(bytes), options)
+        Self::load(name, ModelSource::Bytes(bytes, None), options)
     }
 
-    fn load(name: String, source: Source<'_>, options: &ModelOptions) -> Result<Model> {
+    /// Loads a model from bytes read from a file in `dir`, whose external data files (weights
+    /// stored beside the model) are looked up in `dir`. The registry loads this way: the bytes
+    /// whose checksum it verified are the bytes ONNX Runtime loads.
+    pub(crate) fn from_file_bytes(
+        name: &str,
+        bytes: &[u8],
+        dir: &Path,
+        options: &ModelOptions,
+    ) -> Result<Model> {
+        let name = options.name.clone().unwrap_or_else(|| name.to_string());
+        if bytes.is_empty() {
+            return Err(Error::InvalidModel {
+                model: name,
+                reason: "no bytes".into(),
+            });
+        }
+        Self::load(name, ModelSource::Bytes(bytes, Some(dir)), options)
+    }
+
+    fn load(name: String, source: ModelSource<'_>, options: &ModelOptions) -> Result<Model> {
         options.check()?;
+        if let Some(io) = crate::model_file::name_with_nul(&source) {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "model `{name}`: input or output `{io}` has a NUL byte in its name, which ONNX Runtime's C API cannot pass"
+                ),
+                feature: None,
+            });
+        }
         let runtime = Runtime::init()?;
         let weights = ort::session::builder::PrepackedWeights::new();
-        let mut sessions = Vec::with_capacity(options.instances);
-        for _ in 0..options.instances {
-            let mut builder = options
-                .session
-                .builder(runtime)?
-                .with_prepacked_weights(&weights)
-                .map_err(|e| Error::InvalidArgument {
-                    name: "session options",
-                    reason: e.to_string(),
-                })?;
-            let session = match source {
-                Source::File(path) => builder.commit_from_file(path),
-                Source::Bytes(bytes) => builder.commit_from_memory(bytes),
-            }
-            .map_err(|e| Error::InvalidModel {
-                model: name.clone(),
-                reason: e.to_string(),
+        let builder = source
+            .configure(options.session.builder(runtime)?)
+            .map_err(|reason| Error::InvalidArgument {
+                name: "session options",
+                reason,
             })?;
+        let mut sessions = Vec::with_capacity(options.instances);
+        let mut signature = None;
+        for _ in 0..options.instances {
+            let session =
+                OrtSession::create(runtime, &builder, &weights, &source).map_err(|reason| {
+                    Error::InvalidModel {
+                        model: name.clone(),
+                        reason,
+                    }
+                })?;
+            // Read from the first session, before more are made for a model inferkit cannot serve.
+            if signature.is_none() {
+                signature = Some(Signature::from_session(&name, &session)?);
+            }
             sessions.push(session);
         }
-        let signature = match sessions.first() {
-            Some(s) => Signature::from_session(&name, s)?,
-            None => {
-                return Err(Error::InvalidArgument {
-                    name: "instances",
-                    reason: "must be at least 1".into(),
-                })
-            }
+        let Some(signature) = signature else {
+            return Err(Error::InvalidArgument {
+                name: "instances",
+                reason: "must be at least 1".into(),
+            });
         };
         let pipeline = Pipeline::new(
             &name,
@@ -214,6 +234,7 @@ impl Model {
                 name,
                 signature,
                 sessions,
+                weights,
                 options.batching.clone(),
                 options.metrics,
                 options.version,
@@ -265,7 +286,8 @@ impl Model {
     /// does. An undecodable image is [`Error::PipelineStep`] with step `decode`.
     pub fn infer_encoded(&self, bytes: &[u8]) -> Result<PipelineOutput> {
         self.run_pipeline(|| {
-            let (pixels, w, h) = crate::pipeline::decode(bytes).map_err(|e| match e {
+            let (pixels, w, h) = crate::pipeline::decode_limited(bytes, self.pipeline.max_pixels)
+                .map_err(|e| match e {
                 Error::PipelineStep { step, reason, .. } => Error::PipelineStep {
                     model: self.inner.name.clone(),
                     step,
@@ -348,7 +370,7 @@ impl Model {
     /// What the pipeline would feed the model for these PNG or JPEG bytes: decoding, image steps
     /// and pre steps, without running the model. For checking a pipeline against a reference.
     pub fn preprocess_encoded(&self, bytes: &[u8]) -> Result<Tensor> {
-        let (pixels, w, h) = crate::pipeline::decode(bytes)?;
+        let (pixels, w, h) = crate::pipeline::decode_limited(bytes, self.pipeline.max_pixels)?;
         let view = crate::pipeline::ImageView::new(
             &pixels,
             crate::pipeline::PixelFormat::Rgb8,
@@ -378,7 +400,7 @@ impl Model {
             m.pre_duration(t0.elapsed());
         }
         let outputs = self.inner.infer(
-            &[(&*self.pipeline.input, prepared.view())],
+            &[(self.pipeline.input_name(&self.inner.name)?, prepared.view())],
             &InferOptions::default(),
         )?;
         let t1 = timed.then(std::time::Instant::now);
@@ -387,6 +409,10 @@ impl Model {
             m.post_duration(t1.elapsed());
         }
         result
+    }
+
+    pub(crate) fn metrics_handle(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     /// Counters, gauges and histograms of this model (see [`crate::metrics`]).

@@ -1,8 +1,8 @@
 //! `SessionPool`: the ONNX Runtime sessions of one model, handed out without locks.
 //!
-//! `ort::Session::run` needs `&mut Session`: a session serves one thread at a time. The pool keeps
-//! idle sessions in a lock-free bounded queue (crossbeam's `ArrayQueue`); a thread that pops one
-//! owns it until it pushes it back, so no lock is held while ONNX Runtime runs. Sessions of one
+//! A session serves one thread at a time (ONNX Runtime's `Run` is called through `&mut`). The pool
+//! keeps idle sessions in a lock-free bounded queue (crossbeam's `ArrayQueue`); a thread that pops
+//! one owns it until it pushes it back, so no lock is held while ONNX Runtime runs. Sessions of one
 //! pool share their pre-packed weights (`ort::session::builder::PrepackedWeights`).
 //!
 //! ```
@@ -13,11 +13,13 @@
 //! # Ok::<(), inferkit::Error>(())
 //! ```
 
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam::queue::ArrayQueue;
-use ort::session::Session;
+use ort::session::builder::PrepackedWeights;
 
+use crate::session::OrtSession;
 use crate::tensor::AlignedBytes;
 
 static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);
@@ -30,7 +32,7 @@ pub fn live_sessions() -> usize {
 
 /// One session and the buffers it concatenates batches into (reused from batch to batch).
 pub(crate) struct Worker {
-    pub(crate) session: Session,
+    pub(crate) session: OrtSession,
     pub(crate) buffers: Vec<AlignedBytes>,
 }
 
@@ -38,11 +40,17 @@ pub(crate) struct Worker {
 pub(crate) struct SessionPool {
     idle: ArrayQueue<Worker>,
     size: usize,
+    /// The container the sessions share; declared after `idle` so that it outlives them.
+    _weights: PrepackedWeights,
 }
 
 impl SessionPool {
     /// A pool of the given sessions, all idle.
-    pub(crate) fn new(sessions: Vec<Session>, inputs: usize) -> SessionPool {
+    pub(crate) fn new(
+        sessions: Vec<OrtSession>,
+        weights: PrepackedWeights,
+        inputs: usize,
+    ) -> SessionPool {
         let size = sessions.len();
         LIVE_SESSIONS.fetch_add(size, Ordering::SeqCst);
         let idle = ArrayQueue::new(size.max(1));
@@ -53,18 +61,19 @@ impl SessionPool {
                 buffers: vec![AlignedBytes::default(); inputs],
             });
         }
-        SessionPool { idle, size }
+        SessionPool {
+            idle,
+            size,
+            _weights: weights,
+        }
     }
 
-    /// An idle worker, if there is one. Never blocks.
-    pub(crate) fn try_acquire(&self) -> Option<Worker> {
-        self.idle.pop()
-    }
-
-    /// Returns a worker to the pool.
-    pub(crate) fn release(&self, worker: Worker) {
-        // Cannot fail: only workers taken from this pool come back, so it is never over-full.
-        let _ = self.idle.push(worker);
+    /// An idle worker, if there is one, leased until the lease is dropped. Never blocks.
+    pub(crate) fn try_acquire(&self) -> Option<Lease<'_>> {
+        self.idle.pop().map(|worker| Lease {
+            pool: self,
+            worker: ManuallyDrop::new(worker),
+        })
     }
 
     /// Number of sessions.
@@ -75,6 +84,35 @@ impl SessionPool {
     /// Number of sessions idle right now.
     pub(crate) fn idle(&self) -> usize {
         self.idle.len()
+    }
+}
+
+/// A worker taken from the pool. Dropping the lease gives the worker back, also when the thread
+/// that holds it unwinds: a panic while a session runs never loses the session.
+pub(crate) struct Lease<'a> {
+    pool: &'a SessionPool,
+    worker: ManuallyDrop<Worker>,
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = Worker;
+    fn deref(&self) -> &Worker {
+        &self.worker
+    }
+}
+
+impl std::ops::DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut Worker {
+        &mut self.worker
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here; the lease is not used after drop.
+        let worker = unsafe { ManuallyDrop::take(&mut self.worker) };
+        // Cannot fail: only workers taken from this pool come back, so it is never over-full.
+        let _ = self.pool.idle.push(worker);
     }
 }
 

@@ -13,21 +13,23 @@
 //! let model = Model::open_with("tests/fixtures/mlp.onnx", &opts)?;
 //! assert_eq!(model.name(), "mlp");
 //!
-//! // Execution providers other than the CPU need a build with their cargo feature.
+//! // This build runs on ONNX Runtime's CPU provider; asking for another is a typed error.
 //! let cuda = ModelOptions {
 //!     session: SessionOptions { execution_providers: vec![ExecutionProvider::Cuda], ..Default::default() },
 //!     ..Default::default()
 //! };
 //! let err = Model::open_with("tests/fixtures/mlp.onnx", &cuda).unwrap_err();
 //! assert_eq!(err.code(), inferkit::ErrorCode::Unsupported);
-//! assert!(err.to_string().contains("`cuda`"));
+//! assert!(err.to_string().contains("CPU provider only"));
 //! # Ok::<(), inferkit::Error>(())
 //! ```
 
 use std::ffi::{c_char, CStr, CString};
 use std::sync::Arc;
 
-use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
+use std::ptr::NonNull;
+
+use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights, SessionBuilder};
 use ort::session::Session;
 use ort::AsPointer;
 use smallvec::SmallVec;
@@ -61,8 +63,9 @@ impl OptimizationLevel {
     }
 }
 
-/// Where a session runs. The CPU provider is compiled in; the others need a build of inferkit with
-/// their cargo feature and an ONNX Runtime library built with them.
+/// Where a session runs. This build of inferkit runs on ONNX Runtime's CPU provider; the others are
+/// named so that configurations can say what they want, and asking for one is
+/// [`Error::Unsupported`].
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecutionProvider {
@@ -110,20 +113,10 @@ impl ExecutionProvider {
             Self::Xnnpack => "XNNPACK",
         }
     }
-
-    /// The cargo feature that would enable it (none for the CPU).
-    pub fn cargo_feature(self) -> Option<&'static str> {
-        match self {
-            Self::Cpu => None,
-            Self::Cuda => Some("cuda"),
-            Self::TensorRt => Some("tensorrt"),
-            Self::CoreMl => Some("coreml"),
-            Self::DirectMl => Some("directml"),
-            Self::OpenVino => Some("openvino"),
-            Self::Xnnpack => Some("xnnpack"),
-        }
-    }
 }
+
+/// Most threads per session, intra-op or inter-op ([`SessionOptions`]).
+pub const MAX_THREADS: usize = 256;
 
 /// Options for the ONNX Runtime sessions of a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,27 +147,30 @@ impl Default for SessionOptions {
 }
 
 impl SessionOptions {
-    /// Checks the options without building anything.
+    /// Checks the options without building anything: thread counts between 1 and [`MAX_THREADS`],
+    /// and only execution providers this build includes.
     pub fn check(&self) -> Result<()> {
-        if self.intra_op_threads == 0 {
+        use crate::scheduler::check_range;
+        check_range("intra_op_threads", self.intra_op_threads, 1, MAX_THREADS)?;
+        check_range("inter_op_threads", self.inter_op_threads, 1, MAX_THREADS)?;
+        if self.execution_providers.len() > 16 {
             return Err(Error::InvalidArgument {
-                name: "intra_op_threads",
-                reason: "must be at least 1".into(),
+                name: "execution_providers",
+                reason: format!("{} providers; at most 16", self.execution_providers.len()),
             });
         }
-        if self.inter_op_threads == 0 {
-            return Err(Error::InvalidArgument {
-                name: "inter_op_threads",
-                reason: "must be at least 1".into(),
+        if let Some(ep) = self
+            .execution_providers
+            .iter()
+            .find(|ep| **ep != ExecutionProvider::Cpu)
+        {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "execution provider {}: this build of inferkit runs on ONNX Runtime's CPU provider only",
+                    ep.name()
+                ),
+                feature: None,
             });
-        }
-        for ep in &self.execution_providers {
-            if let Some(feature) = ep.cargo_feature() {
-                return Err(Error::Unsupported {
-                    what: format!("execution provider {}", ep.name()),
-                    feature: Some(feature),
-                });
-            }
         }
         Ok(())
     }
@@ -344,7 +340,7 @@ type PerTensor<T> = SmallVec<[T; 8]>;
 /// memory info, an allocator handle and reference-counted wrappers per tensor per call, which
 /// dominate the cost of small models.
 pub(crate) fn run(
-    session: &mut Session,
+    session: &mut OrtSession,
     model: &str,
     signature: &Signature,
     ctx: &RunContext,
@@ -421,7 +417,7 @@ pub(crate) fn run(
     // outlives the call; `output_ptrs` has one NULL slot per output name for Run to fill.
     let status = unsafe {
         (api.Run)(
-            session.ptr_mut(),
+            session.0.as_ptr(),
             std::ptr::null(),
             input_names.as_ptr(),
             input_ptrs.as_ptr(),
@@ -464,8 +460,208 @@ fn element_type(dtype: DType) -> ort::sys::ONNXTensorElementDataType {
     }
 }
 
+/// Reads a tensor's element type as ONNX's raw number.
+///
+/// ort-sys declares `ONNXTensorElementDataType` as a Rust enum that ends at INT4 (22), while ONNX
+/// Runtime 1.31 also reports FLOAT4E2M1 (23), UINT2 (24), INT2 (25) and FLOAT8E8M0 (26): letting
+/// ONNX Runtime write one of those into the enum is undefined behaviour. The number is written into a
+/// `u32` instead and never becomes the enum.
+///
+///
+/// # Safety
+/// `info` is a live `OrtTensorTypeAndShapeInfo`.
+pub(crate) unsafe fn element_type_code(
+    info: *const ort::sys::OrtTensorTypeAndShapeInfo,
+) -> std::result::Result<u32, String> {
+    let mut raw: u32 = 0;
+    // SAFETY: the enum is `repr(C)`-sized as a C enum (4 bytes), like `u32`; ONNX Runtime writes the
+    // number through the pointer and Rust only ever reads it as a `u32`.
+    let status = unsafe {
+        (ort::api().GetTensorElementType)(
+            info,
+            (&mut raw as *mut u32).cast::<ort::sys::ONNXTensorElementDataType>(),
+        )
+    };
+    match status_message(status) {
+        Some(m) => Err(m),
+        None => Ok(raw),
+    }
+}
+
+/// The name of an element type number as ONNX Runtime's C API reports it
+/// (`ONNXTensorElementDataType`). Up to 23 these are ONNX's `TensorProto.DataType` codes; after
+/// that ONNX Runtime's order differs from ONNX's (ONNX Runtime 1.31: UINT2 24, INT2 25,
+/// FLOAT8E8M0 26; ONNX: FLOAT8E8M0 24, UINT2 25, INT2 26), as the fixtures made with each ONNX type
+/// show (`tests/containment.rs`).
+pub(crate) fn onnx_element_type_name(code: u32) -> String {
+    const NAMES: [&str; 27] = [
+        "UNDEFINED",
+        "FLOAT",
+        "UINT8",
+        "INT8",
+        "UINT16",
+        "INT16",
+        "INT32",
+        "INT64",
+        "STRING",
+        "BOOL",
+        "FLOAT16",
+        "DOUBLE",
+        "UINT32",
+        "UINT64",
+        "COMPLEX64",
+        "COMPLEX128",
+        "BFLOAT16",
+        "FLOAT8E4M3FN",
+        "FLOAT8E4M3FNUZ",
+        "FLOAT8E5M2",
+        "FLOAT8E5M2FNUZ",
+        "UINT4",
+        "INT4",
+        "FLOAT4E2M1",
+        "UINT2",
+        "INT2",
+        "FLOAT8E8M0",
+    ];
+    match NAMES.get(code as usize) {
+        Some(name) => format!("{name} ({code})"),
+        None => format!("unknown ({code})"),
+    }
+}
+
+/// One ONNX Runtime session, created through ONNX Runtime's C API.
+///
+/// ort's `SessionBuilder::commit_*` reads the model's inputs and outputs into its own enums as soon
+/// as the session exists; for element types ort does not know (see [`element_type_code`]) that is
+/// undefined behaviour before inferkit can refuse the model. inferkit therefore creates the session
+/// itself from the builder's options and reads the signature with raw type numbers
+/// ([`crate::signature::Signature::from_session`]).
+pub(crate) struct OrtSession(NonNull<ort::sys::OrtSession>);
+
+// SAFETY: an OrtSession may be used from any thread; `Run` is only called through `&mut`, so one
+// thread at a time (see `pool`).
+unsafe impl Send for OrtSession {}
+// SAFETY: the `&self` methods only query immutable metadata (names, types), which ONNX Runtime allows
+// concurrently.
+unsafe impl Sync for OrtSession {}
+
+impl Drop for OrtSession {
+    fn drop(&mut self) {
+        // SAFETY: created by CreateSession*, released once.
+        unsafe { (ort::api().ReleaseSession)(self.0.as_ptr()) };
+    }
+}
+
+/// Where a model's bytes come from.
+pub(crate) enum ModelSource<'a> {
+    /// A file; external data files are found beside it.
+    File(&'a std::path::Path),
+    /// Bytes in memory, and the directory their external data files are in, if any.
+    Bytes(&'a [u8], Option<&'a std::path::Path>),
+}
+
+impl ModelSource<'_> {
+    /// Session options this source needs: where external data lives for bytes read from a file.
+    pub(crate) fn configure(
+        &self,
+        builder: SessionBuilder,
+    ) -> std::result::Result<SessionBuilder, String> {
+        match self {
+            ModelSource::Bytes(_, Some(dir)) => {
+                let dir = dir
+                    .to_str()
+                    .ok_or_else(|| format!("`{}` is not UTF-8", dir.display()))?;
+                // ONNX Runtime's key for models loaded from memory whose weights are in files.
+                builder
+                    .with_config_entry("session.model_external_initializers_file_folder_path", dir)
+                    .map_err(|e| e.to_string())
+            }
+            _ => Ok(builder),
+        }
+    }
+}
+
+impl OrtSession {
+    /// Creates a session from `source` with `builder`'s options, sharing `weights`.
+    pub(crate) fn create(
+        runtime: &Runtime,
+        builder: &SessionBuilder,
+        weights: &PrepackedWeights,
+        source: &ModelSource<'_>,
+    ) -> std::result::Result<OrtSession, String> {
+        let api = ort::api();
+        let env = runtime.environment().ptr();
+        let mut out = std::ptr::null_mut();
+        let weights = weights.ptr().cast_mut();
+        // SAFETY: env, options and the weights container are live ort objects that outlive the call
+        // (the runtime is process-wide; the weights are kept by the pool); the path is
+        // NUL-terminated, the bytes are read during the call only; `out` is a valid out-pointer.
+        let status = match source {
+            ModelSource::File(path) => {
+                let path = os_path(path)?;
+                unsafe {
+                    (api.CreateSessionWithPrepackedWeightsContainer)(
+                        env,
+                        path.as_ptr(),
+                        builder.ptr(),
+                        weights,
+                        &mut out,
+                    )
+                }
+            }
+            ModelSource::Bytes(bytes, _) => unsafe {
+                (api.CreateSessionFromArrayWithPrepackedWeightsContainer)(
+                    env,
+                    bytes.as_ptr().cast(),
+                    bytes.len(),
+                    builder.ptr(),
+                    weights,
+                    &mut out,
+                )
+            },
+        };
+        if let Some(m) = status_message(status) {
+            return Err(m);
+        }
+        NonNull::new(out)
+            .map(OrtSession)
+            .ok_or_else(|| "ONNX Runtime returned no session".to_string())
+    }
+
+    pub(crate) fn ptr(&self) -> *const ort::sys::OrtSession {
+        self.0.as_ptr()
+    }
+}
+
+#[cfg(unix)]
+fn os_path(path: &std::path::Path) -> std::result::Result<Vec<ort::sys::os_char>, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.contains(&0) {
+        return Err(format!("path `{}` contains a NUL byte", path.display()));
+    }
+    Ok(bytes
+        .iter()
+        .map(|b| *b as ort::sys::os_char)
+        .chain(std::iter::once(0))
+        .collect())
+}
+
+#[cfg(windows)]
+fn os_path(path: &std::path::Path) -> std::result::Result<Vec<ort::sys::os_char>, String> {
+    use std::os::windows::ffi::OsStrExt;
+    let wide: Vec<u16> = path.as_os_str().encode_wide().collect();
+    if wide.contains(&0) {
+        return Err(format!(
+            "path `{}` contains a NUL character",
+            path.display()
+        ));
+    }
+    Ok(wide.into_iter().chain(std::iter::once(0)).collect())
+}
+
 /// Takes an `OrtStatus`: `None` for success, else its message (the status is released).
-fn status_message(status: ort::sys::OrtStatusPtr) -> Option<String> {
+pub(crate) fn status_message(status: ort::sys::OrtStatusPtr) -> Option<String> {
     if status.0.is_null() {
         return None;
     }
@@ -531,15 +727,11 @@ impl OwnedValue {
                 }
             }
             let info = Info(info);
-            let mut ty =
-                ort::sys::ONNXTensorElementDataType::ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
-            if let Some(m) = status_message((api.GetTensorElementType)(info.0, &mut ty)) {
-                return Err(fail(m));
-            }
-            let dtype = DType::from_u32(ty as u32).ok_or_else(|| Error::Unsupported {
+            let ty = element_type_code(info.0).map_err(fail)?;
+            let dtype = DType::from_u32(ty).ok_or_else(|| Error::Unsupported {
                 what: format!(
                     "model `{model}`, output `{name}` of ONNX element type {}",
-                    ty as u32
+                    onnx_element_type_name(ty)
                 ),
                 feature: None,
             })?;

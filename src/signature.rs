@@ -119,60 +119,18 @@ impl fmt::Display for Signature {
 }
 
 impl Signature {
-    /// Reads a session's signature. Inputs or outputs that are not tensors of a supported dtype
-    /// (sequences, maps, strings) make the model unsupported, named in the error.
-    pub(crate) fn from_session(model: &str, session: &ort::session::Session) -> Result<Signature> {
-        let read = |outlets: &[ort::value::Outlet], kind: &str| -> Result<Vec<TensorSpec>> {
-            outlets
-                .iter()
-                .map(|o| match o.dtype() {
-                    ort::value::ValueType::Tensor {
-                        ty,
-                        shape,
-                        dimension_symbols,
-                    } => {
-                        let dtype = DType::from_ort(*ty).ok_or_else(|| Error::Unsupported {
-                            what: format!(
-                                "model `{model}`, {kind} `{}` of element type {ty:?}",
-                                o.name()
-                            ),
-                            feature: None,
-                        })?;
-                        let dims = shape
-                            .iter()
-                            .enumerate()
-                            .map(|(i, d)| {
-                                if *d >= 0 {
-                                    Dim::Fixed(*d as usize)
-                                } else {
-                                    // Exporters write "?" (Paddle) or nothing for "unknown": such dims
-                                    // are anonymous, not one symbol shared by every unknown dim.
-                                    let sym = dimension_symbols
-                                        .get(i)
-                                        .filter(|s| !s.is_empty() && s.as_str() != "?");
-                                    Dim::Dynamic(sym.map(|s| s.to_string()))
-                                }
-                            })
-                            .collect();
-                        Ok(TensorSpec {
-                            name: o.name().into(),
-                            dtype,
-                            dims,
-                        })
-                    }
-                    other => Err(Error::Unsupported {
-                        what: format!(
-                            "model `{model}`, {kind} `{}` of non-tensor type {other:?}",
-                            o.name()
-                        ),
-                        feature: None,
-                    }),
-                })
-                .collect()
-        };
+    /// Reads a session's signature through ONNX Runtime's C API, with element and value types taken
+    /// as raw numbers (see [`crate::session::element_type_code`]). Inputs or outputs that are not
+    /// tensors (sequences, maps, optionals), or tensors of an element type inferkit cannot feed
+    /// (strings, complex, 4-bit, 2-bit and 8-bit floats), make the model unsupported: the error
+    /// names the input or output and ONNX's name for its type.
+    pub(crate) fn from_session(
+        model: &str,
+        session: &crate::session::OrtSession,
+    ) -> Result<Signature> {
         Ok(Signature {
-            inputs: read(session.inputs(), "input")?,
-            outputs: read(session.outputs(), "output")?,
+            inputs: read_specs(model, session, Side::Input)?,
+            outputs: read_specs(model, session, Side::Output)?,
         })
     }
 
@@ -236,6 +194,161 @@ impl Signature {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Side {
+    Input,
+    Output,
+}
+
+/// The specs of one side of a session, read with ONNX Runtime's C API.
+fn read_specs(
+    model: &str,
+    session: &crate::session::OrtSession,
+    side: Side,
+) -> Result<Vec<TensorSpec>> {
+    use crate::session::{element_type_code, onnx_element_type_name, status_message};
+    use std::ffi::{c_char, CStr};
+    let api = ort::api();
+    let kind = match side {
+        Side::Input => "input",
+        Side::Output => "output",
+    };
+    let fail = |reason: String| Error::InvalidModel {
+        model: model.to_string(),
+        reason: format!("reading the model's {kind}s: {reason}"),
+    };
+    let s = session.ptr();
+    let mut allocator = std::ptr::null_mut();
+    let mut count = 0usize;
+    // SAFETY: `s` is a live session; every out-pointer points to local storage.
+    unsafe {
+        if let Some(m) = status_message((api.GetAllocatorWithDefaultOptions)(&mut allocator)) {
+            return Err(fail(m));
+        }
+        let status = match side {
+            Side::Input => (api.SessionGetInputCount)(s, &mut count),
+            Side::Output => (api.SessionGetOutputCount)(s, &mut count),
+        };
+        if let Some(m) = status_message(status) {
+            return Err(fail(m));
+        }
+    }
+    /// Type info owned until dropped.
+    struct TypeInfo(*mut ort::sys::OrtTypeInfo);
+    impl Drop for TypeInfo {
+        fn drop(&mut self) {
+            if !self.0.is_null() {
+                // SAFETY: from SessionGet*TypeInfo, released once.
+                unsafe { (ort::api().ReleaseTypeInfo)(self.0) };
+            }
+        }
+    }
+    let mut specs = Vec::with_capacity(count.min(4096));
+    for index in 0..count {
+        // SAFETY: as above; the name is copied into Rust memory and freed with the allocator that
+        // made it; the type info is released by its guard; `tensor` is owned by the type info.
+        unsafe {
+            let mut raw_name: *mut c_char = std::ptr::null_mut();
+            let status = match side {
+                Side::Input => (api.SessionGetInputName)(s, index, allocator, &mut raw_name),
+                Side::Output => (api.SessionGetOutputName)(s, index, allocator, &mut raw_name),
+            };
+            if let Some(m) = status_message(status) {
+                return Err(fail(m));
+            }
+            if raw_name.is_null() {
+                return Err(fail(format!("{kind} {index} has no name")));
+            }
+            let name = CStr::from_ptr(raw_name).to_string_lossy().into_owned();
+            let _ = status_message((api.AllocatorFree)(allocator, raw_name.cast()));
+
+            let mut info = TypeInfo(std::ptr::null_mut());
+            let status = match side {
+                Side::Input => (api.SessionGetInputTypeInfo)(s, index, &mut info.0),
+                Side::Output => (api.SessionGetOutputTypeInfo)(s, index, &mut info.0),
+            };
+            if let Some(m) = status_message(status) {
+                return Err(fail(m));
+            }
+            // ONNXType is a Rust enum in ort-sys too: read it as a number.
+            let mut onnx_type: i32 = 0;
+            if let Some(m) = status_message((api.GetOnnxTypeFromTypeInfo)(
+                info.0,
+                (&mut onnx_type as *mut i32).cast::<ort::sys::ONNXType>(),
+            )) {
+                return Err(fail(m));
+            }
+            if onnx_type != 1 {
+                let what = match onnx_type {
+                    2 => "a sequence".to_string(),
+                    3 => "a map".to_string(),
+                    4 => "an opaque value".to_string(),
+                    5 => "a sparse tensor".to_string(),
+                    6 => "an optional value".to_string(),
+                    n => format!("a value of ONNX type {n}"),
+                };
+                return Err(Error::Unsupported {
+                    what: format!("model `{model}`, {kind} `{name}` is {what}, not a tensor"),
+                    feature: None,
+                });
+            }
+            let mut tensor: *const ort::sys::OrtTensorTypeAndShapeInfo = std::ptr::null();
+            if let Some(m) = status_message((api.CastTypeInfoToTensorInfo)(info.0, &mut tensor)) {
+                return Err(fail(m));
+            }
+            if tensor.is_null() {
+                return Err(fail(format!("{kind} `{name}` has no tensor type")));
+            }
+            let code = element_type_code(tensor).map_err(fail)?;
+            let dtype = DType::from_u32(code).ok_or_else(|| Error::Unsupported {
+                what: format!(
+                    "model `{model}`, {kind} `{name}` of ONNX element type {}",
+                    onnx_element_type_name(code)
+                ),
+                feature: None,
+            })?;
+            let mut rank = 0usize;
+            if let Some(m) = status_message((api.GetDimensionsCount)(tensor, &mut rank)) {
+                return Err(fail(m));
+            }
+            let mut shape = vec![0i64; rank];
+            let mut symbols: Vec<*const c_char> = vec![std::ptr::null(); rank];
+            if let Some(m) = status_message((api.GetDimensions)(tensor, shape.as_mut_ptr(), rank)) {
+                return Err(fail(m));
+            }
+            if let Some(m) = status_message((api.GetSymbolicDimensions)(
+                tensor,
+                symbols.as_mut_ptr(),
+                rank,
+            )) {
+                return Err(fail(m));
+            }
+            let dims = shape
+                .iter()
+                .zip(&symbols)
+                .map(|(d, sym)| {
+                    if *d >= 0 {
+                        Dim::Fixed(*d as usize)
+                    } else {
+                        // Exporters write "?" (Paddle) or nothing for "unknown": such dims are
+                        // anonymous, not one symbol shared by every unknown dim.
+                        let sym = (!sym.is_null())
+                            .then(|| CStr::from_ptr(*sym).to_string_lossy().into_owned())
+                            .filter(|s| !s.is_empty() && s != "?");
+                        Dim::Dynamic(sym)
+                    }
+                })
+                .collect();
+            specs.push(TensorSpec {
+                name: name.into(),
+                dtype,
+                dims,
+            });
+        }
+    }
+    Ok(specs)
+}
+
 fn check_input<'s>(
     model: &str,
     spec: &'s TensorSpec,
@@ -285,7 +398,10 @@ fn check_input<'s>(
             });
         }
     }
-    let Some((_, expected_len)) = byte_len(spec.dtype, shape) else {
+    // ONNX Runtime takes dims as i64: a larger one (even in a tensor with zero elements) cannot be
+    // described to it.
+    let too_large = shape.iter().any(|d| i64::try_from(*d).is_err());
+    let Some((_, expected_len)) = byte_len(spec.dtype, shape).filter(|_| !too_large) else {
         return Err(Error::ShapeOverflow {
             model: model.to_string(),
             input: spec.name.to_string(),

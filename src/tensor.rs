@@ -115,26 +115,6 @@ impl DType {
             DType::BF16 => "bf16",
         }
     }
-
-    pub(crate) fn from_ort(ty: ort::value::TensorElementType) -> Option<DType> {
-        use ort::value::TensorElementType as T;
-        Some(match ty {
-            T::Float32 => DType::F32,
-            T::Uint8 => DType::U8,
-            T::Int8 => DType::I8,
-            T::Uint16 => DType::U16,
-            T::Int16 => DType::I16,
-            T::Int32 => DType::I32,
-            T::Int64 => DType::I64,
-            T::Bool => DType::Bool,
-            T::Float16 => DType::F16,
-            T::Float64 => DType::F64,
-            T::Uint32 => DType::U32,
-            T::Uint64 => DType::U64,
-            T::Bfloat16 => DType::BF16,
-            _ => return None,
-        })
-    }
 }
 
 impl fmt::Display for DType {

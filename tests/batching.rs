@@ -15,6 +15,15 @@ use inferkit::{
     TensorView,
 };
 
+/// Batching turned on, as a model's owner does for a model whose rows are independent (it is off
+/// by default).
+fn batched() -> BatchingOptions {
+    BatchingOptions {
+        max_batch_size: 32,
+        ..Default::default()
+    }
+}
+
 fn opts(instances: usize, batching: BatchingOptions) -> ModelOptions {
     ModelOptions {
         instances,
@@ -141,11 +150,7 @@ fn batched_results_equal_unbatched_results_bitwise() {
 fn requests_of_different_shapes_are_never_concatenated() {
     const THREADS: usize = 16;
     let reference = unbatched("sequence.onnx");
-    let model = Model::open_with(
-        fixture("sequence.onnx"),
-        &opts(1, BatchingOptions::default()),
-    )
-    .unwrap();
+    let model = Model::open_with(fixture("sequence.onnx"), &opts(1, batched())).unwrap();
     std::thread::scope(|s| {
         for t in 0..THREADS {
             let (model, reference) = (&model, &reference);
@@ -170,6 +175,7 @@ fn requests_of_different_shapes_are_never_concatenated() {
 fn every_request_gets_its_own_rows_under_the_timed_policy() {
     // With a long delay and a preferred size of 4, four requests form one batch deterministically.
     let batching = BatchingOptions {
+        max_batch_size: 32,
         max_queue_delay_us: 2_000_000,
         preferred_batch_sizes: vec![4],
         ..Default::default()
@@ -206,9 +212,7 @@ fn every_request_gets_its_own_rows_under_the_timed_policy() {
 
 #[test]
 fn a_deadline_that_passes_in_the_queue_means_the_request_is_not_run() {
-    let model = Arc::new(
-        Model::open_with(fixture("slow.onnx"), &opts(1, BatchingOptions::default())).unwrap(),
-    );
+    let model = Arc::new(Model::open_with(fixture("slow.onnx"), &opts(1, batched())).unwrap());
     let busy = occupy(&model, 16_000);
     let x = vec![1.0f32; 256];
     let options = InferOptions {
@@ -251,6 +255,7 @@ fn a_deadline_that_passes_in_the_queue_means_the_request_is_not_run() {
 #[test]
 fn a_full_queue_refuses_at_once_and_loses_nothing_accepted() {
     let batching = BatchingOptions {
+        max_batch_size: 32,
         max_queue_size: 2,
         ..Default::default()
     };
@@ -304,9 +309,7 @@ fn a_full_queue_refuses_at_once_and_loses_nothing_accepted() {
 
 #[test]
 fn a_queued_request_can_be_cancelled() {
-    let model = Arc::new(
-        Model::open_with(fixture("slow.onnx"), &opts(1, BatchingOptions::default())).unwrap(),
-    );
+    let model = Arc::new(Model::open_with(fixture("slow.onnx"), &opts(1, batched())).unwrap());
     let busy = occupy(&model, 16_000);
     let req = |v: f32| {
         vec![(
@@ -354,6 +357,7 @@ fn a_queued_request_can_be_cancelled() {
 #[test]
 fn an_inference_error_fails_only_the_requests_of_its_batch() {
     let batching = BatchingOptions {
+        max_batch_size: 32,
         max_queue_delay_us: 2_000_000,
         preferred_batch_sizes: vec![3],
         ..Default::default()
@@ -406,8 +410,7 @@ fn an_inference_error_fails_only_the_requests_of_its_batch() {
 
 #[test]
 fn async_requests_complete_without_an_async_runtime() {
-    let model =
-        Model::open_with(fixture("mlp.onnx"), &opts(1, BatchingOptions::default())).unwrap();
+    let model = Model::open_with(fixture("mlp.onnx"), &opts(1, batched())).unwrap();
     let reference = unbatched("mlp.onnx");
     std::thread::scope(|s| {
         for t in 0..8 {
@@ -448,8 +451,7 @@ fn async_requests_complete_without_an_async_runtime() {
 
 #[test]
 fn callbacks_receive_every_result() {
-    let model =
-        Model::open_with(fixture("mlp.onnx"), &opts(1, BatchingOptions::default())).unwrap();
+    let model = Model::open_with(fixture("mlp.onnx"), &opts(1, batched())).unwrap();
     let (tx, rx) = mpsc::channel::<(usize, Result<Outputs, Error>)>();
     std::thread::scope(|s| {
         for t in 0..8 {
@@ -491,8 +493,7 @@ fn callbacks_receive_every_result() {
 
 #[test]
 fn output_subsets_batch_separately_and_correctly() {
-    let model =
-        Model::open_with(fixture("two_io.onnx"), &opts(1, BatchingOptions::default())).unwrap();
+    let model = Model::open_with(fixture("two_io.onnx"), &opts(1, batched())).unwrap();
     let reference = unbatched("two_io.onnx");
     std::thread::scope(|s| {
         for t in 0..8 {

@@ -248,8 +248,16 @@ fn registry_exposition_labels_versions_and_counts_events() {
             "inferkit_inference_request_success_total",
             &[("model", "m"), ("version", "1")]
         ),
-        7.0,
-        "5 requests and 2 warmups"
+        5.0,
+        "5 requests; the 2 warmups are counted apart"
+    );
+    assert_eq!(
+        counter(
+            &scrape,
+            "inferkit_warmup_requests_total",
+            &[("model", "m"), ("version", "1")]
+        ),
+        2.0
     );
     assert_eq!(
         counter(

@@ -378,9 +378,15 @@ fn configuration_errors_name_file_key_and_line() {
     );
     assert_eq!(
         reg.model("m", Select::Default).unwrap_err().code(),
-        ErrorCode::UnknownModel,
-        "a model with a bad configuration is not served"
+        ErrorCode::NoVersionAvailable,
+        "a model with a bad configuration is listed but not served"
     );
+    assert!(reg
+        .model_status("m")
+        .unwrap()
+        .error
+        .unwrap()
+        .contains("line 3"));
     // A configuration that breaks later keeps the model serving with the last good one.
     put_config(dir.path(), "m", "[versions]\nlatest = 1\n");
     assert!(reg.reload().unwrap().is_empty());

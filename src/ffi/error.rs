@@ -50,13 +50,13 @@ pub extern "C" fn inferkit_error_free(error: *mut inferkit_error) {
     })
 }
 
-/// A short static name for a status code ("ok", "dtype_mismatch", …), or "unknown" for a number
-/// that is not a status. The string is static. Thread-safe.
+/// The name of a status code as the header spells it without its prefix ("OK", "DTYPE_MISMATCH",
+/// …), or "UNKNOWN" for a number that is not a status. The string is static. Thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_status_name(status: u32) -> *const c_char {
-    guard_value(c"unknown".as_ptr(), || match ErrorCode::from_u32(status) {
+    guard_value(c"UNKNOWN".as_ptr(), || match ErrorCode::from_u32(status) {
         Some(code) => static_name(code),
-        None => c"unknown".as_ptr(),
+        None => c"UNKNOWN".as_ptr(),
     })
 }
 
@@ -66,11 +66,11 @@ fn static_name(code: ErrorCode) -> *const c_char {
     let names = NAMES.get_or_init(|| {
         ErrorCode::ALL
             .iter()
-            .map(|c| (*c, to_cstring(c.name())))
+            .map(|c| (*c, to_cstring(&c.name().to_ascii_uppercase())))
             .collect()
     });
     names
         .iter()
         .find(|(c, _)| *c == code)
-        .map_or(c"unknown".as_ptr(), |(_, s)| s.as_ptr())
+        .map_or(c"UNKNOWN".as_ptr(), |(_, s)| s.as_ptr())
 }

@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, CString};
 
-use super::model::{inferkit_model, model_of, model_ref};
+use super::model::{inferkit_model, pinned};
 use super::registry::inferkit_registry;
 use super::{arg, guard, inferkit_error, out, write_opt};
 use crate::error::ErrorCode;
@@ -23,6 +23,7 @@ fn histogram_json(h: &HistogramSnapshot, duration: bool) -> serde_json::Value {
 pub(crate) fn summary_json(m: &MetricsSnapshot) -> serde_json::Value {
     serde_json::json!({
         "requests_success": m.requests_success,
+        "warmup_requests": m.warmup_requests,
         "requests_failed": m.requests_failed.iter().cloned().collect::<std::collections::BTreeMap<String, u64>>(),
         "rows": m.rows,
         "executions": m.executions,
@@ -44,9 +45,9 @@ pub extern "C" fn inferkit_model_metrics_prometheus(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = model_ref(model)?;
+        let m = pinned(model)?;
         let text_out = out(text_out, "text_out")?;
-        hand_out(model_of(m).metrics_prometheus(), text_out);
+        hand_out(m.metrics_prometheus(), text_out);
         Ok(())
     })
 }
@@ -62,9 +63,9 @@ pub extern "C" fn inferkit_model_metrics_json(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = model_ref(model)?;
+        let m = pinned(model)?;
         let json_out = out(json_out, "json_out")?;
-        hand_out(summary_json(&model_of(m).metrics()).to_string(), json_out);
+        hand_out(summary_json(&m.metrics()).to_string(), json_out);
         Ok(())
     })
 }

@@ -86,7 +86,19 @@ pub(crate) fn out<T>(ptr: *mut T, name: &'static str) -> Result<*mut T> {
     }
 }
 
-/// Writes an out-parameter that may be NULL (NULL means "not wanted").
+/// Hands an owned object to the caller through an out-parameter that may be NULL ("not wanted"):
+/// then the object is released here instead of leaking.
+pub(crate) fn hand_over<T>(ptr: *mut *mut T, value: Box<T>) {
+    if ptr.is_null() {
+        drop(value);
+    } else {
+        // SAFETY: non-NULL out-parameters point to writable storage for a `*mut T`.
+        unsafe { ptr.write(Box::into_raw(value)) };
+    }
+}
+
+/// Writes a plain value (or a pointer the caller does not own) to an out-parameter that may be
+/// NULL. Objects the caller would own go through [`hand_over`].
 pub(crate) fn write_opt<T>(ptr: *mut T, value: T) {
     if !ptr.is_null() {
         // SAFETY: non-NULL out-parameters point to writable storage for a `T`.

@@ -130,9 +130,8 @@ pub extern "C" fn inferkit_model_options_set_optimization_level(
     })
 }
 
-/// Appends an execution provider (an `inferkit_execution_provider`) to the preference list. One
-/// that this build does not include is INFERKIT_STATUS_UNSUPPORTED, and the message names the
-/// cargo feature it needs.
+/// Appends an execution provider (an `inferkit_execution_provider`) to the preference list. This
+/// build runs on ONNX Runtime's CPU provider: any other is INFERKIT_STATUS_UNSUPPORTED.
 #[no_mangle]
 pub extern "C" fn inferkit_model_options_add_execution_provider(
     options: *mut inferkit_model_options,
@@ -431,12 +430,14 @@ pub extern "C" fn inferkit_model_stats(
     })
 }
 
-pub(crate) fn model_ref<'a>(model: *const inferkit_model) -> Result<&'a inferkit_model> {
-    arg(model, "model")
-}
-
-pub(crate) fn model_of(handle: &inferkit_model) -> &Arc<Model> {
-    &handle.model
+/// The model behind a handle, pinned for the rest of the call.
+///
+/// Every call that can run a request pins its model this way: callbacks run inside inferkit calls
+/// (this one, or another thread's that is draining the queue), and a callback may release the last
+/// handle of its model (`inferkit_model_free`), which must not free the model while the call that
+/// runs the callback still uses it.
+pub(crate) fn pinned(model: *const inferkit_model) -> Result<Arc<Model>> {
+    Ok(arg(model, "model")?.model.clone())
 }
 
 /// Runs the model on `inputs` and, on success, writes to `*outputs_out` all outputs in signature
@@ -453,10 +454,10 @@ pub extern "C" fn inferkit_model_infer(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = arg(model, "model")?;
+        let m = pinned(model)?;
         let inputs = arg(inputs, "inputs")?;
         let outputs_out = out(outputs_out, "outputs_out")?;
-        let result = m.model.infer(&inputs.views())?;
+        let result = m.infer(&inputs.views())?;
         write_opt(outputs_out, new_outputs(result));
         Ok(())
     })
@@ -475,14 +476,14 @@ pub extern "C" fn inferkit_model_infer_select(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = arg(model, "model")?;
+        let m = pinned(model)?;
         let inputs = arg(inputs, "inputs")?;
         let names = c_slice(output_names, count, "output_names")?
             .iter()
             .map(|p| c_str(*p, "output_names"))
             .collect::<Result<Vec<&str>>>()?;
         let outputs_out = out(outputs_out, "outputs_out")?;
-        let result = m.model.infer_select(&inputs.views(), &names)?;
+        let result = m.infer_select(&inputs.views(), &names)?;
         write_opt(outputs_out, new_outputs(result));
         Ok(())
     })

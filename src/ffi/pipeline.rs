@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, CString};
 
-use super::model::{inferkit_model, inferkit_model_options, model_of, model_ref};
+use super::model::{inferkit_model, inferkit_model_options, pinned};
 use super::tensor::{inferkit_inputs, inferkit_outputs, outputs_handle};
 use super::{
     arg, arg_mut, c_slice, c_str, guard, guard_value, inferkit_error, out, to_cstring, write_opt,
@@ -66,9 +66,9 @@ fn pipelined(
     infer: impl FnOnce(&crate::model::Model) -> Result<PipelineOutput>,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = model_ref(model)?;
+        let m = pinned(model)?;
         let result_out = out(result_out, "result_out")?;
-        write_opt(result_out, new_result(infer(model_of(m))?));
+        write_opt(result_out, new_result(infer(&m)?));
         Ok(())
     })
 }

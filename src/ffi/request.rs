@@ -4,10 +4,11 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-use super::model::{inferkit_model, model_of, model_ref};
+use super::model::{inferkit_model, pinned};
 use super::tensor::{inferkit_inputs, inferkit_outputs, new_outputs};
 use super::{
-    arg, arg_mut, c_slice, c_str, error, guard, guard_value, inferkit_error, out, write_opt,
+    arg, arg_mut, c_slice, c_str, error, guard, guard_value, hand_over, inferkit_error, out,
+    write_opt,
 };
 use crate::error::{ErrorCode, Result};
 use crate::scheduler::{InferOptions, RequestHandle};
@@ -89,10 +90,10 @@ pub extern "C" fn inferkit_model_infer_with_options(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = model_ref(model)?;
+        let m = pinned(model)?;
         let inputs = arg(inputs, "inputs")?;
         let outputs_out = out(outputs_out, "outputs_out")?;
-        let result = model_of(m).infer_with(&inputs.views(), &options_or_default(options))?;
+        let result = m.infer_with(&inputs.views(), &options_or_default(options))?;
         write_opt(outputs_out, new_outputs(result));
         Ok(())
     })
@@ -148,38 +149,31 @@ pub extern "C" fn inferkit_model_infer_async(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = model_ref(model)?;
+        let m = pinned(model)?;
         let inputs = arg(inputs, "inputs")?;
         let Some(callback) = callback else {
             return Err(crate::Error::NullArgument { name: "callback" });
         };
         let owned = inputs.to_owned_tensors()?;
         let userdata = Userdata(userdata);
-        let handle = model_of(m).infer_with_callback(
-            owned,
-            &options_or_default(options),
-            move |result| {
-                let userdata = userdata;
-                match result {
-                    Ok(outputs) => callback(
-                        userdata.0,
-                        ErrorCode::Ok,
-                        new_outputs(outputs),
-                        std::ptr::null_mut(),
-                    ),
-                    Err(e) => callback(
-                        userdata.0,
-                        e.code(),
-                        std::ptr::null_mut(),
-                        error::new(e.code(), e.to_string()),
-                    ),
-                }
-            },
-        )?;
-        write_opt(
-            request_out,
-            Box::into_raw(Box::new(inferkit_request { handle })),
-        );
+        let handle = m.infer_with_callback(owned, &options_or_default(options), move |result| {
+            let userdata = userdata;
+            match result {
+                Ok(outputs) => callback(
+                    userdata.0,
+                    ErrorCode::Ok,
+                    new_outputs(outputs),
+                    std::ptr::null_mut(),
+                ),
+                Err(e) => callback(
+                    userdata.0,
+                    e.code(),
+                    std::ptr::null_mut(),
+                    error::new(e.code(), e.to_string()),
+                ),
+            }
+        })?;
+        hand_over(request_out, Box::new(inferkit_request { handle }));
         Ok(())
     })
 }

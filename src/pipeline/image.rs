@@ -118,23 +118,54 @@ impl<'a> ImageView<'a> {
     }
 }
 
-/// Decodes PNG or JPEG bytes to RGB8 pixels: `(pixels, width, height)`. Needs the `decode` cargo
-/// feature (on by default); without it the error is [`Error::Unsupported`] naming the feature.
+/// Decodes PNG or JPEG bytes to RGB8 pixels: `(pixels, width, height)`, refusing images of more
+/// than [`super::DEFAULT_MAX_PIXELS`] pixels. Needs the `decode` cargo feature (on by default);
+/// without it the error is [`Error::Unsupported`] naming the feature.
 pub fn decode(bytes: &[u8]) -> Result<(Vec<u8>, usize, usize)> {
+    decode_limited(bytes, super::DEFAULT_MAX_PIXELS)
+}
+
+/// Like [`decode`], refusing images of more than `max_pixels` pixels. The size is read from the
+/// image's header before any pixel is decoded, so a small file that declares a huge image costs
+/// nothing: [`Error::PipelineStep`] (step `decode`) says how large it is and what the limit is.
+pub fn decode_limited(bytes: &[u8], max_pixels: u64) -> Result<(Vec<u8>, usize, usize)> {
     #[cfg(feature = "decode")]
     {
-        let img = image::load_from_memory(bytes).map_err(|e| Error::PipelineStep {
+        let fail = |reason: String| Error::PipelineStep {
             model: String::new(),
             step: "decode".into(),
-            reason: format!("not a PNG or JPEG image inferkit can decode: {e}"),
-        })?;
+            reason,
+        };
+        let undecodable = |e: image::ImageError| {
+            fail(format!("not a PNG or JPEG image inferkit can decode: {e}"))
+        };
+        let reader = || {
+            image::ImageReader::new(std::io::Cursor::new(bytes))
+                .with_guessed_format()
+                .map_err(|e| fail(format!("cannot read the image: {e}")))
+        };
+        let (w, h) = reader()?.into_dimensions().map_err(undecodable)?;
+        let pixels = u64::from(w) * u64::from(h);
+        if pixels > max_pixels {
+            return Err(fail(format!(
+                "the image is {w}×{h} ({pixels} pixels), more than the limit of {max_pixels} pixels (the pipeline's `max_pixels`)"
+            )));
+        }
+        let mut decoder = reader()?;
+        // The header was checked; this bounds what the decoder itself may allocate too.
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(w);
+        limits.max_image_height = Some(h);
+        limits.max_alloc = Some(pixels.saturating_mul(16).max(1 << 20));
+        decoder.limits(limits);
+        let img = decoder.decode().map_err(undecodable)?;
         let rgb = img.to_rgb8();
         let (w, h) = (rgb.width() as usize, rgb.height() as usize);
         Ok((rgb.into_raw(), w, h))
     }
     #[cfg(not(feature = "decode"))]
     {
-        let _ = bytes;
+        let _ = (bytes, max_pixels);
         Err(Error::Unsupported {
             what: "decoding PNG and JPEG".into(),
             feature: Some("decode"),
@@ -245,6 +276,9 @@ pub enum ImageStep {
     SwapChannels,
 }
 
+/// Longest side an image step may produce or crop at, in pixels.
+pub const MAX_IMAGE_SIDE: usize = 16_384;
+
 impl ImageStep {
     pub(crate) fn check(&self) -> std::result::Result<(), String> {
         match self {
@@ -253,6 +287,16 @@ impl ImageStep {
             {
                 Err(format!("a size of zero ({width}×{height})"))
             }
+            ImageStep::Resize { width, height, .. } | ImageStep::Crop { width, height, .. }
+                if *width > MAX_IMAGE_SIDE || *height > MAX_IMAGE_SIDE =>
+            {
+                Err(format!(
+                    "{width}×{height}: a side is longer than {MAX_IMAGE_SIDE} pixels"
+                ))
+            }
+            ImageStep::Crop { x, y, .. } if *x > MAX_IMAGE_SIDE || *y > MAX_IMAGE_SIDE => Err(
+                format!("the crop's corner ({x}, {y}) is beyond {MAX_IMAGE_SIDE} pixels"),
+            ),
             _ => Ok(()),
         }
     }

@@ -43,7 +43,9 @@ pub mod text;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use image::{decode, Filter, Fit, ImageStep, ImageView, PixelFormat};
+pub use image::{
+    decode, decode_limited, Filter, Fit, ImageStep, ImageView, PixelFormat, MAX_IMAGE_SIDE,
+};
 pub use text::{SequenceSpec, TextSpec};
 
 use ndarray::{ArrayD, Axis, IxDyn};
@@ -111,6 +113,85 @@ fn last_axis() -> i64 {
     -1
 }
 
+/// Pixels an encoded image may have unless the pipeline says otherwise ([`PipelineSpec::max_pixels`]):
+/// 64 megapixels, more than an 8K frame (33 MP) or a 48 MP phone photograph.
+pub const DEFAULT_MAX_PIXELS: u64 = 67_108_864;
+/// The most [`PipelineSpec::max_pixels`] may be raised to: 1 gigapixel.
+pub const MAX_PIXELS_LIMIT: u64 = 1_073_741_824;
+/// Most elements a `reshape` step may name, and most `k` of `top_k`.
+pub const MAX_STEP_ELEMENTS: u64 = 2_147_483_648;
+
+fn finite(name: &str, v: f32) -> std::result::Result<(), String> {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err(format!("{name} is {v}: it must be a finite number"))
+    }
+}
+
+fn check_max_pixels(spec: &PipelineSpec) -> std::result::Result<u64, String> {
+    match spec.max_pixels {
+        None => Ok(DEFAULT_MAX_PIXELS),
+        Some(n) if (1..=MAX_PIXELS_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(format!("{n} is not between 1 and {MAX_PIXELS_LIMIT}")),
+    }
+}
+
+impl PreStep {
+    /// Checks the step's numbers: finite, ranges in order, shapes whose size can be computed.
+    fn check_values(&self) -> std::result::Result<(), String> {
+        match self {
+            PreStep::Scale { factor, offset } => {
+                finite("factor", *factor)?;
+                finite("offset", *offset)
+            }
+            PreStep::Normalize { mean, std, .. } => {
+                mean.iter().try_for_each(|m| finite("mean", *m))?;
+                std.iter().try_for_each(|s| finite("std", *s))
+            }
+            PreStep::Clip { min, max } => {
+                if min.is_nan() || max.is_nan() {
+                    return Err(format!("min {min} and max {max} must be numbers"));
+                }
+                if min > max {
+                    return Err(format!("min {min} > max {max}"));
+                }
+                Ok(())
+            }
+            PreStep::Reshape { shape } => {
+                let product = shape
+                    .iter()
+                    .filter(|d| **d >= 0)
+                    .try_fold(1u64, |acc, d| acc.checked_mul(*d as u64))
+                    .filter(|n| *n <= MAX_STEP_ELEMENTS);
+                if product.is_none() || shape.len() > 32 {
+                    return Err(format!(
+                        "the shape {shape:?} names more than {MAX_STEP_ELEMENTS} elements or 32 dims"
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl PostStep {
+    /// Checks the step's numbers.
+    fn check_values(&self) -> std::result::Result<(), String> {
+        match self {
+            PostStep::Dequantize { scale, zero_point } => {
+                finite("scale", *scale)?;
+                finite("zero_point", *zero_point)
+            }
+            PostStep::TopK { k, .. } if *k as u64 > MAX_STEP_ELEMENTS => {
+                Err(format!("k = {k} is more than {MAX_STEP_ELEMENTS}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A post-processing step.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
@@ -170,6 +251,10 @@ pub struct PipelineSpec {
     /// Post-processing steps, in order.
     #[serde(default)]
     pub post: Vec<PostStep>,
+    /// Largest encoded image (PNG, JPEG) decoded, in pixels, checked from the image's header
+    /// before any pixel is decoded. Default [`DEFAULT_MAX_PIXELS`]; at most [`MAX_PIXELS_LIMIT`].
+    #[serde(default)]
+    pub max_pixels: Option<u64>,
 }
 
 /// One class of a [`PostStep::TopK`] result.
@@ -195,8 +280,12 @@ pub struct PipelineOutput {
 /// A checked pipeline, ready to run.
 #[derive(Debug)]
 pub(crate) struct Pipeline {
-    pub(crate) input: Arc<str>,
-    pub(crate) output: Arc<str>,
+    /// The model input the pre steps feed; `None` for a model without inputs.
+    pub(crate) input: Option<Arc<str>>,
+    /// The model output the post steps read; `None` when there are no post steps to run.
+    output: Option<Arc<str>>,
+    /// Largest encoded image decoded, in pixels.
+    pub(crate) max_pixels: u64,
     pub(crate) text: Option<text::Text>,
     pub(crate) sequence: Option<text::Sequence>,
     image: Vec<ImageStep>,
@@ -236,24 +325,63 @@ impl Pipeline {
             step,
             reason,
         };
-        let input = match &spec.input {
-            Some(n) => signature
-                .input(n)
-                .ok_or_else(|| fail("input".into(), format!("the model has no input `{n}`")))?,
-            None => signature
-                .inputs
-                .first()
-                .ok_or_else(|| fail("input".into(), "the model has no inputs".into()))?,
+        // A model without inputs (a Constant-only graph) or outputs is fine as long as no step
+        // needs them.
+        let input =
+            match &spec.input {
+                Some(n) => Some(signature.input(n).ok_or_else(|| {
+                    fail("input".into(), format!("the model has no input `{n}`"))
+                })?),
+                None => signature.inputs.first(),
+            };
+        let output =
+            match &spec.output {
+                Some(n) => Some(signature.output(n).ok_or_else(|| {
+                    fail("output".into(), format!("the model has no output `{n}`"))
+                })?),
+                None => signature.outputs.first(),
+            };
+        let needs_input = !spec.pre.is_empty() || !spec.image.is_empty();
+        let input = match input {
+            Some(i) => i,
+            None if needs_input => {
+                return Err(fail(
+                    "input".into(),
+                    "the model has no inputs for the pre steps to feed".into(),
+                ))
+            }
+            None => {
+                return Ok(Pipeline {
+                    input: None,
+                    output: None,
+                    max_pixels: check_max_pixels(spec).map_err(|r| fail("max_pixels".into(), r))?,
+                    text: None,
+                    sequence: None,
+                    image: Vec::new(),
+                    pre: Vec::new(),
+                    post: Self::no_post(spec, &fail)?,
+                    labels: None,
+                })
+            }
         };
-        let output = match &spec.output {
-            Some(n) => signature
-                .output(n)
-                .ok_or_else(|| fail("output".into(), format!("the model has no output `{n}`")))?,
-            None => signature
-                .outputs
-                .first()
-                .ok_or_else(|| fail("output".into(), "the model has no outputs".into()))?,
+        let output = match output {
+            Some(o) => o,
+            None if spec.post.is_empty() => input, // never read: no post steps
+            None => {
+                return Err(fail(
+                    "output".into(),
+                    "the model has no outputs for the post steps".into(),
+                ))
+            }
         };
+        for (i, step) in spec.pre.iter().enumerate() {
+            step.check_values()
+                .map_err(|reason| fail(step_name("pre", i, step), reason))?;
+        }
+        for (i, step) in spec.post.iter().enumerate() {
+            step.check_values()
+                .map_err(|reason| fail(step_name("post", i, step), reason))?;
+        }
         // Pre steps, walked backwards from the model input: the rank each step must produce, and
         // the dtype the last step leaves.
         let mut rank = Some(input.rank());
@@ -330,9 +458,6 @@ impl Pipeline {
                     dtype_named(to)
                         .ok_or_else(|| fail(name, format!("`{to}` is not a numeric dtype")))?;
                     rank
-                }
-                PreStep::Clip { min, max } if min > max => {
-                    return Err(fail(name, format!("min {min} > max {max}")))
                 }
                 _ => rank,
             };
@@ -412,8 +537,9 @@ impl Pipeline {
             }
         }
         Ok(Pipeline {
-            input: input.name.clone(),
-            output: output.name.clone(),
+            input: Some(input.name.clone()),
+            output: (!spec.post.is_empty()).then(|| output.name.clone()),
+            max_pixels: check_max_pixels(spec).map_err(|r| fail("max_pixels".into(), r))?,
             text: spec
                 .text
                 .as_ref()
@@ -428,6 +554,30 @@ impl Pipeline {
             pre: spec.pre.clone(),
             post: spec.post.clone(),
             labels,
+        })
+    }
+
+    /// A model without inputs takes no text or sequence steps, and no post steps (there is no
+    /// pipeline input to run them for).
+    fn no_post(
+        spec: &PipelineSpec,
+        fail: &impl Fn(String, String) -> Error,
+    ) -> Result<Vec<PostStep>> {
+        if spec.text.is_some() || spec.sequence.is_some() || !spec.post.is_empty() {
+            return Err(fail(
+                "input".into(),
+                "the model has no inputs: a pipeline cannot feed it".into(),
+            ));
+        }
+        Ok(Vec::new())
+    }
+
+    /// The model input pre-processed tensors feed.
+    pub(crate) fn input_name(&self, model: &str) -> Result<&str> {
+        self.input.as_deref().ok_or_else(|| Error::PipelineConfig {
+            model: model.to_string(),
+            step: "input".into(),
+            reason: "the model has no inputs".into(),
         })
     }
 
@@ -643,11 +793,9 @@ impl Pipeline {
             step,
             reason,
         };
-        let Some(tensor) = outputs.get(&self.output) else {
-            return Err(fail(
-                "post".into(),
-                format!("output `{}` is missing", self.output),
-            ));
+        let name = self.output.as_deref().unwrap_or_default();
+        let Some(tensor) = outputs.get(name) else {
+            return Err(fail("post".into(), format!("output `{name}` is missing")));
         };
         let mut y = to_f32(tensor).map_err(|e| fail("post[0]".into(), e.to_string()))?;
         let mut result: Option<Tensor> = None;
@@ -732,7 +880,7 @@ impl Pipeline {
             .map(|(n, t)| {
                 (
                     Arc::<str>::from(n),
-                    if n == &*self.output {
+                    if Some(n) == self.output.as_deref() {
                         processed.clone()
                     } else {
                         t.clone()

@@ -125,6 +125,34 @@ pub struct ModelConfig {
     pub warmup: Warmup,
 }
 
+/// Most warmup inferences per version (`warmup.count`).
+pub const MAX_WARMUP_COUNT: usize = 1000;
+
+impl ModelConfig {
+    /// The files this configuration makes the registry read, with the key that names each: label
+    /// files, the tokenizer, the warmup file.
+    pub fn files(&self) -> Vec<(&'static str, PathBuf)> {
+        let mut files = Vec::new();
+        if let Some(p) = &self.model.pipeline {
+            if let Some(t) = &p.text {
+                files.push(("pipeline.text.tokenizer", PathBuf::from(&t.tokenizer)));
+            }
+            for step in &p.post {
+                if let crate::pipeline::PostStep::TopK {
+                    labels: Some(l), ..
+                } = step
+                {
+                    files.push(("pipeline.post.labels", PathBuf::from(l)));
+                }
+            }
+        }
+        if let WarmupInputs::File(f) = &self.warmup.inputs {
+            files.push(("warmup.file", f.clone()));
+        }
+        files
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Raw {
@@ -431,6 +459,12 @@ impl ModelConfig {
             (RawWarmupInputs::Random, None) => WarmupInputs::Random,
         };
         let count = w.count.unwrap_or(0);
+        if count > MAX_WARMUP_COUNT {
+            return Err(config_error(
+                file,
+                format!("warmup.count = {count} is more than {MAX_WARMUP_COUNT}"),
+            ));
+        }
 
         Ok(ModelConfig {
             policy,

@@ -69,6 +69,11 @@ pub struct RegistryOptions {
     pub poll_interval: Option<Duration>,
     /// Options for models whose `config.toml` does not set them.
     pub defaults: ModelOptions,
+    /// Whether the registry may read files outside its root: model and version folders that are
+    /// symbolic links out of it, and label, tokenizer and warmup files named with absolute paths or
+    /// `..`. Default false: every file the registry reads must resolve inside the root, and a model
+    /// or version that breaks the rule is reported in [`Registry::status`] and not loaded.
+    pub allow_outside_paths: bool,
 }
 
 impl Default for RegistryOptions {
@@ -77,6 +82,7 @@ impl Default for RegistryOptions {
             load_all: true,
             poll_interval: None,
             defaults: ModelOptions::default(),
+            allow_outside_paths: false,
         }
     }
 }
@@ -162,11 +168,27 @@ pub struct VersionStatus {
     pub state: VersionState,
 }
 
+/// A folder in a model's directory that is not served as a version, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IgnoredFolder {
+    /// The folder's name.
+    pub name: String,
+    /// Why it is not a version.
+    pub reason: String,
+}
+
 /// A model's versions and labels, from [`Registry::status`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelStatus {
     /// The model's name.
     pub name: String,
+    /// What is wrong with the model as a whole, if anything: an invalid `config.toml` (with file,
+    /// key and line), or a folder outside the repository. While it is set, no new version is
+    /// loaded; versions already ready keep serving with the last valid configuration.
+    pub error: Option<String>,
+    /// Folders that are not served as versions, with the reason (`0001`, `+2`, `v2`, a version
+    /// folder without `model.onnx`, or one outside the repository).
+    pub ignored: Vec<IgnoredFolder>,
     /// Versions, ascending.
     pub versions: Vec<VersionStatus>,
     /// Labels and the versions they point at.
@@ -188,6 +210,12 @@ struct Table {
 /// Control-side state of one model, changed under its lock.
 struct Control {
     config: ModelConfig,
+    /// Whether `config` was read from the model's `config.toml` (or its absence) at least once.
+    configured: bool,
+    /// The model-level problem shown in status.
+    error: Option<String>,
+    /// Folders that are not versions, from the last scan.
+    ignored: Vec<IgnoredFolder>,
     status: BTreeMap<u64, VersionState>,
     /// (size, modified) of a file that failed to load: not retried until it changes.
     failed_files: HashMap<u64, (u64, Option<SystemTime>)>,
@@ -287,6 +315,15 @@ impl Registry {
                 reason: "not a directory".into(),
             });
         }
+        // Nothing in a repository can be served without ONNX Runtime: say so now, not as a
+        // failed version per model.
+        crate::runtime::Runtime::init()?;
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::RepositoryUnreadable {
+                path: root.clone(),
+                reason: e.to_string(),
+            })?;
         let poll = options.poll_interval;
         let inner = Arc::new(Inner {
             root,
@@ -360,6 +397,7 @@ impl Registry {
             return Err(self.inner.unknown_model(name));
         }
         self.inner.models.store(Arc::new(models));
+        tracing::info!(model = name, "inferkit: model unloaded");
         Ok(())
     }
 
@@ -401,6 +439,7 @@ impl Registry {
         next.served.retain(|v| *v != version);
         c.status.insert(version, VersionState::Unloading);
         entry.table.store(Arc::new(next));
+        tracing::info!(model = name, version, force, "inferkit: version unloaded");
         Ok(())
     }
 
@@ -436,8 +475,9 @@ impl Registry {
             });
         }
         let mut next = Table::clone_of(&table);
-        next.labels.insert(label.to_string(), version);
+        let from = next.labels.insert(label.to_string(), version);
         entry.table.store(Arc::new(next));
+        tracing::info!(model = name, label, from = ?from, to = version, "inferkit: label moved");
         Ok(())
     }
 
@@ -563,6 +603,8 @@ impl Entry {
                 .collect(),
             labels: table.labels.clone(),
             default_version: table.default_version(),
+            error: c.error.clone(),
+            ignored: c.ignored.clone(),
         }
     }
 }
@@ -643,13 +685,17 @@ impl Inner {
         if let Some(e) = self.models.load().get(name) {
             return Ok(e.clone());
         }
-        let config = ModelConfig::load(&dir, &self.options.defaults)?;
+        // A model whose configuration is invalid is still listed, with its error (reload_entry
+        // reads the configuration and reports it).
         let entry = Arc::new(Entry {
             name: name.into(),
             dir,
             table: ArcSwap::from_pointee(Table::default()),
             control: Mutex::new(Control {
-                config,
+                config: ModelConfig::default(),
+                configured: false,
+                error: None,
+                ignored: Vec::new(),
                 status: BTreeMap::new(),
                 failed_files: HashMap::new(),
                 excluded: BTreeSet::new(),
@@ -667,15 +713,34 @@ impl Inner {
     fn reload_all(&self) -> Result<Vec<Error>> {
         let _guard = self.control.lock();
         let _span = tracing::info_span!("inferkit.reload", root = %self.root.display()).entered();
+        let started = std::time::Instant::now();
         let mut errors = Vec::new();
         let names = self.scan_names()?;
         let known: Vec<String> = self.models.load().keys().cloned().collect();
+        let mut visited = 0usize;
         for name in &names {
             if !self.options.load_all && !known.contains(name) {
                 continue; // explicit mode: only models loaded by `load`
             }
+            visited += 1;
             match self.entry_or_insert(name, self.root.join(name)) {
-                Ok(entry) => errors.extend(self.reload_entry(&entry)),
+                Ok(entry) => {
+                    let found = self.reload_entry(&entry);
+                    let status = entry.status();
+                    let ready = status
+                        .versions
+                        .iter()
+                        .filter(|v| v.state == VersionState::Ready)
+                        .count();
+                    tracing::info!(
+                        model = %name,
+                        progress = %format!("{visited}/{}", names.len()),
+                        ready,
+                        errors = found.len(),
+                        "inferkit: model scanned"
+                    );
+                    errors.extend(found);
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -684,10 +749,18 @@ impl Inner {
         if !gone.is_empty() {
             let mut models = BTreeMap::clone(&self.models.load());
             for g in gone {
+                tracing::info!(model = %g, "inferkit: model folder gone; model unloaded");
                 models.remove(&g);
             }
             self.models.store(Arc::new(models));
         }
+        tracing::info!(
+            root = %self.root.display(),
+            models = visited,
+            errors = errors.len(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "inferkit: repository scanned"
+        );
         Ok(errors)
     }
 
@@ -696,11 +769,44 @@ impl Inner {
     fn reload_entry(&self, entry: &Entry) -> Vec<Error> {
         let mut errors = Vec::new();
         let mut c = entry.control.lock();
-        match ModelConfig::load(&entry.dir, &self.options.defaults) {
-            Ok(config) => c.config = config,
-            Err(e) => errors.push(e), // keep serving with the last good configuration
+        let checked = self
+            .contained(&entry.dir)
+            .and_then(|()| ModelConfig::load(&entry.dir, &self.options.defaults))
+            .and_then(|config| {
+                for (key, file) in config.files() {
+                    self.contained(&file).map_err(|e| Error::Config {
+                        file: entry.dir.join("config.toml"),
+                        message: format!("{key}: {e}"),
+                    })?;
+                }
+                Ok(config)
+            });
+        match checked {
+            Ok(config) => {
+                c.config = config;
+                c.configured = true;
+                c.error = None;
+            }
+            Err(e) => {
+                // Keep serving with the last valid configuration; without one, load nothing.
+                let message = e.to_string();
+                if c.error.as_deref() != Some(message.as_str()) {
+                    tracing::warn!(model = %entry.name, error = %message, "inferkit: model configuration refused");
+                }
+                c.error = Some(message);
+                errors.push(e);
+                if !c.configured {
+                    return errors;
+                }
+            }
         }
-        let available = scan_versions(&entry.dir);
+        let (available, ignored) = self.scan_versions(&entry.dir);
+        for f in &ignored {
+            if !c.ignored.contains(f) {
+                tracing::warn!(model = %entry.name, folder = %f.name, reason = %f.reason, "inferkit: folder ignored");
+            }
+        }
+        c.ignored = ignored;
         let wanted: Vec<u64> = c
             .config
             .policy
@@ -721,8 +827,16 @@ impl Inner {
                 continue; // failed before and unchanged since
             }
             c.status.insert(version, VersionState::Loading);
+            let started = std::time::Instant::now();
             match load_version(&entry.name, version, &file, &c.config) {
                 Ok(model) => {
+                    tracing::info!(
+                        model = %entry.name,
+                        version,
+                        instances = model.instances(),
+                        took_ms = started.elapsed().as_millis() as u64,
+                        "inferkit: version loaded"
+                    );
                     c.failed_files.remove(&version);
                     c.status.insert(version, VersionState::Ready);
                     c.event(version, 0);
@@ -744,6 +858,8 @@ impl Inner {
         let config_labels = c.config.labels.clone();
         for (label, version) in &config_labels {
             if c.applied_labels.get(label) != Some(version) && next.ready.contains_key(version) {
+                let from = next.labels.get(label).copied();
+                tracing::info!(model = %entry.name, label = %label, from = ?from, to = *version, "inferkit: label moved by the configuration");
                 next.labels.insert(label.clone(), *version);
                 c.applied_labels.insert(label.clone(), *version);
             }
@@ -768,6 +884,7 @@ impl Inner {
         };
         for v in removed {
             if let Some(model) = next.ready.remove(&v) {
+                tracing::info!(model = %entry.name, version = v, "inferkit: version unloaded (no longer served by the policy)");
                 c.unloading.push((v, Arc::downgrade(&model)));
                 c.status.insert(v, VersionState::Unloading);
                 c.event(v, 2);
@@ -788,25 +905,84 @@ impl Inner {
     }
 }
 
-/// Positive integer directories that hold a `model.onnx`.
-fn scan_versions(dir: &Path) -> Vec<u64> {
-    let Ok(read) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut v: Vec<u64> = read
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u64>().ok())
-                .filter(|n| *n > 0)
-                .map(|n| (n, e.path()))
-        })
-        .filter(|(_, p)| p.join("model.onnx").is_file())
-        .map(|(n, _)| n)
-        .collect();
-    v.sort_unstable();
-    v
+/// A version folder's name: a canonical decimal number from 1 (`2`, not `02`, `+2` or `2.0`).
+fn version_of(name: &str) -> Option<u64> {
+    let canonical =
+        !name.is_empty() && !name.starts_with('0') && name.bytes().all(|b| b.is_ascii_digit());
+    canonical.then(|| name.parse::<u64>().ok()).flatten()
+}
+
+impl Inner {
+    /// `Ok` when `path` resolves inside the repository root, or outside paths are allowed. A path
+    /// that does not exist (yet) is judged as written: no `..`, under the root.
+    fn contained(&self, path: &Path) -> Result<()> {
+        if self.options.allow_outside_paths {
+            return Ok(());
+        }
+        let outside = |shown: &Path| {
+            Error::RepositoryUnreadable {
+            path: path.to_path_buf(),
+            reason: format!(
+                "resolves to `{}`, outside the repository root `{}` (RegistryOptions::allow_outside_paths allows it)",
+                shown.display(),
+                self.root.display()
+            ),
+        }
+        };
+        match path.canonicalize() {
+            Ok(real) if real.starts_with(&self.root) => Ok(()),
+            Ok(real) => Err(outside(&real)),
+            Err(_) => {
+                let lexical = path.starts_with(&self.root)
+                    && !path
+                        .components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir));
+                if lexical {
+                    Ok(())
+                } else {
+                    Err(outside(path))
+                }
+            }
+        }
+    }
+
+    /// The model's version folders (canonical numbers holding a `model.onnx` inside the root), and
+    /// the other folders with the reason each is ignored. Hidden folders are skipped silently.
+    fn scan_versions(&self, dir: &Path) -> (Vec<u64>, Vec<IgnoredFolder>) {
+        let Ok(read) = std::fs::read_dir(dir) else {
+            return (Vec::new(), Vec::new());
+        };
+        let mut versions = Vec::new();
+        let mut ignored = Vec::new();
+        for e in read.filter_map(|e| e.ok()) {
+            let path = e.path();
+            if !path.is_dir() {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let reason = match version_of(&name) {
+                None if name.bytes().all(|b| b.is_ascii_digit() || b == b'+' || b == b'-') => {
+                    "not a canonical version number (versions are written 1, 2, 3 …, without signs or leading zeros)".to_string()
+                }
+                None => "not a version number".to_string(),
+                Some(_) if !path.join("model.onnx").is_file() => "has no model.onnx".to_string(),
+                Some(v) => match self.contained(&path.join("model.onnx")) {
+                    Ok(()) => {
+                        versions.push(v);
+                        continue;
+                    }
+                    Err(e) => e.to_string(),
+                },
+            };
+            ignored.push(IgnoredFolder { name, reason });
+        }
+        versions.sort_unstable();
+        ignored.sort_by(|a, b| a.name.cmp(&b.name));
+        (versions, ignored)
+    }
 }
 
 fn file_stamp(path: &Path) -> (u64, Option<SystemTime>) {
@@ -864,7 +1040,8 @@ fn load_version(name: &str, version: u64, file: &Path, config: &ModelConfig) -> 
     let mut options = config.model.clone();
     options.name = Some(name.to_string());
     options.version = Some(version);
-    let model = Model::from_bytes(name, &bytes, &options)?;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let model = Model::from_file_bytes(name, &bytes, dir, &options)?;
     warmup::run(&model, &config.warmup)?;
     Ok(model)
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::request::Request;
 use super::Scheduler;
 use crate::error::Error;
-use crate::pool::Worker;
+use crate::pool::Lease;
 use crate::session::{self, Outputs};
 use crate::tensor::{Tensor, TensorView};
 
@@ -20,9 +20,10 @@ pub(super) enum BatchError {
 /// request's own rows of every output.
 pub(super) fn run_concatenated(
     scheduler: &Scheduler,
-    worker: &mut Worker,
+    lease: &mut Lease<'_>,
     batch: &[Arc<Request>],
 ) -> Result<Vec<Outputs>, BatchError> {
+    let worker: &mut crate::pool::Worker = lease;
     let rows: Vec<usize> = batch.iter().map(|r| r.rows.unwrap_or(0)).collect();
     let total: usize = rows.iter().sum();
     let first = &batch[0];

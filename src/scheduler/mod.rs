@@ -37,6 +37,7 @@
 
 mod batch;
 mod cost;
+mod queue;
 mod request;
 
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
@@ -44,14 +45,13 @@ use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use crossbeam::queue::ArrayQueue;
 use parking_lot::Mutex;
 
 pub use request::{InferFuture, RequestHandle};
 
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::pool::{SessionPool, Worker};
+use crate::pool::{Lease, SessionPool};
 use crate::session::{self, Outputs, RunContext};
 use crate::signature::{Dim, Signature};
 use crate::tensor::{Tensor, TensorView};
@@ -63,30 +63,54 @@ thread_local! {
     static DRAINING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Most rows one batch may hold ([`BatchingOptions::max_batch_size`]).
+pub const MAX_BATCH_SIZE: usize = 65_536;
+/// Most requests one model may hold waiting ([`BatchingOptions::max_queue_size`]). The queue grows
+/// with the requests actually waiting; this bounds it.
+pub const MAX_QUEUE_SIZE: usize = 1_048_576;
+/// Longest batching delay, in microseconds (60 s) ([`BatchingOptions::max_queue_delay_us`]).
+pub const MAX_QUEUE_DELAY_US: u64 = 60_000_000;
+/// Longest default timeout, in microseconds (one hour) ([`BatchingOptions::default_timeout_us`]).
+pub const MAX_DEFAULT_TIMEOUT_US: u64 = 3_600_000_000;
+/// Most preferred batch sizes ([`BatchingOptions::preferred_batch_sizes`]).
+pub const MAX_PREFERRED_BATCH_SIZES: usize = 64;
+
 /// How requests are queued and batched.
+///
+/// Batching across requests is off by default: a request never shares a session run with another
+/// caller's rows unless the model's owner turns it on with `max_batch_size > 1` (Triton's
+/// `max_batch_size`, TF Serving's batching parameters). A dynamic dim 0 does not prove that a
+/// model's rows are independent: a model that normalises over the batch, or reverses it, gives
+/// each caller other callers' data when batched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchingOptions {
-    /// Most rows (sum of the requests' dim 0) run in one batch. 1 turns batching off. Default 32.
+    /// Most rows (sum of the requests' dim 0) run in one batch, at most [`MAX_BATCH_SIZE`]. 1 (the
+    /// default) turns batching across requests off; more turns it on for a model whose rows are
+    /// independent.
     pub max_batch_size: usize,
-    /// How long a batch may wait for more requests, in microseconds. 0 (the default) never waits:
-    /// work-conserving batching.
+    /// How long a batch may wait for more requests, in microseconds, at most
+    /// [`MAX_QUEUE_DELAY_US`]. 0 (the default) never waits: work-conserving batching.
     pub max_queue_delay_us: u64,
     /// Batch sizes worth waiting for under a timed policy: the wait ends once this many rows are
-    /// queued. Empty: wait for `max_batch_size` rows or the delay.
+    /// queued. Empty: wait for `max_batch_size` rows or the delay. At most
+    /// [`MAX_PREFERRED_BATCH_SIZES`] sizes.
     pub preferred_batch_sizes: Vec<usize>,
-    /// Most requests waiting at once; one more is refused with [`Error::QueueFull`]. Default 1024.
+    /// Most requests waiting at once, at most [`MAX_QUEUE_SIZE`]; one more is refused with
+    /// [`Error::QueueFull`]. Default 1024.
     pub max_queue_size: usize,
-    /// Deadline applied to requests that set none, in microseconds; 0 (the default) means none.
+    /// Deadline applied to requests that set none, in microseconds, at most
+    /// [`MAX_DEFAULT_TIMEOUT_US`]; 0 (the default) means none.
     pub default_timeout_us: u64,
-    /// Whether requests may be concatenated along dim 0. `None` (the default): when every input
-    /// and output has a dynamic first dim.
+    /// Whether requests may be concatenated along dim 0 when `max_batch_size > 1`. `None` (the
+    /// default): when every input and output has a dynamic first dim. `Some(false)` keeps
+    /// batching off whatever `max_batch_size` says.
     pub batchable: Option<bool>,
 }
 
 impl Default for BatchingOptions {
     fn default() -> Self {
         BatchingOptions {
-            max_batch_size: 32,
+            max_batch_size: 1,
             max_queue_delay_us: 0,
             preferred_batch_sizes: Vec::new(),
             max_queue_size: 1024,
@@ -96,19 +120,47 @@ impl Default for BatchingOptions {
     }
 }
 
+/// `Ok` when `value` is within `min..=max`, else [`Error::InvalidArgument`] naming `name` and the
+/// bounds.
+pub(crate) fn check_range<T: PartialOrd + std::fmt::Display>(
+    name: &'static str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<()> {
+    if value < min || value > max {
+        return Err(Error::InvalidArgument {
+            name,
+            reason: format!("{value} is not between {min} and {max}"),
+        });
+    }
+    Ok(())
+}
+
 impl BatchingOptions {
-    /// Checks the options.
+    /// Checks the options: every number within its documented bound.
     pub fn check(&self) -> Result<()> {
-        if self.max_batch_size == 0 {
+        check_range("max_batch_size", self.max_batch_size, 1, MAX_BATCH_SIZE)?;
+        check_range("max_queue_size", self.max_queue_size, 1, MAX_QUEUE_SIZE)?;
+        check_range(
+            "max_queue_delay_us",
+            self.max_queue_delay_us,
+            0,
+            MAX_QUEUE_DELAY_US,
+        )?;
+        check_range(
+            "default_timeout_us",
+            self.default_timeout_us,
+            0,
+            MAX_DEFAULT_TIMEOUT_US,
+        )?;
+        if self.preferred_batch_sizes.len() > MAX_PREFERRED_BATCH_SIZES {
             return Err(Error::InvalidArgument {
-                name: "max_batch_size",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if self.max_queue_size == 0 {
-            return Err(Error::InvalidArgument {
-                name: "max_queue_size",
-                reason: "must be at least 1".into(),
+                name: "preferred_batch_sizes",
+                reason: format!(
+                    "{} sizes; at most {MAX_PREFERRED_BATCH_SIZES}",
+                    self.preferred_batch_sizes.len()
+                ),
             });
         }
         if let Some(p) = self
@@ -131,7 +183,7 @@ impl BatchingOptions {
 /// Per-request options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InferOptions {
-    /// Only these outputs, in this order. `None`: all, in signature order.
+    /// Only these outputs, in this order. `None` or an empty list: all, in signature order.
     pub outputs: Option<Vec<String>>,
     /// Give up if the request has not started by then ([`Error::DeadlineExceeded`]); a request
     /// whose deadline passes while it waits in the queue is not run.
@@ -155,13 +207,27 @@ pub struct SchedulerStats {
     pub requests_run: u64,
 }
 
+/// A request carried from one batch to the next; answered with an error if its thread unwinds.
+struct Carry<'a>(Option<Arc<Request>>, &'a str);
+
+impl Drop for Carry<'_> {
+    fn drop(&mut self) {
+        if let Some(r) = self.0.take() {
+            r.slot.complete(Err(Error::Inference {
+                model: self.1.to_string(),
+                message: "inferkit panicked before running this request".into(),
+            }));
+        }
+    }
+}
+
 /// Everything that serves one loaded model: signature, sessions, queue.
 pub(crate) struct Scheduler {
     pub(crate) name: String,
     pub(crate) signature: Signature,
     run: RunContext,
     pool: SessionPool,
-    queue: ArrayQueue<Arc<Request>>,
+    queue: queue::BoundedQueue<Arc<Request>>,
     queued_rows: AtomicUsize,
     batching: BatchingOptions,
     batchable: bool,
@@ -171,6 +237,9 @@ pub(crate) struct Scheduler {
     requests_run: AtomicU64,
     /// What runs cost per row by batch size, to batch only when that pays.
     cost: cost::BatchCost,
+    created: Instant,
+    /// Seconds after `created` (plus one) of the last QueueFull warning.
+    last_refusal_warning: AtomicU64,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) version: Option<u64>,
 }
@@ -179,7 +248,8 @@ impl Scheduler {
     pub(crate) fn new(
         name: String,
         signature: Signature,
-        sessions: Vec<ort::session::Session>,
+        sessions: Vec<crate::session::OrtSession>,
+        weights: ort::session::builder::PrepackedWeights,
         batching: BatchingOptions,
         metrics: bool,
         version: Option<u64>,
@@ -197,8 +267,8 @@ impl Scheduler {
         }) && batching.max_batch_size > 1;
         Ok(Scheduler {
             run: RunContext::new(&name, &signature)?,
-            pool: SessionPool::new(sessions, signature.inputs.len()),
-            queue: ArrayQueue::new(batching.max_queue_size),
+            pool: SessionPool::new(sessions, weights, signature.inputs.len()),
+            queue: queue::BoundedQueue::new(batching.max_queue_size),
             queued_rows: AtomicUsize::new(0),
             batchable,
             batching,
@@ -206,6 +276,8 @@ impl Scheduler {
             executions: AtomicU64::new(0),
             requests_run: AtomicU64::new(0),
             cost: cost::BatchCost::new(),
+            created: Instant::now(),
+            last_refusal_warning: AtomicU64::new(0),
             metrics: Arc::new(Metrics::new(metrics)),
             version,
             name,
@@ -231,10 +303,14 @@ impl Scheduler {
         let timeout = opts.timeout.or((self.batching.default_timeout_us > 0)
             .then(|| Duration::from_micros(self.batching.default_timeout_us)));
         // No clock read on the common path without a timeout.
-        match (opts.deadline, timeout) {
+        // A timeout too far ahead for the clock is no deadline at all (never a panic).
+        match (
+            opts.deadline,
+            timeout.and_then(|t| Instant::now().checked_add(t)),
+        ) {
             (d, None) => d,
-            (None, Some(t)) => Some(Instant::now() + t),
-            (Some(d), Some(t)) => Some(d.min(Instant::now() + t)),
+            (None, Some(t)) => Some(t),
+            (Some(d), Some(t)) => Some(d.min(t)),
         }
     }
 
@@ -250,7 +326,9 @@ impl Scheduler {
 
     fn selection(&self, opts: &InferOptions) -> Result<Option<Vec<usize>>> {
         match &opts.outputs {
+            // No names asks for every output, as `None` does: a run for nothing is no request.
             None => Ok(None),
+            Some(names) if names.is_empty() => Ok(None),
             Some(names) => {
                 let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 self.signature.select_outputs(&self.name, &names).map(Some)
@@ -350,13 +428,13 @@ impl Scheduler {
         }
         // Direct path: nothing queued and a session idle → run here, now, without copying.
         if self.batching.max_queue_delay_us == 0 && self.queue.is_empty() {
-            if let Some(mut worker) = self.pool.try_acquire() {
+            if let Some(mut lease) = self.pool.try_acquire() {
                 let sample = self.cost.start();
                 let span =
                     tracing::trace_span!("inferkit.compute", model = %self.name, requests = 1)
                         .entered();
                 let result = session::run(
-                    &mut worker.session,
+                    &mut lease.session,
                     &self.name,
                     &self.signature,
                     &self.run,
@@ -381,7 +459,7 @@ impl Scheduler {
                 }
                 self.executed(1, took);
                 self.count_unqueued(inputs, &result, took);
-                self.release_and_drain(worker);
+                self.release_and_drain(lease);
                 return Ok((result, true));
             }
         }
@@ -480,12 +558,28 @@ impl Scheduler {
         self as *const Scheduler as usize
     }
 
+    /// A WARN event for a request refused with QueueFull, at most one per second per model: a
+    /// host under overload sees it without a flood of events.
+    fn warn_refused(&self) {
+        let now = self.created.elapsed().as_secs() + 1;
+        let last = self.last_refusal_warning.load(Ordering::Relaxed);
+        if now > last
+            && self
+                .last_refusal_warning
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(model = %self.name, version = ?self.version, capacity = self.batching.max_queue_size, "inferkit: queue full, requests refused");
+        }
+    }
+
     /// Queues a request, then (if `lead`) tries to take a session and drain the queue.
     fn submit(&self, request: Arc<Request>, lead: bool) -> Result<()> {
         let rows = request.rows.unwrap_or(1);
         self.queued_rows.fetch_add(rows, Ordering::SeqCst);
         if self.queue.push(request).is_err() {
             self.queued_rows.fetch_sub(rows, Ordering::SeqCst);
+            self.warn_refused();
             return Err(Error::QueueFull {
                 model: self.name.clone(),
                 capacity: self.batching.max_queue_size,
@@ -501,15 +595,15 @@ impl Scheduler {
             }
         }
         if lead {
-            if let Some(worker) = self.pool.try_acquire() {
-                self.release_and_drain(worker);
+            if let Some(lease) = self.pool.try_acquire() {
+                self.release_and_drain(lease);
             }
         }
         Ok(())
     }
 
-    /// Runs queued batches on `worker` until the queue is empty, then gives the session back.
-    fn release_and_drain(&self, mut worker: Worker) {
+    /// Runs queued batches on the leased session until the queue is empty, then gives it back.
+    fn release_and_drain<'s>(&'s self, mut lease: Lease<'s>) {
         /// Marks this thread as draining this scheduler until dropped (also when unwinding).
         struct Draining(usize);
         impl Drop for Draining {
@@ -524,18 +618,20 @@ impl Scheduler {
         }
         DRAINING.with(|d| d.borrow_mut().push(self.id()));
         let _draining = Draining(self.id());
-        let mut carry: Option<Arc<Request>> = None;
+        // A request taken from the queue for the next batch. If this thread unwinds while holding
+        // one, its owner still gets an answer instead of waiting for ever.
+        let mut carry = Carry(None, &self.name);
         loop {
-            while let Some(batch) = self.next_batch(&mut carry) {
-                self.run_batch(&mut worker, &batch);
+            while let Some(batch) = self.next_batch(&mut carry.0) {
+                self.run_batch(&mut lease, &batch);
             }
-            self.pool.release(worker);
+            drop(lease);
             fence(Ordering::SeqCst);
             if self.queue.is_empty() {
                 return;
             }
             match self.pool.try_acquire() {
-                Some(w) => worker = w,
+                Some(l) => lease = l,
                 // Another thread holds a session and will see the queue when it gives it back.
                 None => return,
             }
@@ -658,7 +754,7 @@ impl Scheduler {
         }
     }
 
-    fn run_batch(&self, worker: &mut Worker, batch: &[Arc<Request>]) {
+    fn run_batch(&self, worker: &mut Lease<'_>, batch: &[Arc<Request>]) {
         /// If running the batch unwinds, the requests' owners still get an answer instead of
         /// waiting for ever. Completing a request twice is a no-op, so on the normal path this does nothing.
         struct AnswerOnUnwind<'a>(&'a [Arc<Request>], &'a str);

@@ -211,7 +211,14 @@ impl Slot {
         match std::mem::replace(&mut s.notify, Notify::Wait) {
             Notify::Callback(callback) => {
                 drop(s);
-                callback(result);
+                // A callback that panics must not unwind through the thread that runs it: that
+                // thread may be completing other callers' requests of the same batch.
+                let run = std::panic::AssertUnwindSafe(move || callback(result));
+                if std::panic::catch_unwind(run).is_err() {
+                    tracing::error!(
+                        "inferkit: a request callback panicked; the panic was contained"
+                    );
+                }
             }
             Notify::Waker(waker) => {
                 s.result = Some(result);
