@@ -17,12 +17,12 @@ CDIR     := target/c
 LIBDIR   := target/debug
 CLIBS    := -lpthread -ldl -lm
 
-.PHONY: demo test provision build test-rust test-c lint header soak clean fuzz fuzz-smoke
+.PHONY: demo test provision build test-rust test-loom test-c lint header soak clean fuzz fuzz-smoke
 
 demo: provision
 	$(CARGO) run --release --example quickstart
 
-test: provision lint test-rust test-c
+test: provision lint test-rust test-loom test-c
 	@echo "make test: all tests passed"
 
 provision:
@@ -35,6 +35,11 @@ build: provision
 test-rust: provision
 	$(CARGO) test
 	$(CARGO) test --features tokenizer --test text
+
+# Loom model checks of the lock-free hand-offs (src/sync.rs swaps in loom's primitives). Its own
+# target directory: `--cfg loom` builds everything differently.
+test-loom:
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --lib loom_tests
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -36,6 +36,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod session;
 pub mod signature;
+mod sync;
 pub mod tensor;
 
 pub use error::{Error, ErrorCode, Result, TriedPath};

@@ -16,10 +16,10 @@
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crossbeam::queue::ArrayQueue;
 use ort::session::builder::PrepackedWeights;
 
 use crate::session::OrtSession;
+use crate::sync::ArrayQueue;
 use crate::tensor::AlignedBytes;
 
 static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);
@@ -36,11 +36,77 @@ pub(crate) struct Worker {
     pub(crate) buffers: Vec<AlignedBytes>,
 }
 
-/// The idle sessions of one model.
-pub(crate) struct SessionPool {
-    idle: ArrayQueue<Worker>,
+/// Idle workers, handed out without locks. Generic so that the hand-off protocol
+/// (`scheduler::handoff`) can be model-checked with loom on plain values.
+pub(crate) struct Pool<W> {
+    idle: ArrayQueue<W>,
     size: usize,
-    /// The container the sessions share; declared after `idle` so that it outlives them.
+}
+
+impl<W> Pool<W> {
+    /// A pool of the given workers, all idle.
+    pub(crate) fn new(workers: Vec<W>) -> Pool<W> {
+        let size = workers.len();
+        let idle = ArrayQueue::new(size.max(1));
+        for w in workers {
+            // Cannot fail: the queue holds exactly `size` workers.
+            let _ = idle.push(w);
+        }
+        Pool { idle, size }
+    }
+
+    /// An idle worker, if there is one, leased until the lease is dropped. Never blocks.
+    pub(crate) fn try_acquire(&self) -> Option<Lease<'_, W>> {
+        self.idle.pop().map(|worker| Lease {
+            pool: self,
+            worker: ManuallyDrop::new(worker),
+        })
+    }
+
+    /// Number of workers.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Number of workers idle right now.
+    pub(crate) fn idle(&self) -> usize {
+        self.idle.len()
+    }
+}
+
+/// A worker taken from the pool. Dropping the lease gives the worker back, also when the thread
+/// that holds it unwinds: a panic while a session runs never loses the session.
+pub(crate) struct Lease<'a, W = Worker> {
+    pool: &'a Pool<W>,
+    worker: ManuallyDrop<W>,
+}
+
+impl<W> std::ops::Deref for Lease<'_, W> {
+    type Target = W;
+    fn deref(&self) -> &W {
+        &self.worker
+    }
+}
+
+impl<W> std::ops::DerefMut for Lease<'_, W> {
+    fn deref_mut(&mut self) -> &mut W {
+        &mut self.worker
+    }
+}
+
+impl<W> Drop for Lease<'_, W> {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here; the lease is not used after drop.
+        let worker = unsafe { ManuallyDrop::take(&mut self.worker) };
+        // Cannot fail: only workers taken from this pool come back, so it is never over-full.
+        let _ = self.pool.idle.push(worker);
+    }
+}
+
+/// The sessions of one model.
+pub(crate) struct SessionPool {
+    pool: Pool<Worker>,
+    /// The container the sessions share; declared after `pool` so that it outlives them.
     _weights: PrepackedWeights,
 }
 
@@ -51,73 +117,30 @@ impl SessionPool {
         weights: PrepackedWeights,
         inputs: usize,
     ) -> SessionPool {
-        let size = sessions.len();
-        LIVE_SESSIONS.fetch_add(size, Ordering::SeqCst);
-        let idle = ArrayQueue::new(size.max(1));
-        for session in sessions {
-            // Cannot fail: the queue holds exactly `size` workers.
-            let _ = idle.push(Worker {
+        LIVE_SESSIONS.fetch_add(sessions.len(), Ordering::SeqCst);
+        let workers = sessions
+            .into_iter()
+            .map(|session| Worker {
                 session,
                 buffers: vec![AlignedBytes::default(); inputs],
-            });
-        }
+            })
+            .collect();
         SessionPool {
-            idle,
-            size,
+            pool: Pool::new(workers),
             _weights: weights,
         }
     }
-
-    /// An idle worker, if there is one, leased until the lease is dropped. Never blocks.
-    pub(crate) fn try_acquire(&self) -> Option<Lease<'_>> {
-        self.idle.pop().map(|worker| Lease {
-            pool: self,
-            worker: ManuallyDrop::new(worker),
-        })
-    }
-
-    /// Number of sessions.
-    pub(crate) fn size(&self) -> usize {
-        self.size
-    }
-
-    /// Number of sessions idle right now.
-    pub(crate) fn idle(&self) -> usize {
-        self.idle.len()
-    }
 }
 
-/// A worker taken from the pool. Dropping the lease gives the worker back, also when the thread
-/// that holds it unwinds: a panic while a session runs never loses the session.
-pub(crate) struct Lease<'a> {
-    pool: &'a SessionPool,
-    worker: ManuallyDrop<Worker>,
-}
-
-impl std::ops::Deref for Lease<'_> {
-    type Target = Worker;
-    fn deref(&self) -> &Worker {
-        &self.worker
-    }
-}
-
-impl std::ops::DerefMut for Lease<'_> {
-    fn deref_mut(&mut self) -> &mut Worker {
-        &mut self.worker
-    }
-}
-
-impl Drop for Lease<'_> {
-    fn drop(&mut self) {
-        // SAFETY: taken once, here; the lease is not used after drop.
-        let worker = unsafe { ManuallyDrop::take(&mut self.worker) };
-        // Cannot fail: only workers taken from this pool come back, so it is never over-full.
-        let _ = self.pool.idle.push(worker);
+impl std::ops::Deref for SessionPool {
+    type Target = Pool<Worker>;
+    fn deref(&self) -> &Pool<Worker> {
+        &self.pool
     }
 }
 
 impl Drop for SessionPool {
     fn drop(&mut self) {
-        LIVE_SESSIONS.fetch_sub(self.size, Ordering::SeqCst);
+        LIVE_SESSIONS.fetch_sub(self.pool.size, Ordering::SeqCst);
     }
 }

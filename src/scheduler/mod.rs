@@ -37,10 +37,11 @@
 
 mod batch;
 mod cost;
+mod handoff;
 mod queue;
 mod request;
 
-use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -586,16 +587,15 @@ impl Scheduler {
             });
         }
         self.metrics.pending(1);
-        // Pairs with the fence in `release_and_drain`: either a thread giving a session back sees
-        // this request, or this thread sees the session.
-        fence(Ordering::SeqCst);
         if self.batching.max_queue_delay_us > 0 {
             if let Some(t) = self.waiting_leader.lock().as_ref() {
                 t.unpark();
             }
         }
         if lead {
-            if let Some(lease) = self.pool.try_acquire() {
+            // Either a thread giving a session back sees this request, or this thread sees the
+            // session (see `handoff`).
+            if let Some(lease) = handoff::claim_after_queueing(&self.pool) {
                 self.release_and_drain(lease);
             }
         }
@@ -625,14 +625,8 @@ impl Scheduler {
             while let Some(batch) = self.next_batch(&mut carry.0) {
                 self.run_batch(&mut lease, &batch);
             }
-            drop(lease);
-            fence(Ordering::SeqCst);
-            if self.queue.is_empty() {
-                return;
-            }
-            match self.pool.try_acquire() {
+            match handoff::give_back(&self.queue, &self.pool, lease) {
                 Some(l) => lease = l,
-                // Another thread holds a session and will see the queue when it gives it back.
                 None => return,
             }
         }

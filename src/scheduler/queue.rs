@@ -5,9 +5,7 @@
 //! slots as requests arrive and frees them as they leave; the bound is an atomic count checked
 //! before each push. Memory follows the requests actually waiting, not the configured limit.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use crossbeam::queue::SegQueue;
+use crate::sync::{AtomicUsize, Ordering, SegQueue};
 
 pub(crate) struct BoundedQueue<T> {
     items: SegQueue<T>,
@@ -53,7 +51,7 @@ impl<T> BoundedQueue<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

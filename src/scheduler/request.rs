@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
 use crate::session::Outputs;
+use crate::sync::{lock, Condvar, Mutex};
 use crate::tensor::{DType, Tensor, TensorView};
 
 /// One input of a queued request, in the model's input order. Points either into the caller's
@@ -169,17 +169,17 @@ impl Slot {
 
     /// Sets a callback to receive the result. Must be called before the request is queued.
     pub(crate) fn set_callback(&self, callback: Box<dyn FnOnce(Result<Outputs>) + Send>) {
-        self.state.lock().notify = Notify::Callback(callback);
+        lock(&self.state).notify = Notify::Callback(callback);
     }
 
     /// Sets a hook to run when the request completes. Must be called before the request is queued.
     pub(crate) fn set_hook(&self, hook: CompletionHook) {
-        self.state.lock().hook = Some(hook);
+        lock(&self.state).hook = Some(hook);
     }
 
     /// Claims a queued request for a worker. False if it was withdrawn (cancelled, expired).
     pub(crate) fn take(&self) -> bool {
-        let mut s = self.state.lock();
+        let mut s = lock(&self.state);
         if s.phase == Phase::Queued {
             s.phase = Phase::Running;
             true
@@ -190,7 +190,7 @@ impl Slot {
 
     /// Whether the request is done (or withdrawn).
     pub(crate) fn is_done(&self) -> bool {
-        self.state.lock().phase == Phase::Done
+        lock(&self.state).phase == Phase::Done
     }
 
     /// Completes the request and tells its owner.
@@ -200,7 +200,7 @@ impl Slot {
 
     /// Completes the request at `at` (when known) and tells its owner.
     pub(crate) fn complete_at(&self, result: Result<Outputs>, at: Option<Instant>) {
-        let mut s = self.state.lock();
+        let mut s = lock(&self.state);
         if s.phase == Phase::Done {
             return;
         }
@@ -236,7 +236,7 @@ impl Slot {
     /// Withdraws a request that no worker has taken yet, completing it with `error`. False if a
     /// worker already runs it (it will complete normally) or it is done.
     pub(crate) fn withdraw(&self, error: Error) -> bool {
-        let mut s = self.state.lock();
+        let mut s = lock(&self.state);
         if s.phase != Phase::Queued {
             return false;
         }
@@ -255,14 +255,20 @@ impl Slot {
         deadline: Option<Instant>,
         on_deadline: impl Fn() -> Error,
     ) -> (Result<Outputs>, bool) {
-        let mut s = self.state.lock();
+        let mut s = lock(&self.state);
         loop {
             if s.phase == Phase::Done {
                 return (s.result.take().unwrap_or_else(|| Err(on_deadline())), false);
             }
             match deadline {
                 Some(d) if s.phase == Phase::Queued => {
-                    if self.done.wait_until(&mut s, d).timed_out() && s.phase == Phase::Queued {
+                    let left = d.saturating_duration_since(Instant::now());
+                    let (guard, timeout) = self
+                        .done
+                        .wait_timeout(s, left)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    s = guard;
+                    if timeout.timed_out() && Instant::now() >= d && s.phase == Phase::Queued {
                         s.phase = Phase::Done;
                         let err = Err(on_deadline());
                         if let Some(hook) = s.hook.take() {
@@ -271,13 +277,18 @@ impl Slot {
                         return (err, true);
                     }
                 }
-                _ => self.done.wait(&mut s),
+                _ => {
+                    s = self
+                        .done
+                        .wait(s)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                }
             }
         }
     }
 
     fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<Outputs>> {
-        let mut s = self.state.lock();
+        let mut s = lock(&self.state);
         if s.phase == Phase::Done {
             if let Some(result) = s.result.take() {
                 return Poll::Ready(result);
@@ -379,5 +390,96 @@ impl RequestHandle {
     /// Whether the callback has been called (or is being called).
     pub fn is_done(&self) -> bool {
         self.request.slot.is_done()
+    }
+}
+
+/// The slot's state machine on every interleaving (loom; `make test-loom`).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::sync::Arc;
+
+    use super::*;
+
+    fn ok() -> Result<Outputs> {
+        Ok(Outputs::new(Vec::new()))
+    }
+
+    fn cancelled() -> Error {
+        Error::Cancelled { model: "m".into() }
+    }
+
+    /// A worker takes and completes the request while its owner withdraws it: exactly one of the
+    /// two wins, the owner's wait returns that outcome, and the completion hook runs once.
+    #[test]
+    fn take_and_withdraw_race() {
+        loom::model(|| {
+            let slot = Arc::new(Slot::new());
+            let hooks = Arc::new(AtomicUsize::new(0));
+            let h = hooks.clone();
+            slot.set_hook(Box::new(move |_, _| {
+                h.fetch_add(1, Ordering::SeqCst);
+            }));
+            let worker = {
+                let slot = slot.clone();
+                loom::thread::spawn(move || {
+                    let taken = slot.take();
+                    if taken {
+                        slot.complete(ok());
+                    }
+                    taken
+                })
+            };
+            let withdrawn = slot.withdraw(cancelled());
+            let (result, _) = slot.wait(None, cancelled);
+            let ran = worker.join().unwrap();
+            assert!(ran != withdrawn, "exactly one of take and withdraw wins");
+            assert_eq!(result.is_ok(), ran);
+            assert_eq!(hooks.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    /// A callback runs exactly once, whichever thread completes the request.
+    #[test]
+    fn a_callback_runs_once() {
+        loom::model(|| {
+            let slot = Arc::new(Slot::new());
+            let calls = Arc::new(AtomicUsize::new(0));
+            let c = calls.clone();
+            slot.set_callback(Box::new(move |_| {
+                c.fetch_add(1, Ordering::SeqCst);
+            }));
+            let worker = {
+                let slot = slot.clone();
+                loom::thread::spawn(move || {
+                    if slot.take() {
+                        slot.complete(ok());
+                    }
+                })
+            };
+            slot.withdraw(cancelled());
+            worker.join().unwrap();
+            assert_eq!(calls.load(Ordering::SeqCst), 1);
+            assert!(slot.is_done());
+        });
+    }
+
+    /// An owner blocked in `wait` wakes with the worker's result: no lost wake-up.
+    #[test]
+    fn wait_sees_the_completion() {
+        loom::model(|| {
+            let slot = Arc::new(Slot::new());
+            let worker = {
+                let slot = slot.clone();
+                loom::thread::spawn(move || {
+                    assert!(slot.take());
+                    slot.complete(ok());
+                })
+            };
+            let (result, withdrawn) = slot.wait(None, cancelled);
+            assert!(result.is_ok());
+            assert!(!withdrawn);
+            worker.join().unwrap();
+        });
     }
 }

@@ -1,0 +1,112 @@
+//! The hand-off between callers and sessions, the one place where a request could be stranded.
+//!
+//! A caller queues a request and then looks for an idle session; a thread finishing with a
+//! session gives it back and then looks at the queue. Each step is lock-free, so the two can
+//! interleave: without care, the caller finds no idle session (the other thread still holds it)
+//! while the other thread finds the queue empty (the request is not visible yet), and the request
+//! waits with every session idle. A `SeqCst` fence between each side's write and read rules that
+//! out: either the thread giving the session back sees the request, or the caller sees the session.
+//!
+//! `scheduler::Scheduler` calls these two functions; the loom test below checks them on every
+//! interleaving (`make test` runs it with `RUSTFLAGS="--cfg loom"`).
+
+use super::queue::BoundedQueue;
+use crate::pool::{Lease, Pool};
+use crate::sync::{fence, Ordering};
+
+/// Called right after a request was queued: an idle worker to drain the queue with, if there is
+/// one.
+pub(crate) fn claim_after_queueing<W>(pool: &Pool<W>) -> Option<Lease<'_, W>> {
+    // Pairs with the fence in `give_back`.
+    fence(Ordering::SeqCst);
+    pool.try_acquire()
+}
+
+/// Gives a worker back once the queue looked empty; if a request arrived meanwhile, takes a worker
+/// again (this one or another) to keep draining. `None`: nothing is left for this thread to do.
+pub(crate) fn give_back<'p, R, W>(
+    queue: &BoundedQueue<R>,
+    pool: &'p Pool<W>,
+    lease: Lease<'p, W>,
+) -> Option<Lease<'p, W>> {
+    drop(lease);
+    // Pairs with the fence in `claim_after_queueing`.
+    fence(Ordering::SeqCst);
+    if queue.is_empty() {
+        return None;
+    }
+    // `None` here means another thread holds a worker and will see the queue when it gives it
+    // back.
+    pool.try_acquire()
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::atomic::AtomicUsize;
+    use loom::sync::Arc;
+
+    use super::*;
+
+    /// What the scheduler does with a worker: run every queued request, then give it back.
+    fn drain<'p>(
+        queue: &BoundedQueue<u32>,
+        pool: &'p Pool<u32>,
+        mut lease: Lease<'p, u32>,
+        done: &AtomicUsize,
+    ) {
+        loop {
+            while queue.pop().is_some() {
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+            match give_back(queue, pool, lease) {
+                Some(l) => lease = l,
+                None => return,
+            }
+        }
+    }
+
+    fn submit(queue: &BoundedQueue<u32>, pool: &Pool<u32>, done: &AtomicUsize) {
+        queue.push(1).expect("room");
+        if let Some(lease) = claim_after_queueing(pool) {
+            drain(queue, pool, lease, done);
+        }
+    }
+
+    /// However submissions and give-backs interleave, once every thread has returned no request
+    /// is left in the queue and every worker is idle.
+    fn no_request_is_stranded(submitters: usize, workers: u32, preemptions: Option<usize>) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = preemptions;
+        builder.check(move || {
+            let queue = Arc::new(BoundedQueue::new(8));
+            let pool = Arc::new(Pool::new((0..workers).collect()));
+            let done = Arc::new(AtomicUsize::new(0));
+            let threads: Vec<_> = (0..submitters)
+                .map(|_| {
+                    let (queue, pool, done) = (queue.clone(), pool.clone(), done.clone());
+                    loom::thread::spawn(move || submit(&queue, &pool, &done))
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(
+                done.load(Ordering::SeqCst),
+                submitters,
+                "a request was stranded"
+            );
+            assert!(queue.is_empty());
+            assert_eq!(pool.idle(), workers as usize);
+        });
+    }
+
+    #[test]
+    fn two_callers_one_session() {
+        no_request_is_stranded(2, 1, Some(3));
+    }
+
+    #[test]
+    fn three_callers_two_sessions() {
+        no_request_is_stranded(3, 2, Some(2));
+    }
+}
