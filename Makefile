@@ -1,8 +1,11 @@
 # inferkit: the two commands of the README, and the steps they are made of.
 #
 #   make demo    the main job: a demo serving the bundled models
-#   make test    every test: Rust (unit, integration, doc), the C ABI under ASan/UBSan and valgrind,
-#                the header's freshness, C++ compatibility, fmt and clippy
+#   make test    every test: Rust (unit, integration, doc), loom models, the C ABI under ASan/UBSan
+#                and valgrind, the header's freshness, C++ compatibility, fmt and clippy, and each
+#                fuzz target for 5 s
+#   make fuzz    each fuzz target for FUZZ_SECONDS (600); make soak: the registry hammer for
+#                SOAK_SECONDS (60) in a release build
 #
 # Both provision first: ONNX Runtime (.ci/provision-ort.sh) and the real models and photograph used
 # by tests/real_models.rs and the load benchmark (.ci/provision-models.sh); PyPI wheels, SHA-256
@@ -17,12 +20,12 @@ CDIR     := target/c
 LIBDIR   := target/debug
 CLIBS    := -lpthread -ldl -lm
 
-.PHONY: demo test provision build test-rust test-loom test-c lint header soak clean fuzz fuzz-smoke
+.PHONY: demo test provision build test-rust test-loom test-c lint header soak clean fuzz fuzz-smoke fuzz-tools
 
 demo: provision
 	$(CARGO) run --release --example quickstart
 
-test: provision lint test-rust test-loom test-c
+test: provision lint test-rust test-loom test-c fuzz-smoke
 	@echo "make test: all tests passed"
 
 provision:
@@ -71,13 +74,17 @@ soak: provision
 clean:
 	$(CARGO) clean
 
-# Fuzzing (tests/fuzz, cargo-fuzz; needs nightly and `cargo install cargo-fuzz --locked`): every
-# target for FUZZ_SECONDS each, or 5 s each as a smoke test. Crashing inputs stay in
-# target/fuzz-artifacts/<target>/; see tests/fuzz/run.sh.
+# Fuzzing (tests/fuzz, cargo-fuzz on the nightly toolchain): every target for FUZZ_SECONDS each,
+# or 5 s each as the smoke test `make test` runs. Crashing inputs stay in
+# target/fuzz-artifacts/<target>/; see tests/fuzz/run.sh. cargo-fuzz comes from crates.io.
 FUZZ_SECONDS ?= 600
 
-fuzz: provision
+fuzz-tools:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+
+fuzz: provision fuzz-tools
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-fuzz-smoke: provision
+fuzz-smoke: provision fuzz-tools
 	tests/fuzz/run.sh 5
