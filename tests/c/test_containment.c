@@ -8,6 +8,8 @@
  *    reported a heap-use-after-free in both.
  * 4. inferkit_model_infer_async with request_out == NULL, documented as allowed, leaked the request
  *    and its input copy (LeakSanitizer and valgrind report it at the end of this test).
+ * 17. inferkit_model_infer_select with 0 names returned INFERKIT_STATUS_INFERENCE; status names
+ *    were lower-case while the README documents the header's spelling.
  *
  * Built with -Wall -Wextra -Wpedantic -Werror, run under ASan/UBSan and under valgrind by
  * `make test-c`. Usage: test_containment <tests/fixtures directory>
@@ -132,6 +134,24 @@ static void check_no_request_handle_no_leak(void) {
   inferkit_model_free(model);
 }
 
+/* ---- 17. asking for no outputs by name means all of them, as in inferkit_infer_options ---- */
+
+static void check_empty_selection(void) {
+  inferkit_model *model = open_model("two_io.onnx", 1);
+  inferkit_inputs *inputs = inferkit_inputs_new();
+  float features[6] = {1, 2, 3, 4, 5, 6};
+  int64_t offsets[2] = {7, 8};
+  int64_t fshape[2] = {2, 3}, oshape[1] = {2};
+  inferkit_outputs *outputs = NULL;
+  CHECK(inferkit_inputs_add(inputs, "features", INFERKIT_DTYPE_F32, fshape, 2, features, sizeof features, NULL) == INFERKIT_STATUS_OK, "features");
+  CHECK(inferkit_inputs_add(inputs, "offsets", INFERKIT_DTYPE_I64, oshape, 1, offsets, sizeof offsets, NULL) == INFERKIT_STATUS_OK, "offsets");
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_infer_select(model, inputs, NULL, 0, &outputs, error_out));
+  CHECK(inferkit_outputs_count(outputs) == 2, "all %zu outputs", inferkit_outputs_count(outputs));
+  inferkit_outputs_free(outputs);
+  inferkit_inputs_free(inputs);
+  inferkit_model_free(model);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s <fixtures directory>\n", argv[0]);
@@ -141,6 +161,7 @@ int main(int argc, char **argv) {
   check_free_on_direct_path();
   check_free_when_queued();
   check_no_request_handle_no_leak();
+  check_empty_selection();
   CHECK(strcmp(inferkit_status_name(INFERKIT_STATUS_QUEUE_FULL), "QUEUE_FULL") == 0, "status names as the header spells them");
 
   printf("%d passed, %d failed\n", checks - failures, failures);
