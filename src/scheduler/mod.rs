@@ -1,12 +1,15 @@
 //! Request scheduling and dynamic batching for one model.
 //!
-//! Batching is *work-conserving* by default: a request that finds the queue empty and a session
-//! idle runs at once on the caller's thread, with no hand-off and no copy. While every session is
-//! busy, requests wait in a lock-free queue; whichever thread next holds a session drains it,
-//! concatenating up to `max_batch_size` compatible requests along dim 0, running them once and
-//! handing each request its own rows. No thread waits for a timer and none spins while idle: a
-//! thread that holds a session checks the queue before giving the session back, and a thread that
-//! queues a request then tries to take a session itself.
+//! A request that finds the queue empty and a session idle runs at once on the caller's thread,
+//! with no hand-off and no copy. While every session is busy, requests wait in a lock-free queue;
+//! whichever thread next holds a session drains it. No thread waits for a timer and none spins
+//! while idle: a thread that holds a session checks the queue before giving the session back, and a
+//! thread that queues a request then tries to take a session itself (see `handoff`).
+//!
+//! Batching across requests is the model owner's choice (`max_batch_size > 1`; off by default,
+//! since a dynamic dim 0 does not prove that rows are independent). When it is on, it is
+//! *work-conserving*: the thread draining the queue concatenates up to `max_batch_size`
+//! compatible requests along dim 0, runs them once and hands each request its own rows.
 //!
 //! With `max_queue_delay_us > 0` (Triton's timed policy) the thread that takes a session waits up to
 //! that long after the oldest request was queued, or until `preferred_batch_sizes` (or
