@@ -226,6 +226,16 @@ programs = {
     + [SPAWN, 0, 3, 3, 0, 0, 1, 4]
     + [SUBMIT, 0, 0, 0, 0x13, ASK, SUBMIT, 0, 0, 1, 0x11, ASK, SUBMIT, 0, 0, 0, 0x11, ASK]
     + [CANCEL, 0, CANCEL, 1, FREE_MODEL, 0, FREE_INPUTS, 0, STASH, 8],
+    # the callback releases the only handle to the model, from inside the infer_async that runs it
+    # (flags: request, release `m` itself, callback), then the request handle is read and freed
+    "callback_frees_last_handle.bin": open_model("mlp")
+    + [NEW_INPUTS]
+    + matching(0, 0)
+    + [SUBMIT, 0, 0, 0, 0x99, ASK, CANCEL, 0, FREE_REQUEST, 0]
+    + open_model("two_io")
+    + [CLONE, 0, NEW_INPUTS]
+    + matching(1, 0, batch=2, n_inputs=2)
+    + [SUBMIT, 1, 1, 0, 0x19, ASK, SUBMIT, 0, 1, 0, 0x99, ASK, SUBMIT, 0, 1, 0, 0x19, ASK],
 }
 for name, prog in programs.items():
     out("c_abi_sequence", name, bytes(b & 0xFF for b in prog))

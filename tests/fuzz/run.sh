@@ -17,7 +17,8 @@
 #
 # Environment: FUZZ_TARGET_DIR (build dir), FUZZ_NO_BUILD=1 (run what is built), FUZZ_FRESH=0|1
 # (override the choice of corpus above), FUZZ_ARGS (extra libFuzzer flags, e.g. "-jobs=2"),
-# FUZZ_TIMEOUT (seconds one input may take, default 60), FUZZ_RSS_MB (default 4096),
+# FUZZ_TIMEOUT (seconds one input may take, default 120: fuzzing niced on a busy machine can be
+# slow), FUZZ_RSS_MB (default 4096),
 # CARGO_BUILD_JOBS (build parallelism), CARGO (default cargo).
 set -uo pipefail
 
@@ -91,20 +92,21 @@ for t in "${targets[@]}"; do
   [ "$t" = c_abi_sequence ] && extra+=(-max_len=512 -len_control=0)
   # shellcheck disable=SC2086
   "$bin_dir/$t" "$corpus" "$fuzz_dir/corpus/$t" \
-    -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb="${FUZZ_RSS_MB:-4096}" \
+    -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-120}" -rss_limit_mb="${FUZZ_RSS_MB:-4096}" \
+    -report_slow_units="${FUZZ_TIMEOUT:-120}" \
     -artifact_prefix="$artifacts/" -print_final_stats=1 "${extra[@]}" ${FUZZ_ARGS:-} >"$log" 2>&1
   rc=$?
   t1=$(date +%s.%N)
-  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
-  [ -n "$runs" ] || runs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+  runs=$(grep -a -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
+  [ -n "$runs" ] || runs=$(grep -a -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
   [ -n "$runs" ] || runs=0
   rate=$(awk -v n="$runs" -v a="$t0" -v b="$t1" 'BEGIN { d = b - a; printf "%.0f", (d > 0 ? n / d : 0) }')
-  artifact=$(grep -oE "Test unit written to [^ ]+" "$log" | tail -1 | sed 's/^Test unit written to //')
+  artifact=$(grep -a -oE "Test unit written to [^ ]+" "$log" | tail -1 | sed 's/^Test unit written to //')
   if [ $rc -eq 0 ]; then
     line="$t: $runs executions, ~$rate/s, no crash"
   else
     failed=1
-    kind=$(grep -oE '^==[0-9]+== ?ERROR: [A-Za-z]+: [a-z-]+|ERROR: libFuzzer: [a-z-]+|panicked at [^:]+:[0-9]+' "$log" | head -1)
+    kind=$(grep -a -oE '^==[0-9]+== ?ERROR: [A-Za-z]+: [a-z-]+|ERROR: libFuzzer: [a-z-]+|panicked at [^:]+:[0-9]+' "$log" | head -1)
     line="$t: $runs executions, ~$rate/s, CRASH (exit $rc) ${kind:+[$kind] }input: ${artifact:-none written}; log: $log"
   fi
   echo "$line"

@@ -127,6 +127,10 @@ struct Slot {
     stash: bool,
     /// Submit once more from inside the callback, with handles the slot owns.
     resubmit: Option<(Ptr<inferkit_model>, Ptr<inferkit_inputs>)>,
+    /// A model handle the callback releases (NULL: none): a clone only this request knows, and
+    /// sometimes the very handle it was submitted with, so that the callback may drop the last
+    /// handle to the model from inside the call that runs it.
+    release: std::sync::atomic::AtomicPtr<inferkit_model>,
 }
 
 /// Reads every byte of an outputs object, and asks for out-of-range and unknown things.
@@ -306,6 +310,7 @@ extern "C" fn on_slot(
             slot.rec.leaf_accepted.fetch_add(1, Ordering::SeqCst);
         }
     }
+    inferkit_model_free(slot.release.swap(std::ptr::null_mut(), Ordering::SeqCst));
     slot.finished.store(true, Ordering::SeqCst);
 }
 
@@ -973,6 +978,18 @@ impl Program {
         let i = self.inputs.pick(r);
         let o = self.infer_options.pick(r);
         let flags = r.u8();
+        // The callback releases a model handle: a clone of `m` only the request knows or, when no
+        // thread of the program runs (so that no other call can be using it), `m` itself, which the
+        // program then gives up. inferkit pins a model for the length of a call, so releasing even
+        // the last handle from a callback that runs inside infer_async(m) must be safe.
+        let release = if flags & 8 == 0 || m.is_null() {
+            std::ptr::null_mut()
+        } else if flags & 0x80 != 0 && self.threads.is_empty() {
+            self.models.0.retain(|h| *h != m);
+            m
+        } else {
+            inferkit_model_clone(m)
+        };
         let resubmit = if flags & 4 != 0 && !m.is_null() {
             // The callback submits again, to a clone of this model, with inputs the slot owns.
             let clone = inferkit_model_clone(m);
@@ -991,6 +1008,7 @@ impl Program {
             finished: AtomicBool::new(false),
             stash: flags & 2 != 0,
             resubmit,
+            release: std::sync::atomic::AtomicPtr::new(release),
         });
         let userdata = &*slot as *const Slot as *mut c_void;
         let callback = if flags & 0x70 == 0 {
@@ -1019,6 +1037,8 @@ impl Program {
             )
         });
         if code != ErrorCode::Ok {
+            // Refused: no callback will release the handle.
+            inferkit_model_free(slot.release.swap(std::ptr::null_mut(), Ordering::SeqCst));
             slot.accepted.store(false, Ordering::SeqCst);
             assert_eq!(
                 slot.calls.load(Ordering::SeqCst),
@@ -1238,7 +1258,10 @@ impl Program {
                 inferkit_model_free(m);
             }
         }
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // Generous: run.sh fuzzes at the lowest priority on busy machines, where a program's
+        // inferences can take tens of seconds. A reproducer replayed alone shows whether a
+        // "never answered" is real.
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let pending = self.slots.iter().filter(|s| {
                 let accepted = s.accepted.load(Ordering::SeqCst);
@@ -1263,7 +1286,7 @@ impl Program {
                 // The slots stay allocated (leaked), since a late callback would use them.
                 std::mem::forget(self.slots);
                 panic!(
-                    "{pending} accepted requests and {leaf} leaf requests never answered in 20 s"
+                    "{pending} accepted requests and {leaf} leaf requests never answered in 90 s"
                 );
             }
             std::thread::sleep(Duration::from_millis(1));
