@@ -150,14 +150,7 @@ impl Model {
 
     /// Loads a model from bytes in memory. `options.name`, when set, wins over `name`.
     pub fn from_bytes(name: &str, bytes: &[u8], options: &ModelOptions) -> Result<Model> {
-        let name = options.name.clone().unwrap_or_else(|| name.to_string());
-        if bytes.is_empty() {
-            return Err(Error::InvalidModel {
-                model: name,
-                reason: "no bytes".into(),
-            });
-        }
-        Self::load(name, ModelSource::Bytes(bytes, None), options)
+        Self::load_bytes(name, bytes, None, options)
     }
 
     /// Loads a model from bytes read from a file in `dir`, whose external data files (weights
@@ -169,6 +162,15 @@ impl Model {
         dir: &Path,
         options: &ModelOptions,
     ) -> Result<Model> {
+        Self::load_bytes(name, bytes, Some(dir), options)
+    }
+
+    fn load_bytes(
+        name: &str,
+        bytes: &[u8],
+        dir: Option<&Path>,
+        options: &ModelOptions,
+    ) -> Result<Model> {
         let name = options.name.clone().unwrap_or_else(|| name.to_string());
         if bytes.is_empty() {
             return Err(Error::InvalidModel {
@@ -176,7 +178,7 @@ impl Model {
                 reason: "no bytes".into(),
             });
         }
-        Self::load(name, ModelSource::Bytes(bytes, Some(dir)), options)
+        Self::load(name, ModelSource::Bytes(bytes, dir), options)
     }
 
     fn load(name: String, source: ModelSource<'_>, options: &ModelOptions) -> Result<Model> {
