@@ -6,10 +6,8 @@
 use std::path::PathBuf;
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/ffi");
-    println!("cargo:rerun-if-changed=src/error.rs");
-    println!("cargo:rerun-if-changed=src/tensor.rs");
-    println!("cargo:rerun-if-changed=src/session.rs");
+    // Exported types live outside src/ffi too (DType, ValueKind, PixelFormat, the bounds).
+    println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=INFERKIT_UPDATE_HEADER");
 

@@ -152,8 +152,11 @@ fn show_model(model: &Model) -> Result<(), inferkit::Error> {
         .collect::<Result<_, inferkit::Error>>()?;
     let views: Vec<(&str, TensorView<'_>)> =
         inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
-    for (name, tensor) in model.infer(&views)?.iter() {
-        println!("  {name} {:?} = {}", tensor.shape(), preview(tensor));
+    for (name, value) in model.infer(&views)?.iter() {
+        match value.as_tensor() {
+            Some(tensor) => println!("  {name} {:?} = {}", tensor.shape(), preview(tensor)),
+            None => println!("  {name}: a {}", value.kind().name()),
+        }
     }
     Ok(())
 }

@@ -187,6 +187,11 @@ enum inferkit_status
    */
   INFERKIT_STATUS_INVALID_TENSOR_DATA = 39,
   /*
+   An input of the wrong kind (a tensor where the model takes a sequence, a map with the wrong
+   key type, …).
+   */
+  INFERKIT_STATUS_TYPE_MISMATCH = 41,
+  /*
    ONNX Runtime failed while running the model.
    */
   INFERKIT_STATUS_INFERENCE = 40,
@@ -320,9 +325,83 @@ enum inferkit_dtype
    bfloat16 ([`half::bf16`]).
    */
   INFERKIT_DTYPE_BF16 = 16,
+  /*
+   Strings: byte strings of any length, usually UTF-8 ([`Tensor::from_strings`]).
+   */
+  INFERKIT_DTYPE_STRING = 8,
+  /*
+   8-bit float, 4 exponent and 3 mantissa bits, finite only (raw bytes).
+   */
+  INFERKIT_DTYPE_F8E4M3FN = 17,
+  /*
+   8-bit float, 4 exponent and 3 mantissa bits, finite only, no negative zero (raw bytes).
+   */
+  INFERKIT_DTYPE_F8E4M3FNUZ = 18,
+  /*
+   8-bit float, 5 exponent and 2 mantissa bits (raw bytes).
+   */
+  INFERKIT_DTYPE_F8E5M2 = 19,
+  /*
+   8-bit float, 5 exponent and 2 mantissa bits, finite only, no negative zero (raw bytes).
+   */
+  INFERKIT_DTYPE_F8E5M2FNUZ = 20,
+  /*
+   Unsigned 4-bit integer, two per byte, the first in the low nibble.
+   */
+  INFERKIT_DTYPE_U4 = 21,
+  /*
+   Signed 4-bit integer, two per byte, the first in the low nibble.
+   */
+  INFERKIT_DTYPE_I4 = 22,
+  /*
+   4-bit float, 2 exponent and 1 mantissa bit, two per byte, the first in the low nibble.
+   */
+  INFERKIT_DTYPE_F4E2M1 = 23,
+  /*
+   8-bit exponent-only float, a power of two (raw bytes; the scale type of MX formats).
+   */
+  INFERKIT_DTYPE_F8E8M0 = 24,
+  /*
+   Unsigned 2-bit integer, four per byte, the first in the lowest bits.
+   */
+  INFERKIT_DTYPE_U2 = 25,
+  /*
+   Signed 2-bit integer, four per byte, the first in the lowest bits.
+   */
+  INFERKIT_DTYPE_I2 = 26,
 };
 #ifndef __cplusplus
 typedef uint32_t inferkit_dtype;
+#endif // __cplusplus
+
+/*
+ What kind of value: the numbers are ONNX Runtime's `ONNXType`, and the values of
+ `inferkit_value_kind` in the C ABI.
+ */
+enum inferkit_value_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /*
+   A tensor (numbers, booleans or strings).
+   */
+  INFERKIT_VALUE_KIND_TENSOR = 1,
+  /*
+   A sequence of values of one type.
+   */
+  INFERKIT_VALUE_KIND_SEQUENCE = 2,
+  /*
+   A map from keys to values.
+   */
+  INFERKIT_VALUE_KIND_MAP = 3,
+  /*
+   A value that may be absent.
+   */
+  INFERKIT_VALUE_KIND_OPTIONAL = 6,
+};
+#ifndef __cplusplus
+typedef uint32_t inferkit_value_kind;
 #endif // __cplusplus
 
 /*
@@ -503,6 +582,21 @@ typedef struct inferkit_request inferkit_request;
  `inferkit_result_free`.
  */
 typedef struct inferkit_result inferkit_result;
+
+/*
+ A tensor inside a value (the tensor of a tensor value, or a map's keys or values). Read-only.
+
+ Opaque: a pointer to one points to a Rust [`Tensor`].
+ */
+typedef struct inferkit_tensor inferkit_tensor;
+
+/*
+ Any ONNX value: a tensor, a sequence, a map or an optional. Read-only once made: safe to read
+ from several threads at once.
+
+ Opaque: a pointer to one points to a Rust [`Value`]; the type itself is never made.
+ */
+typedef struct inferkit_value inferkit_value;
 
 /*
  Receives the result of an asynchronous request. Called exactly once per accepted request, with
@@ -710,6 +804,20 @@ inferkit_status inferkit_model_tensor_info(const struct inferkit_model *model,
                                            uint32_t *dtype_out,
                                            size_t *rank_out,
                                            struct inferkit_error **error_out);
+
+/*
+ The kind and type of input or output `index`: `*kind_out` is an `inferkit_value_kind`
+ (TENSOR, SEQUENCE, MAP, OPTIONAL) and `*type_out` the type as inferkit writes it
+ (`f32[batch, 16]`, `string[?]`, `seq(map(i64, f32))`, `optional(f32[?])`; the string belongs
+ to the handle). For the tensor inside a sequence, map or optional, `inferkit_model_tensor_info`
+ gives its dtype. Out-parameters may be NULL when not wanted. Thread-safe.
+ */
+inferkit_status inferkit_model_value_type(const struct inferkit_model *model,
+                                          uint32_t io,
+                                          size_t index,
+                                          uint32_t *kind_out,
+                                          const char **type_out,
+                                          struct inferkit_error **error_out);
 
 /*
  Reads dim `axis` of input or output `index`: `*dim_out` is the size, or -1 when it is chosen
@@ -1123,9 +1231,11 @@ inferkit_status inferkit_outputs_find(const struct inferkit_outputs *outputs,
                                       struct inferkit_error **error_out);
 
 /*
- Reads output `index`: its name, dtype (an `inferkit_dtype`), shape (`*rank_out` dims) and
+ Reads tensor output `index`: its name, dtype (an `inferkit_dtype`), shape (`*rank_out` dims) and
  bytes (`*data_len_out` bytes, row-major, native byte order, aligned for the dtype). Each
- out-parameter may be NULL when not wanted. The pointers belong to `outputs`.
+ out-parameter may be NULL when not wanted. The pointers belong to `outputs`. String tensors,
+ sequences, maps and optionals are INFERKIT_STATUS_TYPE_MISMATCH: read them with
+ `inferkit_outputs_value`.
  */
 inferkit_status inferkit_outputs_get(const struct inferkit_outputs *outputs,
                                      size_t index,
@@ -1143,9 +1253,162 @@ inferkit_status inferkit_outputs_get(const struct inferkit_outputs *outputs,
 void inferkit_outputs_free(struct inferkit_outputs *outputs);
 
 /*
- Size in bytes of one element of `dtype` (an `inferkit_dtype`), or 0 if it is not one.
+ Output `index` as a value of any kind (tensor, string tensor, sequence, map, optional); NULL
+ for NULL or an index out of range. The value belongs to `outputs` (do not free it) and lives
+ until `inferkit_outputs_free`. Thread-safe.
+ */
+const struct inferkit_value *inferkit_outputs_value(const struct inferkit_outputs *outputs,
+                                                    size_t index);
+
+/*
+ Adds an input of any kind (tensor, string tensor, sequence, map, optional), copied from
+ `value`: the caller keeps ownership of `value` and may free it when this returns. `name` is
+ copied. An optional input may also be left out, which gives it no value.
+ */
+inferkit_status inferkit_inputs_add_value(struct inferkit_inputs *inputs,
+                                          const char *name,
+                                          const struct inferkit_value *value,
+                                          struct inferkit_error **error_out);
+
+/*
+ Adds a string tensor input of `shape` (`rank` dims), copied: one string per element,
+ row-major. `strings` points to the elements; `lengths` to their lengths in bytes, or is NULL
+ when every string is NUL-terminated. Strings are bytes (usually UTF-8) and may contain NUL
+ when `lengths` is given.
+ */
+inferkit_status inferkit_inputs_add_strings(struct inferkit_inputs *inputs,
+                                            const char *name,
+                                            const int64_t *shape,
+                                            size_t rank,
+                                            const char *const *strings,
+                                            const size_t *lengths,
+                                            struct inferkit_error **error_out);
+
+/*
+ Size in bytes of one element of `dtype` (an `inferkit_dtype`), or 0 if it is not one, or if it
+ is a string or a packed type narrower than a byte (INFERKIT_DTYPE_U4, _I4, _F4E2M1, _U2,
+ _I2: their tensors take `ceil(elements × bits / 8)` bytes, the first element in the lowest
+ bits).
  */
 size_t inferkit_dtype_size(uint32_t dtype);
+
+/*
+ Makes a tensor value of `dtype` (an `inferkit_dtype`, not STRING) and `shape` (`rank` dims),
+ copying `data_len` bytes from `data` (row-major, native byte order; packed types: the first
+ element in the lowest bits). On success `*value_out` receives a value the caller owns and
+ releases with `inferkit_value_free`. Thread-safe.
+ */
+inferkit_status inferkit_value_new_tensor(uint32_t dtype,
+                                          const int64_t *shape,
+                                          size_t rank,
+                                          const void *data,
+                                          size_t data_len,
+                                          struct inferkit_value **value_out,
+                                          struct inferkit_error **error_out);
+
+/*
+ Makes a string tensor value of `shape` (`rank` dims), one string per element, row-major,
+ copied. `lengths` gives each string's length in bytes, or is NULL when every string is
+ NUL-terminated. The caller owns `*value_out` (release with `inferkit_value_free`).
+ Thread-safe.
+ */
+inferkit_status inferkit_value_new_strings(const int64_t *shape,
+                                           size_t rank,
+                                           const char *const *strings,
+                                           const size_t *lengths,
+                                           struct inferkit_value **value_out,
+                                           struct inferkit_error **error_out);
+
+/*
+ Makes a sequence of copies of the `count` values in `items` (the caller keeps the items).
+ The caller owns `*value_out` (release with `inferkit_value_free`). Thread-safe.
+ */
+inferkit_status inferkit_value_new_sequence(const struct inferkit_value *const *items,
+                                            size_t count,
+                                            struct inferkit_value **value_out,
+                                            struct inferkit_error **error_out);
+
+/*
+ Makes a map from copies of `keys` and `values`: two 1-D tensor values of one length, `keys[i]`
+ mapping to `values[i]` (ONNX Runtime takes INT64 or STRING keys). The caller keeps `keys` and
+ `values`, and owns `*value_out` (release with `inferkit_value_free`). Thread-safe.
+ */
+inferkit_status inferkit_value_new_map(const struct inferkit_value *keys,
+                                       const struct inferkit_value *values,
+                                       struct inferkit_value **value_out,
+                                       struct inferkit_error **error_out);
+
+/*
+ Makes an optional value: a copy of `inner`, or absent when `inner` is NULL. The caller owns
+ `*value_out` (release with `inferkit_value_free`). Thread-safe.
+ */
+inferkit_status inferkit_value_new_optional(const struct inferkit_value *inner,
+                                            struct inferkit_value **value_out,
+                                            struct inferkit_error **error_out);
+
+/*
+ Releases a value made with `inferkit_value_new_*`. `inferkit_value_free(NULL)` does nothing.
+ Never pass a value read out of outputs or out of another value: those belong to their owner.
+ */
+void inferkit_value_free(struct inferkit_value *value);
+
+/*
+ The kind of `value`: an `inferkit_value_kind` (TENSOR 1, SEQUENCE 2, MAP 3, OPTIONAL 6), or 0
+ for NULL. Thread-safe.
+ */
+uint32_t inferkit_value_get_kind(const struct inferkit_value *value);
+
+/*
+ Number of items: a sequence's elements, a map's entries, 1 for a present optional and 0 for
+ an absent one; 0 for tensors and NULL. Thread-safe.
+ */
+size_t inferkit_value_count(const struct inferkit_value *value);
+
+/*
+ Item `index` of a sequence, or (index 0) the value of a present optional; NULL otherwise. The
+ item belongs to `value`. Thread-safe.
+ */
+const struct inferkit_value *inferkit_value_item(const struct inferkit_value *value, size_t index);
+
+/*
+ The tensor of a tensor value; NULL for other kinds and NULL. It belongs to `value`.
+ Thread-safe.
+ */
+const struct inferkit_tensor *inferkit_value_tensor(const struct inferkit_value *value);
+
+/*
+ A map's keys (`values` false) or values (`values` true), each a 1-D tensor; NULL for other
+ kinds and NULL. The tensor belongs to `map`. Thread-safe.
+ */
+const struct inferkit_tensor *inferkit_value_map_tensor(const struct inferkit_value *map,
+                                                        bool values);
+
+/*
+ Reads a tensor: its dtype (an `inferkit_dtype`), dims (`*rank_out` of them, as `size_t`),
+ element count, and bytes (`*data_len_out`, row-major, native byte order; for a string tensor
+ its strings end to end, read them one by one with `inferkit_tensor_string`). Out-parameters
+ may be NULL when not wanted; the pointers belong to the tensor's owner. Thread-safe.
+ */
+inferkit_status inferkit_tensor_read(const struct inferkit_tensor *tensor,
+                                     uint32_t *dtype_out,
+                                     const size_t **dims_out,
+                                     size_t *rank_out,
+                                     size_t *elements_out,
+                                     const void **data_out,
+                                     size_t *data_len_out,
+                                     struct inferkit_error **error_out);
+
+/*
+ Reads string `index` of a string tensor: `*data_out` points to `*len_out` bytes (not
+ NUL-terminated; strings may contain NUL), which belong to the tensor's owner. A tensor of
+ another dtype is INFERKIT_STATUS_TYPE_MISMATCH; an index out of range
+ INFERKIT_STATUS_INVALID_ARGUMENT. Thread-safe.
+ */
+inferkit_status inferkit_tensor_string(const struct inferkit_tensor *tensor,
+                                       size_t index,
+                                       const char **data_out,
+                                       size_t *len_out,
+                                       struct inferkit_error **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -68,6 +68,9 @@ pub enum ErrorCode {
     UnknownOutput = 38,
     /// Tensor bytes that are not valid for their dtype (a bool byte other than 0 or 1).
     InvalidTensorData = 39,
+    /// An input of the wrong kind (a tensor where the model takes a sequence, a map with the wrong
+    /// key type, …).
+    TypeMismatch = 41,
     /// ONNX Runtime failed while running the model.
     Inference = 40,
     /// The model's request queue is full (`max_queue_size`); the request was not accepted.
@@ -106,7 +109,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in numeric order; used to document and test the table.
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::Ok,
         ErrorCode::Panic,
         ErrorCode::NullArgument,
@@ -127,6 +130,7 @@ impl ErrorCode {
         ErrorCode::ShapeOverflow,
         ErrorCode::UnknownOutput,
         ErrorCode::InvalidTensorData,
+        ErrorCode::TypeMismatch,
         ErrorCode::Inference,
         ErrorCode::QueueFull,
         ErrorCode::DeadlineExceeded,
@@ -174,6 +178,7 @@ impl ErrorCode {
             ErrorCode::ShapeOverflow => "shape_overflow",
             ErrorCode::UnknownOutput => "unknown_output",
             ErrorCode::InvalidTensorData => "invalid_tensor_data",
+            ErrorCode::TypeMismatch => "type_mismatch",
             ErrorCode::Inference => "inference",
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::DeadlineExceeded => "deadline_exceeded",
@@ -308,6 +313,18 @@ pub enum Error {
         model: String,
         /// The repeated name.
         input: String,
+    },
+    /// See [`ErrorCode::TypeMismatch`].
+    #[error("model `{model}`, input `{input}`: expected {expected}, given {given}")]
+    TypeMismatch {
+        /// The model's name.
+        model: String,
+        /// The input's name.
+        input: String,
+        /// The type the model takes, as its signature writes it (`seq(map(i64, f32))`).
+        expected: String,
+        /// What was given.
+        given: String,
     },
     /// See [`ErrorCode::DtypeMismatch`].
     #[error("model `{model}`, input `{input}`: expected dtype {expected}, given {given}")]
@@ -573,6 +590,7 @@ impl Error {
             Error::ShapeOverflow { .. } => ErrorCode::ShapeOverflow,
             Error::UnknownOutput { .. } => ErrorCode::UnknownOutput,
             Error::InvalidTensorData { .. } => ErrorCode::InvalidTensorData,
+            Error::TypeMismatch { .. } => ErrorCode::TypeMismatch,
             Error::Inference { .. } => ErrorCode::Inference,
             Error::QueueFull { .. } => ErrorCode::QueueFull,
             Error::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,

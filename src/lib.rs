@@ -38,6 +38,7 @@ pub mod session;
 pub mod signature;
 mod sync;
 pub mod tensor;
+pub mod value;
 
 pub use error::{Error, ErrorCode, Result, TriedPath};
 pub use model::{Model, ModelOptions};
@@ -46,6 +47,7 @@ pub use scheduler::{BatchingOptions, InferFuture, InferOptions, RequestHandle, S
 pub use session::{ExecutionProvider, OptimizationLevel, Outputs, SessionOptions};
 pub use signature::{Dim, Signature, TensorSpec};
 pub use tensor::{DType, Element, Tensor, TensorView};
+pub use value::{AsInput, Input, Map, Value, ValueKind, ValueType};
 
 /// inferkit's version (`CARGO_PKG_VERSION`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

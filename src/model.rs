@@ -25,7 +25,9 @@ use crate::scheduler::{
 };
 use crate::session::{ModelSource, OrtSession, Outputs, SessionOptions};
 use crate::signature::Signature;
-use crate::tensor::{Tensor, TensorView};
+use crate::tensor::Tensor;
+use crate::value::{AsInput, Input, Value};
+use smallvec::SmallVec;
 
 /// Most ONNX Runtime sessions (instances) one model may have ([`ModelOptions::instances`]).
 pub const MAX_INSTANCES: usize = 64;
@@ -183,7 +185,8 @@ impl Model {
 
     fn load(name: String, source: ModelSource<'_>, options: &ModelOptions) -> Result<Model> {
         options.check()?;
-        if let Some(io) = crate::model_file::name_with_nul(&source) {
+        let file_io = crate::model_file::read_io(&source).unwrap_or_default();
+        if let Some(io) = crate::model_file::name_with_nul(&file_io) {
             return Err(Error::Unsupported {
                 what: format!(
                     "model `{name}`: input or output `{io}` has a NUL byte in its name, which ONNX Runtime's C API cannot pass"
@@ -211,7 +214,7 @@ impl Model {
                 })?;
             // Read from the first session, before more are made for a model inferkit cannot serve.
             if signature.is_none() {
-                signature = Some(Signature::from_session(&name, &session)?);
+                signature = Some(Signature::from_session(&name, &session, &file_io)?);
             }
             sessions.push(session);
         }
@@ -331,8 +334,10 @@ impl Model {
     }
 
     fn infer_named(&self, inputs: Vec<(String, Tensor)>) -> Result<PipelineOutput> {
-        let views: Vec<(&str, TensorView<'_>)> =
-            inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
+        let views: Vec<(&str, Input<'_>)> = inputs
+            .iter()
+            .map(|(n, t)| (n.as_str(), Input::Tensor(t.view())))
+            .collect();
         let outputs = self.inner.infer(&views, &InferOptions::default())?;
         let t1 = self.inner.metrics.enabled().then(std::time::Instant::now);
         let result = self.pipeline.post(&self.inner.name, outputs);
@@ -402,7 +407,10 @@ impl Model {
             m.pre_duration(t0.elapsed());
         }
         let outputs = self.inner.infer(
-            &[(self.pipeline.input_name(&self.inner.name)?, prepared.view())],
+            &[(
+                self.pipeline.input_name(&self.inner.name)?,
+                Input::Tensor(prepared.view()),
+            )],
             &InferOptions::default(),
         )?;
         let t1 = timed.then(std::time::Instant::now);
@@ -447,41 +455,61 @@ impl Model {
     /// [`Signature::validate`]): a bad request is a typed error and never reaches ONNX Runtime.
     /// With a session idle and nothing queued, the model runs at once on this thread on the
     /// caller's memory; otherwise the request joins a batch.
-    pub fn infer(&self, inputs: &[(&str, TensorView<'_>)]) -> Result<Outputs> {
-        self.inner.infer(inputs, &InferOptions::default())
+    ///
+    /// Inputs are [`TensorView`](crate::TensorView)s, [`Tensor`]s, [`Value`]s (sequences, maps,
+    /// optionals) or [`Input`]s; an optional input may be left out.
+    ///
+    /// ```
+    /// use inferkit::{Model, Tensor, Value};
+    ///
+    /// // A model that takes a sequence of tensors and returns their count.
+    /// let model = Model::open("tests/fixtures/values/seq_len.onnx")?;
+    /// let items = Value::Sequence(vec![
+    ///     Tensor::from_vec(vec![2], vec![1.0f32, 2.0])?.into(),
+    ///     Tensor::from_vec(vec![3], vec![3.0f32, 4.0, 5.0])?.into(),
+    /// ]);
+    /// let out = model.infer(&[("items", items)])?;
+    /// assert_eq!(out["count"].as_slice::<i64>()?, &[2]);
+    /// # Ok::<(), inferkit::Error>(())
+    /// ```
+    pub fn infer<I: AsInput>(&self, inputs: &[(&str, I)]) -> Result<Outputs> {
+        self.inner
+            .infer(&as_inputs(inputs), &InferOptions::default())
     }
 
     /// [`Model::infer`] with per-request options: a subset of outputs, a deadline or timeout.
-    pub fn infer_with(
+    pub fn infer_with<I: AsInput>(
         &self,
-        inputs: &[(&str, TensorView<'_>)],
+        inputs: &[(&str, I)],
         options: &InferOptions,
     ) -> Result<Outputs> {
-        self.inner.infer(inputs, options)
+        self.inner.infer(&as_inputs(inputs), options)
     }
 
     /// Runs the model and returns only the outputs named, in that order. ONNX Runtime skips the
     /// work that only the other outputs need.
-    pub fn infer_select(
+    pub fn infer_select<I: AsInput>(
         &self,
-        inputs: &[(&str, TensorView<'_>)],
+        inputs: &[(&str, I)],
         outputs: &[&str],
     ) -> Result<Outputs> {
         let options = InferOptions {
             outputs: Some(outputs.iter().map(|s| s.to_string()).collect()),
             ..Default::default()
         };
-        self.inner.infer(inputs, &options)
+        self.inner.infer(&as_inputs(inputs), &options)
     }
 
-    /// Submits a request and returns a `Future` of its outputs. The request owns its inputs.
-    /// Validation errors and [`Error::QueueFull`] are returned at once. No async runtime is
-    /// needed: see [`InferFuture`] for where the request runs. The future keeps the model alive.
-    pub fn infer_async(
+    /// Submits a request and returns a `Future` of its outputs. The request owns its inputs
+    /// ([`Tensor`]s or [`Value`]s). Validation errors and [`Error::QueueFull`] are returned at
+    /// once. No async runtime is needed: see [`InferFuture`] for where the request runs. The
+    /// future keeps the model alive.
+    pub fn infer_async<V: Into<Value>>(
         &self,
-        inputs: Vec<(String, Tensor)>,
+        inputs: Vec<(String, V)>,
         options: &InferOptions,
     ) -> Result<InferFuture> {
+        let inputs = inputs.into_iter().map(|(n, v)| (n, v.into())).collect();
         let request = self.inner.submit_owned(inputs, options, None)?;
         Ok(InferFuture {
             request,
@@ -495,12 +523,13 @@ impl Model {
     /// was idle; otherwise a thread that is finishing another inference of this model. It must not
     /// block for long. Validation errors and [`Error::QueueFull`] are returned at once, and the
     /// callback is then not called.
-    pub fn infer_with_callback(
+    pub fn infer_with_callback<V: Into<Value>>(
         &self,
-        inputs: Vec<(String, Tensor)>,
+        inputs: Vec<(String, V)>,
         options: &InferOptions,
         callback: impl FnOnce(Result<Outputs>) + Send + 'static,
     ) -> Result<RequestHandle> {
+        let inputs = inputs.into_iter().map(|(n, v)| (n, v.into())).collect();
         let request = self
             .inner
             .submit_owned(inputs, options, Some(Box::new(callback)))?;
@@ -509,4 +538,9 @@ impl Model {
             model: self.inner.name.clone(),
         })
     }
+}
+
+/// Borrowed inputs as the scheduler takes them; no allocation for up to 8 inputs.
+fn as_inputs<'a, I: AsInput>(inputs: &'a [(&str, I)]) -> SmallVec<[(&'a str, Input<'a>); 8]> {
+    inputs.iter().map(|(n, i)| (*n, i.as_input())).collect()
 }

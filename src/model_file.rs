@@ -1,5 +1,5 @@
 //! What inferkit reads from an ONNX file itself, beside ONNX Runtime: the names of the graph's
-//! inputs and outputs, as written.
+//! inputs and outputs as written, and which of their tensor types give a shape.
 //!
 //! ONNX Runtime's C API hands names out as NUL-terminated strings, so an input named `"a\0b"` comes
 //! back as `"a"`, and a request for `"a"` cannot feed it. The only way to see the real name is the
@@ -11,6 +11,20 @@ use std::io::{Read, Seek};
 
 /// Longest name read; a longer one is skipped (ONNX Runtime would report it in full anyway).
 const MAX_NAME: u64 = 1 << 16;
+
+/// Deepest type nesting read (sequences of maps of …); deeper types are left to ONNX Runtime.
+const MAX_DEPTH: usize = 16;
+
+/// One graph input or output as the file writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Io {
+    /// The name, bytes as written.
+    pub(crate) name: Vec<u8>,
+    /// For each tensor type in the value's type, depth first (a sequence's element, a map's
+    /// value, an optional's content): whether it has a shape. ONNX Runtime reports a tensor type
+    /// without a shape as rank 0, the same as a scalar; only the file tells them apart.
+    pub(crate) shaped: Vec<bool>,
+}
 
 /// Reads protobuf fields from a file or from memory.
 trait Wire {
@@ -108,9 +122,50 @@ impl Wire for File {
     }
 }
 
-/// The graph's input and output names as written, or `None` when the bytes are not a model this
-/// walk understands (ONNX Runtime then judges them).
-fn io_names(w: &mut impl Wire, len: u64) -> Option<Vec<Vec<u8>>> {
+/// Reads a `TypeProto` up to `end`, noting for each tensor type whether it has a shape.
+fn type_shapes(w: &mut impl Wire, end: u64, shaped: &mut Vec<bool>, depth: usize) -> Option<()> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    while let Some((field, wire)) = w.key(end) {
+        if wire != 2 || !matches!(field, 1 | 4 | 5 | 9) {
+            w.skip_value(wire)?;
+            continue;
+        }
+        let n = w.varint()?;
+        let inner_end = w.position()?.checked_add(n)?;
+        match field {
+            // TypeProto.tensor_type: Tensor { elem_type = 1, shape = 2 }
+            1 => {
+                let mut has_shape = false;
+                while let Some((f, wire)) = w.key(inner_end) {
+                    has_shape |= f == 2 && wire == 2;
+                    w.skip_value(wire)?;
+                }
+                shaped.push(has_shape);
+            }
+            // sequence_type: Sequence { elem_type = 1 }; optional_type: Optional { elem_type = 1 };
+            // map_type: Map { key_type = 1 (a number), value_type = 2 }
+            _ => {
+                let wanted = if field == 5 { 2 } else { 1 };
+                while let Some((f, wire)) = w.key(inner_end) {
+                    if f == wanted && wire == 2 {
+                        let m = w.varint()?;
+                        let e = w.position()?.checked_add(m)?;
+                        type_shapes(w, e, shaped, depth + 1)?;
+                    } else {
+                        w.skip_value(wire)?;
+                    }
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+/// The graph's inputs and outputs as written, or `None` when the bytes are not a model this walk
+/// understands (ONNX Runtime then judges them).
+fn io_names(w: &mut impl Wire, len: u64) -> Option<Vec<Io>> {
     let mut names = Vec::new();
     while let Some((field, wire)) = w.key(len) {
         if field != 7 || wire != 2 {
@@ -126,26 +181,40 @@ fn io_names(w: &mut impl Wire, len: u64) -> Option<Vec<Vec<u8>>> {
             }
             let info_len = w.varint()?;
             let info_end = w.position()?.checked_add(info_len)?;
+            let mut io = Io {
+                name: Vec::new(),
+                shaped: Vec::new(),
+            };
+            let mut named = false;
             while let Some((field, wire)) = w.key(info_end) {
                 if field == 1 && wire == 2 {
                     let n = w.varint()?;
                     if n <= MAX_NAME {
-                        names.push(w.bytes(n)?);
+                        io.name = w.bytes(n)?;
+                        named = true;
                     } else {
                         w.skip(n)?;
                     }
+                } else if field == 2 && wire == 2 {
+                    let n = w.varint()?;
+                    let end = w.position()?.checked_add(n)?;
+                    type_shapes(w, end, &mut io.shaped, 0)?;
                 } else {
                     w.skip_value(wire)?;
                 }
+            }
+            if named {
+                names.push(io);
             }
         }
     }
     Some(names)
 }
 
-/// The first graph input or output name that holds a NUL byte (shown with `\0`), if any.
-pub(crate) fn name_with_nul(source: &crate::session::ModelSource<'_>) -> Option<String> {
-    let names = match source {
+/// The graph's inputs and outputs as the file writes them; `None` when it cannot be read or is
+/// not a model this walk understands.
+pub(crate) fn read_io(source: &crate::session::ModelSource<'_>) -> Option<Vec<Io>> {
+    match source {
         crate::session::ModelSource::Bytes(data, _) => {
             io_names(&mut Bytes { data, at: 0 }, data.len() as u64)
         }
@@ -160,11 +229,15 @@ pub(crate) fn name_with_nul(source: &crate::session::ModelSource<'_>) -> Option<
                 len,
             )
         }
-    }?;
-    names
-        .into_iter()
+    }
+}
+
+/// The first graph input or output name that holds a NUL byte (shown with `\0`), if any.
+pub(crate) fn name_with_nul(io: &[Io]) -> Option<String> {
+    io.iter()
+        .map(|i| &i.name)
         .find(|n| n.contains(&0))
-        .map(|n| String::from_utf8_lossy(&n).replace('\0', "\\0"))
+        .map(|n| String::from_utf8_lossy(n).replace('\0', "\\0"))
 }
 
 #[cfg(test)]
@@ -201,9 +274,11 @@ mod tests {
             model.len() as u64,
         )
         .unwrap();
-        assert_eq!(names, vec![b"a\0b".to_vec(), b"y".to_vec()]);
+        let just_names: Vec<&[u8]> = names.iter().map(|i| &i.name[..]).collect();
+        assert_eq!(just_names, vec![&b"a\0b"[..], b"y"]);
         let source = crate::session::ModelSource::Bytes(&model, None);
-        assert_eq!(name_with_nul(&source).as_deref(), Some("a\\0b"));
+        let io = read_io(&source).unwrap();
+        assert_eq!(name_with_nul(&io).as_deref(), Some("a\\0b"));
         // Truncated bytes are not understood, and say nothing.
         assert_eq!(
             io_names(

@@ -38,6 +38,7 @@ use crate::error::{Error, Result};
 use crate::runtime::Runtime;
 use crate::signature::Signature;
 use crate::tensor::{AlignedBytes, DType, Tensor, TensorView};
+use crate::value::{Input, Map, Value, ValueType};
 
 /// Graph optimisation level (ONNX Runtime's `GraphOptimizationLevel`).
 #[repr(u32)]
@@ -207,17 +208,30 @@ impl SessionOptions {
 }
 
 /// The outputs of one inference, in the order asked for (signature order by default).
+///
+/// Tensor outputs are read with [`Outputs::get`] or by index (`outputs["y"]`, `outputs[0]`);
+/// sequences, maps and optionals with [`Outputs::value`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outputs {
-    entries: Vec<(Arc<str>, Tensor)>,
+    entries: Vec<(Arc<str>, Value)>,
 }
 
 impl Outputs {
+    /// Outputs that are all tensors.
     pub(crate) fn new(entries: Vec<(Arc<str>, Tensor)>) -> Outputs {
+        Outputs {
+            entries: entries
+                .into_iter()
+                .map(|(n, t)| (n, Value::Tensor(t)))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn from_values(entries: Vec<(Arc<str>, Value)>) -> Outputs {
         Outputs { entries }
     }
 
-    pub(crate) fn entries(&self) -> &[(Arc<str>, Tensor)] {
+    pub(crate) fn entries(&self) -> &[(Arc<str>, Value)] {
         &self.entries
     }
 
@@ -231,12 +245,23 @@ impl Outputs {
         self.entries.is_empty()
     }
 
-    /// The output with this name.
+    /// The tensor output with this name; `None` if there is none, or if it is not a tensor (see
+    /// [`Outputs::value`]).
     pub fn get(&self, name: &str) -> Option<&Tensor> {
+        self.value(name).and_then(Value::as_tensor)
+    }
+
+    /// The output with this name, of any kind.
+    pub fn value(&self, name: &str) -> Option<&Value> {
         self.entries
             .iter()
             .find(|(n, _)| &**n == name)
-            .map(|(_, t)| t)
+            .map(|(_, v)| v)
+    }
+
+    /// Output `index`, of any kind.
+    pub fn value_at(&self, index: usize) -> Option<&Value> {
+        self.entries.get(index).map(|(_, v)| v)
     }
 
     /// The name of output `index`.
@@ -244,29 +269,50 @@ impl Outputs {
         self.entries.get(index).map(|(n, _)| &**n)
     }
 
-    /// `(name, tensor)` pairs in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {
-        self.entries.iter().map(|(n, t)| (&**n, t))
+    /// `(name, value)` pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.entries.iter().map(|(n, v)| (&**n, v))
     }
 
-    /// The tensors, in order, without their names.
-    pub fn into_tensors(self) -> Vec<Tensor> {
-        self.entries.into_iter().map(|(_, t)| t).collect()
+    /// The values, in order, without their names.
+    pub fn into_values(self) -> Vec<Value> {
+        self.entries.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// The tensors, in order, without their names. Fails if an output is not a tensor.
+    pub fn into_tensors(self) -> Result<Vec<Tensor>> {
+        self.entries
+            .into_iter()
+            .map(|(n, v)| {
+                let kind = v.kind();
+                v.into_tensor().ok_or_else(|| Error::InvalidArgument {
+                    name: "outputs",
+                    reason: format!("output `{n}` is a {}, not a tensor", kind.name()),
+                })
+            })
+            .collect()
     }
 }
 
 impl std::ops::Index<usize> for Outputs {
     type Output = Tensor;
+    /// Tensor output `index`. Panics if there is none or it is not a tensor.
     fn index(&self, index: usize) -> &Tensor {
-        &self.entries[index].1
+        let (name, value) = &self.entries[index];
+        match value {
+            Value::Tensor(t) => t,
+            other => panic!("output `{name}` is a {}, not a tensor", other.kind().name()),
+        }
     }
 }
 
 impl std::ops::Index<&str> for Outputs {
     type Output = Tensor;
+    /// The tensor output with this name. Panics if there is none or it is not a tensor.
     fn index(&self, name: &str) -> &Tensor {
-        match self.get(name) {
-            Some(t) => t,
+        match self.value(name) {
+            Some(Value::Tensor(t)) => t,
+            Some(other) => panic!("output `{name}` is a {}, not a tensor", other.kind().name()),
             None => panic!("no output named `{name}`"),
         }
     }
@@ -331,8 +377,11 @@ impl RunContext {
 type PerTensor<T> = SmallVec<[T; 8]>;
 
 /// Runs `session` on inputs that [`Signature::validate`] accepted, and copies out the outputs at
-/// `selected` (indices into `signature.outputs`; `None` for all). Aligned inputs are passed to ONNX
-/// Runtime in place; misaligned ones (possible for bytes borrowed from C) are copied once.
+/// `selected` (indices into `signature.outputs`; `None` for all). Aligned tensor inputs are passed
+/// to ONNX Runtime in place; misaligned ones (possible for bytes borrowed from C) are copied once.
+/// Strings are copied into ONNX Runtime's string tensors; sequences and maps are built from their
+/// tensors; an absent optional input is left out of the feed, which is how ONNX Runtime takes
+/// "none".
 ///
 /// This uses ONNX Runtime's C API (`CreateTensorWithDataAsOrtValue`, `Run`) rather than
 /// `ort::Session::run`: in ort 2.0.0-rc.14 each tensor output of `Session::run` leaks the
@@ -344,7 +393,7 @@ pub(crate) fn run(
     model: &str,
     signature: &Signature,
     ctx: &RunContext,
-    inputs: &[(&str, TensorView<'_>)],
+    inputs: &[(&str, Input<'_>)],
     selected: Option<&[usize]>,
 ) -> Result<Outputs> {
     let api = ort::api();
@@ -352,14 +401,14 @@ pub(crate) fn run(
         model: model.to_string(),
         message,
     };
-    // Copies of misaligned inputs; they must outlive the run.
-    let aligned: PerTensor<Option<AlignedBytes>> = inputs
-        .iter()
-        .map(|(_, v)| (!v.is_aligned()).then(|| AlignedBytes::copy_from(v.as_bytes())))
-        .collect();
-    let mut values: PerTensor<OwnedValue> = SmallVec::new();
+    let mut feed = Feed {
+        ctx,
+        copies: SmallVec::new(),
+        values: SmallVec::new(),
+    };
+    let mut roots: PerTensor<*const ort::sys::OrtValue> = SmallVec::new();
     let mut input_names: PerTensor<*const c_char> = SmallVec::new();
-    for ((name, view), copy) in inputs.iter().zip(&aligned) {
+    for (name, input) in inputs {
         let index = signature
             .inputs
             .iter()
@@ -373,32 +422,16 @@ pub(crate) fn run(
                     .map(|s| s.name.to_string())
                     .collect(),
             })?;
-        let bytes = copy
-            .as_ref()
-            .map_or(view.as_bytes(), AlignedBytes::as_bytes);
-        let dims: PerTensor<i64> = view.shape().iter().map(|d| *d as i64).collect();
-        let mut value = std::ptr::null_mut();
-        // SAFETY: `bytes` holds the validated tensor and outlives the run; ONNX Runtime does not
-        // write to inputs; the element type code is ONNX's, as DType's numbers are.
-        let status = unsafe {
-            (api.CreateTensorWithDataAsOrtValue)(
-                ctx.memory.0,
-                bytes.as_ptr().cast_mut().cast(),
-                bytes.len(),
-                dims.as_ptr(),
-                dims.len(),
-                element_type(view.dtype()),
-                &mut value,
-            )
-        };
-        if let Some(m) = status_message(status) {
-            return Err(fail(format!("input `{name}`: {m}")));
+        let value = match input {
+            Input::Tensor(view) => feed.tensor(view),
+            // ONNX Runtime's "none": the optional input is not fed.
+            Input::Value(Value::Optional(None)) => continue,
+            Input::Value(v) => feed.value(v, &signature.inputs[index].ty, 0),
         }
-        values.push(OwnedValue(value));
+        .map_err(|m| fail(format!("input `{name}`: {m}")))?;
+        roots.push(value.cast_const());
         input_names.push(ctx.inputs[index].as_ptr());
     }
-    let input_ptrs: PerTensor<*const ort::sys::OrtValue> =
-        values.iter().map(|v| v.0.cast_const()).collect();
     let all: PerTensor<usize>;
     let selected = match selected {
         Some(s) => s,
@@ -420,14 +453,14 @@ pub(crate) fn run(
             session.0.as_ptr(),
             std::ptr::null(),
             input_names.as_ptr(),
-            input_ptrs.as_ptr(),
-            input_ptrs.len(),
+            roots.as_ptr(),
+            roots.len(),
             output_names.as_ptr(),
             output_names.len(),
             output_ptrs.as_mut_ptr(),
         )
     };
-    drop(values);
+    drop(feed);
     // Own every output value first, so that all are released whatever happens next.
     let owned: PerTensor<OwnedValue> = output_ptrs.into_iter().map(OwnedValue).collect();
     if let Some(message) = status_message(status) {
@@ -436,27 +469,407 @@ pub(crate) fn run(
     let mut entries = Vec::with_capacity(selected.len());
     for (value, index) in owned.iter().zip(selected) {
         let spec = &signature.outputs[*index];
-        entries.push((spec.name.clone(), value.to_tensor(model, &spec.name)?));
+        let out = read_value(value.0, &spec.ty, 0).map_err(|e| match e {
+            ReadError::Ort(m) => fail(format!("output `{}`: {m}", spec.name)),
+            ReadError::Unsupported(what) => Error::Unsupported {
+                what: format!("model `{model}`, output `{}`: {what}", spec.name),
+                feature: None,
+            },
+        })?;
+        entries.push((spec.name.clone(), out));
     }
-    Ok(Outputs::new(entries))
+    Ok(Outputs::from_values(entries))
 }
 
-fn element_type(dtype: DType) -> ort::sys::ONNXTensorElementDataType {
-    use ort::sys::ONNXTensorElementDataType as T;
+/// The values made for one run, released when it is dropped (after `Run`).
+struct Feed<'c> {
+    ctx: &'c RunContext,
+    /// Copies of misaligned tensor bytes; ONNX Runtime reads them during the run.
+    copies: PerTensor<AlignedBytes>,
+    /// Every value created, nested ones included.
+    values: SmallVec<[OwnedValue; 8]>,
+}
+
+impl Feed<'_> {
+    fn keep(&mut self, value: *mut ort::sys::OrtValue) -> *mut ort::sys::OrtValue {
+        self.values.push(OwnedValue(value));
+        value
+    }
+
+    /// A tensor value over the view's bytes (in place when aligned), or a string tensor.
+    fn tensor(
+        &mut self,
+        view: &TensorView<'_>,
+    ) -> std::result::Result<*mut ort::sys::OrtValue, String> {
+        let dims: PerTensor<i64> = view.shape().iter().map(|d| *d as i64).collect();
+        let code = ort_element_type(view.dtype());
+        if view.dtype() == DType::String {
+            return self.strings(view, &dims, code);
+        }
+        let bytes = if view.is_aligned() {
+            view.as_bytes()
+        } else {
+            self.copies.push(AlignedBytes::copy_from(view.as_bytes()));
+            // The copy's heap buffer does not move when `copies` grows.
+            let copy = self.copies.last().map_or(&[][..], AlignedBytes::as_bytes);
+            // SAFETY: the buffer lives in `self.copies` until the feed is dropped, after Run.
+            unsafe { std::slice::from_raw_parts(copy.as_ptr(), copy.len()) }
+        };
+        let mut value = std::ptr::null_mut();
+        // CreateTensorWithDataAsOrtValue, with the element type passed as the C enum's number: the
+        // types after INT4 are not in ort-sys's Rust enum, and making one would be undefined
+        // behaviour.
+        type CreateWithData = unsafe extern "system" fn(
+            *const ort::sys::OrtMemoryInfo,
+            *mut std::ffi::c_void,
+            usize,
+            *const i64,
+            usize,
+            u32,
+            *mut *mut ort::sys::OrtValue,
+        ) -> ort::sys::OrtStatusPtr;
+        // SAFETY: the same C function, declared with the enum as the 32-bit integer a C enum is;
+        // `bytes` holds the validated tensor and outlives the run; ONNX Runtime does not write to
+        // inputs.
+        let status = unsafe {
+            let create: CreateWithData =
+                std::mem::transmute(ort::api().CreateTensorWithDataAsOrtValue);
+            create(
+                self.ctx.memory.0,
+                bytes.as_ptr().cast_mut().cast(),
+                bytes.len(),
+                dims.as_ptr(),
+                dims.len(),
+                code,
+                &mut value,
+            )
+        };
+        if let Some(m) = status_message(status) {
+            return Err(m);
+        }
+        Ok(self.keep(value))
+    }
+
+    /// A string tensor, the strings copied into ONNX Runtime's memory (any bytes, NUL included).
+    fn strings(
+        &mut self,
+        view: &TensorView<'_>,
+        dims: &[i64],
+        code: u32,
+    ) -> std::result::Result<*mut ort::sys::OrtValue, String> {
+        let api = ort::api();
+        // SAFETY: out-pointers point to local storage; the allocator is ONNX Runtime's default,
+        // which lives for the process; each element buffer is `len` bytes long.
+        unsafe {
+            let mut allocator = std::ptr::null_mut();
+            if let Some(m) = status_message((api.GetAllocatorWithDefaultOptions)(&mut allocator)) {
+                return Err(m);
+            }
+            let mut value = std::ptr::null_mut();
+            if let Some(m) = status_message((api.CreateTensorAsOrtValue)(
+                allocator,
+                dims.as_ptr(),
+                dims.len(),
+                // STRING (8) is in ort-sys's enum.
+                std::mem::transmute::<i32, ort::sys::ONNXTensorElementDataType>(code as i32),
+                &mut value,
+            )) {
+                return Err(m);
+            }
+            let value = self.keep(value);
+            let count = view.offsets().len().saturating_sub(1);
+            for i in 0..count {
+                let s = view.string_bytes(i).unwrap_or_default();
+                let mut buffer: *mut c_char = std::ptr::null_mut();
+                if let Some(m) = status_message((api.GetResizedStringTensorElementBuffer)(
+                    value,
+                    i,
+                    s.len(),
+                    &mut buffer,
+                )) {
+                    return Err(m);
+                }
+                if !s.is_empty() && !buffer.is_null() {
+                    std::ptr::copy_nonoverlapping(s.as_ptr(), buffer.cast::<u8>(), s.len());
+                }
+            }
+            Ok(value)
+        }
+    }
+
+    /// A value of type `ty` (validated against it), with everything inside it.
+    fn value(
+        &mut self,
+        v: &Value,
+        ty: &ValueType,
+        depth: usize,
+    ) -> std::result::Result<*mut ort::sys::OrtValue, String> {
+        if depth > 16 {
+            return Err("value nested too deep".into());
+        }
+        // A present optional is fed as its value, so the type to follow is the optional's content.
+        let ty = match ty {
+            ValueType::Optional(inner) => inner,
+            other => other,
+        };
+        match v {
+            Value::Tensor(t) => self.tensor(&t.view()),
+            Value::Optional(Some(inner)) => self.value(inner, ty, depth + 1),
+            Value::Optional(None) => Err("an absent optional inside another value".into()),
+            Value::Sequence(items) => {
+                let elem = match ty {
+                    ValueType::Sequence(elem) => &**elem,
+                    other => return Err(format!("a sequence where the model takes {other}")),
+                };
+                if items.is_empty() {
+                    let ValueType::Tensor { dtype, .. } = elem else {
+                        return Err(format!("an empty sequence of {elem}"));
+                    };
+                    let value = empty_sequence(*dtype)?;
+                    return Ok(self.keep(value));
+                }
+                let parts = items
+                    .iter()
+                    .map(|item| self.value(item, elem, depth + 1).map(|p| p.cast_const()))
+                    .collect::<std::result::Result<PerTensor<_>, _>>()?;
+                self.create(&parts, ort::sys::ONNXType::ONNX_TYPE_SEQUENCE)
+            }
+            Value::Map(map) => {
+                let keys = self.tensor(&map.keys().view())?.cast_const();
+                let values = self.tensor(&map.values().view())?.cast_const();
+                self.create(&[keys, values], ort::sys::ONNXType::ONNX_TYPE_MAP)
+            }
+        }
+    }
+
+    fn create(
+        &mut self,
+        parts: &[*const ort::sys::OrtValue],
+        kind: ort::sys::ONNXType,
+    ) -> std::result::Result<*mut ort::sys::OrtValue, String> {
+        let mut value = std::ptr::null_mut();
+        // SAFETY: every part is a live value kept by this feed; `value` is a valid out-pointer.
+        let status =
+            unsafe { (ort::api().CreateValue)(parts.as_ptr(), parts.len(), kind, &mut value) };
+        if let Some(m) = status_message(status) {
+            return Err(m);
+        }
+        Ok(self.keep(value))
+    }
+}
+
+/// An empty sequence of `dtype` tensors, made by ONNX Runtime itself.
+///
+/// ONNX Runtime's C API builds sequences from their elements (`CreateValue`) and refuses to build
+/// one with none; its Python API reaches past the C API to do it. inferkit instead runs a one-node
+/// model, `SequenceEmpty(dtype)`, whose output is exactly that value. One such session is made per
+/// element type on first use and kept for the life of the process; runs on it are serialised.
+fn empty_sequence(dtype: DType) -> std::result::Result<*mut ort::sys::OrtValue, String> {
+    use std::sync::OnceLock;
+    static SESSIONS: OnceLock<parking_lot::Mutex<Vec<(DType, OrtSession)>>> = OnceLock::new();
+    let sessions = SESSIONS.get_or_init(|| parking_lot::Mutex::new(Vec::new()));
+    let mut sessions = sessions.lock();
+    if !sessions.iter().any(|(d, _)| *d == dtype) {
+        let runtime = Runtime::get().ok_or("ONNX Runtime is not initialised")?;
+        let builder = SessionOptions::default()
+            .builder(runtime)
+            .map_err(|e| e.to_string())?;
+        let model = sequence_empty_model(dtype);
+        let session = OrtSession::create(
+            runtime,
+            &builder,
+            &PrepackedWeights::new(),
+            &ModelSource::Bytes(&model, None),
+        )?;
+        sessions.push((dtype, session));
+    }
+    let session = sessions
+        .iter()
+        .find(|(d, _)| *d == dtype)
+        .map(|(_, s)| s)
+        .ok_or("no session")?;
+    let name = c"out";
+    let names = [name.as_ptr()];
+    let mut out: *mut ort::sys::OrtValue = std::ptr::null_mut();
+    // SAFETY: the session is live and only run under the lock; it has no inputs and one output.
+    let status = unsafe {
+        (ort::api().Run)(
+            session.ptr().cast_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+            std::ptr::null(),
+            0,
+            names.as_ptr(),
+            1,
+            &mut out,
+        )
+    };
+    if let Some(m) = status_message(status) {
+        return Err(m);
+    }
+    if out.is_null() {
+        return Err("ONNX Runtime returned no sequence".into());
+    }
+    Ok(out)
+}
+
+/// The bytes of an ONNX model with no inputs and one node, `out = SequenceEmpty(dtype)`.
+fn sequence_empty_model(dtype: DType) -> Vec<u8> {
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            out.push(if v > 0 { b | 0x80 } else { b });
+            if v == 0 {
+                break;
+            }
+        }
+    }
+    fn bytes(field: u64, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        varint(field << 3 | 2, &mut out);
+        varint(body.len() as u64, &mut out);
+        out.extend_from_slice(body);
+        out
+    }
+    fn number(field: u64, v: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        varint(field << 3, &mut out);
+        varint(v, &mut out);
+        out
+    }
+    let code = dtype as u64; // ONNX's TensorProto numbering, as DType's
+                             // AttributeProto { name = 1, i = 3, type = 20 (INT = 2) }
+    let attribute = [bytes(1, b"dtype"), number(3, code), number(20, 2)].concat();
+    // NodeProto { output = 2, op_type = 4, attribute = 5 }
+    let node = [
+        bytes(2, b"out"),
+        bytes(4, b"SequenceEmpty"),
+        bytes(5, &attribute),
+    ]
+    .concat();
+    // TypeProto { sequence_type = 4: { elem_type = 1: TypeProto { tensor_type = 1: { elem_type = 1 } } } }
+    let tensor = bytes(1, &number(1, code));
+    let ty = bytes(4, &bytes(1, &tensor));
+    // ValueInfoProto { name = 1, type = 2 }
+    let output = [bytes(1, b"out"), bytes(2, &ty)].concat();
+    // GraphProto { node = 1, name = 2, output = 12 }
+    let graph = [bytes(1, &node), bytes(2, b"empty"), bytes(12, &output)].concat();
+    // ModelProto { ir_version = 1, graph = 7, opset_import = 8: { version = 2 } }
+    [number(1, 8), bytes(7, &graph), bytes(8, &number(2, 13))].concat()
+}
+
+/// Why an output could not be read.
+enum ReadError {
+    /// ONNX Runtime failed.
+    Ort(String),
+    /// inferkit cannot represent it.
+    Unsupported(String),
+}
+
+impl From<String> for ReadError {
+    fn from(m: String) -> Self {
+        ReadError::Ort(m)
+    }
+}
+
+/// Reads an output value of type `ty` into an owned [`Value`]. `value` stays the caller's.
+fn read_value(
+    value: *mut ort::sys::OrtValue,
+    ty: &ValueType,
+    depth: usize,
+) -> std::result::Result<Value, ReadError> {
+    if value.is_null() {
+        return Err(ReadError::Ort("ONNX Runtime returned no value".into()));
+    }
+    if depth > 16 {
+        return Err(ReadError::Unsupported("a value nested too deep".into()));
+    }
+    let api = ort::api();
+    // SAFETY: `value` is a live OrtValue; out-pointers point to local storage; every element value
+    // ONNX Runtime hands over is owned by a guard.
+    unsafe {
+        match ty {
+            ValueType::Tensor { .. } => read_tensor(value).map(Value::Tensor),
+            ValueType::Optional(inner) => {
+                let mut has: std::ffi::c_int = 0;
+                if let Some(m) = status_message((api.HasValue)(value, &mut has)) {
+                    return Err(m.into());
+                }
+                if has == 0 {
+                    return Ok(Value::Optional(None));
+                }
+                let v = read_value(value, inner, depth + 1)?;
+                Ok(Value::Optional(Some(Box::new(v))))
+            }
+            ValueType::Sequence(inner) => {
+                let mut count = 0usize;
+                if let Some(m) = status_message((api.GetValueCount)(value, &mut count)) {
+                    return Err(m.into());
+                }
+                let mut items = Vec::with_capacity(count.min(1 << 16));
+                for i in 0..count {
+                    let item = element(value, i)?;
+                    items.push(read_value(item.0, inner, depth + 1)?);
+                }
+                Ok(Value::Sequence(items))
+            }
+            ValueType::Map { .. } => {
+                let keys = element(value, 0)?;
+                let values = element(value, 1)?;
+                let map = Map::new(read_tensor(keys.0)?, read_tensor(values.0)?)
+                    .map_err(|e| ReadError::Ort(e.to_string()))?;
+                Ok(Value::Map(map))
+            }
+        }
+    }
+}
+
+/// Element `index` of a sequence (or keys 0 / values 1 of a map), owned.
+fn element(
+    value: *mut ort::sys::OrtValue,
+    index: usize,
+) -> std::result::Result<OwnedValue, String> {
+    let api = ort::api();
+    let index = std::ffi::c_int::try_from(index).map_err(|_| "sequence too long".to_string())?;
+    // SAFETY: `value` is live; the allocator is the process-wide default; the element is owned by
+    // the returned guard.
+    unsafe {
+        let mut allocator = std::ptr::null_mut();
+        if let Some(m) = status_message((api.GetAllocatorWithDefaultOptions)(&mut allocator)) {
+            return Err(m);
+        }
+        let mut out = std::ptr::null_mut();
+        if let Some(m) = status_message((api.GetValue)(value, index, allocator, &mut out)) {
+            return Err(m);
+        }
+        if out.is_null() {
+            return Err("ONNX Runtime returned no element".into());
+        }
+        Ok(OwnedValue(out))
+    }
+}
+
+/// ONNX Runtime's element type number for a dtype (its C API's `ONNXTensorElementDataType`).
+/// Up to FLOAT4E2M1 (23) these are ONNX's numbers; after that ONNX Runtime 1.31 numbers UINT2 24,
+/// INT2 25 and FLOAT8E8M0 26, where ONNX has FLOAT8E8M0 24, UINT2 25, INT2 26.
+pub(crate) fn ort_element_type(dtype: DType) -> u32 {
     match dtype {
-        DType::F32 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT,
-        DType::U8 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8,
-        DType::I8 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8,
-        DType::U16 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16,
-        DType::I16 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16,
-        DType::I32 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32,
-        DType::I64 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64,
-        DType::Bool => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL,
-        DType::F16 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16,
-        DType::F64 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE,
-        DType::U32 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32,
-        DType::U64 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64,
-        DType::BF16 => T::ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16,
+        DType::U2 => 24,
+        DType::I2 => 25,
+        DType::F8E8M0 => 26,
+        other => other as u32,
+    }
+}
+
+/// The dtype of ONNX Runtime's element type number, if inferkit can carry it.
+pub(crate) fn dtype_from_ort(code: u32) -> Option<DType> {
+    match code {
+        24 => Some(DType::U2),
+        25 => Some(DType::I2),
+        26 => Some(DType::F8E8M0),
+        c if c < 24 => DType::from_u32(c),
+        _ => None,
     }
 }
 
@@ -691,71 +1104,85 @@ impl Drop for OwnedValue {
     }
 }
 
-impl OwnedValue {
-    /// Copies a tensor output into an owned [`Tensor`].
-    fn to_tensor(&self, model: &str, name: &str) -> Result<Tensor> {
-        let fail = |message: String| Error::Inference {
-            model: model.to_string(),
-            message: format!("output `{name}`: {message}"),
-        };
-        if self.0.is_null() {
-            return Err(fail("ONNX Runtime returned no value".into()));
+/// Copies a tensor value into an owned [`Tensor`]; `value` stays the caller's.
+///
+/// # Safety
+/// `value` is a live OrtValue.
+unsafe fn read_tensor(value: *mut ort::sys::OrtValue) -> std::result::Result<Tensor, ReadError> {
+    let api = ort::api();
+    // SAFETY: the caller's promise; every out-pointer below points to local storage, and the
+    // type-and-shape info is released before returning.
+    unsafe {
+        let mut is_tensor = 0;
+        if let Some(m) = status_message((api.IsTensor)(value, &mut is_tensor)) {
+            return Err(m.into());
         }
-        let api = ort::api();
-        // SAFETY: `self.0` is a live OrtValue; every out-pointer below points to local storage, and the
-        // type-and-shape info is released before returning.
-        unsafe {
-            let mut is_tensor = 0;
-            if let Some(m) = status_message((api.IsTensor)(self.0, &mut is_tensor)) {
-                return Err(fail(m));
+        if is_tensor == 0 {
+            return Err(ReadError::Ort(
+                "expected a tensor, ONNX Runtime returned another kind of value".into(),
+            ));
+        }
+        let mut info = std::ptr::null_mut();
+        if let Some(m) = status_message((api.GetTensorTypeAndShape)(value, &mut info)) {
+            return Err(m.into());
+        }
+        struct Info(*mut ort::sys::OrtTensorTypeAndShapeInfo);
+        impl Drop for Info {
+            fn drop(&mut self) {
+                // SAFETY: info from GetTensorTypeAndShape, released once.
+                unsafe { (ort::api().ReleaseTensorTypeAndShapeInfo)(self.0) };
             }
-            if is_tensor == 0 {
-                return Err(Error::Unsupported {
-                    what: format!("model `{model}`, non-tensor output `{name}`"),
-                    feature: None,
-                });
+        }
+        let info = Info(info);
+        let ty = element_type_code(info.0)?;
+        let dtype = dtype_from_ort(ty).ok_or_else(|| {
+            ReadError::Unsupported(format!(
+                "a tensor of ONNX element type {}",
+                onnx_element_type_name(ty)
+            ))
+        })?;
+        let mut rank = 0usize;
+        if let Some(m) = status_message((api.GetDimensionsCount)(info.0, &mut rank)) {
+            return Err(m.into());
+        }
+        let mut dims = vec![0i64; rank];
+        if let Some(m) = status_message((api.GetDimensions)(info.0, dims.as_mut_ptr(), rank)) {
+            return Err(m.into());
+        }
+        let shape: Vec<usize> = dims.iter().map(|d| (*d).max(0) as usize).collect();
+        let (elements, len) = crate::tensor::byte_len(dtype, &shape)
+            .ok_or_else(|| ReadError::Ort("shape overflows".into()))?;
+        if dtype == DType::String {
+            let mut total = 0usize;
+            if let Some(m) = status_message((api.GetStringTensorDataLength)(value, &mut total)) {
+                return Err(m.into());
             }
-            let mut info = std::ptr::null_mut();
-            if let Some(m) = status_message((api.GetTensorTypeAndShape)(self.0, &mut info)) {
-                return Err(fail(m));
-            }
-            struct Info(*mut ort::sys::OrtTensorTypeAndShapeInfo);
-            impl Drop for Info {
-                fn drop(&mut self) {
-                    // SAFETY: info from GetTensorTypeAndShape, released once.
-                    unsafe { (ort::api().ReleaseTensorTypeAndShapeInfo)(self.0) };
+            let mut data = vec![0u8; total];
+            let mut offsets = vec![0usize; elements + 1];
+            if elements > 0 {
+                if let Some(m) = status_message((api.GetStringTensorContent)(
+                    value,
+                    data.as_mut_ptr().cast(),
+                    total,
+                    offsets.as_mut_ptr(),
+                    elements,
+                )) {
+                    return Err(m.into());
                 }
             }
-            let info = Info(info);
-            let ty = element_type_code(info.0).map_err(fail)?;
-            let dtype = DType::from_u32(ty).ok_or_else(|| Error::Unsupported {
-                what: format!(
-                    "model `{model}`, output `{name}` of ONNX element type {}",
-                    onnx_element_type_name(ty)
-                ),
-                feature: None,
-            })?;
-            let mut rank = 0usize;
-            if let Some(m) = status_message((api.GetDimensionsCount)(info.0, &mut rank)) {
-                return Err(fail(m));
-            }
-            let mut dims = vec![0i64; rank];
-            if let Some(m) = status_message((api.GetDimensions)(info.0, dims.as_mut_ptr(), rank)) {
-                return Err(fail(m));
-            }
-            let shape: Vec<usize> = dims.iter().map(|d| (*d).max(0) as usize).collect();
-            let (_, len) = crate::tensor::byte_len(dtype, &shape)
-                .ok_or_else(|| fail("shape overflows".into()))?;
-            let mut data = std::ptr::null_mut();
-            if let Some(m) = status_message((api.GetTensorMutableData)(self.0, &mut data)) {
-                return Err(fail(m));
-            }
-            let bytes: &[u8] = if len == 0 || data.is_null() {
-                &[]
-            } else {
-                std::slice::from_raw_parts(data.cast::<u8>(), len)
-            };
-            Tensor::from_bytes(dtype, shape, bytes)
+            offsets[elements] = total;
+            return Tensor::from_string_parts(shape, &data, offsets)
+                .map_err(|e| ReadError::Ort(e.to_string()));
         }
+        let mut data = std::ptr::null_mut();
+        if let Some(m) = status_message((api.GetTensorMutableData)(value, &mut data)) {
+            return Err(m.into());
+        }
+        let bytes: &[u8] = if len == 0 || data.is_null() {
+            &[]
+        } else {
+            std::slice::from_raw_parts(data.cast::<u8>(), len)
+        };
+        Tensor::from_bytes(dtype, shape, bytes).map_err(|e| ReadError::Ort(e.to_string()))
     }
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::tensor::{byte_len, DType, TensorView};
+use crate::value::{AsInput, Input, Value, ValueKind, ValueType};
 
 /// One dimension of a model input or output.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -60,7 +61,11 @@ impl fmt::Display for Dim {
     }
 }
 
-/// Name, element type and dims of one model input or output.
+/// Name and type of one model input or output.
+///
+/// Most are tensors, described by `dtype` and `dims`. Sequences, maps and optionals are described
+/// by `ty`; for them `dtype` is the element type of the innermost tensor (for a map, of its values)
+/// and `dims` that tensor's dims, so that `seq(f32[?])` still reads as "f32".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TensorSpec {
     /// The name requests use.
@@ -69,9 +74,66 @@ pub struct TensorSpec {
     pub dtype: DType,
     /// Dimensions, outermost first.
     pub dims: Vec<Dim>,
+    /// The full type: `ValueType::Tensor { dtype, dims, .. }` for a tensor.
+    pub ty: ValueType,
 }
 
 impl TensorSpec {
+    /// A tensor input or output.
+    pub fn tensor(name: &str, dtype: DType, dims: Vec<Dim>) -> TensorSpec {
+        TensorSpec {
+            name: name.into(),
+            dtype,
+            dims: dims.clone(),
+            ty: ValueType::Tensor {
+                dtype,
+                dims,
+                ranked: true,
+            },
+        }
+    }
+
+    /// An input or output of any type.
+    pub fn of_type(name: &str, ty: ValueType) -> TensorSpec {
+        let mut inner = &ty;
+        loop {
+            match inner {
+                ValueType::Tensor { dtype, dims, .. } => {
+                    return TensorSpec {
+                        name: name.into(),
+                        dtype: *dtype,
+                        dims: dims.clone(),
+                        ty,
+                    }
+                }
+                ValueType::Sequence(t) | ValueType::Optional(t) => inner = t,
+                ValueType::Map { value, .. } => inner = value,
+            }
+        }
+    }
+
+    /// Whether the model gives the rank of the (innermost) tensor; when not, any shape is taken.
+    pub fn ranked(&self) -> bool {
+        let mut inner = &self.ty;
+        loop {
+            match inner {
+                ValueType::Tensor { ranked, .. } => return *ranked,
+                ValueType::Sequence(t) | ValueType::Optional(t) => inner = t,
+                ValueType::Map { value, .. } => inner = value,
+            }
+        }
+    }
+
+    /// Whether this is a plain tensor.
+    pub fn is_tensor(&self) -> bool {
+        self.ty.kind() == ValueKind::Tensor
+    }
+
+    /// Whether a request may leave this input out: optional inputs, which are then absent.
+    pub fn is_optional(&self) -> bool {
+        self.ty.kind() == ValueKind::Optional
+    }
+
     /// Rank (number of dims).
     pub fn rank(&self) -> usize {
         self.dims.len()
@@ -92,7 +154,7 @@ impl TensorSpec {
 
 impl fmt::Display for TensorSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}{}", self.name, self.dtype, self.dims_string())
+        write!(f, "{}: {}", self.name, self.ty)
     }
 }
 
@@ -120,17 +182,21 @@ impl fmt::Display for Signature {
 
 impl Signature {
     /// Reads a session's signature through ONNX Runtime's C API, with element and value types taken
-    /// as raw numbers (see [`crate::session::element_type_code`]). Inputs or outputs that are not
-    /// tensors (sequences, maps, optionals), or tensors of an element type inferkit cannot feed
-    /// (strings, complex, 4-bit, 2-bit and 8-bit floats), make the model unsupported: the error
-    /// names the input or output and ONNX's name for its type.
+    /// as raw numbers (see [`crate::session::element_type_code`]). Tensors, sequences, maps and
+    /// optionals are read to the bottom; an element type inferkit cannot feed (complex numbers),
+    /// or a sparse tensor or opaque value, makes the model unsupported: the error names the input
+    /// or output and ONNX's name for its type.
+    ///
+    /// `file_io` is what the model file says of its inputs and outputs: a tensor type the file gives
+    /// no shape takes any shape (ONNX Runtime reports it as rank 0, like a scalar).
     pub(crate) fn from_session(
         model: &str,
         session: &crate::session::OrtSession,
+        file_io: &[crate::model_file::Io],
     ) -> Result<Signature> {
         Ok(Signature {
-            inputs: read_specs(model, session, Side::Input)?,
-            outputs: read_specs(model, session, Side::Output)?,
+            inputs: read_specs(model, session, Side::Input, file_io)?,
+            outputs: read_specs(model, session, Side::Output, file_io)?,
         })
     }
 
@@ -144,10 +210,18 @@ impl Signature {
         self.outputs.iter().find(|s| &*s.name == name)
     }
 
-    /// Checks a request against the inputs: every input given exactly once, by a known name, with
-    /// the right dtype and rank, fixed dims equal, a symbolic dim bound to one size across the whole
-    /// request, a byte length equal to shape × element size, no overflow, bools 0 or 1.
-    pub fn validate(&self, model: &str, inputs: &[(&str, TensorView<'_>)]) -> Result<()> {
+    /// Checks a request against the inputs: every input given exactly once (optional inputs may be
+    /// left out), by a known name, of the right kind, with the right dtype and rank, fixed dims
+    /// equal, a symbolic dim bound to one size across the whole request, a byte length equal to
+    /// shape × element size, no overflow, bools 0 or 1; sequences, maps and optionals checked the
+    /// same way down to their tensors.
+    pub fn validate<I: AsInput>(&self, model: &str, inputs: &[(&str, I)]) -> Result<()> {
+        let inputs: smallvec::SmallVec<[(&str, Input<'_>); 8]> =
+            inputs.iter().map(|(n, i)| (*n, i.as_input())).collect();
+        self.validate_inputs(model, &inputs)
+    }
+
+    pub(crate) fn validate_inputs(&self, model: &str, inputs: &[(&str, Input<'_>)]) -> Result<()> {
         let mut seen = vec![false; self.inputs.len()];
         let mut bound: Vec<(&str, usize)> = Vec::new();
         for (name, view) in inputs {
@@ -165,9 +239,28 @@ impl Signature {
                 });
             }
             let spec = &self.inputs[index];
-            check_input(model, spec, view, &mut bound)?;
+            match (view, &spec.ty) {
+                (Input::Tensor(view), ValueType::Tensor { .. }) => {
+                    check_input(model, spec, view, &mut bound)?
+                }
+                (Input::Tensor(view), ValueType::Optional(inner))
+                    if matches!(**inner, ValueType::Tensor { .. }) =>
+                {
+                    check_input(model, spec, view, &mut bound)?
+                }
+                (Input::Tensor(view), ty) => {
+                    check_nested(model, &spec.name, ty, &InputRef::Tensor(view.reborrow()))?
+                }
+                (Input::Value(value), ty) => {
+                    check_nested(model, &spec.name, ty, &InputRef::Value(value))?
+                }
+            }
         }
-        if let Some(missing) = seen.iter().position(|s| !s) {
+        if let Some(missing) = seen
+            .iter()
+            .zip(&self.inputs)
+            .position(|(s, spec)| !s && !spec.is_optional())
+        {
             return Err(Error::MissingInput {
                 model: model.to_string(),
                 input: self.inputs[missing].name.to_string(),
@@ -205,8 +298,9 @@ fn read_specs(
     model: &str,
     session: &crate::session::OrtSession,
     side: Side,
+    file_io: &[crate::model_file::Io],
 ) -> Result<Vec<TensorSpec>> {
-    use crate::session::{element_type_code, onnx_element_type_name, status_message};
+    use crate::session::status_message;
     use std::ffi::{c_char, CStr};
     let api = ort::api();
     let kind = match side {
@@ -231,16 +325,6 @@ fn read_specs(
         };
         if let Some(m) = status_message(status) {
             return Err(fail(m));
-        }
-    }
-    /// Type info owned until dropped.
-    struct TypeInfo(*mut ort::sys::OrtTypeInfo);
-    impl Drop for TypeInfo {
-        fn drop(&mut self) {
-            if !self.0.is_null() {
-                // SAFETY: from SessionGet*TypeInfo, released once.
-                unsafe { (ort::api().ReleaseTypeInfo)(self.0) };
-            }
         }
     }
     let mut specs = Vec::with_capacity(count.min(4096));
@@ -270,83 +354,331 @@ fn read_specs(
             if let Some(m) = status_message(status) {
                 return Err(fail(m));
             }
-            // ONNXType is a Rust enum in ort-sys too: read it as a number.
-            let mut onnx_type: i32 = 0;
-            if let Some(m) = status_message((api.GetOnnxTypeFromTypeInfo)(
-                info.0,
-                (&mut onnx_type as *mut i32).cast::<ort::sys::ONNXType>(),
-            )) {
-                return Err(fail(m));
-            }
-            if onnx_type != 1 {
-                let what = match onnx_type {
-                    2 => "a sequence".to_string(),
-                    3 => "a map".to_string(),
-                    4 => "an opaque value".to_string(),
-                    5 => "a sparse tensor".to_string(),
-                    6 => "an optional value".to_string(),
-                    n => format!("a value of ONNX type {n}"),
-                };
-                return Err(Error::Unsupported {
-                    what: format!("model `{model}`, {kind} `{name}` is {what}, not a tensor"),
-                    feature: None,
-                });
-            }
-            let mut tensor: *const ort::sys::OrtTensorTypeAndShapeInfo = std::ptr::null();
-            if let Some(m) = status_message((api.CastTypeInfoToTensorInfo)(info.0, &mut tensor)) {
-                return Err(fail(m));
-            }
-            if tensor.is_null() {
-                return Err(fail(format!("{kind} `{name}` has no tensor type")));
-            }
-            let code = element_type_code(tensor).map_err(fail)?;
-            let dtype = DType::from_u32(code).ok_or_else(|| Error::Unsupported {
-                what: format!(
-                    "model `{model}`, {kind} `{name}` of ONNX element type {}",
-                    onnx_element_type_name(code)
-                ),
-                feature: None,
-            })?;
-            let mut rank = 0usize;
-            if let Some(m) = status_message((api.GetDimensionsCount)(tensor, &mut rank)) {
-                return Err(fail(m));
-            }
-            let mut shape = vec![0i64; rank];
-            let mut symbols: Vec<*const c_char> = vec![std::ptr::null(); rank];
-            if let Some(m) = status_message((api.GetDimensions)(tensor, shape.as_mut_ptr(), rank)) {
-                return Err(fail(m));
-            }
-            if let Some(m) = status_message((api.GetSymbolicDimensions)(
-                tensor,
-                symbols.as_mut_ptr(),
-                rank,
-            )) {
-                return Err(fail(m));
-            }
-            let dims = shape
+            let what = format!("{kind} `{name}`");
+            // An input may share its name with an output (a pass-through): both say the same.
+            let mut shaped = file_io
                 .iter()
-                .zip(&symbols)
-                .map(|(d, sym)| {
-                    if *d >= 0 {
-                        Dim::Fixed(*d as usize)
-                    } else {
-                        // Exporters write "?" (Paddle) or nothing for "unknown": such dims are
-                        // anonymous, not one symbol shared by every unknown dim.
-                        let sym = (!sym.is_null())
-                            .then(|| CStr::from_ptr(*sym).to_string_lossy().into_owned())
-                            .filter(|s| !s.is_empty() && s != "?");
-                        Dim::Dynamic(sym)
-                    }
-                })
-                .collect();
-            specs.push(TensorSpec {
-                name: name.into(),
-                dtype,
-                dims,
-            });
+                .find(|io| io.name == name.as_bytes())
+                .map(|io| io.shaped.clone())
+                .unwrap_or_default()
+                .into_iter();
+            let ty = read_type(model, &what, info.0, &mut shaped)?;
+            specs.push(TensorSpec::of_type(&name, ty));
         }
     }
     Ok(specs)
+}
+
+/// Type info owned until dropped.
+struct TypeInfo(*mut ort::sys::OrtTypeInfo);
+
+impl Drop for TypeInfo {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: from ONNX Runtime, owned by this guard, released once.
+            unsafe { (ort::api().ReleaseTypeInfo)(self.0) };
+        }
+    }
+}
+
+/// How deep sequences, maps and optionals may nest in a signature (ONNX models nest two or three).
+const MAX_TYPE_DEPTH: usize = 16;
+
+/// Reads one type, with everything nested in it. `what` names the input or output in errors;
+/// `shaped` says, tensor by tensor in depth-first order, whether the file gives a shape (true when
+/// it says nothing).
+fn read_type(
+    model: &str,
+    what: &str,
+    info: *const ort::sys::OrtTypeInfo,
+    shaped: &mut impl Iterator<Item = bool>,
+) -> Result<ValueType> {
+    read_type_at(model, what, info, shaped, 0)
+}
+
+fn read_type_at(
+    model: &str,
+    what: &str,
+    info: *const ort::sys::OrtTypeInfo,
+    shaped: &mut impl Iterator<Item = bool>,
+    depth: usize,
+) -> Result<ValueType> {
+    use crate::session::{dtype_from_ort, status_message};
+    let api = ort::api();
+    let fail = |reason: String| Error::InvalidModel {
+        model: model.to_string(),
+        reason: format!("reading the type of {what}: {reason}"),
+    };
+    let unsupported = |type_name: String| Error::Unsupported {
+        what: format!("model `{model}`, {what} is {type_name}"),
+        feature: None,
+    };
+    if depth > MAX_TYPE_DEPTH {
+        return Err(unsupported(format!(
+            "nested more than {MAX_TYPE_DEPTH} deep"
+        )));
+    }
+    // SAFETY: `info` is a live type info; every out-pointer points to local storage; the casts
+    // return views owned by `info`; the type infos ONNX Runtime hands over are owned by guards.
+    unsafe {
+        // ONNXType is a Rust enum in ort-sys: read it as a number.
+        let mut onnx_type: i32 = 0;
+        if let Some(m) = status_message((api.GetOnnxTypeFromTypeInfo)(
+            info,
+            (&mut onnx_type as *mut i32).cast::<ort::sys::ONNXType>(),
+        )) {
+            return Err(fail(m));
+        }
+        match onnx_type {
+            1 => {
+                let mut tensor: *const ort::sys::OrtTensorTypeAndShapeInfo = std::ptr::null();
+                if let Some(m) = status_message((api.CastTypeInfoToTensorInfo)(info, &mut tensor)) {
+                    return Err(fail(m));
+                }
+                if tensor.is_null() {
+                    return Err(fail("no tensor type".into()));
+                }
+                let ranked = shaped.next().unwrap_or(true);
+                read_tensor_type(model, what, tensor, ranked)
+            }
+            2 => {
+                let mut seq: *const ort::sys::OrtSequenceTypeInfo = std::ptr::null();
+                if let Some(m) =
+                    status_message((api.CastTypeInfoToSequenceTypeInfo)(info, &mut seq))
+                {
+                    return Err(fail(m));
+                }
+                let mut elem = TypeInfo(std::ptr::null_mut());
+                if let Some(m) = status_message((api.GetSequenceElementType)(seq, &mut elem.0)) {
+                    return Err(fail(m));
+                }
+                let inner = read_type_at(model, what, elem.0, shaped, depth + 1)?;
+                Ok(ValueType::Sequence(Box::new(inner)))
+            }
+            3 => {
+                let mut map: *const ort::sys::OrtMapTypeInfo = std::ptr::null();
+                if let Some(m) = status_message((api.CastTypeInfoToMapTypeInfo)(info, &mut map)) {
+                    return Err(fail(m));
+                }
+                // Read as a number: ort-sys's enum does not cover every type ONNX Runtime reports.
+                let mut key: u32 = 0;
+                if let Some(m) = status_message((api.GetMapKeyType)(
+                    map,
+                    (&mut key as *mut u32).cast::<ort::sys::ONNXTensorElementDataType>(),
+                )) {
+                    return Err(fail(m));
+                }
+                let key = dtype_from_ort(key).ok_or_else(|| {
+                    unsupported(format!(
+                        "a map with keys of ONNX element type {}",
+                        crate::session::onnx_element_type_name(key)
+                    ))
+                })?;
+                let mut value = TypeInfo(std::ptr::null_mut());
+                if let Some(m) = status_message((api.GetMapValueType)(map, &mut value.0)) {
+                    return Err(fail(m));
+                }
+                let value = read_type_at(model, what, value.0, shaped, depth + 1)?;
+                Ok(ValueType::Map {
+                    key,
+                    value: Box::new(value),
+                })
+            }
+            6 => {
+                let mut opt: *const ort::sys::OrtOptionalTypeInfo = std::ptr::null();
+                if let Some(m) =
+                    status_message((api.CastTypeInfoToOptionalTypeInfo)(info, &mut opt))
+                {
+                    return Err(fail(m));
+                }
+                let mut inner = TypeInfo(std::ptr::null_mut());
+                if let Some(m) =
+                    status_message((api.GetOptionalContainedTypeInfo)(opt, &mut inner.0))
+                {
+                    return Err(fail(m));
+                }
+                let inner = read_type_at(model, what, inner.0, shaped, depth + 1)?;
+                Ok(ValueType::Optional(Box::new(inner)))
+            }
+            4 => Err(unsupported("an opaque value".into())),
+            5 => Err(unsupported("a sparse tensor".into())),
+            n => Err(unsupported(format!("a value of ONNX type {n}"))),
+        }
+    }
+}
+
+/// Reads a tensor type: element type and dims with their symbols.
+///
+/// # Safety
+/// `tensor` is a live tensor type-and-shape info.
+unsafe fn read_tensor_type(
+    model: &str,
+    what: &str,
+    tensor: *const ort::sys::OrtTensorTypeAndShapeInfo,
+    ranked: bool,
+) -> Result<ValueType> {
+    use crate::session::{
+        dtype_from_ort, element_type_code, onnx_element_type_name, status_message,
+    };
+    use std::ffi::{c_char, CStr};
+    let api = ort::api();
+    let fail = |reason: String| Error::InvalidModel {
+        model: model.to_string(),
+        reason: format!("reading the type of {what}: {reason}"),
+    };
+    // SAFETY: the caller's promise; out-pointers point to local storage of the right length; the
+    // dim symbols are owned by `tensor` and copied before returning.
+    unsafe {
+        let code = element_type_code(tensor).map_err(fail)?;
+        let dtype = dtype_from_ort(code).ok_or_else(|| Error::Unsupported {
+            what: format!(
+                "model `{model}`, {what} of ONNX element type {}",
+                onnx_element_type_name(code)
+            ),
+            feature: None,
+        })?;
+        let mut rank = 0usize;
+        if let Some(m) = status_message((api.GetDimensionsCount)(tensor, &mut rank)) {
+            return Err(fail(m));
+        }
+        let mut shape = vec![0i64; rank];
+        let mut symbols: Vec<*const c_char> = vec![std::ptr::null(); rank];
+        if let Some(m) = status_message((api.GetDimensions)(tensor, shape.as_mut_ptr(), rank)) {
+            return Err(fail(m));
+        }
+        if let Some(m) = status_message((api.GetSymbolicDimensions)(
+            tensor,
+            symbols.as_mut_ptr(),
+            rank,
+        )) {
+            return Err(fail(m));
+        }
+        let dims = shape
+            .iter()
+            .zip(&symbols)
+            .map(|(d, sym)| {
+                if *d >= 0 {
+                    Dim::Fixed(*d as usize)
+                } else {
+                    // Exporters write "?" (Paddle) or nothing for "unknown": such dims are
+                    // anonymous, not one symbol shared by every unknown dim.
+                    let sym = (!sym.is_null())
+                        .then(|| CStr::from_ptr(*sym).to_string_lossy().into_owned())
+                        .filter(|s| !s.is_empty() && s != "?");
+                    Dim::Dynamic(sym)
+                }
+            })
+            .collect();
+        Ok(ValueType::Tensor {
+            dtype,
+            dims,
+            ranked,
+        })
+    }
+}
+
+/// A value being checked against a nested type.
+enum InputRef<'a> {
+    Tensor(TensorView<'a>),
+    Value(&'a Value),
+}
+
+/// How deep a request's values may nest: as deep as a signature can.
+fn check_nested(model: &str, input: &str, ty: &ValueType, value: &InputRef<'_>) -> Result<()> {
+    check_nested_at(model, input, ty, value, 0)
+}
+
+fn check_nested_at(
+    model: &str,
+    input: &str,
+    ty: &ValueType,
+    value: &InputRef<'_>,
+    depth: usize,
+) -> Result<()> {
+    let mismatch = |given: String| Error::TypeMismatch {
+        model: model.to_string(),
+        input: input.to_string(),
+        expected: ty.to_string(),
+        given,
+    };
+    if depth > MAX_TYPE_DEPTH {
+        return Err(mismatch(format!(
+            "a value nested more than {MAX_TYPE_DEPTH} deep"
+        )));
+    }
+    let tensor = match value {
+        InputRef::Tensor(t) => Some(t.reborrow()),
+        InputRef::Value(Value::Tensor(t)) => Some(t.view()),
+        InputRef::Value(_) => None,
+    };
+    match (ty, value) {
+        (
+            ValueType::Tensor {
+                dtype,
+                dims,
+                ranked,
+            },
+            _,
+        ) => {
+            let Some(view) = tensor else {
+                let InputRef::Value(v) = value else {
+                    unreachable!()
+                };
+                return Err(mismatch(v.describe()));
+            };
+            // Tensors inside sequences and maps: their own dtype, rank and fixed dims; symbols
+            // bind per tensor (a sequence's tensors may differ in length).
+            let mut spec = TensorSpec::tensor(input, *dtype, dims.clone());
+            if !ranked {
+                spec.ty = ty.clone();
+            }
+            check_input(model, &spec, &view, &mut Vec::new())
+        }
+        // A present optional may be given as its value.
+        (ValueType::Optional(inner), InputRef::Tensor(_)) => {
+            check_nested_at(model, input, inner, value, depth + 1)
+        }
+        (ValueType::Optional(inner), InputRef::Value(v)) => match v {
+            Value::Optional(None) => Ok(()),
+            Value::Optional(Some(v)) => {
+                check_nested_at(model, input, inner, &InputRef::Value(v), depth + 1)
+            }
+            other => check_nested_at(model, input, inner, &InputRef::Value(other), depth + 1),
+        },
+        (ValueType::Sequence(inner), InputRef::Value(Value::Sequence(items))) => {
+            if items.is_empty() && !matches!(**inner, ValueType::Tensor { .. }) {
+                // Empty sequences are made with ONNX Runtime's SequenceEmpty, which makes
+                // sequences of tensors only.
+                return Err(Error::Unsupported {
+                    what: format!("model `{model}`, input `{input}`: an empty sequence of {inner}"),
+                    feature: None,
+                });
+            }
+            items.iter().try_for_each(|item| {
+                check_nested_at(model, input, inner, &InputRef::Value(item), depth + 1)
+            })
+        }
+        (ValueType::Map { key, value: vt }, InputRef::Value(Value::Map(map))) => {
+            if map.keys().dtype() != *key {
+                return Err(mismatch(Value::Map(map.clone()).describe()));
+            }
+            let ValueType::Tensor { dtype, .. } = &**vt else {
+                return Err(Error::Unsupported {
+                    what: format!(
+                        "model `{model}`, input `{input}`: a map whose values are not scalars ({ty})"
+                    ),
+                    feature: None,
+                });
+            };
+            if map.values().dtype() != *dtype {
+                return Err(mismatch(Value::Map(map.clone()).describe()));
+            }
+            map.keys().view().check(input)?;
+            map.values().view().check(input)
+        }
+        (_, InputRef::Tensor(t)) => Err(mismatch(format!("tensor {}{:?}", t.dtype(), t.shape()))),
+        (_, InputRef::Value(v)) => Err(mismatch(v.describe())),
+    }
 }
 
 fn check_input<'s>(
@@ -364,7 +696,9 @@ fn check_input<'s>(
             given: view.dtype(),
         });
     }
-    if shape.len() != spec.rank() {
+    if !spec.ranked() {
+        // The model gives no shape: any rank, every dim free.
+    } else if shape.len() != spec.rank() {
         return Err(Error::RankMismatch {
             model: model.to_string(),
             input: spec.name.to_string(),
@@ -401,6 +735,17 @@ fn check_input<'s>(
     // ONNX Runtime takes dims as i64: a larger one (even in a tensor with zero elements) cannot be
     // described to it.
     let too_large = shape.iter().any(|d| i64::try_from(*d).is_err());
+    if spec.dtype == DType::String && !too_large {
+        // One string per element, well formed: the length is the strings', not the shape's.
+        return view.check(&spec.name).map_err(|e| match e {
+            Error::ShapeOverflow { input, shape, .. } => Error::ShapeOverflow {
+                model: model.to_string(),
+                input,
+                shape,
+            },
+            other => other,
+        });
+    }
     let Some((_, expected_len)) = byte_len(spec.dtype, shape).filter(|_| !too_large) else {
         return Err(Error::ShapeOverflow {
             model: model.to_string(),
@@ -429,11 +774,7 @@ mod tests {
     use super::*;
 
     fn spec(name: &str, dtype: DType, dims: Vec<Dim>) -> TensorSpec {
-        TensorSpec {
-            name: name.into(),
-            dtype,
-            dims,
-        }
+        TensorSpec::tensor(name, dtype, dims)
     }
 
     #[test]

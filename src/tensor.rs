@@ -62,11 +62,33 @@ pub enum DType {
     U64 = 13,
     /// bfloat16 ([`half::bf16`]).
     BF16 = 16,
+    /// Strings: byte strings of any length, usually UTF-8 ([`Tensor::from_strings`]).
+    String = 8,
+    /// 8-bit float, 4 exponent and 3 mantissa bits, finite only (raw bytes).
+    F8E4M3FN = 17,
+    /// 8-bit float, 4 exponent and 3 mantissa bits, finite only, no negative zero (raw bytes).
+    F8E4M3FNUZ = 18,
+    /// 8-bit float, 5 exponent and 2 mantissa bits (raw bytes).
+    F8E5M2 = 19,
+    /// 8-bit float, 5 exponent and 2 mantissa bits, finite only, no negative zero (raw bytes).
+    F8E5M2FNUZ = 20,
+    /// Unsigned 4-bit integer, two per byte, the first in the low nibble.
+    U4 = 21,
+    /// Signed 4-bit integer, two per byte, the first in the low nibble.
+    I4 = 22,
+    /// 4-bit float, 2 exponent and 1 mantissa bit, two per byte, the first in the low nibble.
+    F4E2M1 = 23,
+    /// 8-bit exponent-only float, a power of two (raw bytes; the scale type of MX formats).
+    F8E8M0 = 24,
+    /// Unsigned 2-bit integer, four per byte, the first in the lowest bits.
+    U2 = 25,
+    /// Signed 2-bit integer, four per byte, the first in the lowest bits.
+    I2 = 26,
 }
 
 impl DType {
     /// Every dtype inferkit passes through.
-    pub const ALL: [DType; 13] = [
+    pub const ALL: [DType; 24] = [
         DType::F32,
         DType::U8,
         DType::I8,
@@ -80,6 +102,17 @@ impl DType {
         DType::U32,
         DType::U64,
         DType::BF16,
+        DType::String,
+        DType::F8E4M3FN,
+        DType::F8E4M3FNUZ,
+        DType::F8E5M2,
+        DType::F8E5M2FNUZ,
+        DType::U4,
+        DType::I4,
+        DType::F4E2M1,
+        DType::F8E8M0,
+        DType::U2,
+        DType::I2,
     ];
 
     /// The dtype with this code (ONNX numbering), if inferkit supports it.
@@ -87,14 +120,41 @@ impl DType {
         Self::ALL.iter().copied().find(|d| *d as u32 == code)
     }
 
-    /// Size of one element in bytes.
+    /// Size of one element in bytes; 0 for strings and for the packed types narrower than a byte
+    /// (see [`DType::bits`]).
     pub const fn size(self) -> usize {
-        match self {
-            DType::U8 | DType::I8 | DType::Bool => 1,
-            DType::U16 | DType::I16 | DType::F16 | DType::BF16 => 2,
-            DType::F32 | DType::I32 | DType::U32 => 4,
-            DType::F64 | DType::I64 | DType::U64 => 8,
+        let bits = self.bits();
+        if bits.is_multiple_of(8) {
+            bits / 8
+        } else {
+            0
         }
+    }
+
+    /// Size of one element in bits: 2 and 4 for the packed types, 0 for strings.
+    pub const fn bits(self) -> usize {
+        match self {
+            DType::String => 0,
+            DType::U2 | DType::I2 => 2,
+            DType::U4 | DType::I4 | DType::F4E2M1 => 4,
+            DType::U8
+            | DType::I8
+            | DType::Bool
+            | DType::F8E4M3FN
+            | DType::F8E4M3FNUZ
+            | DType::F8E5M2
+            | DType::F8E5M2FNUZ
+            | DType::F8E8M0 => 8,
+            DType::U16 | DType::I16 | DType::F16 | DType::BF16 => 16,
+            DType::F32 | DType::I32 | DType::U32 => 32,
+            DType::F64 | DType::I64 | DType::U64 => 64,
+        }
+    }
+
+    /// Whether rows of this dtype can be concatenated and split byte-wise for batching: every
+    /// whole-byte type; not strings or the packed types.
+    pub const fn is_batchable(self) -> bool {
+        self.size() > 0
     }
 
     /// Short name: `f32`, `bf16`, `bool`, …
@@ -113,6 +173,17 @@ impl DType {
             DType::U32 => "u32",
             DType::U64 => "u64",
             DType::BF16 => "bf16",
+            DType::String => "string",
+            DType::F8E4M3FN => "f8e4m3fn",
+            DType::F8E4M3FNUZ => "f8e4m3fnuz",
+            DType::F8E5M2 => "f8e5m2",
+            DType::F8E5M2FNUZ => "f8e5m2fnuz",
+            DType::U4 => "u4",
+            DType::I4 => "i4",
+            DType::F4E2M1 => "f4e2m1",
+            DType::F8E8M0 => "f8e8m0",
+            DType::U2 => "u2",
+            DType::I2 => "i2",
         }
     }
 }
@@ -178,12 +249,17 @@ fn check_bools(name: &str, bytes: &[u8]) -> Result<()> {
     }
 }
 
-/// Number of elements and of bytes of `shape` for `dtype`, or `None` on overflow.
+/// Number of elements and of bytes of `shape` for `dtype` (packed types rounded up to whole bytes;
+/// 0 bytes for strings, whose length is their contents'), or `None` on overflow.
 pub(crate) fn byte_len(dtype: DType, shape: &[usize]) -> Option<(usize, usize)> {
     let elements = shape
         .iter()
         .try_fold(1usize, |acc, d| acc.checked_mul(*d))?;
-    Some((elements, elements.checked_mul(dtype.size())?))
+    let bytes = match dtype.size() {
+        0 => elements.checked_mul(dtype.bits())?.div_ceil(8),
+        size => elements.checked_mul(size)?,
+    };
+    Some((elements, bytes))
 }
 
 /// Byte storage aligned to 8, enough for every [`DType`].
@@ -225,11 +301,16 @@ impl AlignedBytes {
 }
 
 /// A tensor that owns its data.
+///
+/// A string tensor ([`DType::String`]) keeps its strings one after another in its bytes, with
+/// `len() + 1` offsets into them; read them with [`Tensor::strings`] or [`Tensor::string_bytes`].
 #[derive(Clone)]
 pub struct Tensor {
     dtype: DType,
     shape: Vec<usize>,
     data: AlignedBytes,
+    /// String tensors: where each string starts in `data`, then the end. Empty otherwise.
+    offsets: Vec<usize>,
 }
 
 impl fmt::Debug for Tensor {
@@ -246,32 +327,114 @@ impl PartialEq for Tensor {
         self.dtype == other.dtype
             && self.shape == other.shape
             && self.as_bytes() == other.as_bytes()
+            && self.offsets == other.offsets
     }
 }
 
 impl Tensor {
     /// A tensor of `dtype` and `shape` from raw little-endian bytes (copied). The length must be
-    /// shape × element size; bool bytes must be 0 or 1.
+    /// shape × element size (packed types: whole bytes, rounded up); bool bytes must be 0 or 1.
+    /// String tensors are made with [`Tensor::from_strings`].
     pub fn from_bytes(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Result<Tensor> {
         TensorView::new(dtype, &shape[..], bytes).check("")?;
         Ok(Tensor {
             dtype,
             shape,
             data: AlignedBytes::copy_from(bytes),
+            offsets: Vec::new(),
         })
     }
 
-    /// A tensor of zeros (`false` for bool).
+    /// A string tensor of `shape` from one string per element, row-major (copied). Strings are
+    /// bytes: UTF-8 text, or anything else a model's string ops accept.
+    ///
+    /// ```
+    /// use inferkit::{DType, Tensor};
+    /// let t = Tensor::from_strings(vec![2], &["cat", "dog"])?;
+    /// assert_eq!(t.dtype(), DType::String);
+    /// assert_eq!(t.strings()?, vec!["cat", "dog"]);
+    /// # Ok::<(), inferkit::Error>(())
+    /// ```
+    pub fn from_strings<S: AsRef<[u8]>>(shape: Vec<usize>, strings: &[S]) -> Result<Tensor> {
+        let (elements, _) =
+            byte_len(DType::String, &shape).ok_or_else(|| Error::ShapeOverflow {
+                model: String::new(),
+                input: String::new(),
+                shape: shape.clone(),
+            })?;
+        if elements != strings.len() {
+            return Err(Error::InvalidTensorData {
+                input: String::new(),
+                reason: format!(
+                    "shape {shape:?} holds {elements} strings, {} given",
+                    strings.len()
+                ),
+            });
+        }
+        let total = strings
+            .iter()
+            .try_fold(0usize, |acc, s| acc.checked_add(s.as_ref().len()))
+            .ok_or_else(|| Error::InvalidTensorData {
+                input: String::new(),
+                reason: "strings longer than memory".into(),
+            })?;
+        let mut data = AlignedBytes::zeroed(total);
+        let mut offsets = Vec::with_capacity(strings.len() + 1);
+        let mut at = 0;
+        let bytes = data.as_mut_bytes();
+        for s in strings {
+            let s = s.as_ref();
+            offsets.push(at);
+            bytes[at..at + s.len()].copy_from_slice(s);
+            at += s.len();
+        }
+        offsets.push(at);
+        Ok(Tensor {
+            dtype: DType::String,
+            shape,
+            data,
+            offsets,
+        })
+    }
+
+    /// A string tensor from its strings laid end to end and `len + 1` offsets into them.
+    pub(crate) fn from_string_parts(
+        shape: Vec<usize>,
+        data: &[u8],
+        offsets: Vec<usize>,
+    ) -> Result<Tensor> {
+        TensorView {
+            dtype: DType::String,
+            shape: Cow::Borrowed(&shape),
+            bytes: data,
+            offsets: &offsets,
+        }
+        .check("")?;
+        Ok(Tensor {
+            dtype: DType::String,
+            shape,
+            data: AlignedBytes::copy_from(data),
+            offsets,
+        })
+    }
+
+    /// A tensor of zeros (`false` for bool, empty strings for strings).
     pub fn zeros(dtype: DType, shape: Vec<usize>) -> Result<Tensor> {
-        let (_, len) = byte_len(dtype, &shape).ok_or_else(|| Error::ShapeOverflow {
+        let (elements, len) = byte_len(dtype, &shape).ok_or_else(|| Error::ShapeOverflow {
             model: String::new(),
             input: String::new(),
             shape: shape.clone(),
         })?;
+        let offsets = if dtype == DType::String {
+            vec![0; elements + 1]
+        } else {
+            Vec::new()
+        };
         Ok(Tensor {
             dtype,
             shape,
             data: AlignedBytes::zeroed(len),
+            offsets,
         })
     }
 
@@ -293,6 +456,7 @@ impl Tensor {
             dtype: T::DTYPE,
             shape,
             data,
+            offsets: Vec::new(),
         }
     }
 
@@ -326,7 +490,7 @@ impl Tensor {
 
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.data.len / self.dtype.size()
+        self.shape.iter().product()
     }
 
     /// Whether the tensor has no elements.
@@ -334,9 +498,35 @@ impl Tensor {
         self.len() == 0
     }
 
-    /// The raw bytes, row-major, native (little-endian) byte order.
+    /// The raw bytes, row-major, native (little-endian) byte order. For a string tensor, its
+    /// strings one after another.
     pub fn as_bytes(&self) -> &[u8] {
         self.data.as_bytes()
+    }
+
+    /// String `index` of a string tensor, as bytes; `None` for other dtypes or past the end.
+    pub fn string_bytes(&self, index: usize) -> Option<&[u8]> {
+        self.view().string_bytes(index)
+    }
+
+    /// The strings of a string tensor, row-major. Fails for other dtypes, and for a string that is
+    /// not UTF-8 (read those with [`Tensor::string_bytes`]).
+    pub fn strings(&self) -> Result<Vec<&str>> {
+        if self.dtype != DType::String {
+            return Err(Error::InvalidArgument {
+                name: "dtype",
+                reason: format!("tensor holds {}, not strings", self.dtype),
+            });
+        }
+        (0..self.len())
+            .map(|i| {
+                let bytes = self.string_bytes(i).unwrap_or_default();
+                std::str::from_utf8(bytes).map_err(|e| Error::InvalidTensorData {
+                    input: String::new(),
+                    reason: format!("string {i} is not UTF-8: {e}"),
+                })
+            })
+            .collect()
     }
 
     /// A borrowed view of this tensor.
@@ -345,6 +535,7 @@ impl Tensor {
             dtype: self.dtype,
             shape: Cow::Borrowed(&self.shape),
             bytes: self.data.as_bytes(),
+            offsets: &self.offsets,
         }
     }
 
@@ -404,6 +595,8 @@ pub struct TensorView<'a> {
     dtype: DType,
     shape: Cow<'a, [usize]>,
     bytes: &'a [u8],
+    /// String tensors: `len + 1` offsets into `bytes`. Empty otherwise.
+    offsets: &'a [usize],
 }
 
 impl<'a> TensorView<'a> {
@@ -417,6 +610,7 @@ impl<'a> TensorView<'a> {
             dtype,
             shape: shape.into(),
             bytes,
+            offsets: &[],
         }
     }
 
@@ -429,6 +623,7 @@ impl<'a> TensorView<'a> {
             dtype: T::DTYPE,
             shape: shape.into(),
             bytes: bytes_of(data),
+            offsets: &[],
         }
     }
 
@@ -445,7 +640,33 @@ impl<'a> TensorView<'a> {
             dtype: T::DTYPE,
             shape: Cow::Owned(array.shape().to_vec()),
             bytes: bytes_of(slice),
+            offsets: &[],
         })
+    }
+
+    /// A view over the parts of a string tensor (or of any tensor, with no offsets).
+    pub(crate) fn with_offsets(
+        dtype: DType,
+        shape: &'a [usize],
+        bytes: &'a [u8],
+        offsets: &'a [usize],
+    ) -> TensorView<'a> {
+        TensorView {
+            dtype,
+            shape: Cow::Borrowed(shape),
+            bytes,
+            offsets,
+        }
+    }
+
+    /// The same view, borrowing its shape instead of cloning it.
+    pub(crate) fn reborrow(&self) -> TensorView<'_> {
+        TensorView {
+            dtype: self.dtype,
+            shape: Cow::Borrowed(&self.shape),
+            bytes: self.bytes,
+            offsets: self.offsets,
+        }
     }
 
     /// Element type.
@@ -463,15 +684,43 @@ impl<'a> TensorView<'a> {
         self.bytes
     }
 
-    /// Checks that the byte length matches the shape and that bool bytes are 0 or 1. `name` is used
-    /// in the error.
+    /// String `index` of a string view, as bytes; `None` for other dtypes or past the end.
+    pub fn string_bytes(&self, index: usize) -> Option<&'a [u8]> {
+        let start = *self.offsets.get(index)?;
+        let end = *self.offsets.get(index.checked_add(1)?)?;
+        self.bytes.get(start..end)
+    }
+
+    pub(crate) fn offsets(&self) -> &'a [usize] {
+        self.offsets
+    }
+
+    /// Checks that the byte length matches the shape and that bool bytes are 0 or 1 (string
+    /// tensors: one well-formed string per element). `name` is used in the error.
     pub fn check(&self, name: &str) -> Result<()> {
-        let (_, expected) =
+        let (elements, expected) =
             byte_len(self.dtype, &self.shape).ok_or_else(|| Error::ShapeOverflow {
                 model: String::new(),
                 input: name.to_string(),
                 shape: self.shape.to_vec(),
             })?;
+        if self.dtype == DType::String {
+            let o = self.offsets;
+            let well_formed = o.len() == elements.saturating_add(1)
+                && o.first() == Some(&0)
+                && o.last() == Some(&self.bytes.len())
+                && o.windows(2).all(|w| w[0] <= w[1]);
+            if !well_formed {
+                return Err(Error::InvalidTensorData {
+                    input: name.to_string(),
+                    reason: format!(
+                        "a string tensor of shape {:?} needs {elements} strings; build it with Tensor::from_strings",
+                        self.shape
+                    ),
+                });
+            }
+            return Ok(());
+        }
         if expected != self.bytes.len() {
             return Err(Error::ByteLengthMismatch {
                 model: String::new(),
@@ -514,7 +763,8 @@ impl<'a> TensorView<'a> {
 
     /// Copies the view into an owned tensor (checked like [`Tensor::from_bytes`]).
     pub fn to_owned(&self) -> Result<Tensor> {
-        Tensor::from_bytes(self.dtype, self.shape.to_vec(), self.bytes)
+        self.check("")?;
+        Ok(self.to_owned_unchecked())
     }
 
     /// Copies the view into an owned tensor without checking it (the model checks it when it runs).
@@ -523,12 +773,13 @@ impl<'a> TensorView<'a> {
             dtype: self.dtype,
             shape: self.shape.to_vec(),
             data: AlignedBytes::copy_from(self.bytes),
+            offsets: self.offsets.to_vec(),
         }
     }
 
     /// Whether the bytes can be handed to ONNX Runtime in place.
     pub(crate) fn is_aligned(&self) -> bool {
-        (self.bytes.as_ptr() as usize).is_multiple_of(self.dtype.size())
+        (self.bytes.as_ptr() as usize).is_multiple_of(self.dtype.size().max(1))
     }
 }
 
@@ -597,8 +848,11 @@ mod tests {
         for d in DType::ALL {
             assert_eq!(DType::from_u32(d as u32), Some(d));
         }
-        assert_eq!(DType::from_u32(8), None, "strings are not supported yet");
+        assert_eq!(DType::from_u32(8), Some(DType::String));
+        // Complex numbers: ONNX Runtime cannot load models that use them.
+        assert_eq!(DType::from_u32(14), None);
         assert_eq!(DType::from_u32(0), None);
+        assert_eq!(DType::from_u32(27), None);
     }
 
     #[test]

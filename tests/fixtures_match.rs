@@ -55,8 +55,14 @@ fn every_dtype_round_trips_through_onnx_runtime() {
     check_fixture("identity_all");
     let model = Model::open(fixture("identity_all.onnx")).unwrap();
     let dtypes: Vec<DType> = model.signature().inputs.iter().map(|s| s.dtype).collect();
-    assert_eq!(dtypes.len(), DType::ALL.len());
-    for d in DType::ALL {
+    // Every dtype with a Rust element type; strings, 8-bit floats and packed types are carried as
+    // bytes and round-trip in tests/values.rs.
+    let with_elements: Vec<DType> = DType::ALL
+        .into_iter()
+        .filter(|d| d.bits() >= 8 && *d != DType::String && !d.name().starts_with("f8"))
+        .collect();
+    assert_eq!(dtypes.len(), with_elements.len());
+    for d in with_elements {
         assert!(dtypes.contains(&d), "identity_all lacks {d}");
     }
 }

@@ -500,3 +500,31 @@ fn status_is_serialisable() {
     assert_eq!(json[0]["labels"]["stable"], 1);
     assert_eq!(json[0]["default_version"], 1);
 }
+
+#[test]
+fn generated_warmup_feeds_strings_sequences_maps_optionals_and_packed_types() {
+    // Warmup makes a value of each input's type: a sequence of one tensor, a map of one entry, an
+    // optional left out, strings empty, packed types zero. Each version must become ready.
+    for file in [
+        "seq_len",
+        "seq_split",
+        "strings",
+        "zipmap",
+        "dict_in",
+        "optional",
+        "packed",
+        "two_bit",
+    ] {
+        for inputs in ["zeros", "random"] {
+            let dir = repo(
+                &[(1, &format!("values/{file}.onnx"))],
+                Some(&format!("[warmup]\ninputs = \"{inputs}\"\ncount = 2\n")),
+            );
+            let reg = Registry::open(dir.path(), RegistryOptions::default())
+                .unwrap_or_else(|e| panic!("{file} ({inputs}): {e}"));
+            assert_eq!(ready(&reg), vec![1], "{file} ({inputs})");
+            let m = reg.model("m", Select::Default).unwrap();
+            assert_eq!(m.stats().requests_run, 2, "{file} ({inputs})");
+        }
+    }
+}

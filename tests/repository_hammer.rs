@@ -60,6 +60,7 @@ fn requests_never_fail_while_versions_come_and_go() {
                     m.infer(&[("x", TensorView::from_slice(vec![1, 16], xi))])
                         .unwrap()
                         .into_tensors()
+                        .unwrap()
                         .remove(0)
                 })
                 .collect()

@@ -23,6 +23,7 @@ pub mod registry;
 pub mod request;
 pub mod runtime;
 pub mod tensor;
+pub mod value;
 
 pub use error::inferkit_error;
 

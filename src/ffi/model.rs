@@ -209,6 +209,8 @@ pub struct inferkit_model {
 /// C strings for one tensor spec, kept for the handle's lifetime.
 struct SpecStrings {
     name: CString,
+    /// The type as the signature writes it: `f32[batch, 16]`, `seq(map(i64, f32))`.
+    ty: CString,
     symbols: Vec<Option<CString>>,
 }
 
@@ -217,6 +219,7 @@ fn spec_strings(specs: &[TensorSpec]) -> Vec<SpecStrings> {
         .iter()
         .map(|s| SpecStrings {
             name: to_cstring(&s.name),
+            ty: to_cstring(&s.ty.to_string()),
             symbols: s.dims.iter().map(|d| d.symbol().map(to_cstring)).collect(),
         })
         .collect()
@@ -364,6 +367,33 @@ pub extern "C" fn inferkit_model_tensor_info(
         write_opt(name_out, strings[index].name.as_ptr());
         write_opt(dtype_out, spec.dtype as u32);
         write_opt(rank_out, spec.rank());
+        Ok(())
+    })
+}
+
+/// The kind and type of input or output `index`: `*kind_out` is an `inferkit_value_kind`
+/// (TENSOR, SEQUENCE, MAP, OPTIONAL) and `*type_out` the type as inferkit writes it
+/// (`f32[batch, 16]`, `string[?]`, `seq(map(i64, f32))`, `optional(f32[?])`; the string belongs
+/// to the handle). For the tensor inside a sequence, map or optional, `inferkit_model_tensor_info`
+/// gives its dtype. Out-parameters may be NULL when not wanted. Thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_model_value_type(
+    model: *const inferkit_model,
+    io: u32,
+    index: usize,
+    kind_out: *mut u32,
+    type_out: *mut *const c_char,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let m = arg(model, "model")?;
+        let (specs, strings) = side(m, io)?;
+        let spec = specs.get(index).ok_or_else(|| Error::InvalidArgument {
+            name: "index",
+            reason: format!("{index} is out of range; there are {}", specs.len()),
+        })?;
+        write_opt(kind_out, spec.ty.kind() as u32);
+        write_opt(type_out, strings[index].ty.as_ptr());
         Ok(())
     })
 }

@@ -167,6 +167,10 @@ pub extern "C" fn inferkit_model_infer_pipeline(
             name: "inputs",
             reason: "no tensor given".into(),
         })?;
+        let first = first.tensor().ok_or(Error::InvalidArgument {
+            name: "inputs",
+            reason: "a pipeline takes a tensor".into(),
+        })?;
         first.check("input")?;
         m.infer_pipeline(first.to_owned()?)
     })

@@ -154,7 +154,7 @@ pub extern "C" fn inferkit_model_infer_async(
         let Some(callback) = callback else {
             return Err(crate::Error::NullArgument { name: "callback" });
         };
-        let owned = inputs.to_owned_tensors()?;
+        let owned = inputs.to_owned_values();
         let userdata = Userdata(userdata);
         let handle = m.infer_with_callback(owned, &options_or_default(options), move |result| {
             let userdata = userdata;

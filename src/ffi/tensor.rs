@@ -1,4 +1,4 @@
-//! `inferkit_inputs` (tensors passed to a model) and `inferkit_outputs` (tensors it returns).
+//! `inferkit_inputs` (values passed to a model) and `inferkit_outputs` (values it returns).
 
 use std::ffi::{c_char, c_void, CString};
 
@@ -8,12 +8,15 @@ use super::{
 use crate::error::{Error, ErrorCode, Result};
 use crate::session::Outputs;
 use crate::tensor::{AlignedBytes, DType, TensorView};
+use crate::value::{AsInput, Input, Value};
 
 enum Data {
     /// Borrowed from the caller, who keeps it valid until the inference that uses it returns.
     Borrowed(*const u8, usize),
     /// Copied into inferkit's memory.
     Owned(AlignedBytes),
+    /// A string tensor, sequence, map or optional, copied.
+    Value(Value),
 }
 
 struct Entry {
@@ -30,16 +33,22 @@ pub struct inferkit_inputs {
 }
 
 impl inferkit_inputs {
-    /// Copies the entries into owned tensors, for requests that outlive the call.
-    pub(crate) fn to_owned_tensors(&self) -> Result<Vec<(String, crate::tensor::Tensor)>> {
+    /// Copies the entries into owned values, for requests that outlive the call.
+    pub(crate) fn to_owned_values(&self) -> Vec<(String, Value)> {
         self.views()
             .into_iter()
-            .map(|(name, view)| Ok((name.to_string(), view.to_owned_unchecked())))
+            .map(|(name, input)| {
+                let value = match input {
+                    Input::Tensor(view) => Value::Tensor(view.to_owned_unchecked()),
+                    Input::Value(v) => v.clone(),
+                };
+                (name.to_string(), value)
+            })
             .collect()
     }
 
-    /// Views of the entries, for `Model::infer`.
-    pub(crate) fn views(&self) -> Vec<(&str, TensorView<'_>)> {
+    /// The entries as request inputs, for `Model::infer`.
+    pub(crate) fn views(&self) -> Vec<(&str, Input<'_>)> {
         self.entries
             .iter()
             .map(|e| {
@@ -48,13 +57,23 @@ impl inferkit_inputs {
                     // inferkit_inputs_add); the pointer was checked against NULL when it was added.
                     Data::Borrowed(ptr, len) => c_slice(*ptr, *len, "data").unwrap_or(&[]),
                     Data::Owned(buf) => buf.as_bytes(),
+                    Data::Value(v) => return (e.name.as_str(), v.as_input()),
                 };
                 (
                     e.name.as_str(),
-                    TensorView::new(e.dtype, &e.shape[..], bytes),
+                    Input::Tensor(TensorView::new(e.dtype, &e.shape[..], bytes)),
                 )
             })
             .collect()
+    }
+
+    pub(crate) fn push_value(&mut self, name: String, value: Value) {
+        self.entries.push(Entry {
+            name,
+            dtype: DType::U8,
+            shape: Vec::new(),
+            data: Data::Value(value),
+        });
     }
 }
 
@@ -97,7 +116,18 @@ pub extern "C" fn inferkit_inputs_count(inputs: *const inferkit_inputs) -> usize
     guard_value(0, || arg(inputs, "inputs").map_or(0, |i| i.entries.len()))
 }
 
-fn parse_entry(
+/// Raw bytes cannot describe strings: those come through `inferkit_inputs_add_strings`.
+pub(crate) fn no_strings(dtype: DType) -> Result<()> {
+    if dtype == DType::String {
+        return Err(Error::InvalidArgument {
+            name: "dtype",
+            reason: "string tensors are added with inferkit_inputs_add_strings or inferkit_value_new_strings".into(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_entry(
     name: *const c_char,
     dtype: u32,
     shape: *const i64,
@@ -141,6 +171,7 @@ pub extern "C" fn inferkit_inputs_add(
     guard(error_out, || {
         let inputs = arg_mut(inputs, "inputs")?;
         let (name, dtype, shape) = parse_entry(name, dtype, shape, rank)?;
+        no_strings(dtype)?;
         c_slice(data.cast::<u8>(), data_len, "data")?;
         inputs.entries.push(Entry {
             name,
@@ -168,6 +199,7 @@ pub extern "C" fn inferkit_inputs_add_copy(
     guard(error_out, || {
         let inputs = arg_mut(inputs, "inputs")?;
         let (name, dtype, shape) = parse_entry(name, dtype, shape, rank)?;
+        no_strings(dtype)?;
         let bytes = c_slice(data.cast::<u8>(), data_len, "data")?;
         inputs.entries.push(Entry {
             name,
@@ -191,7 +223,11 @@ pub(crate) fn outputs_handle(outputs: Outputs) -> inferkit_outputs {
     let names = outputs.iter().map(|(n, _)| to_cstring(n)).collect();
     let shapes = outputs
         .iter()
-        .map(|(_, t)| t.shape().iter().map(|d| *d as i64).collect())
+        .map(|(_, v)| {
+            v.as_tensor()
+                .map(|t| t.shape().iter().map(|d| *d as i64).collect())
+                .unwrap_or_default()
+        })
         .collect();
     inferkit_outputs {
         outputs,
@@ -235,9 +271,11 @@ pub extern "C" fn inferkit_outputs_find(
     })
 }
 
-/// Reads output `index`: its name, dtype (an `inferkit_dtype`), shape (`*rank_out` dims) and
+/// Reads tensor output `index`: its name, dtype (an `inferkit_dtype`), shape (`*rank_out` dims) and
 /// bytes (`*data_len_out` bytes, row-major, native byte order, aligned for the dtype). Each
-/// out-parameter may be NULL when not wanted. The pointers belong to `outputs`.
+/// out-parameter may be NULL when not wanted. The pointers belong to `outputs`. String tensors,
+/// sequences, maps and optionals are INFERKIT_STATUS_TYPE_MISMATCH: read them with
+/// `inferkit_outputs_value`.
 #[no_mangle]
 pub extern "C" fn inferkit_outputs_get(
     outputs: *const inferkit_outputs,
@@ -261,7 +299,19 @@ pub extern "C" fn inferkit_outputs_get(
                 ),
             });
         }
-        let t = &o.outputs[index];
+        let name = o.outputs.name(index).unwrap_or_default();
+        let t = match o.outputs.value_at(index) {
+            Some(Value::Tensor(t)) if t.dtype() != DType::String => t,
+            other => {
+                return Err(Error::TypeMismatch {
+                    model: String::new(),
+                    input: name.to_string(),
+                    expected: "a numeric tensor (read other outputs with inferkit_outputs_value)"
+                        .into(),
+                    given: other.map_or_else(String::new, Value::describe),
+                })
+            }
+        };
         write_opt(name_out, o.names[index].as_ptr());
         write_opt(dtype_out, t.dtype() as u32);
         write_opt(shape_out, o.shapes[index].as_ptr());
@@ -283,7 +333,68 @@ pub extern "C" fn inferkit_outputs_free(outputs: *mut inferkit_outputs) {
     })
 }
 
-/// Size in bytes of one element of `dtype` (an `inferkit_dtype`), or 0 if it is not one.
+/// Output `index` as a value of any kind (tensor, string tensor, sequence, map, optional); NULL
+/// for NULL or an index out of range. The value belongs to `outputs` (do not free it) and lives
+/// until `inferkit_outputs_free`. Thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_outputs_value(
+    outputs: *const inferkit_outputs,
+    index: usize,
+) -> *const super::value::inferkit_value {
+    guard_value(std::ptr::null(), || {
+        arg(outputs, "outputs")
+            .ok()
+            .and_then(|o| o.outputs.value_at(index))
+            .map_or(std::ptr::null(), super::value::value_ptr)
+    })
+}
+
+/// Adds an input of any kind (tensor, string tensor, sequence, map, optional), copied from
+/// `value`: the caller keeps ownership of `value` and may free it when this returns. `name` is
+/// copied. An optional input may also be left out, which gives it no value.
+#[no_mangle]
+pub extern "C" fn inferkit_inputs_add_value(
+    inputs: *mut inferkit_inputs,
+    name: *const c_char,
+    value: *const super::value::inferkit_value,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let inputs = arg_mut(inputs, "inputs")?;
+        let name = c_str(name, "name")?.to_string();
+        let value = super::value::value_ref(value)?;
+        inputs.push_value(name, value.clone());
+        Ok(())
+    })
+}
+
+/// Adds a string tensor input of `shape` (`rank` dims), copied: one string per element,
+/// row-major. `strings` points to the elements; `lengths` to their lengths in bytes, or is NULL
+/// when every string is NUL-terminated. Strings are bytes (usually UTF-8) and may contain NUL
+/// when `lengths` is given.
+#[no_mangle]
+pub extern "C" fn inferkit_inputs_add_strings(
+    inputs: *mut inferkit_inputs,
+    name: *const c_char,
+    shape: *const i64,
+    rank: usize,
+    strings: *const *const c_char,
+    lengths: *const usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let inputs = arg_mut(inputs, "inputs")?;
+        let name = c_str(name, "name")?.to_string();
+        let tensor = super::value::strings_tensor(shape, rank, strings, lengths)?;
+        inputs.push_value(name, Value::Tensor(tensor));
+        Ok(())
+    })
+}
+
+/// Size in bytes of one element of `dtype` (an `inferkit_dtype`), or 0 if it is not one, or if it
+/// is a string or a packed type narrower than a byte (INFERKIT_DTYPE_U4, _I4, _F4E2M1, _U2,
+/// _I2: their tensors take `ceil(elements × bits / 8)` bytes, the first element in the lowest
+/// bits).
 #[no_mangle]
 pub extern "C" fn inferkit_dtype_size(dtype: u32) -> usize {
     guard_value(0, || DType::from_u32(dtype).map_or(0, DType::size))

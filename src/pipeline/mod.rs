@@ -55,6 +55,7 @@ use crate::error::{Error, Result};
 use crate::session::Outputs;
 use crate::signature::{Dim, Signature};
 use crate::tensor::{DType, Tensor};
+use crate::value::Value;
 
 /// A pre-processing step.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -304,7 +305,7 @@ fn dtype_named(name: &str) -> Option<DType> {
     DType::ALL
         .iter()
         .copied()
-        .find(|d| d.name() == name && *d != DType::Bool)
+        .find(|d| d.name() == name && *d != DType::Bool && d.is_batchable())
 }
 
 fn axis_index(axis: i64, rank: usize) -> Option<usize> {
@@ -374,6 +375,27 @@ impl Pipeline {
                 ))
             }
         };
+        // Pre and post steps compute on numbers: strings, packed types, sequences, maps and
+        // optionals are refused here rather than at the first request.
+        let numeric = |s: &crate::signature::TensorSpec| s.is_tensor() && s.dtype.is_batchable();
+        if needs_input && !numeric(input) {
+            return Err(fail(
+                "input".into(),
+                format!(
+                    "the pre steps feed numbers; `{}` is {}",
+                    input.name, input.ty
+                ),
+            ));
+        }
+        if !spec.post.is_empty() && !numeric(output) {
+            return Err(fail(
+                "output".into(),
+                format!(
+                    "the post steps read numbers; `{}` is {}",
+                    output.name, output.ty
+                ),
+            ));
+        }
         for (i, step) in spec.pre.iter().enumerate() {
             step.check_values()
                 .map_err(|reason| fail(step_name("pre", i, step), reason))?;
@@ -881,7 +903,7 @@ impl Pipeline {
                 (
                     Arc::<str>::from(n),
                     if Some(n) == self.output.as_deref() {
-                        processed.clone()
+                        Value::Tensor(processed.clone())
                     } else {
                         t.clone()
                     },
@@ -889,7 +911,7 @@ impl Pipeline {
             })
             .collect();
         Ok(PipelineOutput {
-            outputs: Outputs::new(entries),
+            outputs: Outputs::from_values(entries),
             classes,
         })
     }
@@ -922,6 +944,7 @@ fn to_f32(t: &Tensor) -> Result<ArrayD<f32>> {
             .iter()
             .map(|v| f32::from(u8::from(*v)))
             .collect(),
+        other => return Err(not_numeric(other)),
     };
     ArrayD::from_shape_vec(IxDyn(t.shape()), values).map_err(|e| Error::InvalidTensorData {
         input: String::new(),
@@ -946,6 +969,14 @@ fn from_f32(x: ArrayD<f32>, dtype: DType) -> Result<Tensor> {
         DType::U32 => Tensor::from_vec(shape, values.iter().map(|v| v.round() as u32).collect()),
         DType::U64 => Tensor::from_vec(shape, values.iter().map(|v| v.round() as u64).collect()),
         DType::Bool => Tensor::from_vec(shape, values.iter().map(|v| *v != 0.0).collect()),
+        other => Err(not_numeric(other)),
+    }
+}
+
+fn not_numeric(dtype: DType) -> Error {
+    Error::Unsupported {
+        what: format!("a pipeline step on {dtype} tensors"),
+        feature: None,
     }
 }
 
@@ -956,16 +987,8 @@ mod tests {
 
     fn sig(input: Vec<Dim>, dtype: DType, output: Vec<Dim>) -> Signature {
         Signature {
-            inputs: vec![TensorSpec {
-                name: "x".into(),
-                dtype,
-                dims: input,
-            }],
-            outputs: vec![TensorSpec {
-                name: "y".into(),
-                dtype: DType::F32,
-                dims: output,
-            }],
+            inputs: vec![TensorSpec::tensor("x", dtype, input)],
+            outputs: vec![TensorSpec::tensor("y", DType::F32, output)],
         }
     }
 

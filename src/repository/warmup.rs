@@ -5,7 +5,8 @@
 use super::config::{Warmup, WarmupInputs};
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::tensor::{byte_len, read_tensor_pack, DType, Tensor, TensorView};
+use crate::tensor::{byte_len, read_tensor_pack, DType, Tensor};
+use crate::value::{Map, Value, ValueType};
 
 /// Most bytes the inputs of one warmup request may take (generated or read from a file): 256 MiB.
 /// A model whose fixed inputs are larger is warmed with a file of smaller inputs, or not at all.
@@ -34,7 +35,7 @@ fn too_large(model: &Model, what: String) -> Error {
 }
 
 fn run_inner(model: &Model, warmup: &Warmup) -> Result<()> {
-    let inputs: Vec<(String, Tensor)> = match &warmup.inputs {
+    let inputs: Vec<(String, Value)> = match &warmup.inputs {
         WarmupInputs::File(path) => {
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             if size > MAX_WARMUP_BYTES {
@@ -44,12 +45,15 @@ fn run_inner(model: &Model, warmup: &Warmup) -> Result<()> {
                 ));
             }
             read_tensor_pack(path)?
+                .into_iter()
+                .map(|(n, t)| (n, Value::Tensor(t)))
+                .collect()
         }
         generated => {
             // Sized from the signature before anything is allocated.
             let mut total: u64 = 0;
             for spec in &model.signature().inputs {
-                let shape = warmup_shape(spec);
+                let shape = warmup_shape(&spec.dims);
                 let bytes = byte_len(spec.dtype, &shape).map(|(_, b)| b as u64);
                 total = bytes
                     .and_then(|b| total.checked_add(b))
@@ -64,8 +68,7 @@ fn run_inner(model: &Model, warmup: &Warmup) -> Result<()> {
             generated_inputs(model, generated)?
         }
     };
-    let views: Vec<(&str, TensorView<'_>)> =
-        inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
+    let views: Vec<(&str, &Value)> = inputs.iter().map(|(n, v)| (n.as_str(), v)).collect();
     for _ in 0..warmup.count {
         model.infer(&views).map_err(|e| Error::Inference {
             model: model.name().to_string(),
@@ -75,27 +78,54 @@ fn run_inner(model: &Model, warmup: &Warmup) -> Result<()> {
     Ok(())
 }
 
-/// Zeros or fixed-seed values for every input, in [`warmup_shape`]s.
-fn generated_inputs(model: &Model, generated: &WarmupInputs) -> Result<Vec<(String, Tensor)>> {
-    model
-        .signature()
-        .inputs
-        .iter()
-        .map(|spec| {
-            let shape = warmup_shape(spec);
-            let tensor = match generated {
-                WarmupInputs::Random => random(spec.dtype, shape)?,
-                _ => Tensor::zeros(spec.dtype, shape)?,
-            };
-            Ok((spec.name.to_string(), tensor))
-        })
-        .collect()
+/// Zeros or fixed-seed values for every input, tensors in [`warmup_shape`]s. Optional inputs are
+/// left out (absent); a sequence holds one tensor; a map holds one entry.
+fn generated_inputs(model: &Model, generated: &WarmupInputs) -> Result<Vec<(String, Value)>> {
+    let mut inputs = Vec::new();
+    for spec in &model.signature().inputs {
+        if spec.is_optional() {
+            continue;
+        }
+        let value = generated_value(&spec.ty, generated)?;
+        inputs.push((spec.name.to_string(), value));
+    }
+    Ok(inputs)
 }
 
-/// The shape a generated warmup input takes: the fixed dims, and 1 for dynamic ones.
-fn warmup_shape(spec: &crate::signature::TensorSpec) -> Vec<usize> {
-    spec.dims
-        .iter()
+fn generated_value(ty: &ValueType, generated: &WarmupInputs) -> Result<Value> {
+    let tensor = |dtype: DType, shape: Vec<usize>| match generated {
+        WarmupInputs::Random => random(dtype, shape),
+        _ => Tensor::zeros(dtype, shape),
+    };
+    Ok(match ty {
+        ValueType::Tensor {
+            dtype,
+            dims,
+            ranked,
+        } => Value::Tensor(tensor(
+            *dtype,
+            if *ranked { warmup_shape(dims) } else { vec![1] },
+        )?),
+        ValueType::Sequence(inner) => Value::Sequence(vec![generated_value(inner, generated)?]),
+        ValueType::Map { key, value } => {
+            let ValueType::Tensor { dtype, .. } = &**value else {
+                return Err(Error::Unsupported {
+                    what: format!("warmup inputs for {ty}"),
+                    feature: None,
+                });
+            };
+            Value::Map(Map::new(
+                Tensor::zeros(*key, vec![1])?,
+                tensor(*dtype, vec![1])?,
+            )?)
+        }
+        ValueType::Optional(_) => Value::Optional(None),
+    })
+}
+
+/// The shape a generated warmup tensor takes: the fixed dims, and 1 for dynamic ones.
+fn warmup_shape(dims: &[crate::signature::Dim]) -> Vec<usize> {
+    dims.iter()
         .map(|d| usize::try_from(d.as_i64()).unwrap_or(1))
         .collect()
 }
@@ -118,6 +148,8 @@ fn random(dtype: DType, shape: Vec<usize>) -> Result<Tensor> {
             Tensor::from_f32(dtype, shape, &v)
         }
         DType::Bool => Tensor::from_vec(shape, (0..n).map(|i| i % 2 == 0).collect()),
+        // Strings and packed types: zeros (empty strings).
+        d if !d.is_batchable() => Tensor::zeros(dtype, shape),
         _ => {
             let mut t = Tensor::zeros(dtype, shape)?;
             let size = dtype.size();

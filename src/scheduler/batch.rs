@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::pool::Lease;
 use crate::session::{self, Outputs};
 use crate::tensor::{Tensor, TensorView};
+use crate::value::{Input, Value};
 
 pub(super) enum BatchError {
     /// ONNX Runtime failed: every request of the batch gets this error.
@@ -43,16 +44,17 @@ pub(super) fn run_concatenated(
         shape[0] = total;
         shapes.push(shape);
     }
-    let views: Vec<(&str, TensorView<'_>)> = scheduler
-        .signature
+    // Batched models take only whole-byte tensors, every input present (`Scheduler::new`).
+    let views: Vec<(&str, Input<'_>)> = first
         .inputs
         .iter()
         .zip(&shapes)
         .zip(&worker.buffers)
-        .map(|((spec, shape), buf)| {
+        .map(|((raw, shape), buf)| {
+            let spec = &scheduler.signature.inputs[raw.index];
             (
                 &*spec.name,
-                TensorView::new(spec.dtype, &shape[..], buf.as_bytes()),
+                Input::Tensor(TensorView::new(spec.dtype, &shape[..], buf.as_bytes())),
             )
         })
         .collect();
@@ -70,17 +72,20 @@ pub(super) fn run_concatenated(
 
 /// Hands each request its rows of every output.
 fn split(outputs: &Outputs, rows: &[usize], total: usize) -> Result<Vec<Outputs>, BatchError> {
-    if outputs
-        .iter()
-        .any(|(_, t)| t.shape().first() != Some(&total))
-    {
+    if outputs.iter().any(|(_, v)| {
+        v.as_tensor()
+            .is_none_or(|t| t.shape().first() != Some(&total) || !t.dtype().is_batchable())
+    }) {
         return Err(BatchError::NotRowWise);
     }
     let mut per_request: Vec<Vec<(Arc<str>, Tensor)>> = rows
         .iter()
         .map(|_| Vec::with_capacity(outputs.len()))
         .collect();
-    for (name, tensor) in outputs.entries() {
+    for (name, value) in outputs.entries() {
+        let Value::Tensor(tensor) = value else {
+            return Err(BatchError::NotRowWise);
+        };
         let row_bytes = tensor.as_bytes().len().checked_div(total).unwrap_or(0);
         let mut at = 0;
         for (r, n) in rows.iter().enumerate() {

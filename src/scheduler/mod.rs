@@ -58,7 +58,7 @@ use crate::metrics::Metrics;
 use crate::pool::{Lease, SessionPool};
 use crate::session::{self, Outputs, RunContext};
 use crate::signature::{Dim, Signature};
-use crate::tensor::{Tensor, TensorView};
+use crate::value::{Input, Value};
 use request::{RawInput, Request};
 
 thread_local! {
@@ -268,7 +268,13 @@ impl Scheduler {
                     .outputs
                     .iter()
                     .all(|s| dynamic_first(s.dims.first()))
-        }) && batching.max_batch_size > 1;
+        }) && batching.max_batch_size > 1
+            // Strings, packed types, sequences, maps and optionals are not concatenated.
+            && signature
+                .inputs
+                .iter()
+                .chain(&signature.outputs)
+                .all(|s| s.ty.is_batchable());
         Ok(Scheduler {
             run: RunContext::new(&name, &signature)?,
             pool: SessionPool::new(sessions, weights, signature.inputs.len()),
@@ -340,16 +346,18 @@ impl Scheduler {
         }
     }
 
-    /// Inputs in the model's input order (the request was validated: each is present once).
-    fn ordered<'a, 'v>(&self, inputs: &'a [(&str, TensorView<'v>)]) -> Vec<&'a TensorView<'v>> {
+    /// The inputs in the model's input order, as raw inputs that know their index (the request was
+    /// validated: each is present once; an optional input left out is absent).
+    fn ordered(&self, inputs: &[(&str, Input<'_>)]) -> Vec<RawInput> {
         self.signature
             .inputs
             .iter()
-            .filter_map(|spec| {
+            .enumerate()
+            .filter_map(|(index, spec)| {
                 inputs
                     .iter()
                     .find(|(n, _)| *n == &*spec.name)
-                    .map(|(_, v)| v)
+                    .map(|(_, v)| RawInput::new(index, v))
             })
             .collect()
     }
@@ -358,7 +366,7 @@ impl Scheduler {
     /// their completion hook (with the batch's clock readings); the others here.
     pub(crate) fn infer(
         &self,
-        inputs: &[(&str, TensorView<'_>)],
+        inputs: &[(&str, Input<'_>)],
         opts: &InferOptions,
     ) -> Result<Outputs> {
         let _span = tracing::trace_span!("inferkit.infer", model = %self.name).entered();
@@ -374,16 +382,12 @@ impl Scheduler {
     /// Counts a request that did not go through the queue (direct path, or refused before it).
     fn count_unqueued(
         &self,
-        inputs: &[(&str, TensorView<'_>)],
+        inputs: &[(&str, Input<'_>)],
         result: &Result<Outputs>,
         took: Option<Duration>,
     ) {
         self.metrics.inflight(-1);
-        let rows = inputs
-            .first()
-            .and_then(|(_, v)| v.shape().first())
-            .copied()
-            .unwrap_or(1);
+        let rows = inputs.first().and_then(|(_, v)| v.rows()).unwrap_or(1);
         self.metrics
             .outcome(result.as_ref().err().map(Error::code), rows);
         if let Some(took) = took {
@@ -407,7 +411,7 @@ impl Scheduler {
 
     fn infer_inner(
         &self,
-        inputs: &[(&str, TensorView<'_>)],
+        inputs: &[(&str, Input<'_>)],
         opts: &InferOptions,
         start: Option<Instant>,
     ) -> (Result<Outputs>, bool) {
@@ -420,11 +424,11 @@ impl Scheduler {
     /// `Ok((result, counted))`; `Err` for failures before the request was queued (counted by the caller).
     fn infer_queued_or_direct(
         &self,
-        inputs: &[(&str, TensorView<'_>)],
+        inputs: &[(&str, Input<'_>)],
         opts: &InferOptions,
         start: Option<Instant>,
     ) -> Result<(Result<Outputs>, bool)> {
-        self.signature.validate(&self.name, inputs)?;
+        self.signature.validate_inputs(&self.name, inputs)?;
         let selected = self.selection(opts)?;
         let deadline = self.deadline(opts);
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -446,11 +450,7 @@ impl Scheduler {
                     selected.as_deref(),
                 );
                 if self.batchable {
-                    let rows = inputs
-                        .first()
-                        .and_then(|(_, v)| v.shape().first())
-                        .copied()
-                        .unwrap_or(0);
+                    let rows = inputs.first().and_then(|(_, v)| v.rows()).unwrap_or(0);
                     sample.finish(&self.cost, rows);
                 }
                 drop(span);
@@ -469,11 +469,7 @@ impl Scheduler {
         }
         // Queued path. The request borrows the caller's memory: `Slot::wait` returns only once the
         // request is done, or withdrawn before a worker took it.
-        let raw = self
-            .ordered(inputs)
-            .into_iter()
-            .map(RawInput::new)
-            .collect();
+        let raw = self.ordered(inputs);
         let request = Arc::new(Request::new(
             raw,
             Vec::new(),
@@ -494,7 +490,7 @@ impl Scheduler {
     /// Queues a request that owns its inputs; the result arrives through the request's slot.
     pub(crate) fn submit_owned(
         &self,
-        inputs: Vec<(String, Tensor)>,
+        inputs: Vec<(String, Value)>,
         opts: &InferOptions,
         callback: Option<Box<dyn FnOnce(Result<Outputs>) + Send>>,
     ) -> Result<Arc<Request>> {
@@ -505,23 +501,24 @@ impl Scheduler {
 
     fn submit_owned_inner(
         &self,
-        inputs: Vec<(String, Tensor)>,
+        inputs: Vec<(String, Value)>,
         opts: &InferOptions,
         callback: Option<Box<dyn FnOnce(Result<Outputs>) + Send>>,
     ) -> Result<Arc<Request>> {
-        let views: Vec<(&str, TensorView<'_>)> =
-            inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
-        self.signature.validate(&self.name, &views)?;
+        use crate::value::AsInput;
+        let (names, owned): (Vec<String>, Vec<Value>) = inputs.into_iter().unzip();
+        let views: Vec<(&str, Input<'_>)> = names
+            .iter()
+            .zip(&owned)
+            .map(|(n, v)| (n.as_str(), v.as_input()))
+            .collect();
+        self.signature.validate_inputs(&self.name, &views)?;
         let selected = self.selection(opts)?;
         let deadline = self.deadline(opts);
-        let raw: Vec<RawInput> = self
-            .ordered(&views)
-            .into_iter()
-            .map(RawInput::new)
-            .collect();
+        // The raw inputs point into `owned`'s heap buffer (and tensors' own buffers), which do not
+        // move when `owned` moves into the request.
+        let raw = self.ordered(&views);
         drop(views);
-        // The raw inputs point into the tensors' heap buffers, which do not move with the tensors.
-        let owned: Vec<Tensor> = inputs.into_iter().map(|(_, t)| t).collect();
         let request = Arc::new(Request::new(
             raw,
             owned,
@@ -775,12 +772,10 @@ impl Scheduler {
                 .entered();
         let rows: usize = batch.iter().map(|r| r.rows.unwrap_or(0)).sum();
         if let [single] = batch {
-            let views: Vec<(&str, TensorView<'_>)> = self
-                .signature
+            let views: Vec<(&str, Input<'_>)> = single
                 .inputs
                 .iter()
-                .zip(&single.inputs)
-                .map(|(spec, raw)| (&*spec.name, raw.view()))
+                .map(|raw| (&*self.signature.inputs[raw.index].name, raw.input()))
                 .collect();
             let result = session::run(
                 &mut worker.session,

@@ -11,27 +11,77 @@ use smallvec::SmallVec;
 use crate::error::{Error, Result};
 use crate::session::Outputs;
 use crate::sync::{lock, Condvar, Mutex};
-use crate::tensor::{DType, Tensor, TensorView};
+use crate::tensor::{DType, TensorView};
+use crate::value::{Input, Value};
 
 /// One input of a queued request, in the model's input order. Points either into the caller's
 /// memory (a blocking call, whose caller waits until the request is done or withdrawn) or into
-/// tensors the request owns (async and callback calls).
+/// values the request owns (async and callback calls).
 pub(crate) struct RawInput {
+    /// Index of the input in the model's signature.
+    pub(crate) index: usize,
     pub(crate) dtype: DType,
     pub(crate) shape: SmallVec<[usize; 6]>,
     ptr: *const u8,
     len: usize,
+    /// String tensors: their offsets.
+    offsets: *const usize,
+    offsets_len: usize,
+    /// Inputs that are not tensors: the value (then the fields above are unused).
+    value: *const Value,
 }
 
 impl RawInput {
-    pub(crate) fn new(view: &TensorView<'_>) -> RawInput {
+    pub(crate) fn new(index: usize, input: &Input<'_>) -> RawInput {
+        match input {
+            Input::Tensor(view) => Self::tensor(index, view),
+            Input::Value(Value::Tensor(t)) => Self::tensor(index, &t.view()),
+            Input::Value(v) => RawInput {
+                index,
+                dtype: DType::U8,
+                shape: SmallVec::new(),
+                ptr: std::ptr::null(),
+                len: 0,
+                offsets: std::ptr::null(),
+                offsets_len: 0,
+                value: *v,
+            },
+        }
+    }
+
+    fn tensor(index: usize, view: &TensorView<'_>) -> RawInput {
         let bytes = view.as_bytes();
+        let offsets = view.offsets();
         RawInput {
+            index,
             dtype: view.dtype(),
             shape: SmallVec::from_slice(view.shape()),
             ptr: bytes.as_ptr(),
             len: bytes.len(),
+            offsets: offsets.as_ptr(),
+            offsets_len: offsets.len(),
+            value: std::ptr::null(),
         }
+    }
+
+    /// The input, as the request's caller gave it.
+    pub(crate) fn input(&self) -> Input<'_> {
+        if !self.value.is_null() {
+            // SAFETY: as for `bytes`: the value lives in the request or with its blocked caller.
+            return Input::Value(unsafe { &*self.value });
+        }
+        let offsets: &[usize] = if self.offsets_len == 0 {
+            &[]
+        } else {
+            // SAFETY: as for `bytes`.
+            unsafe { std::slice::from_raw_parts(self.offsets, self.offsets_len) }
+        };
+        Input::Tensor(TensorView::with_offsets(
+            self.dtype,
+            &self.shape[..],
+            self.bytes(),
+            offsets,
+        ))
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -43,10 +93,6 @@ impl RawInput {
         // or withdrawn before any worker took it.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
-
-    pub(crate) fn view(&self) -> TensorView<'_> {
-        TensorView::new(self.dtype, &self.shape[..], self.bytes())
-    }
 }
 
 /// A request waiting in a model's queue.
@@ -54,7 +100,7 @@ pub(crate) struct Request {
     /// Inputs in the model's input order.
     pub(crate) inputs: Vec<RawInput>,
     /// Keeps the data of owned inputs alive.
-    _owned: Vec<Tensor>,
+    _owned: Vec<Value>,
     /// Indices of the outputs asked for; `None` for all.
     pub(crate) selected: Option<Vec<usize>>,
     /// Rows along dim 0 shared by every input, when the request can join a batch.
@@ -94,7 +140,7 @@ impl Request {
     /// A request over inputs already validated and ordered as the model's inputs.
     pub(crate) fn new(
         inputs: Vec<RawInput>,
-        owned: Vec<Tensor>,
+        owned: Vec<Value>,
         selected: Option<Vec<usize>>,
         deadline: Option<Instant>,
         batchable: bool,

@@ -260,7 +260,8 @@ static void check_errors(void) {
   CHECK(inferkit_model_open(NULL, NULL, &never, NULL) == INFERKIT_STATUS_NULL_ARGUMENT, "status without error object");
 
   /* bad enum values and shapes */
-  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_dtype", inferkit_inputs_add(inputs, "x", 8, shape, 2, x, sizeof x, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_dtype", inferkit_inputs_add(inputs, "x", 99, shape, 2, x, sizeof x, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_inputs_add_strings", inferkit_inputs_add(inputs, "x", INFERKIT_DTYPE_STRING, shape, 2, x, sizeof x, error_out));
   EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "negative", inferkit_inputs_add(inputs, "x", INFERKIT_DTYPE_F32, neg_shape, 2, x, sizeof x, error_out));
   EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_optimization_level", inferkit_model_options_set_optimization_level(opts, 42, error_out));
   EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "intra_op_threads", inferkit_model_options_set_threads(opts, 0, 1, error_out));
