@@ -2,8 +2,8 @@
 #
 #   make demo    the main job: a demo serving the bundled models
 #   make test    every test: Rust (unit, integration, doc), loom models, the C ABI under ASan/UBSan
-#                and valgrind, the header's freshness, C++ compatibility, fmt and clippy, and each
-#                fuzz target for 5 s
+#                and valgrind, the header's freshness, C++ compatibility, fmt and clippy, the ONNX
+#                conformance run beside onnxruntime's Python API, and each fuzz target for 5 s
 #   make fuzz    each fuzz target for FUZZ_SECONDS (600); make soak: the registry hammer for
 #                SOAK_SECONDS (60) in a release build
 #
@@ -20,12 +20,12 @@ CDIR     := target/c
 LIBDIR   := target/debug
 CLIBS    := -lpthread -ldl -lm
 
-.PHONY: demo test provision build test-rust test-loom test-c lint header soak clean fuzz fuzz-smoke fuzz-tools
+.PHONY: demo test provision build test-rust test-loom test-c lint header soak clean fuzz fuzz-smoke fuzz-tools conformance
 
 demo: provision
 	$(CARGO) run --release --example quickstart
 
-test: provision lint test-rust test-loom test-c fuzz-smoke
+test: provision lint test-rust test-loom test-c conformance fuzz-smoke
 	@echo "make test: all tests passed"
 
 provision:
@@ -60,10 +60,30 @@ test-c: build
 	$(CXX) -std=c++17 $(CWARN) -Iinclude -c tests/c/header_cpp.cpp -o $(CDIR)/header_cpp.o
 	$(CC) -std=c11 $(CWARN) -g $(SAN) -Iinclude tests/c/test_containment.c $(LIBDIR)/libinferkit.a $(CLIBS) -o $(CDIR)/test_containment_asan
 	$(CC) -std=c11 $(CWARN) -g -Iinclude tests/c/test_containment.c -L$(LIBDIR) -linferkit -Wl,-rpath,$(CURDIR)/$(LIBDIR) $(CLIBS) -o $(CDIR)/test_containment_shared
+	$(CC) -std=c11 $(CWARN) -g $(SAN) -Iinclude tests/c/test_values.c $(LIBDIR)/libinferkit.a $(CLIBS) -o $(CDIR)/test_values_asan
+	$(CC) -std=c11 $(CWARN) -g -Iinclude tests/c/test_values.c -L$(LIBDIR) -linferkit -Wl,-rpath,$(CURDIR)/$(LIBDIR) $(CLIBS) -o $(CDIR)/test_values_shared
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CDIR)/test_model_asan tests/fixtures
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CDIR)/test_containment_asan tests/fixtures
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CDIR)/test_values_asan tests/fixtures
 	valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 $(CDIR)/test_model_shared tests/fixtures
 	valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 $(CDIR)/test_containment_shared tests/fixtures
+	valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 $(CDIR)/test_values_shared tests/fixtures
+
+# Conformance: every ONNX backend node test the onnx 1.21 wheel ships, through inferkit's C ABI and
+# through onnxruntime's Python API, side by side. Fails when inferkit does not pass every case the
+# Python API passes, or when a case crashes or hangs (each case runs in a worker process that a
+# crash cannot take the run down with). Results: target/conformance/*.json; tests/conformance/run.py.
+CONFORMANCE_PY := target/conformance-venv/bin/python
+ORT_LIB        := target/onnxruntime/libonnxruntime.so.1.31.1
+
+conformance: build
+	@.ci/provision-conformance.sh
+	@mkdir -p target/conformance
+	$(CONFORMANCE_PY) tests/conformance/run.py --self-test --backend inferkit --lib $(LIBDIR)/libinferkit.so --ort $(ORT_LIB)
+	$(CONFORMANCE_PY) tests/conformance/run.py --backend inferkit --lib $(LIBDIR)/libinferkit.so --ort $(ORT_LIB) --json target/conformance/inferkit.json
+	$(CONFORMANCE_PY) tests/conformance/run.py --backend onnxruntime --json target/conformance/onnxruntime.json
+	$(CONFORMANCE_PY) tests/conformance/run.py --compare target/conformance/inferkit.json target/conformance/onnxruntime.json --require-superset > target/conformance/compare.txt || { cat target/conformance/compare.txt; exit 1; }
+	@sed -n '1,4p' target/conformance/compare.txt
 
 # Soak (not in `make test`): the registry hammer in a release build for SOAK_SECONDS: 16 threads
 # infer while versions come and go; every answer is checked against the version it selected.
