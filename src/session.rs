@@ -217,16 +217,6 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// Outputs that are all tensors.
-    pub(crate) fn new(entries: Vec<(Arc<str>, Tensor)>) -> Outputs {
-        Outputs {
-            entries: entries
-                .into_iter()
-                .map(|(n, t)| (n, Value::Tensor(t)))
-                .collect(),
-        }
-    }
-
     pub(crate) fn from_values(entries: Vec<(Arc<str>, Value)>) -> Outputs {
         Outputs { entries }
     }

@@ -334,6 +334,21 @@ fn side(m: &inferkit_model, io: u32) -> Result<(&[TensorSpec], &[SpecStrings])> 
     }
 }
 
+/// Input or output `index` of a model handle, with its C strings.
+fn spec_at<'a>(
+    model: *const inferkit_model,
+    io: u32,
+    index: usize,
+) -> Result<(&'a TensorSpec, &'a SpecStrings)> {
+    let m: &'a inferkit_model = arg(model, "model")?;
+    let (specs, strings) = side(m, io)?;
+    let spec = specs.get(index).ok_or_else(|| Error::InvalidArgument {
+        name: "index",
+        reason: format!("{index} is out of range; there are {}", specs.len()),
+    })?;
+    Ok((spec, &strings[index]))
+}
+
 /// Number of inputs (`io` = INFERKIT_IO_INPUT) or outputs (INFERKIT_IO_OUTPUT) of the model, or 0
 /// for NULL or an unknown `io`. Thread-safe.
 #[no_mangle]
@@ -358,13 +373,8 @@ pub extern "C" fn inferkit_model_tensor_info(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = arg(model, "model")?;
-        let (specs, strings) = side(m, io)?;
-        let spec = specs.get(index).ok_or_else(|| Error::InvalidArgument {
-            name: "index",
-            reason: format!("{index} is out of range; there are {}", specs.len()),
-        })?;
-        write_opt(name_out, strings[index].name.as_ptr());
+        let (spec, strings) = spec_at(model, io, index)?;
+        write_opt(name_out, strings.name.as_ptr());
         write_opt(dtype_out, spec.dtype as u32);
         write_opt(rank_out, spec.rank());
         Ok(())
@@ -386,14 +396,9 @@ pub extern "C" fn inferkit_model_value_type(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = arg(model, "model")?;
-        let (specs, strings) = side(m, io)?;
-        let spec = specs.get(index).ok_or_else(|| Error::InvalidArgument {
-            name: "index",
-            reason: format!("{index} is out of range; there are {}", specs.len()),
-        })?;
+        let (spec, strings) = spec_at(model, io, index)?;
         write_opt(kind_out, spec.ty.kind() as u32);
-        write_opt(type_out, strings[index].ty.as_ptr());
+        write_opt(type_out, strings.ty.as_ptr());
         Ok(())
     })
 }
@@ -412,12 +417,7 @@ pub extern "C" fn inferkit_model_tensor_dim(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = arg(model, "model")?;
-        let (specs, strings) = side(m, io)?;
-        let spec = specs.get(index).ok_or_else(|| Error::InvalidArgument {
-            name: "index",
-            reason: format!("{index} is out of range; there are {}", specs.len()),
-        })?;
+        let (spec, strings) = spec_at(model, io, index)?;
         let dim = spec.dims.get(axis).ok_or_else(|| Error::InvalidArgument {
             name: "axis",
             reason: format!(
@@ -429,7 +429,7 @@ pub extern "C" fn inferkit_model_tensor_dim(
         write_opt(dim_out, dim.as_i64());
         write_opt(
             symbol_out,
-            strings[index].symbols[axis]
+            strings.symbols[axis]
                 .as_ref()
                 .map_or(std::ptr::null(), |s| s.as_ptr()),
         );

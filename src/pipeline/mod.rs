@@ -1180,7 +1180,7 @@ mod tests {
             vec![Dim::symbolic("n"), Dim::Fixed(3)],
         );
         let logits = Tensor::from_vec(vec![2, 3], vec![1.0f32, 3.0, 2.0, 0.0, 0.0, 5.0]).unwrap();
-        let outputs = Outputs::new(vec![("y".into(), logits)]);
+        let outputs = Outputs::from_values(vec![("y".into(), Value::Tensor(logits))]);
         let run = |post: Vec<PostStep>| {
             Pipeline::new(
                 "m",

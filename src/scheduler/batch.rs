@@ -78,7 +78,7 @@ fn split(outputs: &Outputs, rows: &[usize], total: usize) -> Result<Vec<Outputs>
     }) {
         return Err(BatchError::NotRowWise);
     }
-    let mut per_request: Vec<Vec<(Arc<str>, Tensor)>> = rows
+    let mut per_request: Vec<Vec<(Arc<str>, Value)>> = rows
         .iter()
         .map(|_| Vec::with_capacity(outputs.len()))
         .collect();
@@ -95,8 +95,8 @@ fn split(outputs: &Outputs, rows: &[usize], total: usize) -> Result<Vec<Outputs>
             at += n * row_bytes;
             let part =
                 Tensor::from_bytes(tensor.dtype(), shape, bytes).map_err(BatchError::Failed)?;
-            per_request[r].push((name.clone(), part));
+            per_request[r].push((name.clone(), Value::Tensor(part)));
         }
     }
-    Ok(per_request.into_iter().map(Outputs::new).collect())
+    Ok(per_request.into_iter().map(Outputs::from_values).collect())
 }

@@ -506,19 +506,18 @@ impl Scheduler {
         callback: Option<Box<dyn FnOnce(Result<Outputs>) + Send>>,
     ) -> Result<Arc<Request>> {
         use crate::value::AsInput;
-        let (names, owned): (Vec<String>, Vec<Value>) = inputs.into_iter().unzip();
-        let views: Vec<(&str, Input<'_>)> = names
+        let views: Vec<(&str, Input<'_>)> = inputs
             .iter()
-            .zip(&owned)
             .map(|(n, v)| (n.as_str(), v.as_input()))
             .collect();
         self.signature.validate_inputs(&self.name, &views)?;
         let selected = self.selection(opts)?;
         let deadline = self.deadline(opts);
-        // The raw inputs point into `owned`'s heap buffer (and tensors' own buffers), which do not
-        // move when `owned` moves into the request.
+        // The raw inputs point into `inputs`' heap buffer (and tensors' own buffers), which do not
+        // move when `inputs` moves into the request.
         let raw = self.ordered(&views);
         drop(views);
+        let owned = inputs;
         let request = Arc::new(Request::new(
             raw,
             owned,

@@ -100,7 +100,7 @@ pub(crate) struct Request {
     /// Inputs in the model's input order.
     pub(crate) inputs: Vec<RawInput>,
     /// Keeps the data of owned inputs alive.
-    _owned: Vec<Value>,
+    _owned: Vec<(String, Value)>,
     /// Indices of the outputs asked for; `None` for all.
     pub(crate) selected: Option<Vec<usize>>,
     /// Rows along dim 0 shared by every input, when the request can join a batch.
@@ -140,7 +140,7 @@ impl Request {
     /// A request over inputs already validated and ordered as the model's inputs.
     pub(crate) fn new(
         inputs: Vec<RawInput>,
-        owned: Vec<Value>,
+        owned: Vec<(String, Value)>,
         selected: Option<Vec<usize>>,
         deadline: Option<Instant>,
         batchable: bool,
@@ -448,7 +448,7 @@ mod loom_tests {
     use super::*;
 
     fn ok() -> Result<Outputs> {
-        Ok(Outputs::new(Vec::new()))
+        Ok(Outputs::from_values(Vec::new()))
     }
 
     fn cancelled() -> Error {

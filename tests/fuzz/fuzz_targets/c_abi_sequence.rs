@@ -1,8 +1,9 @@
 //! The bytes are a small program of C ABI calls: opening fixture models with fuzzed options,
 //! building inputs with fuzzed names, dtypes, dims and byte lengths, synchronous, selected and
 //! asynchronous inference (with callbacks that check and record their results, some of which
-//! submit again from inside the callback), cancelling, cloning, pipelined inference, and freeing
-//! in a fuzzed order, optionally while another thread runs inferences on the same model.
+//! submit again from inside the callback), cancelling, cloning, pipelined inference, values of
+//! every kind (string tensors, sequences, maps, optionals, nested, with NULLs), and freeing in a
+//! fuzzed order, optionally while another thread runs inferences on the same model.
 //!
 //! The harness plays a correct host: it never passes a dangling or foreign handle and keeps
 //! borrowed input bytes alive until the inference that uses them returns. NULL pointers, wrong
@@ -32,6 +33,7 @@ use inferkit::ffi::pipeline::*;
 use inferkit::ffi::registry::inferkit_string_free;
 use inferkit::ffi::request::*;
 use inferkit::ffi::tensor::*;
+use inferkit::ffi::value::*;
 use inferkit::{DType, ErrorCode};
 use libfuzzer_sys::fuzz_target;
 
@@ -56,6 +58,13 @@ const FIXTURES: &[&str] = &[
     "no_such_model.onnx",
     "", // the fixtures directory itself
     "slow.onnx",
+    "values/seq_len.onnx",
+    "values/seq_split.onnx",
+    "values/strings.onnx",
+    "values/zipmap.onnx",
+    "values/dict_in.onnx",
+    "values/optional.onnx",
+    "values/two_bit.onnx",
 ];
 
 /// Pipeline bodies the program may set (the `[pipeline]` table, as config.toml has it).
@@ -138,6 +147,15 @@ fn touch_outputs(o: *const inferkit_outputs) {
     let n = inferkit_outputs_count(o);
     let mut sum = 0u64;
     for i in 0..=n {
+        let value = inferkit_outputs_value(o, i);
+        assert_eq!(value.is_null(), i == n || o.is_null(), "outputs_value({i}) of {n}");
+        if !value.is_null() {
+            sum = sum.wrapping_add(touch_value(value, 0));
+        }
+        // Numeric tensors (packed ones too) are also read directly; other kinds are refused.
+        let numeric = !value.is_null()
+            && inferkit_value_get_kind(value) == 1
+            && tensor_dtype(inferkit_value_tensor(value)) != DType::String as u32;
         let (mut name, mut dtype, mut shape, mut rank, mut data, mut len) = (
             std::ptr::null(),
             0u32,
@@ -153,19 +171,20 @@ fn touch_outputs(o: *const inferkit_outputs) {
         check(code, &mut err, true);
         if code != ErrorCode::Ok {
             assert!(
-                i == n || o.is_null(),
+                i == n || o.is_null() || (!numeric && code == ErrorCode::TypeMismatch),
                 "outputs_get({i}) of {n} failed: {code:?}"
             );
             continue;
         }
-        assert!(i < n, "outputs_get({i}) succeeded with only {n} outputs");
-        assert!(inferkit_dtype_size(dtype) > 0, "output dtype {dtype}");
+        assert!(i < n && numeric, "outputs_get({i}) succeeded ({n} outputs, numeric {numeric})");
+        let bits = DType::from_u32(dtype).map_or(0, DType::bits);
+        assert!(bits > 0, "output dtype {dtype}");
         // SAFETY: inferkit promises `rank` dims at `shape` and `len` bytes at `data`.
         unsafe {
             let dims = std::slice::from_raw_parts(shape, rank);
             let elems = dims.iter().try_fold(1i64, |a, d| a.checked_mul(*d));
             assert_eq!(
-                elems.map(|e| e as usize * inferkit_dtype_size(dtype)),
+                elems.map(|e| (e as usize * bits).div_ceil(8)),
                 Some(len),
                 "output {i}: shape {dims:?} of dtype {dtype} vs {len} bytes"
             );
@@ -189,6 +208,108 @@ fn touch_outputs(o: *const inferkit_outputs) {
     assert_ne!(code, ErrorCode::Ok);
     assert_eq!(index, 7, "out-parameter written on failure");
     std::hint::black_box(sum);
+}
+
+fn tensor_dtype(t: *const inferkit_tensor) -> u32 {
+    let mut dtype = 0u32;
+    let mut err = std::ptr::null_mut();
+    let code = inferkit_tensor_read(
+        t,
+        &mut dtype,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        &mut err,
+    );
+    check(code, &mut err, true);
+    dtype
+}
+
+/// Reads a whole value, checking what the header promises of each kind; returns a checksum.
+fn touch_value(v: *const inferkit_value, depth: usize) -> u64 {
+    assert!(depth < 20, "values nest deeper than any signature");
+    let count = inferkit_value_count(v);
+    match inferkit_value_get_kind(v) {
+        1 => {
+            assert_eq!(count, 0, "a tensor has no items");
+            let t = inferkit_value_tensor(v);
+            assert!(!t.is_null(), "a tensor value without a tensor");
+            touch_tensor(t)
+        }
+        2 => {
+            let mut sum = 0u64;
+            for i in 0..=count {
+                let item = inferkit_value_item(v, i);
+                assert_eq!(item.is_null(), i == count, "sequence item {i} of {count}");
+                if !item.is_null() {
+                    sum = sum.wrapping_add(touch_value(item, depth + 1));
+                }
+            }
+            sum
+        }
+        3 => {
+            let keys = inferkit_value_map_tensor(v, false);
+            let values = inferkit_value_map_tensor(v, true);
+            assert!(!keys.is_null() && !values.is_null(), "a map without keys or values");
+            touch_tensor(keys).wrapping_add(touch_tensor(values))
+        }
+        6 => {
+            assert!(count <= 1, "an optional holds at most one value");
+            let inner = inferkit_value_item(v, 0);
+            assert_eq!(inner.is_null(), count == 0, "optional item");
+            if inner.is_null() {
+                0
+            } else {
+                touch_value(inner, depth + 1)
+            }
+        }
+        other => panic!("value kind {other}"),
+    }
+}
+
+fn touch_tensor(t: *const inferkit_tensor) -> u64 {
+    let (mut dtype, mut dims, mut rank, mut n, mut data, mut len) = (
+        0u32,
+        std::ptr::null(),
+        0usize,
+        0usize,
+        std::ptr::null(),
+        0usize,
+    );
+    let mut err = std::ptr::null_mut();
+    let code = inferkit_tensor_read(
+        t, &mut dtype, &mut dims, &mut rank, &mut n, &mut data, &mut len, &mut err,
+    );
+    check(code, &mut err, true);
+    assert_eq!(code, ErrorCode::Ok, "tensor_read of a live tensor");
+    // SAFETY: inferkit promises `rank` dims at `dims` and `len` bytes at `data`.
+    let dims = unsafe { std::slice::from_raw_parts(dims, rank) };
+    assert_eq!(dims.iter().product::<usize>(), n, "element count");
+    let mut sum = 0u64;
+    if dtype == DType::String as u32 {
+        let mut total = 0usize;
+        for i in 0..=n {
+            let (mut p, mut l) = (std::ptr::null(), 0usize);
+            let mut err = std::ptr::null_mut();
+            let code = inferkit_tensor_string(t, i, &mut p, &mut l, &mut err);
+            check(code, &mut err, true);
+            assert_eq!(code == ErrorCode::Ok, i < n, "string {i} of {n}");
+            total += l;
+        }
+        assert_eq!(total, len, "strings end to end");
+    } else {
+        let bits = DType::from_u32(dtype).map_or(0, DType::bits);
+        assert!(bits > 0, "tensor dtype {dtype}");
+        assert_eq!((n * bits).div_ceil(8), len, "bytes of {n} elements of dtype {dtype}");
+    }
+    if len > 0 {
+        // SAFETY: as above.
+        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) };
+        sum = bytes.iter().fold(sum, |s, b| s.wrapping_add(*b as u64));
+    }
+    sum
 }
 
 /// Checks the status/error contract and frees the error.
@@ -452,6 +573,99 @@ fn buffer(r: &mut Reader, arena: &mut Vec<Vec<u64>>, len: usize) -> *const c_voi
     let p = unsafe { v.as_ptr().cast::<u8>().add(offset) };
     arena.push(v);
     p.cast()
+}
+
+/// Makes a value of a fuzzed kind: a tensor of any dtype (byte length right or not), strings (with
+/// lengths or NUL-terminated, NULL pointers among them), a sequence, a map or an optional of
+/// values made the same way, or NULL. The caller frees it.
+fn make_value(r: &mut Reader, arena: &mut Vec<Vec<u64>>, depth: usize) -> *mut inferkit_value {
+    let mut out = std::ptr::null_mut();
+    let rank = (r.u8() % 3) as usize;
+    let dims: Vec<i64> = (0..rank)
+        .map(|_| match r.u8() {
+            b if b < 0xf0 => (b % 4) as i64,
+            _ => DIMS[r.u8() as usize % DIMS.len()],
+        })
+        .collect();
+    let elems = dims
+        .iter()
+        .try_fold(1usize, |n, d| usize::try_from(*d).ok().and_then(|d| n.checked_mul(d)))
+        .filter(|n| *n <= 64);
+    match r.u8() % 6 {
+        0 => {
+            let dtype = match r.u8() {
+                b if b < 0xf0 => DType::ALL[b as usize % DType::ALL.len()] as u32,
+                _ => r.u32(),
+            };
+            let bits = DType::from_u32(dtype).map_or(8, |d| d.bits().max(8));
+            let exact = elems.map_or(0, |n| (n * bits).div_ceil(8));
+            let len = if r.u8() % 8 == 0 { r.u8() as usize } else { exact };
+            let data = buffer(r, arena, len);
+            call(r, |e| {
+                inferkit_value_new_tensor(dtype, dims.as_ptr(), rank, data, len, &mut out, e)
+            });
+        }
+        1 => {
+            let n = elems.unwrap_or(0);
+            let owned: Vec<Vec<u8>> = (0..n)
+                .map(|_| {
+                    let l = (r.u8() % 6) as usize;
+                    (0..l).map(|_| r.u8().max(1)).chain(std::iter::once(0)).collect()
+                })
+                .collect();
+            let mut ptrs: Vec<*const c_char> = owned.iter().map(|s| s.as_ptr().cast()).collect();
+            if !ptrs.is_empty() && r.u8() % 16 == 0 {
+                let i = r.u8() as usize % ptrs.len();
+                ptrs[i] = std::ptr::null();
+            }
+            let lengths: Vec<usize> = owned.iter().map(|s| s.len() - 1).collect();
+            let with_lengths = r.bool();
+            let count_ok = r.u8() % 16 != 0;
+            let dims_used = if count_ok { dims.clone() } else { vec![64; rank] };
+            call(r, |e| {
+                inferkit_value_new_strings(
+                    dims_used.as_ptr(),
+                    rank,
+                    if ptrs.is_empty() { std::ptr::null() } else { ptrs.as_ptr() },
+                    if with_lengths { lengths.as_ptr() } else { std::ptr::null() },
+                    &mut out,
+                    e,
+                )
+            });
+        }
+        2 if depth < 3 => {
+            let items: Vec<*mut inferkit_value> =
+                (0..r.u8() % 4).map(|_| make_value(r, arena, depth + 1)).collect();
+            let ptrs: Vec<*const inferkit_value> = items.iter().map(|p| p.cast_const()).collect();
+            call(r, |e| {
+                inferkit_value_new_sequence(ptrs.as_ptr(), ptrs.len(), &mut out, e)
+            });
+            for item in items {
+                inferkit_value_free(item);
+            }
+        }
+        3 if depth < 3 => {
+            let keys = make_value(r, arena, depth + 1);
+            let values = make_value(r, arena, depth + 1);
+            call(r, |e| inferkit_value_new_map(keys, values, &mut out, e));
+            inferkit_value_free(keys);
+            inferkit_value_free(values);
+        }
+        4 if depth < 3 => {
+            let inner = if r.bool() {
+                make_value(r, arena, depth + 1)
+            } else {
+                std::ptr::null_mut()
+            };
+            call(r, |e| inferkit_value_new_optional(inner, &mut out, e));
+            inferkit_value_free(inner);
+        }
+        _ => {}
+    }
+    if !out.is_null() {
+        touch_value(out, 0);
+    }
+    out
 }
 
 /// Adds one input with everything fuzzed: name, dtype, rank, dims, byte length, pointers.
@@ -732,7 +946,7 @@ fn touch_result(result: *mut inferkit_result) {
     inferkit_result_free(result);
 }
 
-const OP_NAMES: [&str; 26] = [
+const OP_NAMES: [&str; 27] = [
     "open",
     "open",
     "open_bytes",
@@ -759,6 +973,7 @@ const OP_NAMES: [&str; 26] = [
     "pipelined",
     "stash (read/free)",
     "thread",
+    "inputs_add_value",
 ];
 
 #[derive(Default)]
@@ -785,7 +1000,7 @@ impl<T> Default for Handles<T> {
 
 impl Program {
     fn step(&mut self, r: &mut Reader) {
-        let op = r.u8() % 26;
+        let op = r.u8() % 27;
         if trace() {
             eprintln!("step {op:2} {}", OP_NAMES[op as usize]);
         }
@@ -950,6 +1165,18 @@ impl Program {
             22 => self.query(r),
             // Pipelined inference: pixels, encoded bytes, token ids, or a raw tensor.
             23 => self.pipelined(r),
+            // A value of any kind, added under a fuzzed name (copied), then freed.
+            26 => {
+                let i = self.inputs.pick(r);
+                let name = name(r, &self.models);
+                let v = make_value(r, &mut self.arena, 0);
+                let before = inferkit_inputs_count(i);
+                let code = call(r, |e| inferkit_inputs_add_value(i, name.ptr(), v, e));
+                if code == ErrorCode::Ok {
+                    assert_eq!(inferkit_inputs_count(i), before + 1, "add_value added one");
+                }
+                inferkit_value_free(v);
+            }
             // Results stashed by callbacks: read and free some.
             24 => {
                 let taken: Vec<_> = {
@@ -1071,6 +1298,14 @@ impl Program {
         call(r, |e| {
             inferkit_model_tensor_dim(m, io, index, axis, &mut dim, &mut sym, e)
         });
+        let (mut kind, mut ty) = (0u32, std::ptr::null());
+        if call(r, |e| inferkit_model_value_type(m, io, index, &mut kind, &mut ty, e))
+            == ErrorCode::Ok
+        {
+            assert!(matches!(kind, 1 | 2 | 3 | 6), "value kind {kind}");
+            // SAFETY: a NUL-terminated string owned by the handle.
+            let _ = unsafe { CStr::from_ptr(ty) }.to_bytes().len();
+        }
         let mut s = [0usize; 3];
         let mut x = [0u64; 2];
         call(r, |e| {
