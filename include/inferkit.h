@@ -267,6 +267,8 @@ typedef uint32_t inferkit_status;
 /*
  Element type of a tensor. The numbers are ONNX's `TensorProto.DataType` codes, and they are the
  values of `inferkit_dtype` in the C ABI.
+
+ Non-exhaustive: ONNX adds element types from time to time.
  */
 enum inferkit_dtype
 #ifdef __cplusplus
@@ -795,7 +797,10 @@ size_t inferkit_model_tensor_count(const struct inferkit_model *model, uint32_t 
 
 /*
  Describes input or output `index`: its name (belongs to the handle), dtype (an
- `inferkit_dtype`) and rank. Out-parameters may be NULL when not wanted. Thread-safe.
+ `inferkit_dtype`) and rank. For a sequence, map or optional these are the innermost tensor's
+ (a map's values'); `inferkit_model_value_type` gives the whole type. A tensor type the model
+ gives no shape reports rank 0, like a scalar, and takes any shape: its type string ends in
+ `[..]`. Out-parameters may be NULL when not wanted. Thread-safe.
  */
 inferkit_status inferkit_model_tensor_info(const struct inferkit_model *model,
                                            uint32_t io,

@@ -450,8 +450,9 @@ pub(crate) fn run(
             output_ptrs.as_mut_ptr(),
         )
     };
-    drop(feed);
-    // Own every output value first, so that all are released whatever happens next.
+    // Own every output value first, so that all are released whatever happens next. The feed
+    // (input values and the copies of misaligned inputs) lives until the outputs are copied out:
+    // an output may share an input's buffer (a graph input that is also an output).
     let owned: PerTensor<OwnedValue> = output_ptrs.into_iter().map(OwnedValue).collect();
     if let Some(message) = status_message(status) {
         return Err(fail(message));
@@ -468,6 +469,8 @@ pub(crate) fn run(
         })?;
         entries.push((spec.name.clone(), out));
     }
+    drop(owned);
+    drop(feed);
     Ok(Outputs::from_values(entries))
 }
 
@@ -515,10 +518,11 @@ impl Feed<'_> {
             usize,
             *const i64,
             usize,
-            u32,
+            i32,
             *mut *mut ort::sys::OrtValue,
         ) -> ort::sys::OrtStatusPtr;
-        // SAFETY: the same C function, declared with the enum as the 32-bit integer a C enum is;
+        // SAFETY: the same C function, declared with the enum as the `int` a C enum is (ort-sys's
+        // enum is `repr(i32)`);
         // `bytes` holds the validated tensor and outlives the run; ONNX Runtime does not write to
         // inputs.
         let status = unsafe {
@@ -530,7 +534,7 @@ impl Feed<'_> {
                 bytes.len(),
                 dims.as_ptr(),
                 dims.len(),
-                code,
+                code as i32,
                 &mut value,
             )
         };
@@ -653,31 +657,37 @@ impl Feed<'_> {
 /// ONNX Runtime's C API builds sequences from their elements (`CreateValue`) and refuses to build
 /// one with none; its Python API reaches past the C API to do it. inferkit instead runs a one-node
 /// model, `SequenceEmpty(dtype)`, whose output is exactly that value. One such session is made per
-/// element type on first use and kept for the life of the process; runs on it are serialised.
+/// element type on first use and kept for the life of the process (a failure to make one is kept
+/// too, and answered at once); runs on it are serialised. ONNX Runtime 1.31's SequenceEmpty makes
+/// sequences of the numeric types and strings, not of 8-bit floats or packed types; validation
+/// refuses those first ([`crate::signature`]).
 fn empty_sequence(dtype: DType) -> std::result::Result<*mut ort::sys::OrtValue, String> {
     use std::sync::OnceLock;
-    static SESSIONS: OnceLock<parking_lot::Mutex<Vec<(DType, OrtSession)>>> = OnceLock::new();
+    type Made = std::result::Result<OrtSession, String>;
+    static SESSIONS: OnceLock<parking_lot::Mutex<Vec<(DType, Made)>>> = OnceLock::new();
     let sessions = SESSIONS.get_or_init(|| parking_lot::Mutex::new(Vec::new()));
     let mut sessions = sessions.lock();
     if !sessions.iter().any(|(d, _)| *d == dtype) {
-        let runtime = Runtime::get().ok_or("ONNX Runtime is not initialised")?;
-        let builder = SessionOptions::default()
-            .builder(runtime)
-            .map_err(|e| e.to_string())?;
-        let model = sequence_empty_model(dtype);
-        let session = OrtSession::create(
-            runtime,
-            &builder,
-            &PrepackedWeights::new(),
-            &ModelSource::Bytes(&model, None),
-        )?;
-        sessions.push((dtype, session));
+        let made = (|| {
+            let runtime = Runtime::get().ok_or("ONNX Runtime is not initialised")?;
+            let builder = SessionOptions::default()
+                .builder(runtime)
+                .map_err(|e| e.to_string())?;
+            let model = sequence_empty_model(dtype);
+            OrtSession::create(
+                runtime,
+                &builder,
+                &PrepackedWeights::new(),
+                &ModelSource::Bytes(&model, None),
+            )
+        })();
+        sessions.push((dtype, made));
     }
-    let session = sessions
-        .iter()
-        .find(|(d, _)| *d == dtype)
-        .map(|(_, s)| s)
-        .ok_or("no session")?;
+    let session = match sessions.iter().find(|(d, _)| *d == dtype).map(|(_, s)| s) {
+        Some(Ok(session)) => session,
+        Some(Err(e)) => return Err(format!("making an empty sequence of {dtype}: {e}")),
+        None => return Err("no session".into()),
+    };
     let name = c"out";
     let names = [name.as_ptr()];
     let mut out: *mut ort::sys::OrtValue = std::ptr::null_mut();
@@ -746,7 +756,7 @@ fn sequence_empty_model(dtype: DType) -> Vec<u8> {
     // GraphProto { node = 1, name = 2, output = 12 }
     let graph = [bytes(1, &node), bytes(2, b"empty"), bytes(12, &output)].concat();
     // ModelProto { ir_version = 1, graph = 7, opset_import = 8: { version = 2 } }
-    [number(1, 8), bytes(7, &graph), bytes(8, &number(2, 13))].concat()
+    [number(1, 10), bytes(7, &graph), bytes(8, &number(2, 21))].concat()
 }
 
 /// Why an output could not be read.

@@ -66,7 +66,11 @@ impl fmt::Display for Dim {
 /// Most are tensors, described by `dtype` and `dims`. Sequences, maps and optionals are described
 /// by `ty`; for them `dtype` is the element type of the innermost tensor (for a map, of its values)
 /// and `dims` that tensor's dims, so that `seq(f32[?])` still reads as "f32".
+///
+/// Made by the model, or with [`TensorSpec::tensor`] and [`TensorSpec::of_type`] (which keep
+/// `dtype`, `dims` and `ty` in agreement).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TensorSpec {
     /// The name requests use.
     pub name: Arc<str>,
@@ -239,21 +243,28 @@ impl Signature {
                 });
             }
             let spec = &self.inputs[index];
-            match (view, &spec.ty) {
-                (Input::Tensor(view), ValueType::Tensor { .. }) => {
-                    check_input(model, spec, view, &mut bound)?
+            // A tensor for a tensor (or an optional tensor, present) input: checked with the
+            // request's symbolic dims, however it was given.
+            let tensor_spec = match &spec.ty {
+                ValueType::Tensor { .. } => true,
+                ValueType::Optional(inner) => matches!(**inner, ValueType::Tensor { .. }),
+                _ => false,
+            };
+            let tensor = match view {
+                Input::Tensor(t) => Some(t.reborrow()),
+                Input::Value(Value::Tensor(t)) => Some(t.view()),
+                Input::Value(Value::Optional(Some(inner))) if tensor_spec => {
+                    inner.as_tensor().map(crate::tensor::Tensor::view)
                 }
-                (Input::Tensor(view), ValueType::Optional(inner))
-                    if matches!(**inner, ValueType::Tensor { .. }) =>
-                {
-                    check_input(model, spec, view, &mut bound)?
+                Input::Value(_) => None,
+            };
+            match (tensor, view) {
+                (Some(t), _) if tensor_spec => check_input(model, spec, &t, &mut bound)?,
+                (Some(t), _) => check_nested(model, &spec.name, &spec.ty, &InputRef::Tensor(t))?,
+                (None, Input::Value(value)) => {
+                    check_nested(model, &spec.name, &spec.ty, &InputRef::Value(value))?
                 }
-                (Input::Tensor(view), ty) => {
-                    check_nested(model, &spec.name, ty, &InputRef::Tensor(view.reborrow()))?
-                }
-                (Input::Value(value), ty) => {
-                    check_nested(model, &spec.name, ty, &InputRef::Value(value))?
-                }
+                (None, Input::Tensor(_)) => unreachable!("a tensor input has a view"),
             }
         }
         if let Some(missing) = seen
@@ -639,16 +650,25 @@ fn check_nested_at(
             check_nested_at(model, input, inner, value, depth + 1)
         }
         (ValueType::Optional(inner), InputRef::Value(v)) => match v {
-            Value::Optional(None) => Ok(()),
+            // "None" is an input left out of the feed: only a whole input can be absent.
+            Value::Optional(None) if depth == 0 => Ok(()),
+            Value::Optional(None) => Err(Error::Unsupported {
+                what: format!(
+                    "model `{model}`, input `{input}`: an absent optional inside another value"
+                ),
+                feature: None,
+            }),
             Value::Optional(Some(v)) => {
                 check_nested_at(model, input, inner, &InputRef::Value(v), depth + 1)
             }
             other => check_nested_at(model, input, inner, &InputRef::Value(other), depth + 1),
         },
         (ValueType::Sequence(inner), InputRef::Value(Value::Sequence(items))) => {
-            if items.is_empty() && !matches!(**inner, ValueType::Tensor { .. }) {
-                // Empty sequences are made with ONNX Runtime's SequenceEmpty, which makes
-                // sequences of tensors only.
+            // Empty sequences are made with ONNX Runtime's SequenceEmpty, which makes sequences
+            // of numeric and string tensors only (not of 8-bit floats or packed types).
+            let makeable = matches!(**inner, ValueType::Tensor { dtype, .. }
+                if dtype == DType::String || (dtype.is_batchable() && !dtype.name().starts_with("f8")));
+            if items.is_empty() && !makeable {
                 return Err(Error::Unsupported {
                     what: format!("model `{model}`, input `{input}`: an empty sequence of {inner}"),
                     feature: None,
@@ -819,6 +839,26 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn symbolic_dims_bind_across_inputs_given_as_values() {
+        let sig = Signature {
+            inputs: vec![
+                spec("a", DType::F32, vec![Dim::symbolic("n"), Dim::Fixed(2)]),
+                spec("b", DType::I64, vec![Dim::symbolic("n")]),
+            ],
+            outputs: vec![],
+        };
+        let a = crate::Tensor::from_vec(vec![3, 2], vec![0f32; 6]).unwrap();
+        let b = crate::Tensor::from_vec(vec![2], vec![0i64; 2]).unwrap();
+        let inputs = [("a", Value::Tensor(a)), ("b", Value::Tensor(b))];
+        // The tensor given as a value is held to the dims the other input bound.
+        let err = sig.validate("m", &inputs);
+        assert!(
+            matches!(err, Err(Error::DimMismatch { axis: 0, .. })),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -33,8 +33,11 @@ use crate::error::{Error, Result};
 
 /// Element type of a tensor. The numbers are ONNX's `TensorProto.DataType` codes, and they are the
 /// values of `inferkit_dtype` in the C ABI.
+///
+/// Non-exhaustive: ONNX adds element types from time to time.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DType {
     /// 32-bit float.
     F32 = 1,
@@ -277,6 +280,14 @@ impl AlignedBytes {
         }
     }
 
+    /// Zeroed storage, or `None` when the memory cannot be had (instead of aborting).
+    pub(crate) fn try_zeroed(len: usize) -> Option<Self> {
+        let mut words = Vec::new();
+        words.try_reserve_exact(len.div_ceil(8)).ok()?;
+        words.resize(len.div_ceil(8), 0);
+        Some(AlignedBytes { words, len })
+    }
+
     pub(crate) fn copy_from(bytes: &[u8]) -> Self {
         let mut buf = Self::zeroed(bytes.len());
         buf.as_mut_bytes().copy_from_slice(bytes);
@@ -418,22 +429,31 @@ impl Tensor {
         })
     }
 
-    /// A tensor of zeros (`false` for bool, empty strings for strings).
+    /// A tensor of zeros (`false` for bool, empty strings for strings). A shape too large for
+    /// memory is an error, not an abort.
     pub fn zeros(dtype: DType, shape: Vec<usize>) -> Result<Tensor> {
         let (elements, len) = byte_len(dtype, &shape).ok_or_else(|| Error::ShapeOverflow {
             model: String::new(),
             input: String::new(),
             shape: shape.clone(),
         })?;
-        let offsets = if dtype == DType::String {
-            vec![0; elements + 1]
-        } else {
-            Vec::new()
+        let too_large = |shape: &[usize]| Error::InvalidArgument {
+            name: "shape",
+            reason: format!("a {dtype} tensor of shape {shape:?} does not fit in memory"),
         };
+        let mut offsets = Vec::new();
+        if dtype == DType::String {
+            let n = elements.checked_add(1).ok_or_else(|| too_large(&shape))?;
+            offsets
+                .try_reserve_exact(n)
+                .map_err(|_| too_large(&shape))?;
+            offsets.resize(n, 0);
+        }
+        let data = AlignedBytes::try_zeroed(len).ok_or_else(|| too_large(&shape))?;
         Ok(Tensor {
             dtype,
             shape,
-            data: AlignedBytes::zeroed(len),
+            data,
             offsets,
         })
     }

@@ -253,17 +253,44 @@ impl Value {
 
     /// A short description for errors: `tensor f32[2, 3]`, `sequence of 4`, `map of 2`, …
     pub(crate) fn describe(&self) -> String {
+        // Iterative: a value may be a long chain of optionals.
+        let mut prefix = String::new();
+        let mut v = self;
+        loop {
+            let text = match v {
+                Value::Tensor(t) => format!("tensor {}{:?}", t.dtype(), t.shape()),
+                Value::Sequence(s) => format!("sequence of {}", s.len()),
+                Value::Map(m) => format!(
+                    "map({}, {}) of {}",
+                    m.keys.dtype(),
+                    m.values.dtype(),
+                    m.len()
+                ),
+                Value::Optional(None) => "absent optional".into(),
+                Value::Optional(Some(inner)) => {
+                    prefix.push_str("optional ");
+                    v = inner;
+                    continue;
+                }
+            };
+            return prefix + &text;
+        }
+    }
+
+    /// How deep values nest inside this one: 0 for a tensor, 1 for a sequence of tensors, …
+    /// Stops counting past `limit`.
+    pub(crate) fn depth(&self, limit: usize) -> usize {
+        if limit == 0 {
+            return 1;
+        }
         match self {
-            Value::Tensor(t) => format!("tensor {}{:?}", t.dtype(), t.shape()),
-            Value::Sequence(s) => format!("sequence of {}", s.len()),
-            Value::Map(m) => format!(
-                "map({}, {}) of {}",
-                m.keys.dtype(),
-                m.values.dtype(),
-                m.len()
-            ),
-            Value::Optional(None) => "absent optional".into(),
-            Value::Optional(Some(v)) => format!("optional {}", v.describe()),
+            Value::Tensor(_) => 0,
+            Value::Map(_) => 1,
+            Value::Optional(None) => 1,
+            Value::Optional(Some(v)) => 1 + v.depth(limit - 1),
+            Value::Sequence(items) => {
+                1 + items.iter().map(|v| v.depth(limit - 1)).max().unwrap_or(0)
+            }
         }
     }
 }

@@ -388,3 +388,38 @@ fn models_with_values_other_than_byte_tensors_never_batch() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn an_input_returned_as_an_output_survives_the_copy_of_a_misaligned_view() {
+    // Output `x` is the fed buffer itself; a misaligned view is fed from an aligned copy, which
+    // must outlive the reading of the outputs (tests/c/test_values.c checks it under ASan).
+    let model = open("passthrough");
+    let x = [1.5f32, -2.0, 3.25, 8.0];
+    let mut storage = [0u8; 17];
+    for (i, v) in x.iter().enumerate() {
+        storage[1 + 4 * i..5 + 4 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    let view = TensorView::new(DType::F32, vec![4], &storage[1..]);
+    for _ in 0..3 {
+        let out = model.infer(&[("x", view.clone())]).unwrap();
+        assert_eq!(out["x"].as_slice::<f32>().unwrap(), &x);
+        assert_eq!(
+            out["y"].as_slice::<f32>().unwrap(),
+            &[-1.5, 2.0, -3.25, -8.0]
+        );
+    }
+}
+
+#[test]
+fn shapes_too_large_for_memory_are_errors_not_aborts() {
+    for dtype in [DType::F32, DType::String, DType::I4] {
+        let err = Tensor::zeros(dtype, vec![1 << 40, 1 << 20]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument, "{dtype}: {err}");
+    }
+    assert_eq!(
+        Tensor::zeros(DType::String, vec![usize::MAX])
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidArgument
+    );
+}

@@ -129,7 +129,18 @@ pub(crate) fn c_slice<'a, T>(ptr: *const T, len: usize, name: &'static str) -> R
     if ptr.is_null() {
         return Err(Error::NullArgument { name });
     }
-    // SAFETY: the caller guarantees `len` readable elements at `ptr`.
+    // No object in memory is larger than isize::MAX bytes: a larger length is a wrong argument
+    // (and would be undefined behaviour in `from_raw_parts`).
+    if len
+        .checked_mul(std::mem::size_of::<T>())
+        .is_none_or(|bytes| bytes > isize::MAX as usize)
+    {
+        return Err(Error::InvalidArgument {
+            name,
+            reason: format!("{len} elements is more than memory can hold"),
+        });
+    }
+    // SAFETY: the caller guarantees `len` readable elements at `ptr`; the length is in range.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 

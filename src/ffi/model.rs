@@ -361,7 +361,10 @@ pub extern "C" fn inferkit_model_tensor_count(model: *const inferkit_model, io: 
 }
 
 /// Describes input or output `index`: its name (belongs to the handle), dtype (an
-/// `inferkit_dtype`) and rank. Out-parameters may be NULL when not wanted. Thread-safe.
+/// `inferkit_dtype`) and rank. For a sequence, map or optional these are the innermost tensor's
+/// (a map's values'); `inferkit_model_value_type` gives the whole type. A tensor type the model
+/// gives no shape reports rank 0, like a scalar, and takes any shape: its type string ends in
+/// `[..]`. Out-parameters may be NULL when not wanted. Thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_model_tensor_info(
     model: *const inferkit_model,

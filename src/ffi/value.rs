@@ -47,6 +47,22 @@ pub(crate) fn value_ref<'a>(value: *const inferkit_value) -> Result<&'a Value> {
     arg(value.cast::<Value>(), "value")
 }
 
+/// Values made through the C ABI nest at most this deep (signatures nest two or three), so that
+/// copying, reading and freeing them never recurses far.
+const MAX_NESTING: usize = 16;
+
+/// A copy of `value` to put inside another value, unless that would nest too deep.
+fn nested_copy(value: *const inferkit_value, name: &'static str) -> Result<Value> {
+    let v = arg(value.cast::<Value>(), name)?;
+    if v.depth(MAX_NESTING) >= MAX_NESTING {
+        return Err(Error::InvalidArgument {
+            name,
+            reason: format!("values nest at most {MAX_NESTING} deep"),
+        });
+    }
+    Ok(v.clone())
+}
+
 fn tensor_ref<'a>(tensor: *const inferkit_tensor) -> Result<&'a Tensor> {
     arg(tensor.cast::<Tensor>(), "tensor")
 }
@@ -74,7 +90,13 @@ pub(crate) fn strings_tensor(
     } else {
         Some(c_slice(lengths, count, "lengths")?)
     };
-    let mut bytes: Vec<&[u8]> = Vec::with_capacity(count);
+    let mut bytes: Vec<&[u8]> = Vec::new();
+    bytes
+        .try_reserve_exact(count)
+        .map_err(|_| Error::InvalidArgument {
+            name: "strings",
+            reason: format!("{count} strings is more than memory can hold"),
+        })?;
     for (i, p) in pointers.iter().enumerate() {
         if p.is_null() {
             return Err(Error::NullArgument { name: "strings" });
@@ -147,7 +169,7 @@ pub extern "C" fn inferkit_value_new_sequence(
         let value_out = out(value_out, "value_out")?;
         let items = c_slice(items, count, "items")?
             .iter()
-            .map(|p| value_ref(*p).cloned())
+            .map(|p| nested_copy(*p, "items"))
             .collect::<Result<Vec<Value>>>()?;
         give(value_out, Value::Sequence(items));
         Ok(())
@@ -198,7 +220,7 @@ pub extern "C" fn inferkit_value_new_optional(
         let inner = if inner.is_null() {
             None
         } else {
-            Some(Box::new(value_ref(inner)?.clone()))
+            Some(Box::new(nested_copy(inner, "inner")?))
         };
         give(value_out, Value::Optional(inner));
         Ok(())

@@ -54,7 +54,15 @@ fn run_inner(model: &Model, warmup: &Warmup) -> Result<()> {
             let mut total: u64 = 0;
             for spec in &model.signature().inputs {
                 let shape = warmup_shape(&spec.dims);
-                let bytes = byte_len(spec.dtype, &shape).map(|(_, b)| b as u64);
+                // Strings: their offsets, 8 bytes each (the strings themselves are empty).
+                let bytes = byte_len(spec.dtype, &shape).and_then(|(n, b)| {
+                    let b = if spec.dtype == DType::String {
+                        n.checked_mul(8)?
+                    } else {
+                        b
+                    };
+                    Some(b as u64)
+                });
                 total = bytes
                     .and_then(|b| total.checked_add(b))
                     .filter(|t| *t <= MAX_WARMUP_BYTES)

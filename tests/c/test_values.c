@@ -296,6 +296,65 @@ static void packed_types_and_nulls(void) {
   inferkit_value_free(NULL);
 }
 
+/* A graph input that is also an output: ONNX Runtime hands the fed buffer back as the output. A
+ * misaligned borrowed input is copied into aligned memory for the run, and that copy must outlive
+ * the reading of the outputs (ASan reported a heap-use-after-free when it did not). */
+static void passthrough_of_a_misaligned_input(void) {
+  inferkit_model *model = open_model("passthrough.onnx");
+  float x[4] = {1.5f, -2.0f, 3.25f, 8.0f};
+  uint64_t storage[3];
+  unsigned char *bytes = (unsigned char *)storage + 1; /* not aligned for float */
+  memcpy(bytes, x, sizeof x);
+  int64_t four = 4;
+  inferkit_inputs *inputs = inferkit_inputs_new();
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_inputs_add(inputs, "x", INFERKIT_DTYPE_F32, &four, 1, bytes, sizeof x, error_out));
+  for (int round = 0; round < 3; round++) {
+    inferkit_outputs *outputs = NULL;
+    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_infer(model, inputs, &outputs, error_out));
+    if (!outputs) continue;
+    const void *data = NULL;
+    size_t len = 0;
+    const char *name = NULL;
+    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_outputs_get(outputs, 0, &name, NULL, NULL, NULL, &data, &len, error_out));
+    CHECK(strcmp(name, "x") == 0 && len == sizeof x && memcmp(data, x, sizeof x) == 0, "x comes back as fed");
+    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_outputs_get(outputs, 1, &name, NULL, NULL, NULL, &data, &len, error_out));
+    CHECK(len == sizeof x && ((const float *)data)[3] == -8.0f, "y = -x");
+    inferkit_outputs_free(outputs);
+  }
+  inferkit_inputs_free(inputs);
+  inferkit_model_free(model);
+}
+
+/* Values made through the C ABI nest at most 16 deep; lengths past what memory can hold are
+ * typed errors, not undefined behaviour. */
+static void nesting_and_lengths_are_bounded(void) {
+  float one = 1.0f;
+  inferkit_value *v = f32_value(&one, 1);
+  int made = 0;
+  for (int i = 0; i < 20; i++) {
+    inferkit_value *wrapped = NULL;
+    inferkit_error *err = NULL;
+    inferkit_status status = inferkit_value_new_optional(v, &wrapped, &err);
+    if (status != INFERKIT_STATUS_OK) {
+      CHECK(status == INFERKIT_STATUS_INVALID_ARGUMENT && strstr(inferkit_error_message(err), "nest at most 16") != NULL,
+            "depth %d: %s", i, inferkit_error_message(err));
+      inferkit_error_free(err);
+      break;
+    }
+    inferkit_value_free(v);
+    v = wrapped;
+    made++;
+  }
+  CHECK(made == 16, "%d optionals deep", made);
+  inferkit_value_free(v);
+  const inferkit_value *items[1] = {NULL};
+  inferkit_value *seq = NULL;
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "more than memory", inferkit_value_new_sequence(items, SIZE_MAX / 4, &seq, error_out));
+  int64_t huge[2] = {INT64_C(1) << 40, INT64_C(1) << 20};
+  const char *s[1] = {"a"};
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "more than memory", inferkit_value_new_strings(huge, 2, s, NULL, &seq, error_out));
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s <tests/fixtures directory>\n", argv[0]);
@@ -307,6 +366,8 @@ int main(int argc, char **argv) {
   maps_in_and_out();
   optionals_in_and_out();
   packed_types_and_nulls();
+  passthrough_of_a_misaligned_input();
+  nesting_and_lengths_are_bounded();
   printf("test_values: %d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }
