@@ -32,6 +32,11 @@ for f in sorted(os.listdir(FIXTURES)):
     p = os.path.join(FIXTURES, f)
     if f.endswith(".onnx") and os.path.getsize(p) < 20_000:
         out("model_bytes", f, open(p, "rb").read())
+# and the models of other value types (strings, sequences, maps, optionals, packed types)
+for f in sorted(os.listdir(os.path.join(FIXTURES, "values"))):
+    p = os.path.join(FIXTURES, "values", f)
+    if f.endswith(".onnx"):
+        out("model_bytes", "values_" + f, open(p, "rb").read())
 
 # --- config_toml -------------------------------------------------------------------------------
 out("config_toml", "classifier.toml", open(os.path.join(REPO, "examples/models/classifier/config.toml")).read())
@@ -139,11 +144,11 @@ jpg = open(os.path.join(FIXTURES, "image.jpg"), "rb").read()
 out("encoded_image", "truncated.jpg", jpg[: len(jpg) // 2])
 
 # --- c_abi_sequence: programs in the byte language of c_abi_sequence.rs -----------------------------
-# Op numbers (byte % 26) and what each reads next, in order; see Program::step.
+# Op numbers (byte % 27) and what each reads next, in order; see Program::step.
 OPEN, OPEN_BYTES, OPTIONS, FREE_OPTIONS, NEW_INPUTS, ADD_RAW, ADD_MATCHING = 0, 2, 3, 4, 5, 6, 7
 CLEAR, FREE_INPUTS, INFER, SUBMIT, CANCEL, FREE_REQUEST, CLONE, FREE_MODEL = 9, 10, 11, 13, 15, 16, 17, 18
 TOUCH_OUTPUTS, FREE_OUTPUTS, INFER_OPTIONS, QUERY, PIPELINED, STASH, SPAWN = 19, 20, 21, 22, 23, 24, 25
-FIX = {n: i for i, n in enumerate(["mlp", "two_io", "identity_all", "int_bool", "f16", "gather", "sequence", "tiny_cnn", "tiny_text", "image224_f32", "mlp_v2", "empty", "corrupt", "truncated", "missing", "dir", "slow", "nonutf8"])}
+FIX = {n: i for i, n in enumerate(["mlp", "two_io", "identity_all", "int_bool", "f16", "gather", "sequence", "tiny_cnn", "tiny_text", "image224_f32", "mlp_v2", "empty", "corrupt", "truncated", "missing", "dir", "slow", "seq_len", "seq_split", "strings", "zipmap", "dict_in", "optional", "two_bit", "nonutf8"])}
 ASK = 1  # error_out wanted (any byte % 8 != 0)
 
 
@@ -167,6 +172,10 @@ def query(model):
 
 
 programs = {
+    # sequences of maps and sequences of tensors come back as values (touch_outputs walks them)
+    "values_out.bin": open_model("zipmap") + open_model("seq_split") + [NEW_INPUTS, NEW_INPUTS]
+    + matching(0, 0, batch=2) + infer(0, 0) + [TOUCH_OUTPUTS, 0]
+    + matching(1, 1, batch=5) + infer(1, 1) + [TOUCH_OUTPUTS, 1, FREE_OUTPUTS, 0, FREE_OUTPUTS, 0],
     "mlp_sync.bin": open_model("mlp") + [NEW_INPUTS] + matching(0, 0) + infer(0, 0) + [TOUCH_OUTPUTS, 0, FREE_OUTPUTS, 0] + query(0) + [FREE_MODEL, 0],
     "two_io_async_cancel.bin": open_model("two_io")
     + [CLONE, 0, NEW_INPUTS]
