@@ -208,6 +208,11 @@ enum inferkit_status
    */
   INFERKIT_STATUS_CANCELLED = 52,
   /*
+   A blocking call on a model from inside a callback of the same model: the calling thread
+   holds a session of that model, and the call could wait for it for ever. Submit instead.
+   */
+  INFERKIT_STATUS_WOULD_DEADLOCK = 53,
+  /*
    A model's `config.toml` is unreadable or invalid (the message names file, key and line).
    */
   INFERKIT_STATUS_CONFIG = 60,
@@ -610,8 +615,9 @@ typedef struct inferkit_value inferkit_value;
  It runs on the thread that completes the request: the submitting thread, before
  `inferkit_model_infer_async` returns, when a session was idle; otherwise a thread that is
  finishing another inference of the same model (an application thread inside an inferkit call).
- It must return promptly, must not block on other requests of the same model, and must not
- unwind (throw) through inferkit.
+ It must return promptly, must not block on other requests of the same model (a blocking
+ inference on that model from here returns INFERKIT_STATUS_WOULD_DEADLOCK; submit instead), and
+ must not unwind (throw) through inferkit.
  */
 typedef void (*inferkit_callback)(void *userdata,
                                   inferkit_status status,

@@ -79,6 +79,9 @@ pub enum ErrorCode {
     DeadlineExceeded = 51,
     /// The request was cancelled before it started; it was not run.
     Cancelled = 52,
+    /// A blocking call on a model from inside a callback of the same model: the calling thread
+    /// holds a session of that model, and the call could wait for it for ever. Submit instead.
+    WouldDeadlock = 53,
     /// A model's `config.toml` is unreadable or invalid (the message names file, key and line).
     Config = 60,
     /// The registry has no model of that name.
@@ -109,7 +112,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in numeric order; used to document and test the table.
-    pub const ALL: [ErrorCode; 38] = [
+    pub const ALL: [ErrorCode; 39] = [
         ErrorCode::Ok,
         ErrorCode::Panic,
         ErrorCode::NullArgument,
@@ -135,6 +138,7 @@ impl ErrorCode {
         ErrorCode::QueueFull,
         ErrorCode::DeadlineExceeded,
         ErrorCode::Cancelled,
+        ErrorCode::WouldDeadlock,
         ErrorCode::Config,
         ErrorCode::UnknownModel,
         ErrorCode::UnknownVersion,
@@ -183,6 +187,7 @@ impl ErrorCode {
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::DeadlineExceeded => "deadline_exceeded",
             ErrorCode::Cancelled => "cancelled",
+            ErrorCode::WouldDeadlock => "would_deadlock",
             ErrorCode::Config => "config",
             ErrorCode::UnknownModel => "unknown_model",
             ErrorCode::UnknownVersion => "unknown_version",
@@ -444,6 +449,12 @@ pub enum Error {
         /// The model's name.
         model: String,
     },
+    /// See [`ErrorCode::WouldDeadlock`].
+    #[error("model `{model}`: a blocking call from inside a callback of the same model could wait for ever for the session the callback runs on; submit the request instead")]
+    WouldDeadlock {
+        /// The model's name.
+        model: String,
+    },
     /// See [`ErrorCode::Config`].
     #[error("{}: {message}", .file.display())]
     Config {
@@ -595,6 +606,7 @@ impl Error {
             Error::QueueFull { .. } => ErrorCode::QueueFull,
             Error::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,
             Error::Cancelled { .. } => ErrorCode::Cancelled,
+            Error::WouldDeadlock { .. } => ErrorCode::WouldDeadlock,
             Error::Config { .. } => ErrorCode::Config,
             Error::UnknownModel { .. } => ErrorCode::UnknownModel,
             Error::UnknownVersion { .. } => ErrorCode::UnknownVersion,

@@ -521,7 +521,8 @@ impl Model {
     /// Submits a request whose outputs (or error) are passed to `callback`. The callback runs on
     /// the thread that completes the request: this one, before this call returns, when a session
     /// was idle; otherwise a thread that is finishing another inference of this model. It must not
-    /// block for long. Validation errors and [`Error::QueueFull`] are returned at once, and the
+    /// block for long; a blocking call on this model from inside it is [`Error::WouldDeadlock`]
+    /// (submitting from it is fine). Validation errors and [`Error::QueueFull`] are returned at once, and the
     /// callback is then not called.
     pub fn infer_with_callback<V: Into<Value>>(
         &self,

@@ -518,3 +518,47 @@ fn output_subsets_batch_separately_and_correctly() {
         }
     });
 }
+
+#[test]
+fn a_callback_that_makes_a_blocking_call_on_its_own_model_gets_an_error_not_a_deadlock() {
+    // The callback runs on the thread that holds the model's only session: a blocking call on the
+    // same model would wait for that session for ever. It is refused at once, with its own code;
+    // submitting from the callback, or a blocking call on another model, still works.
+    let model = Arc::new(Model::open_with(fixture("mlp.onnx"), &opts(1, batched())).unwrap());
+    let other = Arc::new(Model::open(fixture("mlp_v2.onnx")).unwrap());
+    let x = input(0, 1, 16);
+    let (tx, rx) = mpsc::channel();
+    let (m, o) = (model.clone(), other.clone());
+    let xc = x.clone();
+    // Submitted from another thread: with the session idle, the callback runs inside the submit
+    // call, and a deadlock would keep that thread for ever (this one then fails after 30 s).
+    let submitter = model.clone();
+    std::thread::spawn(move || {
+        submitter
+            .infer_with_callback(
+                vec![(
+                    "x".to_string(),
+                    Tensor::from_vec(vec![1, 16], xc.clone()).unwrap(),
+                )],
+                &InferOptions::default(),
+                move |first| {
+                    let own = m.infer(&[("x", TensorView::from_slice(vec![1, 16], &xc))]);
+                    let elsewhere = o.infer(&[("x", TensorView::from_slice(vec![1, 16], &xc))]);
+                    tx.send((first.is_ok(), own.map(|_| ()), elsewhere.is_ok()))
+                        .unwrap();
+                },
+            )
+            .unwrap();
+    });
+    let (first, own, elsewhere) = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the callback finished: no deadlock");
+    assert!(first && elsewhere);
+    let err = own.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WouldDeadlock, "{err}");
+    assert!(err.to_string().contains("callback"), "{err}");
+    // Outside callbacks the model serves blocking calls as before.
+    model
+        .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
+        .unwrap();
+}

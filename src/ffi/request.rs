@@ -108,8 +108,9 @@ pub extern "C" fn inferkit_model_infer_with_options(
 /// It runs on the thread that completes the request: the submitting thread, before
 /// `inferkit_model_infer_async` returns, when a session was idle; otherwise a thread that is
 /// finishing another inference of the same model (an application thread inside an inferkit call).
-/// It must return promptly, must not block on other requests of the same model, and must not
-/// unwind (throw) through inferkit.
+/// It must return promptly, must not block on other requests of the same model (a blocking
+/// inference on that model from here returns INFERKIT_STATUS_WOULD_DEADLOCK; submit instead), and
+/// must not unwind (throw) through inferkit.
 pub type inferkit_callback = Option<
     extern "C" fn(
         userdata: *mut c_void,

@@ -428,6 +428,13 @@ impl Scheduler {
         opts: &InferOptions,
         start: Option<Instant>,
     ) -> Result<(Result<Outputs>, bool)> {
+        // A callback of this model runs on a thread that holds one of its sessions; a blocking call
+        // from there could wait for that session for ever (with one instance, it always would).
+        if DRAINING.with(|d| d.borrow().contains(&self.id())) {
+            return Err(Error::WouldDeadlock {
+                model: self.name.to_string(),
+            });
+        }
         self.signature.validate_inputs(&self.name, inputs)?;
         let selected = self.selection(opts)?;
         let deadline = self.deadline(opts);
