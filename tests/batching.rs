@@ -562,3 +562,78 @@ fn a_callback_that_makes_a_blocking_call_on_its_own_model_gets_an_error_not_a_de
         .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
         .unwrap();
 }
+
+#[test]
+fn the_timed_policy_never_holds_a_request_past_its_deadline() {
+    // A 2 s batching delay and a lone request with a 100 ms timeout: the wait for company ends
+    // before the deadline (it returned OK after 2 s before). Blocking, async and callback forms.
+    let model = Arc::new(
+        Model::open_with(
+            fixture("mlp.onnx"),
+            &opts(
+                1,
+                BatchingOptions {
+                    max_batch_size: 32,
+                    max_queue_delay_us: 2_000_000,
+                    ..Default::default()
+                },
+            ),
+        )
+        .unwrap(),
+    );
+    let x = input(0, 1, 16);
+    let timeout = InferOptions {
+        timeout: Some(Duration::from_millis(100)),
+        ..Default::default()
+    };
+    // It runs, before its deadline, having waited for company until shortly before it.
+    let within = |took: Duration, result: &Result<Outputs, Error>| {
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+        assert!(result.is_ok(), "{result:?}");
+    };
+    let t0 = Instant::now();
+    let r = model.infer_with(&[("x", TensorView::from_slice(vec![1, 16], &x))], &timeout);
+    within(t0.elapsed(), &r);
+    let t0 = Instant::now();
+    let fut = model
+        .infer_async(
+            vec![(
+                "x".to_string(),
+                Tensor::from_vec(vec![1, 16], x.clone()).unwrap(),
+            )],
+            &timeout,
+        )
+        .unwrap();
+    let r = block_on(fut);
+    within(t0.elapsed(), &r);
+    let (tx, rx) = mpsc::channel();
+    let t0 = Instant::now();
+    model
+        .infer_with_callback(
+            vec![(
+                "x".to_string(),
+                Tensor::from_vec(vec![1, 16], x.clone()).unwrap(),
+            )],
+            &timeout,
+            move |r| tx.send(r).unwrap(),
+        )
+        .unwrap();
+    let r = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    within(t0.elapsed(), &r);
+    // Without a deadline the delay still applies: a lone request waits for company.
+    let t0 = Instant::now();
+    model
+        .infer_with(
+            &[("x", TensorView::from_slice(vec![1, 16], &x))],
+            &InferOptions {
+                timeout: Some(Duration::from_millis(300)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        t0.elapsed()
+    );
+}

@@ -111,6 +111,21 @@ impl BatchCost {
         }
     }
 
+    /// What a run of `rows` rows is expected to take: the measured cost per row of the nearest
+    /// measured size, times `rows`; zero before anything was measured.
+    pub(crate) fn estimate(&self, rows: usize) -> Duration {
+        let want = group(rows);
+        let nearest = (0..GROUPS)
+            .filter_map(|g| {
+                let v = f64::from_bits(self.ns_per_row[g].load(Ordering::Relaxed));
+                (v > 0.0).then_some((g.abs_diff(want), v))
+            })
+            .min_by_key(|(distance, _)| *distance);
+        nearest.map_or(Duration::ZERO, |(_, ns)| {
+            Duration::from_nanos((ns * rows as f64).min(u64::MAX as f64) as u64)
+        })
+    }
+
     /// Mean ns per row measured for each group that has been measured: `(lowest rows, ns)`.
     pub(crate) fn snapshot(&self) -> Vec<(usize, f64)> {
         (0..GROUPS)

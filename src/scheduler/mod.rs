@@ -662,18 +662,36 @@ impl Scheduler {
     /// Forms the next batch: the oldest live request and the compatible ones queued behind it.
     /// A request that does not fit is carried to the next batch.
     fn next_batch(&self, carry: &mut Option<Arc<Request>>) -> Option<Vec<Arc<Request>>> {
-        let first = carry.take().or_else(|| self.pop_live())?;
-        let Some(mut rows) = first.rows else {
-            return Some(vec![first]);
-        };
-        let max = self.cost.limit(self.batching.max_batch_size);
-        if self.batching.max_queue_delay_us > 0 && rows < max {
+        let (first, mut rows, max) = loop {
+            let first = carry.take().or_else(|| self.pop_live())?;
+            let Some(rows) = first.rows else {
+                return Some(vec![first]);
+            };
+            let max = self.cost.limit(self.batching.max_batch_size);
+            if self.batching.max_queue_delay_us == 0 || rows >= max {
+                break (first, rows, max);
+            }
+            // Timed policy: wait for company, but never past the request's deadline, leaving room
+            // for the run itself; a request whose deadline passed meanwhile is not run.
             let queued_at = first.enqueued.unwrap_or_else(Instant::now);
-            self.wait_for_rows(
-                rows,
-                queued_at + Duration::from_micros(self.batching.max_queue_delay_us),
-            );
-        }
+            let mut until = queued_at + Duration::from_micros(self.batching.max_queue_delay_us);
+            if let Some(deadline) = first.deadline {
+                // Room for the run: its measured cost, and at least a tenth of the request's time.
+                let run = self
+                    .cost
+                    .estimate(max)
+                    .max(deadline.saturating_duration_since(queued_at) / 10);
+                until = until.min(deadline.checked_sub(run).unwrap_or(deadline));
+            }
+            self.wait_for_rows(rows, until);
+            if first.deadline.is_some_and(|d| Instant::now() >= d) {
+                let err = Err(self.deadline_error());
+                self.count_by_worker(&first, &err, self.metrics.enabled().then(Instant::now));
+                first.slot.complete(err);
+                continue;
+            }
+            break (first, rows, max);
+        };
         let mut batch = vec![first];
         while rows < max {
             let Some(next) = self.pop_live() else { break };
