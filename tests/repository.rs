@@ -3,6 +3,7 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use common::fixture;
 use inferkit::repository::{Registry, RegistryOptions, Select, VersionState};
@@ -527,4 +528,42 @@ fn generated_warmup_feeds_strings_sequences_maps_optionals_and_packed_types() {
             assert_eq!(m.stats().requests_run, 2, "{file} ({inputs})");
         }
     }
+}
+
+#[test]
+fn status_and_metrics_answer_while_a_version_loads() {
+    // Version 2 takes a while to load (1000 warmup runs of slow.onnx). While a reload loads it,
+    // status shows it Loading and metrics answer: neither waits for the load (before, both took
+    // the model's control lock, which the load holds, and only ever saw the version Ready).
+    let dir = repo(&[(1, "mlp.onnx")], None);
+    let reg = Arc::new(Registry::open(dir.path(), RegistryOptions::default()).unwrap());
+    put_config(
+        dir.path(),
+        "m",
+        "[warmup]\ninputs = \"zeros\"\ncount = 1000\n",
+    );
+    put_version(dir.path(), "m", 2, "slow.onnx");
+    let reloader = {
+        let reg = reg.clone();
+        std::thread::spawn(move || reg.reload())
+    };
+    let mut seen_loading = false;
+    let started = std::time::Instant::now();
+    while !reloader.is_finished() && started.elapsed() < std::time::Duration::from_secs(60) {
+        let status = reg.model_status("m").unwrap();
+        if status
+            .versions
+            .iter()
+            .any(|v| v.version == 2 && v.state == VersionState::Loading)
+        {
+            let metrics = reg.metrics();
+            assert!(metrics.iter().any(|(m, v, _, _)| m == "m" && *v == 1));
+            seen_loading = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    assert!(reloader.join().unwrap().unwrap().is_empty());
+    assert!(seen_loading, "status never showed version 2 loading");
+    assert_eq!(ready(&reg), vec![2]);
 }

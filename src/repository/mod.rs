@@ -207,25 +207,31 @@ struct Table {
     split: Vec<(SplitTarget, u32)>,
 }
 
-/// Control-side state of one model, changed under its lock.
+/// Control-side state of one model, changed under its lock (held through whole loads).
 struct Control {
     config: ModelConfig,
     /// Whether `config` was read from the model's `config.toml` (or its absence) at least once.
     configured: bool,
+    /// (size, modified) of a file that failed to load: not retried until it changes.
+    failed_files: HashMap<u64, (u64, Option<SystemTime>)>,
+    /// Versions unloaded explicitly; a reload does not load them again until `load`.
+    excluded: BTreeSet<u64>,
+    /// Configuration labels already applied: a label moved at run time stays where it was moved
+    /// until the configuration changes that label.
+    applied_labels: BTreeMap<String, u64>,
+}
+
+/// What status and metrics show of one model. Its own lock, held only for a moment, never
+/// through a load: readers of status and metrics do not wait for reloads.
+#[derive(Default)]
+struct Shown {
     /// The model-level problem shown in status.
     error: Option<String>,
     /// Folders that are not versions, from the last scan.
     ignored: Vec<IgnoredFolder>,
     status: BTreeMap<u64, VersionState>,
-    /// (size, modified) of a file that failed to load: not retried until it changes.
-    failed_files: HashMap<u64, (u64, Option<SystemTime>)>,
-    /// Versions unloaded explicitly; a reload does not load them again until `load`.
-    excluded: BTreeSet<u64>,
     /// Removed versions, until their last request ends.
     unloading: Vec<(u64, Weak<Model>)>,
-    /// Configuration labels already applied: a label moved at run time stays where it was moved
-    /// until the configuration changes that label.
-    applied_labels: BTreeMap<String, u64>,
     /// Load, failure and unload events per version.
     events: BTreeMap<u64, EventCounts>,
 }
@@ -236,7 +242,7 @@ fn now_unix() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-impl Control {
+impl Shown {
     fn event(&mut self, version: u64, kind: usize) {
         let e = self.events.entry(version).or_default();
         match kind {
@@ -253,6 +259,7 @@ struct Entry {
     dir: PathBuf,
     table: ArcSwap<Table>,
     control: Mutex<Control>,
+    shown: Mutex<Shown>,
 }
 
 struct Inner {
@@ -432,12 +439,14 @@ impl Registry {
         c.excluded.insert(version);
         let mut next = Table::clone_of(&table);
         next.labels.retain(|_, v| *v != version);
+        let mut shown = entry.shown.lock();
         if let Some(model) = next.ready.remove(&version) {
-            c.unloading.push((version, Arc::downgrade(&model)));
-            c.event(version, 2);
+            shown.unloading.push((version, Arc::downgrade(&model)));
+            shown.event(version, 2);
         }
         next.served.retain(|v| *v != version);
-        c.status.insert(version, VersionState::Unloading);
+        shown.status.insert(version, VersionState::Unloading);
+        drop(shown);
         entry.table.store(Arc::new(next));
         tracing::info!(model = name, version, force, "inferkit: version unloaded");
         Ok(())
@@ -448,10 +457,12 @@ impl Registry {
     pub fn set_label(&self, name: &str, label: &str, version: u64) -> Result<()> {
         let _guard = self.inner.control.lock();
         let entry = self.inner.entry(name)?;
-        let c = entry.control.lock();
+        let _c = entry.control.lock();
         let table = entry.table.load();
         if !table.ready.contains_key(&version) {
-            let state = c
+            let state = entry
+                .shown
+                .lock()
                 .status
                 .get(&version)
                 .map_or("not loaded".to_string(), describe);
@@ -496,7 +507,7 @@ impl Registry {
     pub fn metrics(&self) -> Vec<(String, u64, MetricsSnapshot, EventCounts)> {
         let mut out = Vec::new();
         for entry in self.inner.models.load().values() {
-            let c = entry.control.lock();
+            let c = entry.shown.lock();
             let table = entry.table.load();
             let mut versions: BTreeSet<u64> = table.ready.keys().copied().collect();
             versions.extend(c.events.keys().copied());
@@ -582,7 +593,7 @@ impl Table {
 
 impl Entry {
     fn status(&self) -> ModelStatus {
-        let mut c = self.control.lock();
+        let mut c = self.shown.lock();
         c.unloading.retain(|(_, w)| w.strong_count() > 0);
         let table = self.table.load();
         let mut versions: BTreeMap<u64, VersionState> = c.status.clone();
@@ -694,15 +705,11 @@ impl Inner {
             control: Mutex::new(Control {
                 config: ModelConfig::default(),
                 configured: false,
-                error: None,
-                ignored: Vec::new(),
-                status: BTreeMap::new(),
                 failed_files: HashMap::new(),
                 excluded: BTreeSet::new(),
-                unloading: Vec::new(),
                 applied_labels: BTreeMap::new(),
-                events: BTreeMap::new(),
             }),
+            shown: Mutex::new(Shown::default()),
         });
         let mut models = BTreeMap::clone(&self.models.load());
         models.insert(name.to_string(), entry.clone());
@@ -785,15 +792,17 @@ impl Inner {
             Ok(config) => {
                 c.config = config;
                 c.configured = true;
-                c.error = None;
+                entry.shown.lock().error = None;
             }
             Err(e) => {
                 // Keep serving with the last valid configuration; without one, load nothing.
                 let message = e.to_string();
-                if c.error.as_deref() != Some(message.as_str()) {
+                let mut shown = entry.shown.lock();
+                if shown.error.as_deref() != Some(message.as_str()) {
                     tracing::warn!(model = %entry.name, error = %message, "inferkit: model configuration refused");
                 }
-                c.error = Some(message);
+                shown.error = Some(message);
+                drop(shown);
                 errors.push(e);
                 if !c.configured {
                     return errors;
@@ -801,12 +810,15 @@ impl Inner {
             }
         }
         let (available, ignored) = self.scan_versions(&entry.dir);
-        for f in &ignored {
-            if !c.ignored.contains(f) {
-                tracing::warn!(model = %entry.name, folder = %f.name, reason = %f.reason, "inferkit: folder ignored");
+        {
+            let mut shown = entry.shown.lock();
+            for f in &ignored {
+                if !shown.ignored.contains(f) {
+                    tracing::warn!(model = %entry.name, folder = %f.name, reason = %f.reason, "inferkit: folder ignored");
+                }
             }
+            shown.ignored = ignored;
         }
-        c.ignored = ignored;
         let wanted: Vec<u64> = c
             .config
             .policy
@@ -816,6 +828,7 @@ impl Inner {
             .collect();
         let old = entry.table.load_full();
         let mut next = Table::clone_of(&old);
+        let mut ready_now = Vec::new();
 
         for &version in &wanted {
             if next.ready.contains_key(&version) {
@@ -826,7 +839,11 @@ impl Inner {
             if c.failed_files.get(&version) == Some(&stamp) {
                 continue; // failed before and unchanged since
             }
-            c.status.insert(version, VersionState::Loading);
+            entry
+                .shown
+                .lock()
+                .status
+                .insert(version, VersionState::Loading);
             let started = std::time::Instant::now();
             match load_version(&entry.name, version, &file, &c.config) {
                 Ok(model) => {
@@ -838,15 +855,19 @@ impl Inner {
                         "inferkit: version loaded"
                     );
                     c.failed_files.remove(&version);
-                    c.status.insert(version, VersionState::Ready);
-                    c.event(version, 0);
                     next.ready.insert(version, Arc::new(model));
+                    // Shown Ready once readers can select it (the table is published below):
+                    // until then a reader may see it Loading a moment longer, never Ready early.
+                    entry.shown.lock().event(version, 0);
+                    ready_now.push(version);
                 }
                 Err(e) => {
                     tracing::warn!(model = %entry.name, version, error = %e, "inferkit: version failed to load");
                     c.failed_files.insert(version, stamp);
-                    c.event(version, 1);
-                    c.status
+                    let mut shown = entry.shown.lock();
+                    shown.event(version, 1);
+                    shown
+                        .status
                         .insert(version, VersionState::Failed(e.to_string()));
                     errors.push(e);
                 }
@@ -882,16 +903,22 @@ impl Inner {
                 .filter(|v| !available.contains(v) && !labelled.contains(v))
                 .collect()
         };
+        let mut shown = entry.shown.lock();
         for v in removed {
             if let Some(model) = next.ready.remove(&v) {
                 tracing::info!(model = %entry.name, version = v, "inferkit: version unloaded (no longer served by the policy)");
-                c.unloading.push((v, Arc::downgrade(&model)));
-                c.status.insert(v, VersionState::Unloading);
-                c.event(v, 2);
+                shown.unloading.push((v, Arc::downgrade(&model)));
+                shown.status.insert(v, VersionState::Unloading);
+                shown.event(v, 2);
+            }
+        }
+        for v in ready_now {
+            if next.ready.contains_key(&v) {
+                shown.status.insert(v, VersionState::Ready);
             }
         }
         // Versions whose files disappeared and that were never loaded leave the status.
-        c.status.retain(|v, s| {
+        shown.status.retain(|v, s| {
             available.contains(v) || !matches!(s, VersionState::Failed(_) | VersionState::Loading)
         });
         next.served = wanted
@@ -901,6 +928,7 @@ impl Inner {
             .collect();
         next.split = c.config.split.clone();
         entry.table.store(Arc::new(next));
+        drop(shown);
         errors
     }
 }
