@@ -34,6 +34,8 @@ pub fn live_sessions() -> usize {
 pub(crate) struct Worker {
     pub(crate) session: OrtSession,
     pub(crate) buffers: Vec<AlignedBytes>,
+    /// The session's run options, which the watchdog uses to stop a run past its deadlines.
+    pub(crate) stop: std::sync::Arc<crate::scheduler::watchdog::RunStop>,
 }
 
 /// Idle workers, handed out without locks. Generic so that the hand-off protocol
@@ -116,19 +118,22 @@ impl SessionPool {
         sessions: Vec<OrtSession>,
         weights: PrepackedWeights,
         inputs: usize,
-    ) -> SessionPool {
-        LIVE_SESSIONS.fetch_add(sessions.len(), Ordering::SeqCst);
+    ) -> Result<SessionPool, String> {
         let workers = sessions
             .into_iter()
-            .map(|session| Worker {
-                session,
-                buffers: vec![AlignedBytes::default(); inputs],
+            .map(|session| {
+                Ok(Worker {
+                    session,
+                    buffers: vec![AlignedBytes::default(); inputs],
+                    stop: crate::scheduler::watchdog::RunStop::new()?,
+                })
             })
-            .collect();
-        SessionPool {
+            .collect::<Result<Vec<Worker>, String>>()?;
+        LIVE_SESSIONS.fetch_add(workers.len(), Ordering::SeqCst);
+        Ok(SessionPool {
             pool: Pool::new(workers),
             _weights: weights,
-        }
+        })
     }
 }
 

@@ -383,6 +383,7 @@ pub(crate) fn run(
     model: &str,
     signature: &Signature,
     ctx: &RunContext,
+    run_options: *const ort::sys::OrtRunOptions,
     inputs: &[(&str, Input<'_>)],
     selected: Option<&[usize]>,
 ) -> Result<Outputs> {
@@ -441,7 +442,7 @@ pub(crate) fn run(
     let status = unsafe {
         (api.Run)(
             session.0.as_ptr(),
-            std::ptr::null(),
+            run_options,
             input_names.as_ptr(),
             roots.as_ptr(),
             roots.len(),

@@ -637,3 +637,48 @@ fn the_timed_policy_never_holds_a_request_past_its_deadline() {
         t0.elapsed()
     );
 }
+
+#[test]
+fn a_running_request_is_stopped_at_its_deadline() {
+    // loop.onnx adds 1 n times: n = 10^9 runs for many minutes. The deadline was only checked
+    // before a run; now the run itself is stopped (ONNX Runtime's terminate flag) when it passes.
+    let model = Model::open(fixture("loop.onnx")).unwrap();
+    let x = [0.0f32];
+    let inputs = |n: &'static [i64; 1]| {
+        [
+            ("n", TensorView::from_slice(vec![], &n[..])),
+            ("x", TensorView::from_slice(vec![1], &x[..])),
+        ]
+    };
+    let timeout = InferOptions {
+        timeout: Some(Duration::from_millis(200)),
+        ..Default::default()
+    };
+    static FOREVER: [i64; 1] = [1_000_000_000];
+    static FIVE: [i64; 1] = [5];
+    let t0 = Instant::now();
+    let err = model.infer_with(&inputs(&FOREVER), &timeout).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DeadlineExceeded, "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    // The session serves the next request: its flag was cleared.
+    let out = model.infer_with(&inputs(&FIVE), &timeout).unwrap();
+    assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[5.0]);
+    // Async requests too.
+    let t0 = Instant::now();
+    let owned = vec![
+        (
+            "n".to_string(),
+            Tensor::from_vec(vec![], FOREVER.to_vec()).unwrap(),
+        ),
+        (
+            "x".to_string(),
+            Tensor::from_vec(vec![1], x.to_vec()).unwrap(),
+        ),
+    ];
+    let err = block_on(model.infer_async(owned, &timeout).unwrap()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DeadlineExceeded, "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    // Without a deadline nothing is armed, and runs complete.
+    let out = model.infer(&inputs(&FIVE)).unwrap();
+    assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[5.0]);
+}

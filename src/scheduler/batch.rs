@@ -6,7 +6,7 @@ use super::request::Request;
 use super::Scheduler;
 use crate::error::Error;
 use crate::pool::Lease;
-use crate::session::{self, Outputs};
+use crate::session::Outputs;
 use crate::tensor::{Tensor, TensorView};
 use crate::value::{Input, Value};
 
@@ -58,15 +58,21 @@ pub(super) fn run_concatenated(
             )
         })
         .collect();
-    let outputs = session::run(
-        &mut worker.session,
-        &scheduler.name,
-        &scheduler.signature,
-        scheduler.run_context(),
-        &views,
-        first.selected.as_deref(),
-    )
-    .map_err(BatchError::Failed)?;
+    // Stopped when every request's deadline has passed (none is stopped while one still waits).
+    let until = batch
+        .iter()
+        .map(|r| r.deadline)
+        .collect::<Option<Vec<_>>>()
+        .and_then(|d| d.into_iter().max());
+    let outputs = scheduler
+        .run_stoppable(
+            &mut worker.session,
+            &worker.stop,
+            until,
+            &views,
+            first.selected.as_deref(),
+        )
+        .map_err(BatchError::Failed)?;
     split(&outputs, &rows, total)
 }
 

@@ -43,6 +43,7 @@ mod cost;
 mod handoff;
 mod queue;
 mod request;
+pub(crate) mod watchdog;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -277,7 +278,12 @@ impl Scheduler {
                 .all(|s| s.ty.is_batchable());
         Ok(Scheduler {
             run: RunContext::new(&name, &signature)?,
-            pool: SessionPool::new(sessions, weights, signature.inputs.len()),
+            pool: SessionPool::new(sessions, weights, signature.inputs.len()).map_err(
+                |message| Error::Inference {
+                    model: name.clone(),
+                    message,
+                },
+            )?,
             queue: queue::BoundedQueue::new(batching.max_queue_size),
             queued_rows: AtomicUsize::new(0),
             batchable,
@@ -448,11 +454,11 @@ impl Scheduler {
                 let span =
                     tracing::trace_span!("inferkit.compute", model = %self.name, requests = 1)
                         .entered();
-                let result = session::run(
-                    &mut lease.session,
-                    &self.name,
-                    &self.signature,
-                    &self.run,
+                let w: &mut crate::pool::Worker = &mut lease;
+                let result = self.run_stoppable(
+                    &mut w.session,
+                    &w.stop,
+                    deadline,
                     inputs,
                     selected.as_deref(),
                 );
@@ -801,11 +807,11 @@ impl Scheduler {
                 .iter()
                 .map(|raw| (&*self.signature.inputs[raw.index].name, raw.input()))
                 .collect();
-            let result = session::run(
-                &mut worker.session,
-                &self.name,
-                &self.signature,
-                &self.run,
+            let w: &mut crate::pool::Worker = worker;
+            let result = self.run_stoppable(
+                &mut w.session,
+                &w.stop,
+                single.deadline,
                 &views,
                 single.selected.as_deref(),
             );
@@ -836,12 +842,35 @@ impl Scheduler {
         }
     }
 
+    /// Runs the session on `inputs`. With `until` (the latest deadline of the requests it serves)
+    /// the watchdog stops the run at that instant, and the run's result is then each request's
+    /// deadline error: nobody wants it any more.
+    pub(super) fn run_stoppable(
+        &self,
+        session: &mut crate::session::OrtSession,
+        stop: &Arc<watchdog::RunStop>,
+        until: Option<Instant>,
+        inputs: &[(&str, Input<'_>)],
+        selected: Option<&[usize]>,
+    ) -> Result<Outputs> {
+        stop.start(until);
+        let result = session::run(
+            session,
+            &self.name,
+            &self.signature,
+            &self.run,
+            stop.ptr(),
+            inputs,
+            selected,
+        );
+        if stop.finish() && result.is_err() {
+            return Err(self.deadline_error());
+        }
+        result
+    }
+
     /// Mean ns per row measured by batch size: `(lowest rows of the group, ns)`.
     pub(crate) fn batch_costs(&self) -> Vec<(usize, f64)> {
         self.cost.snapshot()
-    }
-
-    pub(crate) fn run_context(&self) -> &RunContext {
-        &self.run
     }
 }
