@@ -682,3 +682,76 @@ fn a_running_request_is_stopped_at_its_deadline() {
     let out = model.infer(&inputs(&FIVE)).unwrap();
     assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[5.0]);
 }
+
+#[test]
+fn cancelling_a_request_that_runs_alone_stops_its_run() {
+    // One session. Thread A's blocking call runs a short loop, then (draining the queue) the
+    // request submitted meanwhile, whose loop would run for many minutes; cancelling it stops
+    // that run, its callback gets CANCELLED, and A's call returns.
+    let model = Arc::new(
+        Model::open_with(fixture("loop.onnx"), &opts(1, BatchingOptions::default())).unwrap(),
+    );
+    let x = [0.0f32];
+    let a = {
+        let model = model.clone();
+        std::thread::spawn(move || {
+            let n = [300_000i64];
+            model
+                .infer(&[
+                    ("n", TensorView::from_slice(vec![], &n[..])),
+                    ("x", TensorView::from_slice(vec![1], &x[..])),
+                ])
+                .map(|o| o["y"].as_slice::<f32>().unwrap()[0])
+        })
+    };
+    while model.stats().idle_instances > 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (tx, rx) = mpsc::channel();
+    let handle = model
+        .infer_with_callback(
+            vec![
+                (
+                    "n".to_string(),
+                    Tensor::from_vec(vec![], vec![1_000_000_000i64]).unwrap(),
+                ),
+                (
+                    "x".to_string(),
+                    Tensor::from_vec(vec![1], vec![0.0f32]).unwrap(),
+                ),
+            ],
+            &InferOptions::default(),
+            move |r| tx.send(r).unwrap(),
+        )
+        .unwrap();
+    // Wait until A has taken it from the queue, then cancel it while it runs.
+    let t0 = Instant::now();
+    while model.stats().queued > 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "never left the queue"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let t0 = Instant::now();
+    while !handle.cancel() {
+        assert!(!handle.is_done(), "finished without being cancelled");
+        assert!(t0.elapsed() < Duration::from_secs(10), "never running");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let err = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the run stopped")
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+    assert_eq!(a.join().unwrap().unwrap(), 300_000.0);
+    // The session serves the next request.
+    let n = [5i64];
+    let out = model
+        .infer(&[
+            ("n", TensorView::from_slice(vec![], &n[..])),
+            ("x", TensorView::from_slice(vec![1], &x[..])),
+        ])
+        .unwrap();
+    assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[5.0]);
+}

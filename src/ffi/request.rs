@@ -180,8 +180,10 @@ pub extern "C" fn inferkit_model_infer_async(
 }
 
 /// Withdraws the request if no session has taken it yet: its callback is then called with
-/// INFERKIT_STATUS_CANCELLED on this thread before this returns, and this returns true. False if
-/// it already runs or is done, or `request` is NULL. Thread-safe.
+/// INFERKIT_STATUS_CANCELLED on this thread before this returns, and this returns true. A request
+/// that runs alone on a session has its run stopped (true; the callback gets
+/// INFERKIT_STATUS_CANCELLED on the running thread). False if it is done, runs in a batch with
+/// other requests, or `request` is NULL. Thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_request_cancel(request: *const inferkit_request) -> bool {
     guard_value(false, || {

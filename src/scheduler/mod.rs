@@ -808,6 +808,8 @@ impl Scheduler {
                 .map(|raw| (&*self.signature.inputs[raw.index].name, raw.input()))
                 .collect();
             let w: &mut crate::pool::Worker = worker;
+            // Alone on the session: cancelling the request may stop the run.
+            *single.running.lock() = Some(w.stop.clone());
             let result = self.run_stoppable(
                 &mut w.session,
                 &w.stop,
@@ -815,6 +817,13 @@ impl Scheduler {
                 &views,
                 single.selected.as_deref(),
             );
+            *single.running.lock() = None;
+            let result = match result {
+                Err(_) if single.cancelled.load(Ordering::SeqCst) => Err(Error::Cancelled {
+                    model: self.name.to_string(),
+                }),
+                other => other,
+            };
             if single.rows.is_some() {
                 sample.finish(&self.cost, rows);
             }

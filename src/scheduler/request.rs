@@ -111,6 +111,11 @@ pub(crate) struct Request {
     /// A blocking request: the worker that completes it records its metrics.
     pub(crate) counted_by_worker: std::sync::atomic::AtomicBool,
     pub(crate) slot: Slot,
+    /// While it runs alone on a session: that session's run options, so that cancelling it stops
+    /// the run. Cleared, under this lock, before the session runs anything else.
+    pub(crate) running: parking_lot::Mutex<Option<Arc<super::watchdog::RunStop>>>,
+    /// Set when its owner cancelled it while it ran.
+    pub(crate) cancelled: std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: the raw input pointers are only read, under the protocol described on `RawInput::bytes`.
@@ -161,6 +166,8 @@ impl Request {
             enqueued: stamp,
             counted_by_worker: std::sync::atomic::AtomicBool::new(false),
             slot: Slot::new(),
+            running: parking_lot::Mutex::new(None),
+            cancelled: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -377,12 +384,11 @@ impl std::fmt::Debug for RequestHandle {
 }
 
 impl InferFuture {
-    /// Withdraws the request if it is still queued; the future then resolves to
-    /// [`Error::Cancelled`]. Returns false if the request already runs or is done.
+    /// Withdraws the request if it is still queued, or stops its run if it runs alone on a
+    /// session; the future then resolves to [`Error::Cancelled`]. Returns false if it is done, or
+    /// runs in a batch with other requests (which are not stopped for it).
     pub fn cancel(&self) -> bool {
-        self.request.slot.withdraw(Error::Cancelled {
-            model: self.model.clone(),
-        })
+        cancel(&self.request, &self.model)
     }
 
     /// Whether the result is available.
@@ -411,10 +417,29 @@ impl Future for InferFuture {
 
 impl Drop for InferFuture {
     fn drop(&mut self) {
-        self.request.slot.withdraw(Error::Cancelled {
-            model: self.model.clone(),
-        });
+        cancel(&self.request, &self.model);
         let _ = &self.keep_alive;
+    }
+}
+
+/// Withdraws a queued request, or stops the run of a request that runs alone on a session; in
+/// both cases its owner gets [`Error::Cancelled`]. False when neither applies (done, or running
+/// in a batch with others, which are not stopped for it).
+fn cancel(request: &Request, model: &str) -> bool {
+    if request.slot.withdraw(Error::Cancelled {
+        model: model.to_string(),
+    }) {
+        return true;
+    }
+    let running = request.running.lock();
+    match running.as_ref() {
+        Some(stop) => {
+            request
+                .cancelled
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            stop.stop_now()
+        }
+        None => false,
     }
 }
 
@@ -425,12 +450,12 @@ pub struct RequestHandle {
 }
 
 impl RequestHandle {
-    /// Withdraws the request if no session has taken it yet: its callback then receives
-    /// [`Error::Cancelled`] on this thread. Returns false if it already runs or is done.
+    /// Withdraws the request if no session has taken it yet (its callback then receives
+    /// [`Error::Cancelled`] on this thread), or stops its run if it runs alone on a session (the
+    /// callback receives [`Error::Cancelled`] on the running thread). Returns false if it is done,
+    /// or runs in a batch with other requests (which are not stopped for it).
     pub fn cancel(&self) -> bool {
-        self.request.slot.withdraw(Error::Cancelled {
-            model: self.model.clone(),
-        })
+        cancel(&self.request, &self.model)
     }
 
     /// Whether the callback has been called (or is being called).

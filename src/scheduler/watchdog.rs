@@ -28,6 +28,8 @@ pub(crate) struct RunStop {
 
 #[derive(Default)]
 struct StopState {
+    /// Whether a run is in progress (between `start` and `finish`).
+    running: bool,
     /// When the current run is to be stopped, if it is armed.
     armed: Option<Instant>,
     /// Whether the terminate flag was set during the current run.
@@ -72,13 +74,14 @@ impl RunStop {
 
     /// Before a run: stop it at `until`, if given.
     pub(crate) fn start(self: &Arc<Self>, until: Option<Instant>) {
-        let Some(until) = until else {
-            return;
-        };
         let register = {
             let mut s = self.state.lock();
-            s.armed = Some(until);
-            !std::mem::replace(&mut s.registered, true)
+            s.running = true;
+            s.armed = until;
+            until.is_some() && !std::mem::replace(&mut s.registered, true)
+        };
+        let Some(until) = until else {
+            return;
         };
         watchdog().armed(self, until, register);
     }
@@ -87,6 +90,7 @@ impl RunStop {
     /// the next run).
     pub(crate) fn finish(&self) -> bool {
         let mut s = self.state.lock();
+        s.running = false;
         s.armed = None;
         let fired = std::mem::take(&mut s.fired);
         if fired {
@@ -97,6 +101,22 @@ impl RunStop {
             });
         }
         fired
+    }
+
+    /// Stops the current run now (its request was cancelled); false when no run is in progress.
+    pub(crate) fn stop_now(&self) -> bool {
+        let mut s = self.state.lock();
+        if !s.running {
+            return false;
+        }
+        if !s.fired {
+            // SAFETY: live options; ONNX Runtime allows setting the flag during a run.
+            let _ = status_message(unsafe {
+                (ort::api().RunOptionsSetTerminate)(self.options.as_ptr())
+            });
+            s.fired = true;
+        }
+        true
     }
 
     /// Stops the current run if it is armed and due at `now`; returns when it is armed for next.
