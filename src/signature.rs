@@ -99,33 +99,21 @@ impl TensorSpec {
 
     /// An input or output of any type.
     pub fn of_type(name: &str, ty: ValueType) -> TensorSpec {
-        let mut inner = &ty;
-        loop {
-            match inner {
-                ValueType::Tensor { dtype, dims, .. } => {
-                    return TensorSpec {
-                        name: name.into(),
-                        dtype: *dtype,
-                        dims: dims.clone(),
-                        ty,
-                    }
-                }
-                ValueType::Sequence(t) | ValueType::Optional(t) => inner = t,
-                ValueType::Map { value, .. } => inner = value,
-            }
+        let (dtype, dims) = match ty.innermost() {
+            ValueType::Tensor { dtype, dims, .. } => (*dtype, dims.clone()),
+            _ => unreachable!("innermost is a tensor type"),
+        };
+        TensorSpec {
+            name: name.into(),
+            dtype,
+            dims,
+            ty,
         }
     }
 
     /// Whether the model gives the rank of the (innermost) tensor; when not, any shape is taken.
     pub fn ranked(&self) -> bool {
-        let mut inner = &self.ty;
-        loop {
-            match inner {
-                ValueType::Tensor { ranked, .. } => return *ranked,
-                ValueType::Sequence(t) | ValueType::Optional(t) => inner = t,
-                ValueType::Map { value, .. } => inner = value,
-            }
-        }
+        matches!(self.ty.innermost(), ValueType::Tensor { ranked: true, .. })
     }
 
     /// Whether this is a plain tensor.

@@ -91,6 +91,19 @@ impl ValueType {
         }
     }
 
+    /// The tensor type at the bottom: this one for a tensor; a sequence's or optional's content's,
+    /// a map's values'.
+    pub fn innermost(&self) -> &ValueType {
+        let mut inner = self;
+        loop {
+            match inner {
+                ValueType::Tensor { .. } => return inner,
+                ValueType::Sequence(t) | ValueType::Optional(t) => inner = t,
+                ValueType::Map { value, .. } => inner = value,
+            }
+        }
+    }
+
     /// Whether this is a tensor of a whole-byte numeric dtype: the only values batching
     /// concatenates.
     pub fn is_batchable(&self) -> bool {
