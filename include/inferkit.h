@@ -333,7 +333,7 @@ enum inferkit_dtype
    */
   INFERKIT_DTYPE_BF16 = 16,
   /*
-   Strings: byte strings of any length, usually UTF-8 ([`Tensor::from_strings`]).
+   Strings: byte strings of any length, usually UTF-8 ([`Tensor::from_strings`](crate::Tensor::from_strings)).
    */
   INFERKIT_DTYPE_STRING = 8,
   /*

@@ -16,7 +16,7 @@
 
 use std::path::PathBuf;
 
-use crate::tensor::DType;
+use crate::dtype::DType;
 
 /// `Result` with inferkit's [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -24,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+mod dtype;
 pub mod error;
 pub mod ffi;
 pub mod metrics;
