@@ -629,8 +629,9 @@ impl<'a> TensorView<'a> {
 
 /// Reads a tensor pack: named tensors in the little-endian format written by
 /// `tests/fixtures/make_fixtures.py` (`b"IKTP"`, u32 version 1, u32 count; per tensor u32 name
-/// length, name, u32 dtype, u32 rank, i64 dims, u64 byte length, bytes). Used for warmup inputs.
-pub fn read_tensor_pack(path: &std::path::Path) -> Result<Vec<(String, Tensor)>> {
+/// length, name, u32 dtype, u32 rank, i64 dims, u64 byte length, bytes). Used for warmup inputs
+/// (`warmup.file` in a model's config.toml); the format is not part of the Rust API.
+pub(crate) fn read_tensor_pack(path: &std::path::Path) -> Result<Vec<(String, Tensor)>> {
     let bad = |reason: String| Error::InvalidTensorData {
         input: path.display().to_string(),
         reason,

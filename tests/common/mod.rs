@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests: fixture paths, the tensor-pack reader, comparisons.
+//! Helpers shared by the integration tests: fixture paths, a tensor-pack reader, comparisons.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -12,9 +12,40 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Reads a tensor pack from tests/fixtures.
+/// Reads a tensor pack from tests/fixtures: named tensors in the little-endian format written by
+/// `tests/fixtures/make_fixtures.py` (`b"IKTP"`, u32 version 1, u32 count; per tensor u32 name
+/// length, name, u32 dtype, u32 rank, i64 dims, u64 byte length, bytes). Panics on a malformed
+/// file: the fixtures are committed.
 pub fn read_pack(name: &str) -> Vec<(String, Tensor)> {
-    inferkit::tensor::read_tensor_pack(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    let bytes = std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut at = 0usize;
+    let mut take = |n: usize| -> &[u8] {
+        let s = bytes
+            .get(at..at + n)
+            .unwrap_or_else(|| panic!("{name}: truncated tensor pack"));
+        at += n;
+        s
+    };
+    let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap());
+    assert_eq!(take(4), b"IKTP", "{name}: not a tensor pack");
+    assert_eq!(u32_of(take(4)), 1, "{name}: tensor pack version");
+    let count = u32_of(take(4));
+    (0..count)
+        .map(|_| {
+            let len = u32_of(take(4)) as usize;
+            let tensor_name = String::from_utf8(take(len).to_vec()).unwrap();
+            let code = u32_of(take(4));
+            let dtype = DType::from_u32(code).unwrap_or_else(|| panic!("{name}: dtype {code}"));
+            let rank = u32_of(take(4)) as usize;
+            let shape: Vec<usize> = (0..rank)
+                .map(|_| i64::from_le_bytes(take(8).try_into().unwrap()) as usize)
+                .collect();
+            let len = u64::from_le_bytes(take(8).try_into().unwrap()) as usize;
+            let tensor = Tensor::from_bytes(dtype, shape, take(len))
+                .unwrap_or_else(|e| panic!("{name}: {tensor_name}: {e}"));
+            (tensor_name, tensor)
+        })
+        .collect()
 }
 
 /// Exact for integers and bools, relative 1e-5 (with a 1e-6 absolute floor) for floats.
