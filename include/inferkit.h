@@ -33,6 +33,11 @@
 #define INFERKIT_MAX_INSTANCES 64
 
 /*
+ Longest side an image step may produce or crop at, in pixels.
+ */
+#define INFERKIT_MAX_IMAGE_SIDE 16384
+
+/*
  Pixels an encoded image may have unless the pipeline says otherwise ([`PipelineSpec::max_pixels`]):
  64 megapixels, more than an 8K frame (33 MP) or a 48 MP phone photograph.
  */
@@ -47,11 +52,6 @@
  Most elements a `reshape` step may name, and most `k` of `top_k`.
  */
 #define INFERKIT_MAX_STEP_ELEMENTS 2147483648
-
-/*
- Longest side an image step may produce or crop at, in pixels.
- */
-#define INFERKIT_MAX_IMAGE_SIDE 16384
 
 /*
  Most warmup inferences per version (`warmup.count`).
