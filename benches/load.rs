@@ -123,14 +123,9 @@ fn measure_in_flight(
     let model: Arc<Model> = Arc::new(
         Model::open_with(
             &b.path,
-            &ModelOptions {
-                instances: model.instances(),
-                batching: BatchingOptions {
-                    max_batch_size: MAX_BATCH,
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
+            &ModelOptions::default()
+                .with_instances(model.instances())
+                .with_batching(BatchingOptions::default().with_max_batch_size(MAX_BATCH)),
         )
         .expect("model"),
     );
@@ -360,11 +355,9 @@ fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_j
         let metrics = round % 2 == 1;
         let model = Model::open_with(
             root.join("tests/fixtures/mlp.onnx"),
-            &ModelOptions {
-                instances: cpus,
-                metrics,
-                ..Default::default()
-            },
+            &ModelOptions::default()
+                .with_instances(cpus)
+                .with_metrics(metrics),
         )
         .expect("model");
         let c = measure(threads, cell, 1, &|t| {
@@ -409,11 +402,9 @@ fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_j
 fn inferkit_model(b: &Bench, instances: usize, batching: BatchingOptions) -> Model {
     Model::open_with(
         &b.path,
-        &ModelOptions {
-            instances,
-            batching,
-            ..Default::default()
-        },
+        &ModelOptions::default()
+            .with_instances(instances)
+            .with_batching(batching),
     )
     .expect("model")
 }
@@ -529,25 +520,17 @@ fn main() {
             let configs = [
                 (
                     "c inferkit, no batching",
-                    BatchingOptions {
-                        max_batch_size: 1,
-                        ..Default::default()
-                    },
+                    BatchingOptions::default().with_max_batch_size(1),
                 ),
                 (
                     "d inferkit, work-conserving",
-                    BatchingOptions {
-                        max_batch_size: MAX_BATCH,
-                        ..Default::default()
-                    },
+                    BatchingOptions::default().with_max_batch_size(MAX_BATCH),
                 ),
                 (
                     "e inferkit, timed 500us",
-                    BatchingOptions {
-                        max_batch_size: MAX_BATCH,
-                        max_queue_delay_us: 500,
-                        ..Default::default()
-                    },
+                    BatchingOptions::default()
+                        .with_max_batch_size(MAX_BATCH)
+                        .with_max_queue_delay_us(500),
                 ),
             ];
             for (label, batching) in configs {
@@ -576,10 +559,7 @@ fn main() {
             let model = inferkit_model(
                 b,
                 cpus,
-                BatchingOptions {
-                    max_batch_size: MAX_BATCH,
-                    ..Default::default()
-                },
+                BatchingOptions::default().with_max_batch_size(MAX_BATCH),
             );
             cells.push((
                 "f inferkit, async, same in flight",

@@ -13,11 +13,9 @@ fn fixture(name: &str) -> std::path::PathBuf {
 fn parts(c: &mut Criterion) {
     let model = Model::open_with(
         fixture("mlp.onnx"),
-        &ModelOptions {
-            instances: 1,
-            batching: BatchingOptions::default(),
-            ..Default::default()
-        },
+        &ModelOptions::default()
+            .with_instances(1)
+            .with_batching(BatchingOptions::default()),
     )
     .expect("mlp");
     let x = vec![0.25f32; 16];

@@ -40,17 +40,15 @@ fn pipeline(filter: Filter, cast: Option<&str>) -> PipelineSpec {
     if let Some(to) = cast {
         pre.push(PreStep::Cast { to: to.into() });
     }
-    PipelineSpec {
-        image: vec![ImageStep::Resize {
+    PipelineSpec::default()
+        .with_image([ImageStep::Resize {
             width: 224,
             height: 224,
             fit: Fit::Exact,
             filter,
             pad: 0,
-        }],
-        pre,
-        ..Default::default()
-    }
+        }])
+        .with_pre(pre)
 }
 
 fn median_ms(mut f: impl FnMut()) -> f64 {
@@ -134,10 +132,7 @@ fn main() {
         ] {
             let model = Model::open_with(
                 root.join("tests/fixtures").join(fixture),
-                &ModelOptions {
-                    pipeline: Some(pipeline(filter, cast)),
-                    ..Default::default()
-                },
+                &ModelOptions::default().with_pipeline(pipeline(filter, cast)),
             )
             .expect("model");
             let tensor = model.preprocess_image(&view).expect("preprocess");

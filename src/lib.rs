@@ -24,6 +24,9 @@
 
 #![deny(missing_docs)]
 
+#[macro_use]
+mod macros;
+
 mod dtype;
 pub mod error;
 pub mod ffi;

@@ -33,7 +33,20 @@ use smallvec::SmallVec;
 pub const MAX_INSTANCES: usize = 64;
 
 /// How to load a model.
+///
+/// ```
+/// use inferkit::{BatchingOptions, Model, ModelOptions};
+///
+/// let options = ModelOptions::default()
+///     .with_name("scorer")
+///     .with_instances(2)
+///     .with_batching(BatchingOptions::default().with_max_batch_size(8));
+/// let model = Model::open_with("tests/fixtures/mlp.onnx", &options)?;
+/// assert_eq!((model.name(), model.instances()), ("scorer", 2));
+/// # Ok::<(), inferkit::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ModelOptions {
     /// The name used in errors and metrics. Default: the file name without its extension.
     pub name: Option<String>,
@@ -67,6 +80,16 @@ impl Default for ModelOptions {
         }
     }
 }
+
+with_setters!(ModelOptions {
+    with_name(name, some_string);
+    with_session(session, SessionOptions);
+    with_instances(instances, usize);
+    with_batching(batching, BatchingOptions);
+    with_metrics(metrics, bool);
+    with_version(version, some u64);
+    with_pipeline(pipeline, some PipelineSpec);
+});
 
 impl ModelOptions {
     /// Checks the options without loading anything: `instances` between 1 and [`MAX_INSTANCES`],

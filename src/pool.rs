@@ -8,7 +8,7 @@
 //! ```
 //! use inferkit::{Model, ModelOptions};
 //!
-//! let model = Model::open_with("tests/fixtures/mlp.onnx", &ModelOptions { instances: 3, ..Default::default() })?;
+//! let model = Model::open_with("tests/fixtures/mlp.onnx", &ModelOptions::default().with_instances(3))?;
 //! assert_eq!(model.instances(), 3);
 //! # Ok::<(), inferkit::Error>(())
 //! ```

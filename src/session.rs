@@ -6,18 +6,17 @@
 //! ```
 //! use inferkit::{ExecutionProvider, Model, ModelOptions, OptimizationLevel, SessionOptions};
 //!
-//! let opts = ModelOptions {
-//!     session: SessionOptions { intra_op_threads: 2, optimization_level: OptimizationLevel::Basic, ..Default::default() },
-//!     ..Default::default()
-//! };
+//! let opts = ModelOptions::default().with_session(
+//!     SessionOptions::default()
+//!         .with_intra_op_threads(2)
+//!         .with_optimization_level(OptimizationLevel::Basic),
+//! );
 //! let model = Model::open_with("tests/fixtures/mlp.onnx", &opts)?;
 //! assert_eq!(model.name(), "mlp");
 //!
 //! // This build runs on ONNX Runtime's CPU provider; asking for another is a typed error.
-//! let cuda = ModelOptions {
-//!     session: SessionOptions { execution_providers: vec![ExecutionProvider::Cuda], ..Default::default() },
-//!     ..Default::default()
-//! };
+//! let cuda = ModelOptions::default()
+//!     .with_session(SessionOptions::default().with_execution_providers([ExecutionProvider::Cuda]));
 //! let err = Model::open_with("tests/fixtures/mlp.onnx", &cuda).unwrap_err();
 //! assert_eq!(err.code(), inferkit::ErrorCode::Unsupported);
 //! assert!(err.to_string().contains("CPU provider only"));
@@ -121,6 +120,7 @@ pub const MAX_THREADS: usize = 256;
 
 /// Options for the ONNX Runtime sessions of a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionOptions {
     /// Threads used inside one operator. Default 1: on small machines one thread without spinning
     /// beats several, and concurrency comes from running several requests at once.
@@ -146,6 +146,14 @@ impl Default for SessionOptions {
         }
     }
 }
+
+with_setters!(SessionOptions {
+    with_intra_op_threads(intra_op_threads, usize);
+    with_inter_op_threads(inter_op_threads, usize);
+    with_spinning(spinning, bool);
+    with_optimization_level(optimization_level, OptimizationLevel);
+    with_execution_providers(execution_providers, list ExecutionProvider);
+});
 
 impl SessionOptions {
     /// Checks the options without building anything: thread counts between 1 and [`MAX_THREADS`],

@@ -18,30 +18,19 @@ use inferkit::{
 /// Batching turned on, as a model's owner does for a model whose rows are independent (it is off
 /// by default).
 fn batched() -> BatchingOptions {
-    BatchingOptions {
-        max_batch_size: 32,
-        ..Default::default()
-    }
+    BatchingOptions::default().with_max_batch_size(32)
 }
 
 fn opts(instances: usize, batching: BatchingOptions) -> ModelOptions {
-    ModelOptions {
-        instances,
-        batching,
-        ..Default::default()
-    }
+    ModelOptions::default()
+        .with_instances(instances)
+        .with_batching(batching)
 }
 
 fn unbatched(name: &str) -> Model {
     Model::open_with(
         fixture(name),
-        &opts(
-            1,
-            BatchingOptions {
-                max_batch_size: 1,
-                ..Default::default()
-            },
-        ),
+        &opts(1, BatchingOptions::default().with_max_batch_size(1)),
     )
     .unwrap()
 }
@@ -98,13 +87,7 @@ fn batched_results_equal_unbatched_results_bitwise() {
     let reference = unbatched("mlp.onnx");
     let model = Model::open_with(
         fixture("mlp.onnx"),
-        &opts(
-            1,
-            BatchingOptions {
-                max_batch_size: 32,
-                ..Default::default()
-            },
-        ),
+        &opts(1, BatchingOptions::default().with_max_batch_size(32)),
     )
     .unwrap();
     assert!(model.batchable());
@@ -174,12 +157,10 @@ fn requests_of_different_shapes_are_never_concatenated() {
 #[test]
 fn every_request_gets_its_own_rows_under_the_timed_policy() {
     // With a long delay and a preferred size of 4, four requests form one batch deterministically.
-    let batching = BatchingOptions {
-        max_batch_size: 32,
-        max_queue_delay_us: 2_000_000,
-        preferred_batch_sizes: vec![4],
-        ..Default::default()
-    };
+    let batching = BatchingOptions::default()
+        .with_max_batch_size(32)
+        .with_max_queue_delay_us(2_000_000)
+        .with_preferred_batch_sizes([4]);
     let model = Model::open_with(fixture("two_io.onnx"), &opts(1, batching)).unwrap();
     let reference = unbatched("two_io.onnx");
     let results: Vec<(Outputs, Outputs)> = std::thread::scope(|s| {
@@ -215,10 +196,7 @@ fn a_deadline_that_passes_in_the_queue_means_the_request_is_not_run() {
     let model = Arc::new(Model::open_with(fixture("slow.onnx"), &opts(1, batched())).unwrap());
     let busy = occupy(&model, 16_000);
     let x = vec![1.0f32; 256];
-    let options = InferOptions {
-        timeout: Some(Duration::from_millis(5)),
-        ..Default::default()
-    };
+    let options = InferOptions::default().with_timeout(Duration::from_millis(5));
     let started = Instant::now();
     let err = model
         .infer_with(&[("x", TensorView::from_slice(vec![1, 256], &x))], &options)
@@ -239,10 +217,7 @@ fn a_deadline_that_passes_in_the_queue_means_the_request_is_not_run() {
     let stats = model.stats();
     assert_eq!((stats.executions, stats.requests_run), (2, 2), "{stats:?}");
     // A deadline already past is refused before anything runs.
-    let past = InferOptions {
-        deadline: Some(Instant::now() - Duration::from_millis(1)),
-        ..Default::default()
-    };
+    let past = InferOptions::default().with_deadline(Instant::now() - Duration::from_millis(1));
     assert_eq!(
         model
             .infer_with(&[("x", TensorView::from_slice(vec![1, 256], &x))], &past)
@@ -254,11 +229,9 @@ fn a_deadline_that_passes_in_the_queue_means_the_request_is_not_run() {
 
 #[test]
 fn a_full_queue_refuses_at_once_and_loses_nothing_accepted() {
-    let batching = BatchingOptions {
-        max_batch_size: 32,
-        max_queue_size: 2,
-        ..Default::default()
-    };
+    let batching = BatchingOptions::default()
+        .with_max_batch_size(32)
+        .with_max_queue_size(2);
     let model = Arc::new(Model::open_with(fixture("slow.onnx"), &opts(1, batching)).unwrap());
     let busy = occupy(&model, 16_000);
     let req = |v: f32| {
@@ -356,12 +329,10 @@ fn a_queued_request_can_be_cancelled() {
 
 #[test]
 fn an_inference_error_fails_only_the_requests_of_its_batch() {
-    let batching = BatchingOptions {
-        max_batch_size: 32,
-        max_queue_delay_us: 2_000_000,
-        preferred_batch_sizes: vec![3],
-        ..Default::default()
-    };
+    let batching = BatchingOptions::default()
+        .with_max_batch_size(32)
+        .with_max_queue_delay_us(2_000_000)
+        .with_preferred_batch_sizes([3]);
     let model = Model::open_with(fixture("gather.onnx"), &opts(1, batching)).unwrap();
     let run = |index: [i64; 2]| {
         let data = [1.0f32, 2.0, 3.0, 4.0];
@@ -572,20 +543,15 @@ fn the_timed_policy_never_holds_a_request_past_its_deadline() {
             fixture("mlp.onnx"),
             &opts(
                 1,
-                BatchingOptions {
-                    max_batch_size: 32,
-                    max_queue_delay_us: 2_000_000,
-                    ..Default::default()
-                },
+                BatchingOptions::default()
+                    .with_max_batch_size(32)
+                    .with_max_queue_delay_us(2_000_000),
             ),
         )
         .unwrap(),
     );
     let x = input(0, 1, 16);
-    let timeout = InferOptions {
-        timeout: Some(Duration::from_millis(100)),
-        ..Default::default()
-    };
+    let timeout = InferOptions::default().with_timeout(Duration::from_millis(100));
     // It runs, before its deadline, having waited for company until shortly before it.
     let within = |took: Duration, result: &Result<Outputs, Error>| {
         assert!(took < Duration::from_secs(1), "took {took:?}");
@@ -625,10 +591,7 @@ fn the_timed_policy_never_holds_a_request_past_its_deadline() {
     model
         .infer_with(
             &[("x", TensorView::from_slice(vec![1, 16], &x))],
-            &InferOptions {
-                timeout: Some(Duration::from_millis(300)),
-                ..Default::default()
-            },
+            &InferOptions::default().with_timeout(Duration::from_millis(300)),
         )
         .unwrap();
     assert!(
@@ -650,10 +613,7 @@ fn a_running_request_is_stopped_at_its_deadline() {
             ("x", TensorView::from_slice(vec![1], &x[..])),
         ]
     };
-    let timeout = InferOptions {
-        timeout: Some(Duration::from_millis(200)),
-        ..Default::default()
-    };
+    let timeout = InferOptions::default().with_timeout(Duration::from_millis(200));
     static FOREVER: [i64; 1] = [1_000_000_000];
     static FIVE: [i64; 1] = [5];
     let t0 = Instant::now();

@@ -49,13 +49,8 @@ fn mlp_input(seed: usize, rows: usize) -> Vec<f32> {
 #[test]
 fn a_huge_queue_size_is_a_typed_error_and_the_queue_grows_lazily() {
     for size in [1usize << 40, usize::MAX] {
-        let opts = ModelOptions {
-            batching: BatchingOptions {
-                max_queue_size: size,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let opts = ModelOptions::default()
+            .with_batching(BatchingOptions::default().with_max_queue_size(size));
         let err = Model::open_with(fixture("mlp.onnx"), &opts).unwrap_err();
         assert!(
             matches!(
@@ -69,13 +64,9 @@ fn a_huge_queue_size_is_a_typed_error_and_the_queue_grows_lazily() {
         );
     }
     // The largest documented size loads at once: memory follows the requests, not the limit.
-    let opts = ModelOptions {
-        batching: BatchingOptions {
-            max_queue_size: inferkit::scheduler::MAX_QUEUE_SIZE,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let opts = ModelOptions::default().with_batching(
+        BatchingOptions::default().with_max_queue_size(inferkit::scheduler::MAX_QUEUE_SIZE),
+    );
     let model = Model::open_with(fixture("mlp.onnx"), &opts).unwrap();
     let x = mlp_input(1, 1);
     model
@@ -130,56 +121,29 @@ fn warming_a_model_with_a_40_gb_input_fails_the_version_not_the_host() {
 
 #[test]
 fn every_numeric_option_has_a_bound() {
-    let session = |s: SessionOptions| ModelOptions {
-        session: s,
-        ..Default::default()
-    };
-    let batching = |b: BatchingOptions| ModelOptions {
-        batching: b,
-        ..Default::default()
-    };
+    let session = |s: SessionOptions| ModelOptions::default().with_session(s);
+    let batching = |b: BatchingOptions| ModelOptions::default().with_batching(b);
     let cases: Vec<(&str, ModelOptions)> = vec![
         (
             "intra_op_threads",
-            session(SessionOptions {
-                intra_op_threads: 100_000,
-                ..Default::default()
-            }),
+            session(SessionOptions::default().with_intra_op_threads(100_000)),
         ),
         (
             "inter_op_threads",
-            session(SessionOptions {
-                inter_op_threads: 100_000,
-                ..Default::default()
-            }),
+            session(SessionOptions::default().with_inter_op_threads(100_000)),
         ),
-        (
-            "instances",
-            ModelOptions {
-                instances: 100_000,
-                ..Default::default()
-            },
-        ),
+        ("instances", ModelOptions::default().with_instances(100_000)),
         (
             "max_batch_size",
-            batching(BatchingOptions {
-                max_batch_size: usize::MAX,
-                ..Default::default()
-            }),
+            batching(BatchingOptions::default().with_max_batch_size(usize::MAX)),
         ),
         (
             "max_queue_delay_us",
-            batching(BatchingOptions {
-                max_queue_delay_us: u64::MAX,
-                ..Default::default()
-            }),
+            batching(BatchingOptions::default().with_max_queue_delay_us(u64::MAX)),
         ),
         (
             "default_timeout_us",
-            batching(BatchingOptions {
-                default_timeout_us: u64::MAX,
-                ..Default::default()
-            }),
+            batching(BatchingOptions::default().with_default_timeout_us(u64::MAX)),
         ),
     ];
     for (name, opts) in cases {
@@ -201,10 +165,7 @@ fn every_numeric_option_has_a_bound() {
     model
         .infer_with(
             &[("x", TensorView::from_slice(vec![1, 16], &x))],
-            &InferOptions {
-                timeout: Some(Duration::MAX),
-                ..Default::default()
-            },
+            &InferOptions::default().with_timeout(Duration::MAX),
         )
         .unwrap();
 }
@@ -238,10 +199,7 @@ fn pipeline_numbers_that_would_panic_or_overflow_are_refused_at_load() {
     let open = |spec: PipelineSpec| {
         Model::open_with(
             fixture("mlp.onnx"),
-            &ModelOptions {
-                pipeline: Some(spec),
-                ..Default::default()
-            },
+            &ModelOptions::default().with_pipeline(spec),
         )
     };
     let cases = vec![
@@ -276,21 +234,14 @@ fn pipeline_numbers_that_would_panic_or_overflow_are_refused_at_load() {
         ),
     ];
     for (needle, step) in cases {
-        let err = open(PipelineSpec {
-            pre: vec![step.clone()],
-            ..Default::default()
-        })
-        .unwrap_err();
+        let err = open(PipelineSpec::default().with_pre([step.clone()])).unwrap_err();
         assert_eq!(err.code(), ErrorCode::PipelineConfig, "{step:?}: {err}");
         assert!(err.to_string().contains(needle), "{step:?}: {err}");
     }
-    let err = open(PipelineSpec {
-        post: vec![PostStep::Dequantize {
-            scale: f32::NAN,
-            zero_point: 0.0,
-        }],
-        ..Default::default()
-    })
+    let err = open(PipelineSpec::default().with_post([PostStep::Dequantize {
+        scale: f32::NAN,
+        zero_point: 0.0,
+    }]))
     .unwrap_err();
     assert_eq!(err.code(), ErrorCode::PipelineConfig, "{err}");
 }
@@ -302,10 +253,7 @@ fn a_panicking_callback_is_contained_and_the_model_keeps_serving() {
     let model = std::sync::Arc::new(
         Model::open_with(
             fixture("mlp.onnx"),
-            &ModelOptions {
-                instances: 1,
-                ..Default::default()
-            },
+            &ModelOptions::default().with_instances(1),
         )
         .unwrap(),
     );
@@ -364,23 +312,11 @@ fn hammer_row_mixing(model: &Model, reference: &Model) -> usize {
 #[test]
 fn by_default_no_request_sees_another_requests_rows() {
     for file in ["reverse_rows.onnx", "batch_mean.onnx"] {
-        let reference = Model::open_with(
-            fixture(file),
-            &ModelOptions {
-                instances: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let reference =
+            Model::open_with(fixture(file), &ModelOptions::default().with_instances(1)).unwrap();
         // One session for 8 threads: requests queue, and would be batched if batching were on.
-        let model = Model::open_with(
-            fixture(file),
-            &ModelOptions {
-                instances: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let model =
+            Model::open_with(fixture(file), &ModelOptions::default().with_instances(1)).unwrap();
         assert!(!model.batchable(), "{file}: batching is off by default");
         assert_eq!(hammer_row_mixing(&model, &reference), 0, "{file}");
         let stats = model.stats();
@@ -395,13 +331,7 @@ fn by_default_no_request_sees_another_requests_rows() {
 fn batching_is_turned_on_by_the_owner() {
     let model = Model::open_with(
         fixture("mlp.onnx"),
-        &ModelOptions {
-            batching: BatchingOptions {
-                max_batch_size: 8,
-                ..Default::default()
-            },
-            ..Default::default()
-        },
+        &ModelOptions::default().with_batching(BatchingOptions::default().with_max_batch_size(8)),
     )
     .unwrap();
     assert!(model.batchable());
@@ -505,10 +435,7 @@ fn files_outside_the_root_are_not_read_unless_allowed() {
     // A host that means it can allow it.
     let reg = Registry::open(
         dir.path(),
-        RegistryOptions {
-            allow_outside_paths: true,
-            ..Default::default()
-        },
+        RegistryOptions::default().with_allow_outside_paths(true),
     )
     .unwrap();
     reg.model("abs", Select::Default).unwrap();
@@ -564,16 +491,17 @@ fn an_image_that_declares_too_many_pixels_is_refused_before_decoding() {
     let image_model = |max_pixels: Option<u64>| {
         Model::open_with(
             fixture("tiny_cnn.onnx"),
-            &ModelOptions {
-                pipeline: Some(PipelineSpec {
-                    image: vec![inferkit::pipeline::ImageStep::Resize {
+            &ModelOptions::default().with_pipeline({
+                // The field, not its setter: the setter takes a number and this may be None.
+                let mut spec = PipelineSpec::default()
+                    .with_image([inferkit::pipeline::ImageStep::Resize {
                         width: 8,
                         height: 8,
                         fit: Default::default(),
                         filter: Default::default(),
                         pad: 0,
-                    }],
-                    pre: vec![
+                    }])
+                    .with_pre([
                         PreStep::Scale {
                             factor: 1.0 / 255.0,
                             offset: 0.0,
@@ -583,12 +511,10 @@ fn an_image_that_declares_too_many_pixels_is_refused_before_decoding() {
                             to: "chw".into(),
                         },
                         PreStep::AddBatchDim,
-                    ],
-                    max_pixels,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
+                    ]);
+                spec.max_pixels = max_pixels;
+                spec
+            }),
         )
         .unwrap()
     };
@@ -618,13 +544,7 @@ fn an_image_that_declares_too_many_pixels_is_refused_before_decoding() {
     assert!(err.to_string().contains("limit of 100 pixels"), "{err}");
     let err = Model::open_with(
         fixture("tiny_cnn.onnx"),
-        &ModelOptions {
-            pipeline: Some(PipelineSpec {
-                max_pixels: Some(0),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+        &ModelOptions::default().with_pipeline(PipelineSpec::default().with_max_pixels(0)),
     )
     .unwrap_err();
     assert_eq!(err.code(), ErrorCode::PipelineConfig, "{err}");
@@ -766,10 +686,7 @@ fn an_empty_output_selection_means_all_outputs_everywhere() {
         inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
     let all = model.infer(&views).unwrap();
     assert_eq!(model.infer_select(&views, &[]).unwrap(), all);
-    let none = InferOptions {
-        outputs: Some(vec![]),
-        ..Default::default()
-    };
+    let none = InferOptions::default().with_outputs(Vec::<String>::new());
     assert_eq!(model.infer_with(&views, &none).unwrap(), all);
 }
 

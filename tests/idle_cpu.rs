@@ -8,11 +8,9 @@ use common::fixture;
 use inferkit::{BatchingOptions, Model, ModelOptions, TensorView};
 
 fn opts(instances: usize, batching: BatchingOptions) -> ModelOptions {
-    ModelOptions {
-        instances,
-        batching,
-        ..Default::default()
-    }
+    ModelOptions::default()
+        .with_instances(instances)
+        .with_batching(batching)
 }
 
 /// CPU time this process has used, from /proc/self/stat (utime + stime, in clock ticks).

@@ -36,14 +36,9 @@ fn histogram_count(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f6
 fn counters_and_histograms_match_the_requests_made() {
     let model = Model::open_with(
         fixture("mlp.onnx"),
-        &ModelOptions {
-            instances: 1,
-            batching: BatchingOptions {
-                max_batch_size: 8,
-                ..Default::default()
-            },
-            ..Default::default()
-        },
+        &ModelOptions::default()
+            .with_instances(1)
+            .with_batching(BatchingOptions::default().with_max_batch_size(8)),
     )
     .unwrap();
     // 8 threads × 50 requests of 2 rows, plus 3 dtype mismatches and 2 unknown outputs.
@@ -166,14 +161,9 @@ fn counters_and_histograms_match_the_requests_made() {
 fn async_requests_queue_full_and_cancellations_are_counted() {
     let model = Model::open_with(
         fixture("slow.onnx"),
-        &ModelOptions {
-            instances: 1,
-            batching: BatchingOptions {
-                max_queue_size: 2,
-                ..Default::default()
-            },
-            ..Default::default()
-        },
+        &ModelOptions::default()
+            .with_instances(1)
+            .with_batching(BatchingOptions::default().with_max_queue_size(2)),
     )
     .unwrap();
     let model = std::sync::Arc::new(model);
@@ -302,10 +292,7 @@ fn registry_exposition_labels_versions_and_counts_events() {
 fn metrics_can_be_turned_off() {
     let model = Model::open_with(
         fixture("mlp.onnx"),
-        &ModelOptions {
-            metrics: false,
-            ..Default::default()
-        },
+        &ModelOptions::default().with_metrics(false),
     )
     .unwrap();
     let x = [0f32; 16];

@@ -11,29 +11,23 @@ use inferkit::{Error, ErrorCode, Model, ModelOptions, Tensor, TensorView};
 fn with(spec: PipelineSpec) -> inferkit::Result<Model> {
     Model::open_with(
         fixture("mlp.onnx"),
-        &ModelOptions {
-            pipeline: Some(spec),
-            ..Default::default()
-        },
+        &ModelOptions::default().with_pipeline(spec),
     )
 }
 
 #[test]
 fn pre_steps_equal_the_same_steps_done_by_hand() {
-    let model = with(PipelineSpec {
-        pre: vec![
-            PreStep::Scale {
-                factor: 0.5,
-                offset: 1.0,
-            },
-            PreStep::Clip {
-                min: -2.0,
-                max: 4.0,
-            },
-            PreStep::AddBatchDim,
-        ],
-        ..Default::default()
-    })
+    let model = with(PipelineSpec::default().with_pre([
+        PreStep::Scale {
+            factor: 0.5,
+            offset: 1.0,
+        },
+        PreStep::Clip {
+            min: -2.0,
+            max: 4.0,
+        },
+        PreStep::AddBatchDim,
+    ]))
     .unwrap();
     let raw: Vec<f32> = (0..16).map(|i| i as f32 - 5.0).collect();
     let by_hand: Vec<f32> = raw
@@ -140,34 +134,24 @@ fn pipeline_declared_in_config_with_labels() {
 
 #[test]
 fn pipelines_that_cannot_fit_the_model_fail_at_load() {
-    let err = with(PipelineSpec {
-        pre: vec![PreStep::Layout {
-            from: "hwc".into(),
-            to: "chw".into(),
-        }],
-        ..Default::default()
-    })
+    let err = with(PipelineSpec::default().with_pre([PreStep::Layout {
+        from: "hwc".into(),
+        to: "chw".into(),
+    }]))
     .unwrap_err();
     assert!(
         matches!(&err, Error::PipelineConfig { step, .. } if step == "pre[0] Layout"),
         "{err:?}"
     );
-    let err = with(PipelineSpec {
-        pre: vec![PreStep::Cast { to: "i64".into() }],
-        ..Default::default()
-    })
-    .unwrap_err();
+    let err =
+        with(PipelineSpec::default().with_pre([PreStep::Cast { to: "i64".into() }])).unwrap_err();
     assert!(err.to_string().contains("takes f32"), "{err}");
-    let err = with(PipelineSpec {
-        input: Some("nope".into()),
-        ..Default::default()
-    })
-    .unwrap_err();
+    let err = with(PipelineSpec::default().with_input("nope")).unwrap_err();
     assert_eq!(err.code(), ErrorCode::PipelineConfig);
-    let err = with(PipelineSpec {
-        post: vec![PostStep::TopK { k: 2, labels: None }, PostStep::Sigmoid],
-        ..Default::default()
-    })
+    let err = with(
+        PipelineSpec::default()
+            .with_post([PostStep::TopK { k: 2, labels: None }, PostStep::Sigmoid]),
+    )
     .unwrap_err();
     assert!(err.to_string().contains("last step"), "{err}");
     // An unknown op in config.toml is a config error with its line.
@@ -183,17 +167,14 @@ fn pipelines_that_cannot_fit_the_model_fail_at_load() {
 
 #[test]
 fn a_step_that_fails_on_the_data_is_a_typed_error() {
-    let model = with(PipelineSpec {
-        pre: vec![
-            PreStep::Normalize {
-                mean: vec![0.0, 0.0],
-                std: vec![1.0, 1.0],
-                axis: -1,
-            },
-            PreStep::Reshape { shape: vec![1, 16] },
-        ],
-        ..Default::default()
-    })
+    let model = with(PipelineSpec::default().with_pre([
+        PreStep::Normalize {
+            mean: vec![0.0, 0.0],
+            std: vec![1.0, 1.0],
+            axis: -1,
+        },
+        PreStep::Reshape { shape: vec![1, 16] },
+    ]))
     .unwrap();
     let err = model
         .infer_pipeline(Tensor::from_vec(vec![4, 4], vec![0f32; 16]).unwrap())
@@ -213,15 +194,15 @@ fn a_step_that_fails_on_the_data_is_a_typed_error() {
 #[test]
 fn an_image_through_a_declared_pipeline_matches_the_pillow_numpy_reference() {
     use inferkit::pipeline::{Filter, Fit, ImageStep, ImageView, PixelFormat};
-    let spec = PipelineSpec {
-        image: vec![ImageStep::Resize {
+    let spec = PipelineSpec::default()
+        .with_image([ImageStep::Resize {
             width: 8,
             height: 8,
             fit: Fit::Exact,
             filter: Filter::Bilinear,
             pad: 0,
-        }],
-        pre: vec![
+        }])
+        .with_pre([
             PreStep::Scale {
                 factor: 1.0 / 255.0,
                 offset: 0.0,
@@ -236,15 +217,10 @@ fn an_image_through_a_declared_pipeline_matches_the_pillow_numpy_reference() {
                 to: "chw".into(),
             },
             PreStep::AddBatchDim,
-        ],
-        ..Default::default()
-    };
+        ]);
     let model = Model::open_with(
         fixture("tiny_cnn.onnx"),
-        &ModelOptions {
-            pipeline: Some(spec),
-            ..Default::default()
-        },
+        &ModelOptions::default().with_pipeline(spec),
     )
     .unwrap();
     let pack = common::read_pack("resize.tpk");
@@ -293,13 +269,8 @@ fn an_image_through_a_declared_pipeline_matches_the_pillow_numpy_reference() {
     // Image steps that cannot feed the numeric steps fail at load.
     let err = Model::open_with(
         fixture("mlp.onnx"),
-        &ModelOptions {
-            pipeline: Some(PipelineSpec {
-                image: vec![ImageStep::SwapChannels],
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+        &ModelOptions::default()
+            .with_pipeline(PipelineSpec::default().with_image([ImageStep::SwapChannels])),
     )
     .unwrap_err();
     assert!(
@@ -309,27 +280,24 @@ fn an_image_through_a_declared_pipeline_matches_the_pillow_numpy_reference() {
     // Image steps alone give u8 pixels; an f32 model input needs numeric steps after them.
     let err = Model::open_with(
         fixture("tiny_cnn.onnx"),
-        &ModelOptions {
-            pipeline: Some(PipelineSpec {
-                image: vec![ImageStep::Resize {
+        &ModelOptions::default().with_pipeline(
+            PipelineSpec::default()
+                .with_image([ImageStep::Resize {
                     width: 8,
                     height: 8,
                     fit: Fit::Exact,
                     filter: Filter::Bilinear,
                     pad: 0,
-                }],
-                pre: vec![
+                }])
+                .with_pre([
                     PreStep::Layout {
                         from: "hwc".into(),
                         to: "chw".into(),
                     },
                     PreStep::AddBatchDim,
                     PreStep::Cast { to: "u8".into() },
-                ],
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+                ]),
+        ),
     )
     .unwrap_err();
     assert!(
@@ -360,15 +328,15 @@ fn png_and_jpeg_decode_like_pillow_and_run_through_the_pipeline() {
         "largest difference from Pillow's JPEG decoding: {worst}"
     );
     // Encoded bytes through the tiny CNN's pipeline match raw pixels through it.
-    let spec = PipelineSpec {
-        image: vec![ImageStep::Resize {
+    let spec = PipelineSpec::default()
+        .with_image([ImageStep::Resize {
             width: 8,
             height: 8,
             fit: Fit::Exact,
             filter: Filter::Bilinear,
             pad: 0,
-        }],
-        pre: vec![
+        }])
+        .with_pre([
             PreStep::Scale {
                 factor: 1.0 / 255.0,
                 offset: 0.0,
@@ -378,15 +346,10 @@ fn png_and_jpeg_decode_like_pillow_and_run_through_the_pipeline() {
                 to: "chw".into(),
             },
             PreStep::AddBatchDim,
-        ],
-        ..Default::default()
-    };
+        ]);
     let model = Model::open_with(
         fixture("tiny_cnn.onnx"),
-        &ModelOptions {
-            pipeline: Some(spec),
-            ..Default::default()
-        },
+        &ModelOptions::default().with_pipeline(spec),
     )
     .unwrap();
     let from_png = model
@@ -412,19 +375,10 @@ fn png_and_jpeg_decode_like_pillow_and_run_through_the_pipeline() {
 #[test]
 fn token_ids_are_padded_or_truncated_with_an_attention_mask() {
     use inferkit::pipeline::SequenceSpec;
-    let spec = PipelineSpec {
-        sequence: Some(SequenceSpec {
-            max_length: 6,
-            pad_id: 0,
-        }),
-        ..Default::default()
-    };
+    let spec = PipelineSpec::default().with_sequence(SequenceSpec::new(6));
     let model = Model::open_with(
         fixture("tiny_text.onnx"),
-        &ModelOptions {
-            pipeline: Some(spec),
-            ..Default::default()
-        },
+        &ModelOptions::default().with_pipeline(spec),
     )
     .unwrap();
     // tiny_text answers sum(input_ids * attention_mask): padding must not count, truncation must cut.
@@ -437,19 +391,10 @@ fn token_ids_are_padded_or_truncated_with_an_attention_mask() {
         "only the first 6 ids are kept"
     );
     // a pad id other than 0 is masked out as well
-    let spec = PipelineSpec {
-        sequence: Some(SequenceSpec {
-            max_length: 4,
-            pad_id: 99,
-        }),
-        ..Default::default()
-    };
+    let spec = PipelineSpec::default().with_sequence(SequenceSpec::new(4).with_pad_id(99));
     let model = Model::open_with(
         fixture("tiny_text.onnx"),
-        &ModelOptions {
-            pipeline: Some(spec),
-            ..Default::default()
-        },
+        &ModelOptions::default().with_pipeline(spec),
     )
     .unwrap();
     assert_eq!(
@@ -459,19 +404,10 @@ fn token_ids_are_padded_or_truncated_with_an_attention_mask() {
         &[3]
     );
     // a model without input_ids cannot take a sequence
-    let spec = PipelineSpec {
-        sequence: Some(SequenceSpec {
-            max_length: 4,
-            pad_id: 0,
-        }),
-        ..Default::default()
-    };
+    let spec = PipelineSpec::default().with_sequence(SequenceSpec::new(4));
     let err = Model::open_with(
         fixture("mlp.onnx"),
-        &ModelOptions {
-            pipeline: Some(spec),
-            ..Default::default()
-        },
+        &ModelOptions::default().with_pipeline(spec),
     )
     .unwrap_err();
     assert!(

@@ -433,14 +433,7 @@ fn model_names_and_repository_errors() {
 fn explicit_mode_loads_and_unloads_on_request() {
     let dir = repo(&[(1, "mlp.onnx")], None);
     put_version(dir.path(), "other", 1, "mlp_v2.onnx");
-    let reg = Registry::open(
-        dir.path(),
-        RegistryOptions {
-            load_all: false,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let reg = Registry::open(dir.path(), RegistryOptions::default().with_load_all(false)).unwrap();
     assert!(reg.models().is_empty());
     reg.load("m").unwrap();
     assert_eq!(reg.models(), vec!["m".to_string()]);
@@ -465,10 +458,7 @@ fn polling_picks_up_new_versions() {
     let dir = repo(&[(1, "mlp.onnx")], None);
     let reg = Registry::open(
         dir.path(),
-        RegistryOptions {
-            poll_interval: Some(std::time::Duration::from_millis(50)),
-            ..Default::default()
-        },
+        RegistryOptions::default().with_poll_interval(std::time::Duration::from_millis(50)),
     )
     .unwrap();
     put_version(dir.path(), "m", 2, "mlp_v2.onnx");

@@ -16,24 +16,17 @@ const SENTENCES: [&str; 3] = [
 ];
 
 fn spec() -> PipelineSpec {
-    PipelineSpec {
-        text: Some(TextSpec {
-            tokenizer: fixture("tokenizer.json").to_string_lossy().into_owned(),
-            max_length: 16,
-            add_special_tokens: true,
-        }),
-        ..Default::default()
-    }
+    PipelineSpec::default().with_text(TextSpec::new(
+        fixture("tokenizer.json").to_string_lossy().into_owned(),
+        16,
+    ))
 }
 
 #[test]
 fn tokens_match_the_python_tokenizers_package() {
     let model = Model::open_with(
         fixture("tiny_text.onnx"),
-        &ModelOptions {
-            pipeline: Some(spec()),
-            ..Default::default()
-        },
+        &ModelOptions::default().with_pipeline(spec()),
     )
     .unwrap();
     let want = read_pack("text.tpk");
@@ -107,10 +100,7 @@ fn text_pipelines_declared_in_config_and_their_errors() {
     // A model without input_ids, a missing tokenizer file, a pipeline without text.
     let err = Model::open_with(
         fixture("mlp.onnx"),
-        &ModelOptions {
-            pipeline: Some(spec()),
-            ..Default::default()
-        },
+        &ModelOptions::default().with_pipeline(spec()),
     )
     .unwrap_err();
     assert!(
@@ -121,10 +111,7 @@ fn text_pipelines_declared_in_config_and_their_errors() {
     missing.text.as_mut().unwrap().tokenizer = "nope.json".into();
     let err = Model::open_with(
         fixture("tiny_text.onnx"),
-        &ModelOptions {
-            pipeline: Some(missing),
-            ..Default::default()
-        },
+        &ModelOptions::default().with_pipeline(missing),
     )
     .unwrap_err();
     assert!(err.to_string().contains("nope.json"), "{err}");

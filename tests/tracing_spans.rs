@@ -137,15 +137,10 @@ fn loads_unloads_labels_failures_and_refusals_are_logged_with_model_and_version(
         let model = std::sync::Arc::new(
             inferkit::Model::open_with(
                 fixture("mlp.onnx"),
-                &inferkit::ModelOptions {
-                    instances: 1,
-                    name: Some("small_queue".into()),
-                    batching: inferkit::BatchingOptions {
-                        max_queue_size: 1,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                },
+                &inferkit::ModelOptions::default()
+                    .with_instances(1)
+                    .with_name("small_queue")
+                    .with_batching(inferkit::BatchingOptions::default().with_max_queue_size(1)),
             )
             .unwrap(),
         );

@@ -355,15 +355,12 @@ fn two_bit_types_and_float8e8m0_use_onnx_runtime_numbering_underneath() {
 
 #[test]
 fn models_with_values_other_than_byte_tensors_never_batch() {
-    let batching = ModelOptions {
-        batching: BatchingOptions {
-            max_batch_size: 8,
-            max_queue_delay_us: 1000,
-            batchable: Some(true),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let batching = ModelOptions::default().with_batching(
+        BatchingOptions::default()
+            .with_max_batch_size(8)
+            .with_max_queue_delay_us(1000)
+            .with_batchable(true),
+    );
     for name in ["strings", "zipmap", "packed"] {
         let model = Model::open_with(fixture(&format!("values/{name}.onnx")), &batching).unwrap();
         assert!(!model.batchable(), "{name}");

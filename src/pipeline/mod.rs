@@ -24,12 +24,10 @@
 //! use inferkit::pipeline::{PipelineSpec, PostStep, PreStep};
 //! use inferkit::{Model, ModelOptions, Tensor};
 //!
-//! let spec = PipelineSpec {
-//!     pre: vec![PreStep::Scale { factor: 0.5, offset: 0.0 }, PreStep::AddBatchDim],
-//!     post: vec![PostStep::Softmax { axis: -1 }, PostStep::TopK { k: 2, labels: None }],
-//!     ..Default::default()
-//! };
-//! let model = Model::open_with("tests/fixtures/mlp.onnx", &ModelOptions { pipeline: Some(spec), ..Default::default() })?;
+//! let spec = PipelineSpec::default()
+//!     .with_pre([PreStep::Scale { factor: 0.5, offset: 0.0 }, PreStep::AddBatchDim])
+//!     .with_post([PostStep::Softmax { axis: -1 }, PostStep::TopK { k: 2, labels: None }]);
+//! let model = Model::open_with("tests/fixtures/mlp.onnx", &ModelOptions::default().with_pipeline(spec))?;
 //! let out = model.infer_pipeline(Tensor::from_vec(vec![16], vec![1.0f32; 16])?)?;
 //! let top = &out.classes.as_ref().unwrap()[0];            // one row, best first
 //! assert_eq!(top.len(), 2);

@@ -107,6 +107,7 @@ pub enum PostStep {
 /// A pipeline as declared: steps and the model input and output they attach to.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct PipelineSpec {
     /// The model input the pre steps feed (default: the first).
     #[serde(default)]
@@ -135,3 +136,14 @@ pub struct PipelineSpec {
     #[serde(default)]
     pub max_pixels: Option<u64>,
 }
+
+with_setters!(PipelineSpec {
+    with_input(input, some_string);
+    with_output(output, some_string);
+    with_text(text, some TextSpec);
+    with_sequence(sequence, some SequenceSpec);
+    with_image(image, list ImageStep);
+    with_pre(pre, list PreStep);
+    with_post(post, list PostStep);
+    with_max_pixels(max_pixels, some u64);
+});

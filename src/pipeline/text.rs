@@ -10,6 +10,7 @@ use crate::tensor::{DType, Tensor};
 /// How text becomes model inputs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct TextSpec {
     /// The tokenizer file (`tokenizer.json`), relative to the model's directory in config.toml.
     pub tokenizer: String,
@@ -23,6 +24,24 @@ pub struct TextSpec {
 fn yes() -> bool {
     true
 }
+
+impl TextSpec {
+    /// A tokenizer file and the length every sequence is padded or truncated to, with the
+    /// tokenizer's special tokens added.
+    pub fn new(tokenizer: impl Into<String>, max_length: usize) -> TextSpec {
+        TextSpec {
+            tokenizer: tokenizer.into(),
+            max_length,
+            add_special_tokens: true,
+        }
+    }
+}
+
+with_setters!(TextSpec {
+    with_tokenizer(tokenizer, string);
+    with_max_length(max_length, usize);
+    with_add_special_tokens(add_special_tokens, bool);
+});
 
 /// A loaded tokenizer and the model inputs it feeds.
 #[cfg_attr(not(feature = "tokenizer"), allow(dead_code))]
@@ -178,6 +197,7 @@ impl Text {
 /// Token ids in, model inputs out: pad or truncate to `max_length` with an attention mask.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct SequenceSpec {
     /// Pad or truncate every sequence to this many ids.
     pub max_length: usize,
@@ -185,6 +205,21 @@ pub struct SequenceSpec {
     #[serde(default)]
     pub pad_id: i64,
 }
+
+impl SequenceSpec {
+    /// Pads or truncates to `max_length` ids, padding with id 0.
+    pub fn new(max_length: usize) -> SequenceSpec {
+        SequenceSpec {
+            max_length,
+            pad_id: 0,
+        }
+    }
+}
+
+with_setters!(SequenceSpec {
+    with_max_length(max_length, usize);
+    with_pad_id(pad_id, i64);
+});
 
 /// A checked [`SequenceSpec`] and the model inputs it feeds.
 #[derive(Debug)]

@@ -90,12 +90,18 @@ pub enum WarmupInputs {
 
 /// Warmup run before a version becomes selectable.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Warmup {
     /// Where the inputs come from.
     pub inputs: WarmupInputs,
     /// How many inferences; 0 turns warmup off.
     pub count: usize,
 }
+
+with_setters!(Warmup {
+    with_inputs(inputs, WarmupInputs);
+    with_count(count, usize);
+});
 
 /// A traffic-split target: a label or a version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +114,7 @@ pub enum SplitTarget {
 
 /// The parsed configuration of one model.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ModelConfig {
     /// Versions served.
     pub policy: VersionPolicy,
@@ -124,6 +131,16 @@ pub struct ModelConfig {
     /// Warmup.
     pub warmup: Warmup,
 }
+
+with_setters!(ModelConfig {
+    with_policy(policy, VersionPolicy);
+    with_labels(labels, BTreeMap<String, u64>);
+    with_split(split, list (SplitTarget, u32));
+    with_model(model, ModelOptions);
+    with_max_model_bytes(max_model_bytes, some u64);
+    with_sha256(sha256, BTreeMap<u64, String>);
+    with_warmup(warmup, Warmup);
+});
 
 /// Most warmup inferences per version (`warmup.count`).
 pub const MAX_WARMUP_COUNT: usize = 1000;

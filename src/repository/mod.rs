@@ -60,6 +60,7 @@ use crate::model::{Model, ModelOptions};
 
 /// How a registry is opened.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RegistryOptions {
     /// Load every model found at open (default). When false (explicit mode), models are loaded
     /// only by [`Registry::load`].
@@ -86,6 +87,13 @@ impl Default for RegistryOptions {
         }
     }
 }
+
+with_setters!(RegistryOptions {
+    with_load_all(load_all, bool);
+    with_poll_interval(poll_interval, some Duration);
+    with_defaults(defaults, ModelOptions);
+    with_allow_outside_paths(allow_outside_paths, bool);
+});
 
 /// How a request picks a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,11 +19,9 @@
 //! use std::sync::Arc;
 //! use inferkit::{BatchingOptions, Model, ModelOptions, TensorView};
 //!
-//! let opts = ModelOptions {
-//!     instances: 2,
-//!     batching: BatchingOptions { max_batch_size: 16, ..Default::default() },
-//!     ..Default::default()
-//! };
+//! let opts = ModelOptions::default()
+//!     .with_instances(2)
+//!     .with_batching(BatchingOptions::default().with_max_batch_size(16));
 //! let model = Arc::new(Model::open_with("tests/fixtures/mlp.onnx", &opts)?);
 //! std::thread::scope(|s| {
 //!     for t in 0..8 {
@@ -88,6 +86,7 @@ pub const MAX_PREFERRED_BATCH_SIZES: usize = 64;
 /// model's rows are independent: a model that normalises over the batch, or reverses it, gives
 /// each caller other callers' data when batched.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchingOptions {
     /// Most rows (sum of the requests' dim 0) run in one batch, at most [`MAX_BATCH_SIZE`]. 1 (the
     /// default) turns batching across requests off; more turns it on for a model whose rows are
@@ -142,6 +141,15 @@ pub(crate) fn check_range<T: PartialOrd + std::fmt::Display>(
     Ok(())
 }
 
+with_setters!(BatchingOptions {
+    with_max_batch_size(max_batch_size, usize);
+    with_max_queue_delay_us(max_queue_delay_us, u64);
+    with_preferred_batch_sizes(preferred_batch_sizes, list usize);
+    with_max_queue_size(max_queue_size, usize);
+    with_default_timeout_us(default_timeout_us, u64);
+    with_batchable(batchable, some bool);
+});
+
 impl BatchingOptions {
     /// Checks the options: every number within its documented bound.
     pub fn check(&self) -> Result<()> {
@@ -186,7 +194,30 @@ impl BatchingOptions {
 }
 
 /// Per-request options.
+///
+/// ```
+/// use std::time::Duration;
+/// use inferkit::{InferOptions, Model, TensorView};
+///
+/// // two_io: (features: f32[n, 3], offsets: i64[n]) -> (sum: f32[n, 3], doubled: i64[n])
+/// let model = Model::open("tests/fixtures/two_io.onnx")?;
+/// let options = InferOptions::default()
+///     .with_timeout(Duration::from_secs(1))
+///     .with_outputs(["doubled"]);
+/// let (features, offsets) = ([1.0f32; 3], [21i64]);
+/// let out = model.infer_with(
+///     &[
+///         ("features", TensorView::from_slice(vec![1, 3], &features)),
+///         ("offsets", TensorView::from_slice(vec![1], &offsets)),
+///     ],
+///     &options,
+/// )?;
+/// assert_eq!(out.len(), 1);
+/// assert_eq!(out["doubled"].as_slice::<i64>()?, &[42]);
+/// # Ok::<(), inferkit::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InferOptions {
     /// Only these outputs, in this order. `None` or an empty list: all, in signature order.
     pub outputs: Option<Vec<String>>,
@@ -196,6 +227,12 @@ pub struct InferOptions {
     /// Like `deadline`, relative to the call. The earlier of the two applies.
     pub timeout: Option<Duration>,
 }
+
+with_setters!(InferOptions {
+    with_outputs(outputs, some_strings);
+    with_deadline(deadline, some Instant);
+    with_timeout(timeout, some Duration);
+});
 
 /// A snapshot of a model's queue and sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

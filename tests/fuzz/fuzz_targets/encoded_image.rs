@@ -22,15 +22,15 @@ fn models() -> &'static [Model] {
         ]
         .into_iter()
         .map(|(fit, filter)| {
-            let spec = PipelineSpec {
-                image: vec![ImageStep::Resize {
+            let spec = PipelineSpec::default()
+                .with_image([ImageStep::Resize {
                     width: 8,
                     height: 8,
                     fit,
                     filter,
                     pad: 114,
-                }],
-                pre: vec![
+                }])
+                .with_pre([
                     PreStep::Scale {
                         factor: 1.0 / 255.0,
                         offset: 0.0,
@@ -45,14 +45,10 @@ fn models() -> &'static [Model] {
                         to: "chw".into(),
                     },
                     PreStep::AddBatchDim,
-                ],
-                ..Default::default()
-            };
-            let options = ModelOptions {
-                instances: 1,
-                pipeline: Some(spec),
-                ..Default::default()
-            };
+                ]);
+            let options = ModelOptions::default()
+                .with_instances(1)
+                .with_pipeline(spec);
             Model::open_with(common::fixture("tiny_cnn.onnx"), &options)
                 .expect("tiny_cnn.onnx opens with an image pipeline")
         })

@@ -13,10 +13,7 @@ const MAX_ELEMENTS: usize = 1 << 20;
 
 fuzz_target!(|data: &[u8]| {
     common::init();
-    let options = ModelOptions {
-        instances: 1,
-        ..Default::default()
-    };
+    let options = ModelOptions::default().with_instances(1);
     let model = match Model::from_bytes("fuzz", data, &options) {
         Ok(m) => m,
         Err(e) => {
