@@ -101,7 +101,7 @@ fn measure_in_flight(
     fn submit(model: Arc<Model>, input: &'static str, tensor: inferkit::Tensor, state: Arc<Loop>) {
         let start = Instant::now();
         let (m, st, t) = (model.clone(), state.clone(), tensor.clone());
-        let submitted = model.infer_with_callback(
+        let submitted = model.submit_with_callback(
             vec![(input.to_string(), tensor)],
             &Default::default(),
             move |r| {

@@ -20,7 +20,35 @@
 //! # Ok::<(), inferkit::Error>(())
 //! ```
 //!
-//! ONNX Runtime is loaded at run time; see [`runtime`] for where it is looked for.
+//! One method for each way of running a model:
+//!
+//! | | blocking | submitted |
+//! |---|---|---|
+//! | inputs by name | [`Model::infer`], [`Model::infer_with`] | [`Model::submit`] (a `Future`), [`Model::submit_with_callback`] |
+//! | through the model's [pipeline] | [`Model::infer_pipeline`], [`Model::infer_pipeline_with`] | |
+//!
+//! The `_with` forms and the submitted ones take [`InferOptions`] (a timeout or deadline, a subset
+//! of outputs). A pipeline takes a [`PipelineInput`]: a tensor, an image, PNG or JPEG bytes, text
+//! or token ids. Every options struct is built the same way, from `Default` with `with_<field>`
+//! setters:
+//!
+//! ```
+//! use std::time::Duration;
+//! use inferkit::{BatchingOptions, InferOptions, Model, ModelOptions, Tensor};
+//!
+//! let options = ModelOptions::default()
+//!     .with_instances(2)
+//!     .with_batching(BatchingOptions::default().with_max_batch_size(8));
+//! let model = Model::open_with("tests/fixtures/mlp.onnx", &options)?;
+//! let request = InferOptions::default().with_timeout(Duration::from_secs(1)).with_outputs(["y"]);
+//! let x = Tensor::from_vec(vec![1, 16], vec![0.25f32; 16])?;
+//! let out = model.infer_with(&[("x", &x)], &request)?;
+//! assert_eq!(out["y"].shape(), &[1, 4]);
+//! # Ok::<(), inferkit::Error>(())
+//! ```
+//!
+//! ONNX Runtime is loaded at run time; see [`runtime`] for where it is looked for. Runnable
+//! examples, one per capability, are in `examples/` (`cargo run --example quickstart`).
 
 #![deny(missing_docs)]
 
@@ -46,6 +74,7 @@ pub mod value;
 
 pub use error::{Error, ErrorCode, Result, TriedPath};
 pub use model::{Model, ModelOptions};
+pub use pipeline::PipelineInput;
 pub use runtime::Runtime;
 pub use scheduler::{BatchingOptions, InferFuture, InferOptions, RequestHandle, SchedulerStats};
 pub use session::{ExecutionProvider, OptimizationLevel, Outputs, SessionOptions};

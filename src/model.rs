@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::pipeline::{Pipeline, PipelineOutput, PipelineSpec};
+use crate::pipeline::{Pipeline, PipelineInput, PipelineOutput, PipelineSpec};
 use crate::runtime::Runtime;
 use crate::scheduler::{
     BatchingOptions, InferFuture, InferOptions, RequestHandle, Scheduler, SchedulerStats,
@@ -297,71 +297,108 @@ impl Model {
         self.inner.batch_costs()
     }
 
-    /// Runs the model's pipeline: pre steps on `input` (on this thread), the model (batched with
-    /// other requests), post steps on its output. Without a declared pipeline, `input` feeds the
-    /// first input and the outputs come back as they are. Pre and post times are in the metrics.
-    pub fn infer_pipeline(&self, input: Tensor) -> Result<PipelineOutput> {
-        self.run_pipeline(|| Ok(input))
+    /// Runs the model's pipeline on `input`: the steps that make model inputs of it (on this
+    /// thread), the model (batched with other requests as usual), then the post steps on its
+    /// outputs. What runs depends on the input (see [`PipelineInput`]):
+    ///
+    /// - a [`Tensor`]: the pre steps; without a declared pipeline it feeds the first input as it
+    ///   is, and the outputs come back as they are;
+    /// - an [`ImageView`](crate::pipeline::ImageView) (raw pixels): the image steps (resize, crop,
+    ///   channel order), then the pre steps on the u8 `[height, width, channels]` tensor;
+    /// - [`PipelineInput::Encoded`] (PNG or JPEG bytes, the `decode` feature): decoding, then as
+    ///   an image;
+    /// - a `&str`: the pipeline's tokenizer (the `tokenizer` feature), feeding `input_ids`,
+    ///   `attention_mask` and, when the model has it, `token_type_ids`;
+    /// - token ids (`&[i64]`): padded or truncated to the pipeline's `sequence.max_length`, with
+    ///   an attention mask.
+    ///
+    /// Pre and post times are in the metrics. A step that fails on the data is
+    /// [`Error::PipelineStep`]; an input the pipeline declares no steps for (text without a
+    /// tokenizer, ids without `sequence`) is [`Error::PipelineConfig`].
+    ///
+    /// ```
+    /// use inferkit::pipeline::{PipelineSpec, SequenceSpec};
+    /// use inferkit::{Model, ModelOptions};
+    ///
+    /// // tiny_text answers the sum of the ids the attention mask keeps.
+    /// let spec = PipelineSpec::default().with_sequence(SequenceSpec::new(6));
+    /// let model = Model::open_with("tests/fixtures/tiny_text.onnx", &ModelOptions::default().with_pipeline(spec))?;
+    /// let out = model.infer_pipeline(&[5, 7, 9])?;
+    /// assert_eq!(out.outputs["y"].as_slice::<i64>()?, &[21]);
+    /// # Ok::<(), inferkit::Error>(())
+    /// ```
+    pub fn infer_pipeline<'a>(
+        &self,
+        input: impl Into<PipelineInput<'a>>,
+    ) -> Result<PipelineOutput> {
+        self.infer_pipeline_with(input, &InferOptions::default())
     }
 
-    /// Runs the model's pipeline on raw pixels: image steps (resize, crop, channel order), then the
-    /// pre steps on the resulting u8 `[height, width, channels]` tensor, the model, the post steps.
-    pub fn infer_image(&self, image: &crate::pipeline::ImageView<'_>) -> Result<PipelineOutput> {
-        self.run_pipeline(|| self.pipeline.image(&self.inner.name, image))
-    }
-
-    /// Decodes PNG or JPEG bytes (the `decode` feature) and runs them as [`Model::infer_image`]
-    /// does. An undecodable image is [`Error::PipelineStep`] with step `decode`.
-    pub fn infer_encoded(&self, bytes: &[u8]) -> Result<PipelineOutput> {
-        self.run_pipeline(|| {
-            let (pixels, w, h) = crate::pipeline::decode_limited(bytes, self.pipeline.max_pixels)
-                .map_err(|e| match e {
-                Error::PipelineStep { step, reason, .. } => Error::PipelineStep {
-                    model: self.inner.name.clone(),
-                    step,
-                    reason,
+    /// [`Model::infer_pipeline`] with per-request options (see [`InferOptions`]): a deadline, or a
+    /// timeout, which counts from when the model is called, after the steps that make its inputs;
+    /// a subset of outputs, which must include the output the post steps read when there are
+    /// post steps.
+    pub fn infer_pipeline_with<'a>(
+        &self,
+        input: impl Into<PipelineInput<'a>>,
+        options: &InferOptions,
+    ) -> Result<PipelineOutput> {
+        match input.into() {
+            PipelineInput::Tensor(tensor) => self.run_pipeline(|| Ok(tensor), options),
+            PipelineInput::Image(image) => {
+                self.run_pipeline(|| self.pipeline.image(&self.inner.name, &image), options)
+            }
+            PipelineInput::Encoded(bytes) => self.run_pipeline(
+                || {
+                    let (pixels, w, h) =
+                        crate::pipeline::decode_limited(bytes, self.pipeline.max_pixels).map_err(
+                            |e| match e {
+                                Error::PipelineStep { step, reason, .. } => Error::PipelineStep {
+                                    model: self.inner.name.clone(),
+                                    step,
+                                    reason,
+                                },
+                                other => other,
+                            },
+                        )?;
+                    let view = crate::pipeline::ImageView::new(
+                        &pixels,
+                        crate::pipeline::PixelFormat::Rgb8,
+                        w,
+                        h,
+                        w * 3,
+                    )?;
+                    self.pipeline.image(&self.inner.name, &view)
                 },
-                other => other,
-            })?;
-            let view = crate::pipeline::ImageView::new(
-                &pixels,
-                crate::pipeline::PixelFormat::Rgb8,
-                w,
-                h,
-                w * 3,
-            )?;
-            self.pipeline.image(&self.inner.name, &view)
-        })
+                options,
+            ),
+            PipelineInput::Text(text) => {
+                let inputs = self.preprocess_text(text)?;
+                self.infer_named(inputs, options)
+            }
+            PipelineInput::Tokens(ids) => {
+                let Some(seq) = &self.pipeline.sequence else {
+                    return Err(Error::PipelineConfig {
+                        model: self.inner.name.clone(),
+                        step: "sequence".into(),
+                        reason: "the pipeline declares no `sequence` step".into(),
+                    });
+                };
+                self.infer_named(seq.encode(ids)?, options)
+            }
+        }
     }
 
-    /// Tokenizes `text` with the pipeline's tokenizer (the `tokenizer` feature), runs the model on
-    /// `input_ids`, `attention_mask` (and `token_type_ids` when the model has it), then the post
-    /// steps.
-    pub fn infer_text(&self, text: &str) -> Result<PipelineOutput> {
-        let inputs = self.preprocess_text(text)?;
-        self.infer_named(inputs)
-    }
-
-    /// Pads or truncates token ids to the pipeline's `sequence.max_length`, with an attention mask,
-    /// runs the model on `input_ids`, `attention_mask` (and `token_type_ids` when it has it), then
-    /// the post steps.
-    pub fn infer_sequence(&self, ids: &[i64]) -> Result<PipelineOutput> {
-        let Some(seq) = &self.pipeline.sequence else {
-            return Err(Error::PipelineConfig {
-                model: self.inner.name.clone(),
-                step: "sequence".into(),
-                reason: "the pipeline declares no `sequence` step".into(),
-            });
-        };
-        self.infer_named(seq.encode(ids)?)
-    }
-
-    fn infer_named(&self, inputs: Vec<(String, Tensor)>) -> Result<PipelineOutput> {
+    fn infer_named(
+        &self,
+        inputs: Vec<(String, Tensor)>,
+        options: &InferOptions,
+    ) -> Result<PipelineOutput> {
         let views: Vec<(&str, Input<'_>)> = inputs
             .iter()
             .map(|(n, t)| (n.as_str(), Input::Tensor(t.view())))
             .collect();
-        let outputs = self.inner.infer(&views, &InferOptions::default())?;
+        let outputs = self.inner.infer(&views, options)?;
         let t1 = self.inner.metrics.enabled().then(std::time::Instant::now);
         let result = self.pipeline.post(&self.inner.name, outputs);
         if let Some(t1) = t1 {
@@ -414,7 +451,11 @@ impl Model {
         )
     }
 
-    fn run_pipeline(&self, input: impl FnOnce() -> Result<Tensor>) -> Result<PipelineOutput> {
+    fn run_pipeline(
+        &self,
+        input: impl FnOnce() -> Result<Tensor>,
+        options: &InferOptions,
+    ) -> Result<PipelineOutput> {
         let m = &self.inner.metrics;
         let timed = m.enabled();
         let t0 = timed.then(std::time::Instant::now);
@@ -434,7 +475,7 @@ impl Model {
                 self.pipeline.input_name(&self.inner.name)?,
                 Input::Tensor(prepared.view()),
             )],
-            &InferOptions::default(),
+            options,
         )?;
         let t1 = timed.then(std::time::Instant::now);
         let result = self.pipeline.post(&self.inner.name, outputs);
@@ -500,7 +541,8 @@ impl Model {
             .infer(&as_inputs(inputs), &InferOptions::default())
     }
 
-    /// [`Model::infer`] with per-request options: a subset of outputs, a deadline or timeout.
+    /// [`Model::infer`] with per-request options: a subset of outputs (ONNX Runtime skips the work
+    /// that only the others need), a deadline or timeout. See [`InferOptions`].
     pub fn infer_with<I: AsInput>(
         &self,
         inputs: &[(&str, I)],
@@ -509,25 +551,11 @@ impl Model {
         self.inner.infer(&as_inputs(inputs), options)
     }
 
-    /// Runs the model and returns only the outputs named, in that order. ONNX Runtime skips the
-    /// work that only the other outputs need.
-    pub fn infer_select<I: AsInput>(
-        &self,
-        inputs: &[(&str, I)],
-        outputs: &[&str],
-    ) -> Result<Outputs> {
-        let options = InferOptions {
-            outputs: Some(outputs.iter().map(|s| s.to_string()).collect()),
-            ..Default::default()
-        };
-        self.inner.infer(&as_inputs(inputs), &options)
-    }
-
     /// Submits a request and returns a `Future` of its outputs. The request owns its inputs
     /// ([`Tensor`]s or [`Value`]s). Validation errors and [`Error::QueueFull`] are returned at
     /// once. No async runtime is needed: see [`InferFuture`] for where the request runs. The
     /// future keeps the model alive.
-    pub fn infer_async<V: Into<Value>>(
+    pub fn submit<V: Into<Value>>(
         &self,
         inputs: Vec<(String, V)>,
         options: &InferOptions,
@@ -547,7 +575,7 @@ impl Model {
     /// block for long; a blocking call on this model from inside it is [`Error::WouldDeadlock`]
     /// (submitting from it is fine). Validation errors and [`Error::QueueFull`] are returned at once, and the
     /// callback is then not called.
-    pub fn infer_with_callback<V: Into<Value>>(
+    pub fn submit_with_callback<V: Into<Value>>(
         &self,
         inputs: Vec<(String, V)>,
         options: &InferOptions,

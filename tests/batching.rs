@@ -240,15 +240,11 @@ fn a_full_queue_refuses_at_once_and_loses_nothing_accepted() {
             Tensor::from_vec(vec![1, 256], vec![v; 256]).unwrap(),
         )]
     };
-    let a = model
-        .infer_async(req(0.1), &InferOptions::default())
-        .unwrap();
-    let b = model
-        .infer_async(req(0.2), &InferOptions::default())
-        .unwrap();
+    let a = model.submit(req(0.1), &InferOptions::default()).unwrap();
+    let b = model.submit(req(0.2), &InferOptions::default()).unwrap();
     let started = Instant::now();
     let err = model
-        .infer_async(req(0.3), &InferOptions::default())
+        .submit(req(0.3), &InferOptions::default())
         .unwrap_err();
     assert!(
         matches!(&err, Error::QueueFull { capacity: 2, .. }),
@@ -290,15 +286,11 @@ fn a_queued_request_can_be_cancelled() {
             Tensor::from_vec(vec![1, 256], vec![v; 256]).unwrap(),
         )]
     };
-    let cancelled = model
-        .infer_async(req(0.1), &InferOptions::default())
-        .unwrap();
-    let kept = model
-        .infer_async(req(0.2), &InferOptions::default())
-        .unwrap();
+    let cancelled = model.submit(req(0.1), &InferOptions::default()).unwrap();
+    let kept = model.submit(req(0.2), &InferOptions::default()).unwrap();
     let (tx, rx) = mpsc::channel();
     let handle = model
-        .infer_with_callback(req(0.3), &InferOptions::default(), move |r| {
+        .submit_with_callback(req(0.3), &InferOptions::default(), move |r| {
             tx.send(r).unwrap()
         })
         .unwrap();
@@ -390,7 +382,7 @@ fn async_requests_complete_without_an_async_runtime() {
                 for k in 0..50 {
                     let x = input(t * 100 + k, 1, 16);
                     let fut = model
-                        .infer_async(
+                        .submit(
                             vec![(
                                 "x".into(),
                                 Tensor::from_vec(vec![1, 16], x.clone()).unwrap(),
@@ -410,7 +402,7 @@ fn async_requests_complete_without_an_async_runtime() {
         }
     });
     // Validation errors come back at submission.
-    let err = model.infer_async(
+    let err = model.submit(
         vec![(
             "nope".into(),
             Tensor::zeros(inferkit::DType::F32, vec![1, 16]).unwrap(),
@@ -433,7 +425,7 @@ fn callbacks_receive_every_result() {
                     let x = Tensor::from_vec(vec![1, 16], input(id, 1, 16)).unwrap();
                     let tx = tx.clone();
                     model
-                        .infer_with_callback(
+                        .submit_with_callback(
                             vec![("x".into(), x)],
                             &InferOptions::default(),
                             move |r| tx.send((id, r)).unwrap(),
@@ -482,8 +474,9 @@ fn output_subsets_batch_separately_and_correctly() {
                     } else {
                         &["sum", "doubled"]
                     };
-                    let got = model.infer_select(&view, outputs).unwrap();
-                    assert_eq!(got, reference.infer_select(&view, outputs).unwrap());
+                    let options = InferOptions::default().with_outputs(outputs.iter().copied());
+                    let got = model.infer_with(&view, &options).unwrap();
+                    assert_eq!(got, reference.infer_with(&view, &options).unwrap());
                 }
             });
         }
@@ -506,7 +499,7 @@ fn a_callback_that_makes_a_blocking_call_on_its_own_model_gets_an_error_not_a_de
     let submitter = model.clone();
     std::thread::spawn(move || {
         submitter
-            .infer_with_callback(
+            .submit_with_callback(
                 vec![(
                     "x".to_string(),
                     Tensor::from_vec(vec![1, 16], xc.clone()).unwrap(),
@@ -562,7 +555,7 @@ fn the_timed_policy_never_holds_a_request_past_its_deadline() {
     within(t0.elapsed(), &r);
     let t0 = Instant::now();
     let fut = model
-        .infer_async(
+        .submit(
             vec![(
                 "x".to_string(),
                 Tensor::from_vec(vec![1, 16], x.clone()).unwrap(),
@@ -575,7 +568,7 @@ fn the_timed_policy_never_holds_a_request_past_its_deadline() {
     let (tx, rx) = mpsc::channel();
     let t0 = Instant::now();
     model
-        .infer_with_callback(
+        .submit_with_callback(
             vec![(
                 "x".to_string(),
                 Tensor::from_vec(vec![1, 16], x.clone()).unwrap(),
@@ -635,7 +628,7 @@ fn a_running_request_is_stopped_at_its_deadline() {
             Tensor::from_vec(vec![1], x.to_vec()).unwrap(),
         ),
     ];
-    let err = block_on(model.infer_async(owned, &timeout).unwrap()).unwrap_err();
+    let err = block_on(model.submit(owned, &timeout).unwrap()).unwrap_err();
     assert_eq!(err.code(), ErrorCode::DeadlineExceeded, "{err}");
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
     // Without a deadline nothing is armed, and runs complete.
@@ -669,7 +662,7 @@ fn cancelling_a_request_that_runs_alone_stops_its_run() {
     }
     let (tx, rx) = mpsc::channel();
     let handle = model
-        .infer_with_callback(
+        .submit_with_callback(
             vec![
                 (
                     "n".to_string(),

@@ -12,8 +12,8 @@ use common::{assert_close, fixture, read_pack};
 use inferkit::pipeline::{PipelineSpec, PostStep, PreStep};
 use inferkit::repository::{Registry, RegistryOptions, Select, VersionState};
 use inferkit::{
-    BatchingOptions, DType, Error, ErrorCode, InferOptions, Model, ModelOptions, SessionOptions,
-    Tensor, TensorView, Value,
+    BatchingOptions, DType, Error, ErrorCode, InferOptions, Model, ModelOptions, PipelineInput,
+    SessionOptions, Tensor, TensorView, Value,
 };
 
 fn put_version(root: &Path, model: &str, folder: &str, fixture_name: &str) {
@@ -260,7 +260,7 @@ fn a_panicking_callback_is_contained_and_the_model_keeps_serving() {
     let x = Tensor::from_vec(vec![1, 16], mlp_input(3, 1)).unwrap();
     // Direct path: the callback runs inside this call, on this thread.
     let handle = model
-        .infer_with_callback(
+        .submit_with_callback(
             vec![("x".into(), x.clone())],
             &InferOptions::default(),
             |_| panic!("a host callback with a bug"),
@@ -277,7 +277,7 @@ fn a_panicking_callback_is_contained_and_the_model_keeps_serving() {
     assert_eq!(y["y"].shape(), &[1, 4]);
     let (tx, rx) = mpsc::channel();
     model
-        .infer_with_callback(vec![("x".into(), x)], &InferOptions::default(), move |r| {
+        .submit_with_callback(vec![("x".into(), x)], &InferOptions::default(), move |r| {
             let _ = tx.send(r.is_ok());
         })
         .unwrap();
@@ -526,7 +526,9 @@ fn an_image_that_declares_too_many_pixels_is_refused_before_decoding() {
         (png_declaring(60_000, 60_000), "60000×60000"),
     ] {
         let started = std::time::Instant::now();
-        let err = model.infer_encoded(&bytes).unwrap_err();
+        let err = model
+            .infer_pipeline(PipelineInput::Encoded(&bytes))
+            .unwrap_err();
         assert_eq!(err.code(), ErrorCode::PipelineStep, "{err}");
         let msg = err.to_string();
         assert!(msg.contains(size) && msg.contains("max_pixels"), "{msg}");
@@ -538,9 +540,11 @@ fn an_image_that_declares_too_many_pixels_is_refused_before_decoding() {
     }
     // The limit is the model's to set.
     let png = std::fs::read(fixture("image.png")).unwrap();
-    model.infer_encoded(&png).unwrap();
+    model.infer_pipeline(PipelineInput::Encoded(&png)).unwrap();
     let strict = image_model(Some(100));
-    let err = strict.infer_encoded(&png).unwrap_err();
+    let err = strict
+        .infer_pipeline(PipelineInput::Encoded(&png))
+        .unwrap_err();
     assert!(err.to_string().contains("limit of 100 pixels"), "{err}");
     let err = Model::open_with(
         fixture("tiny_cnn.onnx"),
@@ -685,7 +689,6 @@ fn an_empty_output_selection_means_all_outputs_everywhere() {
     let views: Vec<(&str, TensorView<'_>)> =
         inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
     let all = model.infer(&views).unwrap();
-    assert_eq!(model.infer_select(&views, &[]).unwrap(), all);
     let none = InferOptions::default().with_outputs(Vec::<String>::new());
     assert_eq!(model.infer_with(&views, &none).unwrap(), all);
 }

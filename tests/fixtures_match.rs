@@ -2,7 +2,7 @@
 mod common;
 
 use common::{assert_close, fixture, read_pack};
-use inferkit::{DType, Dim, Model, TensorView};
+use inferkit::{DType, Dim, InferOptions, Model, TensorView};
 
 fn check_fixture(name: &str) {
     let model = Model::open(fixture(&format!("{name}.onnx"))).unwrap();
@@ -98,11 +98,18 @@ fn a_subset_of_outputs_can_be_requested() {
     let want = read_pack("two_io.outputs.tpk");
     let views: Vec<(&str, TensorView<'_>)> =
         inputs.iter().map(|(n, t)| (n.as_str(), t.view())).collect();
-    let got = model.infer_select(&views, &["doubled"]).unwrap();
+    let got = model
+        .infer_with(&views, &InferOptions::default().with_outputs(["doubled"]))
+        .unwrap();
     assert_eq!(got.len(), 1);
     assert_close("doubled", &got["doubled"], &want[1].1);
     // order of the request is kept
-    let got = model.infer_select(&views, &["doubled", "sum"]).unwrap();
+    let got = model
+        .infer_with(
+            &views,
+            &InferOptions::default().with_outputs(["doubled", "sum"]),
+        )
+        .unwrap();
     assert_eq!(got.name(0), Some("doubled"));
     assert_eq!(got.name(1), Some("sum"));
 }

@@ -64,7 +64,10 @@ fn counters_and_histograms_match_the_requests_made() {
     let x = [0f32; 16];
     for _ in 0..2 {
         assert!(model
-            .infer_select(&[("x", TensorView::from_slice(vec![1, 16], &x))], &["nope"])
+            .infer_with(
+                &[("x", TensorView::from_slice(vec![1, 16], &x))],
+                &InferOptions::default().with_outputs(["nope"])
+            )
             .is_err());
     }
     let snap = model.metrics();
@@ -184,10 +187,10 @@ fn async_requests_queue_full_and_cancellations_are_counted() {
             Tensor::from_vec(vec![1, 256], vec![0.1f32; 256]).unwrap(),
         )]
     };
-    let kept = model.infer_async(req(), &InferOptions::default()).unwrap();
-    let cancelled = model.infer_async(req(), &InferOptions::default()).unwrap();
+    let kept = model.submit(req(), &InferOptions::default()).unwrap();
+    let cancelled = model.submit(req(), &InferOptions::default()).unwrap();
     assert!(
-        model.infer_async(req(), &InferOptions::default()).is_err(),
+        model.submit(req(), &InferOptions::default()).is_err(),
         "queue full"
     );
     let during = model.metrics();

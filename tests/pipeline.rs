@@ -6,13 +6,18 @@ mod common;
 use common::fixture;
 use inferkit::pipeline::{PipelineSpec, PostStep, PreStep};
 use inferkit::repository::{Registry, RegistryOptions, Select, VersionState};
-use inferkit::{Error, ErrorCode, Model, ModelOptions, Tensor, TensorView};
+use inferkit::{Error, ErrorCode, Model, ModelOptions, PipelineInput, Tensor, TensorView};
 
 fn with(spec: PipelineSpec) -> inferkit::Result<Model> {
     Model::open_with(
         fixture("mlp.onnx"),
         &ModelOptions::default().with_pipeline(spec),
     )
+}
+
+fn with_model(file: &str, spec: PipelineSpec) -> Model {
+    Model::open_with(fixture(file), &ModelOptions::default().with_pipeline(spec))
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
 #[test]
@@ -241,7 +246,7 @@ fn an_image_through_a_declared_pipeline_matches_the_pillow_numpy_reference() {
         ImageView::new(src.as_bytes(), PixelFormat::Rgb8, w, h, w * 3).unwrap(),
         ImageView::new(&bgr, PixelFormat::Bgr8, w, h, stride).unwrap(),
     ] {
-        let out = model.infer_image(&view).unwrap();
+        let out = model.infer_pipeline(view).unwrap();
         let (got, want) = (
             out.outputs["y"].as_slice::<f32>().unwrap(),
             want.as_slice::<f32>().unwrap(),
@@ -260,7 +265,7 @@ fn an_image_through_a_declared_pipeline_matches_the_pillow_numpy_reference() {
     assert!(err.to_string().contains("stride"), "{err}");
     let gray = vec![0u8; w * h];
     let err = model
-        .infer_image(&ImageView::new(&gray, PixelFormat::Gray8, w, h, w).unwrap())
+        .infer_pipeline(ImageView::new(&gray, PixelFormat::Gray8, w, h, w).unwrap())
         .unwrap_err();
     assert!(
         matches!(&err, Error::PipelineStep { step, .. } if step == "pre[1] Normalize"),
@@ -353,7 +358,9 @@ fn png_and_jpeg_decode_like_pillow_and_run_through_the_pipeline() {
     )
     .unwrap();
     let from_png = model
-        .infer_encoded(&std::fs::read(fixture("image.png")).unwrap())
+        .infer_pipeline(PipelineInput::Encoded(
+            &std::fs::read(fixture("image.png")).unwrap(),
+        ))
         .unwrap();
     let view = inferkit::pipeline::ImageView::new(
         src.as_bytes(),
@@ -363,9 +370,14 @@ fn png_and_jpeg_decode_like_pillow_and_run_through_the_pipeline() {
         w * 3,
     )
     .unwrap();
-    assert_eq!(from_png.outputs, model.infer_image(&view).unwrap().outputs);
+    assert_eq!(
+        from_png.outputs,
+        model.infer_pipeline(view).unwrap().outputs
+    );
     // Not an image: a typed error naming the step.
-    let err = model.infer_encoded(b"\x89PNG but not really").unwrap_err();
+    let err = model
+        .infer_pipeline(PipelineInput::Encoded(b"\x89PNG but not really"))
+        .unwrap_err();
     assert!(
         matches!(&err, Error::PipelineStep { step, model, .. } if step == "decode" && model == "tiny_cnn"),
         "{err:?}"
@@ -382,9 +394,9 @@ fn token_ids_are_padded_or_truncated_with_an_attention_mask() {
     )
     .unwrap();
     // tiny_text answers sum(input_ids * attention_mask): padding must not count, truncation must cut.
-    let short = model.infer_sequence(&[5, 7, 9]).unwrap();
+    let short = model.infer_pipeline(&[5, 7, 9]).unwrap();
     assert_eq!(short.outputs["y"].as_slice::<i64>().unwrap(), &[21]);
-    let long = model.infer_sequence(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+    let long = model.infer_pipeline(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
     assert_eq!(
         long.outputs["y"].as_slice::<i64>().unwrap(),
         &[21],
@@ -398,7 +410,7 @@ fn token_ids_are_padded_or_truncated_with_an_attention_mask() {
     )
     .unwrap();
     assert_eq!(
-        model.infer_sequence(&[3]).unwrap().outputs["y"]
+        model.infer_pipeline(&[3]).unwrap().outputs["y"]
             .as_slice::<i64>()
             .unwrap(),
         &[3]
@@ -417,9 +429,64 @@ fn token_ids_are_padded_or_truncated_with_an_attention_mask() {
     assert_eq!(
         Model::open(fixture("tiny_text.onnx"))
             .unwrap()
-            .infer_sequence(&[1])
+            .infer_pipeline(&[1])
             .unwrap_err()
             .code(),
         ErrorCode::PipelineConfig
+    );
+}
+
+#[test]
+fn pipeline_requests_honour_their_options() {
+    use inferkit::pipeline::SequenceSpec;
+    use inferkit::InferOptions;
+    use std::time::{Duration, Instant};
+    // sequence: (tokens: f32[batch, seq, 8]) -> (pooled: f32[batch, 8], scores: f32[batch, seq]);
+    // the post steps read `scores`.
+    let model = with_model(
+        "sequence.onnx",
+        PipelineSpec::default()
+            .with_output("scores")
+            .with_pre([PreStep::AddBatchDim])
+            .with_post([PostStep::Softmax { axis: -1 }]),
+    );
+    let tokens =
+        || Tensor::from_vec(vec![3, 8], (0..24).map(|i| i as f32 / 10.0).collect()).unwrap();
+    let all = model.infer_pipeline(tokens()).unwrap();
+    assert_eq!(all.outputs.len(), 2);
+    // `outputs` selects: only `scores` comes back, post-processed as before.
+    let one = model
+        .infer_pipeline_with(tokens(), &InferOptions::default().with_outputs(["scores"]))
+        .unwrap();
+    assert_eq!(one.outputs.len(), 1);
+    assert_eq!(one.outputs.name(0), Some("scores"));
+    assert_eq!(one.outputs["scores"], all.outputs["scores"]);
+    let sum: f32 = one.outputs["scores"]
+        .as_slice::<f32>()
+        .unwrap()
+        .iter()
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-5, "softmaxed: {sum}");
+    // A deadline already passed: the model does not run.
+    let past = InferOptions::default().with_deadline(Instant::now() - Duration::from_millis(1));
+    let err = model.infer_pipeline_with(tokens(), &past).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DeadlineExceeded, "{err}");
+    // The same through the token-id path, which feeds several inputs.
+    let text = with_model(
+        "tiny_text.onnx",
+        PipelineSpec::default().with_sequence(SequenceSpec::new(4)),
+    );
+    let err = text.infer_pipeline_with(&[1, 2], &past).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DeadlineExceeded, "{err}");
+    let ok = text
+        .infer_pipeline_with(
+            &[1, 2],
+            &InferOptions::default().with_timeout(Duration::from_secs(60)),
+        )
+        .unwrap();
+    assert_eq!(ok.outputs["y"].as_slice::<i64>().unwrap(), &[3]);
+    assert_eq!(
+        text.metrics().requests_failed,
+        vec![("deadline_exceeded".to_string(), 1)]
     );
 }

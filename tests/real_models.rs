@@ -75,7 +75,9 @@ fn check(case: &Case) {
     common::assert_close(case.pack, &out[0], want_output);
 
     // 3. The whole pipeline on the photograph against the Python pipeline's outputs.
-    let out = model.infer_encoded(&photo).unwrap();
+    let out = model
+        .infer_pipeline(inferkit::PipelineInput::Encoded(&photo))
+        .unwrap();
     let (a, b) = (
         out.outputs[0].as_slice::<f32>().unwrap(),
         want_output.as_slice::<f32>().unwrap(),

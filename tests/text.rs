@@ -54,7 +54,7 @@ fn tokens_match_the_python_tokenizers_package() {
             get(format!("attention_mask_{i}")),
             "attention_mask of {sentence:?}"
         );
-        let out = model.infer_text(sentence).unwrap();
+        let out = model.infer_pipeline(*sentence).unwrap();
         assert_eq!(
             out.outputs["y"].as_slice::<i64>().unwrap()[0],
             reference.as_slice::<i64>().unwrap()[i],
@@ -71,7 +71,7 @@ fn tokens_match_the_python_tokenizers_package() {
     assert_eq!(
         model.metrics().preprocess_duration.count,
         7,
-        "3 preprocess_text, 3 infer_text, 1 more above"
+        "3 preprocess_text, 3 infer_pipeline, 1 more above"
     );
 }
 
@@ -117,7 +117,7 @@ fn text_pipelines_declared_in_config_and_their_errors() {
     assert!(err.to_string().contains("nope.json"), "{err}");
     let plain = Model::open(fixture("tiny_text.onnx")).unwrap();
     assert_eq!(
-        plain.infer_text("hello").unwrap_err().code(),
+        plain.infer_pipeline("hello").unwrap_err().code(),
         ErrorCode::PipelineConfig
     );
 }

@@ -149,12 +149,12 @@ fn loads_unloads_labels_failures_and_refusals_are_logged_with_model_and_version(
         let refused = Arc::new(Mutex::new(0));
         let r = refused.clone();
         model
-            .infer_with_callback(
+            .submit_with_callback(
                 vec![("x".into(), x)],
                 &inferkit::InferOptions::default(),
                 move |_| {
                     for _ in 0..4 {
-                        let submitted = m.infer_with_callback(
+                        let submitted = m.submit_with_callback(
                             vec![("x".into(), x2.clone())],
                             &inferkit::InferOptions::default(),
                             |_| {},

@@ -2,7 +2,7 @@
 mod common;
 
 use common::fixture;
-use inferkit::{DType, Error, ErrorCode, Model, TensorView};
+use inferkit::{DType, Error, ErrorCode, InferOptions, Model, TensorView};
 
 fn mlp() -> Model {
     Model::open(fixture("mlp.onnx")).unwrap()
@@ -225,9 +225,9 @@ fn invalid_bool_bytes() {
 fn unknown_output() {
     let x = [0f32; 16];
     let err = mlp()
-        .infer_select(
+        .infer_with(
             &[("x", TensorView::from_slice(vec![1, 16], &x))],
-            &["y", "logits"],
+            &InferOptions::default().with_outputs(["y", "logits"]),
         )
         .unwrap_err();
     match &err {

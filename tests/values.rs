@@ -82,7 +82,7 @@ fn a_sequence_input_is_fed_and_counted() {
     // Owned requests carry values too, through the queue and callbacks.
     let (tx, rx) = mpsc::channel();
     model
-        .infer_with_callback(
+        .submit_with_callback(
             vec![("items".to_string(), items.clone())],
             &InferOptions::default(),
             move |r| tx.send(r).unwrap(),
@@ -91,7 +91,7 @@ fn a_sequence_input_is_fed_and_counted() {
     let out = rx.recv().unwrap().unwrap();
     assert_eq!(out["count"].as_slice::<i64>().unwrap(), &[3]);
     let fut = model
-        .infer_async(vec![("items".to_string(), items)], &InferOptions::default())
+        .submit(vec![("items".to_string(), items)], &InferOptions::default())
         .unwrap();
     let out = futures_lite_block_on(fut).unwrap();
     assert_eq!(out["count"].as_slice::<i64>().unwrap(), &[3]);

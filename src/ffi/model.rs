@@ -516,7 +516,10 @@ pub extern "C" fn inferkit_model_infer_select(
             .map(|p| c_str(*p, "output_names"))
             .collect::<Result<Vec<&str>>>()?;
         let outputs_out = out(outputs_out, "outputs_out")?;
-        let result = m.infer_select(&inputs.views(), &names)?;
+        let result = m.infer_with(
+            &inputs.views(),
+            &crate::InferOptions::default().with_outputs(names),
+        )?;
         write_opt(outputs_out, new_outputs(result));
         Ok(())
     })

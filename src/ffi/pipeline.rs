@@ -95,7 +95,7 @@ pub extern "C" fn inferkit_model_infer_image(
             name: "format",
             reason: format!("{format} is not an inferkit_pixel_format"),
         })?;
-        m.infer_image(&ImageView::new(
+        m.infer_pipeline(ImageView::new(
             c_slice(pixels, len, "pixels")?,
             format,
             width,
@@ -118,7 +118,7 @@ pub extern "C" fn inferkit_model_infer_encoded_image(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     pipelined(model, result_out, error_out, |m| {
-        m.infer_encoded(c_slice(bytes, len, "bytes")?)
+        m.infer_pipeline(crate::PipelineInput::Encoded(c_slice(bytes, len, "bytes")?))
     })
 }
 
@@ -133,7 +133,7 @@ pub extern "C" fn inferkit_model_infer_text(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     pipelined(model, result_out, error_out, |m| {
-        m.infer_text(c_str(text, "text")?)
+        m.infer_pipeline(c_str(text, "text")?)
     })
 }
 
@@ -148,7 +148,7 @@ pub extern "C" fn inferkit_model_infer_sequence(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     pipelined(model, result_out, error_out, |m| {
-        m.infer_sequence(c_slice(ids, count, "ids")?)
+        m.infer_pipeline(c_slice(ids, count, "ids")?)
     })
 }
 

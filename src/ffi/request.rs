@@ -157,7 +157,8 @@ pub extern "C" fn inferkit_model_infer_async(
         };
         let owned = inputs.to_owned_values();
         let userdata = Userdata(userdata);
-        let handle = m.infer_with_callback(owned, &options_or_default(options), move |result| {
+        let options = options_or_default(options);
+        let handle = m.submit_with_callback(owned, &options, move |result| {
             let userdata = userdata;
             match result {
                 Ok(outputs) => callback(

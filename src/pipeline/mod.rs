@@ -36,9 +36,11 @@
 //! ```
 
 // One file per concept: spec.rs what is declared, check.rs the check against the model's signature
-// at load, pre.rs and post.rs the steps at run time, image.rs pixels, text.rs tokens.
+// at load, input.rs what a request brings, pre.rs and post.rs the steps at run time, image.rs
+// pixels, text.rs tokens.
 mod check;
 pub mod image;
+mod input;
 mod post;
 mod pre;
 mod spec;
@@ -49,6 +51,7 @@ use std::sync::Arc;
 pub use image::{
     decode, decode_limited, Filter, Fit, ImageStep, ImageView, PixelFormat, MAX_IMAGE_SIDE,
 };
+pub use input::PipelineInput;
 pub use post::{Class, PipelineOutput};
 pub use spec::{
     PipelineSpec, PostStep, PreStep, DEFAULT_MAX_PIXELS, MAX_PIXELS_LIMIT, MAX_STEP_ELEMENTS,

@@ -115,13 +115,14 @@ pub struct PipelineSpec {
     /// The model output the post steps read (default: the first).
     #[serde(default)]
     pub output: Option<String>,
-    /// Tokenization, for [`crate::Model::infer_text`] (the `tokenizer` feature).
+    /// Tokenization of text given to [`crate::Model::infer_pipeline`] (the `tokenizer` feature).
     #[serde(default)]
     pub text: Option<TextSpec>,
-    /// Padding or truncating token ids, with an attention mask, for [`crate::Model::infer_sequence`].
+    /// Padding or truncating token ids given to [`crate::Model::infer_pipeline`], with an
+    /// attention mask.
     #[serde(default)]
     pub sequence: Option<SequenceSpec>,
-    /// Image steps, for [`crate::Model::infer_image`]: run first, on pixels; they hand the numeric
+    /// Image steps, for images given to [`crate::Model::infer_pipeline`]: run first, on pixels; they hand the numeric
     /// steps a u8 tensor `[height, width, channels]` (RGB, or gray).
     #[serde(default)]
     pub image: Vec<ImageStep>,

@@ -352,7 +352,7 @@ impl Slot {
     }
 }
 
-/// The result of [`crate::Model::infer_async`]: a `Future` that needs no particular async runtime.
+/// The result of [`crate::Model::submit`]: a `Future` that needs no particular async runtime.
 ///
 /// The request runs on whichever thread holds one of the model's sessions: the submitting thread
 /// itself when a session was idle (then the future is ready at once), or a thread that is
@@ -443,7 +443,7 @@ fn cancel(request: &Request, model: &str) -> bool {
     }
 }
 
-/// A request submitted with a callback ([`crate::Model::infer_with_callback`]).
+/// A request submitted with a callback ([`crate::Model::submit_with_callback`]).
 pub struct RequestHandle {
     pub(crate) request: Arc<Request>,
     pub(crate) model: String,

@@ -1,5 +1,5 @@
 //! Arbitrary bytes as an encoded image: `inferkit::pipeline::decode` directly, then
-//! `Model::infer_encoded` on the tiny CNN behind an image pipeline that resizes to its 8×8 input
+//! `Model::infer_pipeline` with encoded bytes on the tiny CNN behind an image pipeline that resizes to its 8×8 input
 //! (three of them, one per `fit`, chosen by the input's length). Undecodable bytes must be a typed
 //! error, never a crash.
 #![no_main]
@@ -68,5 +68,5 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let model = &models[data.len() % models.len()];
-    let _ = model.infer_encoded(data);
+    let _ = model.infer_pipeline(inferkit::PipelineInput::Encoded(data));
 });

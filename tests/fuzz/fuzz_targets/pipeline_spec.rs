@@ -1,7 +1,8 @@
 //! Arbitrary text as the body of a `[pipeline]` table, set through the C ABI exactly as a host
 //! does (`inferkit_model_options_set_pipeline_toml`), then the tiny CNN opened with it and, if the
 //! pipeline is accepted, a few small images run through it (`inferkit_model_infer_image`, which is
-//! `Model::infer_image`). Every failure must be a typed status; a caught panic is a finding.
+//! `Model::infer_pipeline` on an image). Every failure must be a typed status; a caught panic is a
+//! finding.
 #![no_main]
 
 mod common;
