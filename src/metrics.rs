@@ -1,4 +1,5 @@
-//! Counters, gauges and latency histograms per model version, and the Prometheus text format.
+//! Counters, gauges and latency histograms per model version, as the Prometheus text format or a
+//! JSON summary.
 //!
 //! Everything on the request path is a relaxed atomic add: no lock, no allocation. Histograms use
 //! a small log-bucket design rather than a crate: two buckets per power of two (a value lands in
@@ -440,6 +441,49 @@ fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// A JSON summary of one model version's metrics, with percentiles ([`Model::metrics_json`](crate::Model::metrics_json);
+/// C: `inferkit_model_metrics_json`). One object:
+///
+/// ```json
+/// {
+///   "requests_success": 400, "warmup_requests": 0,
+///   "requests_failed": { "dtype_mismatch": 3 },
+///   "rows": 800, "executions": 61, "pending": 0, "inflight": 0,
+///   "batch_size": { "count": 61, "sum": 400, "p50": 7.2, "p90": 7.9, "p99": 8.0 },
+///   "request_duration": { "count": 400, "sum_us": 9120.5, "p50_us": 20.1, "p90_us": 35.7, "p99_us": 61.0 },
+///   "queue_duration": { … },
+///   "compute_duration": { … }
+/// }
+/// ```
+///
+/// `requests_failed` counts failures by error code name ([`ErrorCode::name`]), only the codes
+/// seen. Durations are in microseconds; `batch_size` counts requests per session run.
+/// Percentiles are interpolated inside a histogram's buckets (see the module docs).
+pub fn json(snapshot: &MetricsSnapshot) -> String {
+    fn histogram(h: &HistogramSnapshot, duration: bool) -> serde_json::Value {
+        if duration {
+            serde_json::json!({ "count": h.count, "sum_us": h.sum as f64 / 1000.0, "p50_us": h.p50_us(), "p90_us": h.p90_us(), "p99_us": h.p99_us() })
+        } else {
+            serde_json::json!({ "count": h.count, "sum": h.sum, "p50": h.quantile(0.5), "p90": h.quantile(0.9), "p99": h.quantile(0.99) })
+        }
+    }
+    let m = snapshot;
+    serde_json::json!({
+        "requests_success": m.requests_success,
+        "warmup_requests": m.warmup_requests,
+        "requests_failed": m.requests_failed.iter().cloned().collect::<std::collections::BTreeMap<String, u64>>(),
+        "rows": m.rows,
+        "executions": m.executions,
+        "pending": m.pending,
+        "inflight": m.inflight,
+        "batch_size": histogram(&m.batch_size, false),
+        "request_duration": histogram(&m.request_duration, true),
+        "queue_duration": histogram(&m.queue_duration, true),
+        "compute_duration": histogram(&m.compute_duration, true),
+    })
+    .to_string()
 }
 
 /// Writes Prometheus text for a set of `(model, version, metrics, events)`.

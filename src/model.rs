@@ -504,6 +504,12 @@ impl Model {
         crate::metrics::prometheus(&[(self.inner.name.clone(), version, self.metrics(), None)])
     }
 
+    /// This model's metrics as a JSON summary with percentiles; the shape is documented at
+    /// [`crate::metrics::json`].
+    pub fn metrics_json(&self) -> String {
+        crate::metrics::json(&self.metrics())
+    }
+
     /// The version number this model was loaded as, in a registry.
     pub fn version(&self) -> Option<u64> {
         self.inner.version

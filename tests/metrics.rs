@@ -1,5 +1,6 @@
 //! Metrics count what really happened, and the Prometheus text parses with a real Prometheus text
-//! parser (the `prometheus-parse` crate) into the values of the requests this test made.
+//! parser (the `prometheus-parse` crate), and the JSON summary with serde_json, into the values of
+//! the requests this test made.
 mod common;
 
 use common::fixture;
@@ -305,4 +306,65 @@ fn metrics_can_be_turned_off() {
     let snap = model.metrics();
     assert_eq!(snap.requests_success, 1, "outcomes are still counted");
     assert_eq!(snap.request_duration.count, 0, "no timings are taken");
+}
+
+#[test]
+fn the_json_summary_counts_the_requests_made() {
+    let model = Model::open_with(
+        fixture("mlp.onnx"),
+        &ModelOptions::default().with_instances(1),
+    )
+    .unwrap();
+    let x = [0.5f32; 48];
+    for _ in 0..5 {
+        model
+            .infer(&[("x", TensorView::from_slice(vec![3, 16], &x))])
+            .unwrap();
+    }
+    let wrong = [0i64; 16];
+    for _ in 0..2 {
+        model
+            .infer(&[("x", TensorView::from_slice(vec![1, 16], &wrong))])
+            .unwrap_err();
+    }
+    let json: serde_json::Value = serde_json::from_str(&model.metrics_json()).expect("valid JSON");
+    assert_eq!(json["requests_success"], 5, "{json}");
+    assert_eq!(json["rows"], 15, "{json}");
+    assert_eq!(json["requests_failed"]["dtype_mismatch"], 2, "{json}");
+    assert_eq!(
+        json["requests_failed"].as_object().unwrap().len(),
+        1,
+        "{json}"
+    );
+    // One session, one request at a time: one run per request.
+    assert_eq!(json["executions"], 5, "{json}");
+    assert_eq!(json["batch_size"]["count"], 5, "{json}");
+    assert_eq!(json["batch_size"]["sum"], 5, "{json}");
+    assert_eq!(json["compute_duration"]["count"], 5, "{json}");
+    assert!(
+        json["request_duration"]["count"].as_u64().unwrap() >= 5,
+        "{json}"
+    );
+    assert!(
+        json["request_duration"]["p99_us"].as_f64().unwrap() > 0.0,
+        "{json}"
+    );
+    assert!(
+        json["compute_duration"]["sum_us"].as_f64().unwrap() > 0.0,
+        "{json}"
+    );
+    assert_eq!(
+        (json["pending"].clone(), json["inflight"].clone()),
+        (0.into(), 0.into())
+    );
+    // The same numbers as the snapshot.
+    let snap = model.metrics();
+    assert_eq!(
+        json["request_duration"]["count"],
+        snap.request_duration.count
+    );
+    assert_eq!(
+        json["compute_duration"]["p50_us"].as_f64().unwrap(),
+        snap.compute_duration.p50_us()
+    );
 }

@@ -6,34 +6,9 @@ use super::model::{inferkit_model, pinned};
 use super::registry::inferkit_registry;
 use super::{arg, guard, inferkit_error, out, write_opt};
 use crate::error::ErrorCode;
-use crate::metrics::{HistogramSnapshot, MetricsSnapshot};
 
 fn hand_out(text: String, out_ptr: *mut *mut c_char) {
     write_opt(out_ptr, CString::new(text).unwrap_or_default().into_raw());
-}
-
-fn histogram_json(h: &HistogramSnapshot, duration: bool) -> serde_json::Value {
-    if duration {
-        serde_json::json!({ "count": h.count, "sum_us": h.sum as f64 / 1000.0, "p50_us": h.p50_us(), "p90_us": h.p90_us(), "p99_us": h.p99_us() })
-    } else {
-        serde_json::json!({ "count": h.count, "sum": h.sum, "p50": h.quantile(0.5), "p90": h.quantile(0.9), "p99": h.quantile(0.99) })
-    }
-}
-
-pub(crate) fn summary_json(m: &MetricsSnapshot) -> serde_json::Value {
-    serde_json::json!({
-        "requests_success": m.requests_success,
-        "warmup_requests": m.warmup_requests,
-        "requests_failed": m.requests_failed.iter().cloned().collect::<std::collections::BTreeMap<String, u64>>(),
-        "rows": m.rows,
-        "executions": m.executions,
-        "pending": m.pending,
-        "inflight": m.inflight,
-        "batch_size": histogram_json(&m.batch_size, false),
-        "request_duration": histogram_json(&m.request_duration, true),
-        "queue_duration": histogram_json(&m.queue_duration, true),
-        "compute_duration": histogram_json(&m.compute_duration, true),
-    })
 }
 
 /// The model's metrics in the Prometheus text format. The caller owns `*text_out` and frees it
@@ -65,7 +40,7 @@ pub extern "C" fn inferkit_model_metrics_json(
     guard(error_out, || {
         let m = pinned(model)?;
         let json_out = out(json_out, "json_out")?;
-        hand_out(summary_json(&m.metrics()).to_string(), json_out);
+        hand_out(m.metrics_json(), json_out);
         Ok(())
     })
 }
