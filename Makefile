@@ -1,9 +1,10 @@
 # inferkit: the two commands of the README, and the steps they are made of.
 #
 #   make demo    the main job: a demo serving the bundled models
-#   make test    every test: Rust (unit, integration, doc), loom models, the C ABI under ASan/UBSan
-#                and valgrind, the header's freshness, C++ compatibility, fmt and clippy, the ONNX
-#                conformance run beside onnxruntime's Python API, and each fuzz target for 5 s
+#   make test    every test: Rust (unit, integration, doc), loom models, the C ABI under
+#                ASan/UBSan and valgrind, the header's freshness, C++ compatibility, fmt, clippy and
+#                rustdoc, the ONNX conformance run beside onnxruntime's Python API, and each fuzz
+#                target for 5 s
 #   make fuzz    each fuzz target for FUZZ_SECONDS (600); make soak: the registry hammer for
 #                SOAK_SECONDS (60) in a release build
 #
@@ -20,7 +21,7 @@ CDIR     := target/c
 LIBDIR   := target/debug
 CLIBS    := -lpthread -ldl -lm
 
-.PHONY: demo test provision build test-rust test-loom test-c lint header soak clean fuzz fuzz-smoke fuzz-tools conformance
+.PHONY: demo test provision build test-rust test-loom test-c lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
 
 demo: provision
 	$(CARGO) run --release --example quickstart
@@ -44,10 +45,14 @@ test-rust: provision
 test-loom:
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --lib loom_tests
 
-lint:
+lint: doc
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
+
+# The Rust API docs as docs.rs builds them (every feature), with every rustdoc warning an error.
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --all-features
 
 # Refreshes the committed header from src/ffi/ (tests/header.rs fails while it is stale).
 header:

@@ -57,6 +57,8 @@ mod macros;
 
 mod dtype;
 pub mod error;
+// The C ABI (include/inferkit.h); its functions are documented in the header, not in the Rust docs.
+#[doc(hidden)]
 pub mod ffi;
 pub mod metrics;
 pub mod model;

@@ -91,7 +91,8 @@ impl Gauge {
     }
 }
 
-/// A lock-free histogram of durations (nanoseconds internally), striped like [`Counter`].
+/// A lock-free histogram of durations (nanoseconds internally), striped over cache lines like the
+/// counters: each thread records into its own stripe, and a snapshot adds them up.
 pub struct Histogram {
     stripes: Box<[HistogramStripe; STRIPES]>,
 }
