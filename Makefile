@@ -1,7 +1,7 @@
 # inferkit: the two commands of the README, and the steps they are made of.
 #
 #   make demo    the main job: a demo serving the bundled models
-#   make test    every test: Rust (unit, integration, doc), loom models, the C ABI under
+#   make test    every test: Rust (unit, integration, doc, examples), loom models, the C ABI under
 #                ASan/UBSan and valgrind, the header's freshness, C++ compatibility, fmt, clippy and
 #                rustdoc, the ONNX conformance run beside onnxruntime's Python API, and each fuzz
 #                target for 5 s
@@ -21,7 +21,7 @@ CDIR     := target/c
 LIBDIR   := target/debug
 CLIBS    := -lpthread -ldl -lm
 
-.PHONY: demo test provision build test-rust test-loom test-c lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
+.PHONY: demo test provision build test-rust examples test-loom test-c lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
 
 demo: provision
 	$(CARGO) run --release --example quickstart
@@ -39,6 +39,15 @@ build: provision
 test-rust: provision
 	$(CARGO) test
 	$(CARGO) test --features tokenizer --test text
+	$(MAKE) examples
+
+# Every example runs to the end (each exits non-zero on a failure); pipeline once more with the
+# tokenizer feature, which adds text.
+EXAMPLES := quickstart values options submit pipeline registry metrics
+
+examples: provision
+	@for e in $(EXAMPLES); do echo "== cargo run --example $$e"; $(CARGO) run --quiet --example $$e >/dev/null || exit 1; done
+	$(CARGO) run --quiet --features tokenizer --example pipeline >/dev/null
 
 # Loom model checks of the lock-free hand-offs (src/sync.rs swaps in loom's primitives). Its own
 # target directory: `--cfg loom` builds everything differently.

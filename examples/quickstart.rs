@@ -3,6 +3,11 @@
 //!
 //!     make demo            (provisions ONNX Runtime, then runs this example)
 //!     cargo run --release --example quickstart [path/to/model.onnx ...]   (signature + a prediction)
+//!
+//! One example per capability beside it: `options` (load and request options), `submit` (futures
+//! and callbacks), `pipeline` (images, encoded images, token ids, text), `registry` (versions,
+//! labels, reloads), `metrics` (snapshot, JSON, Prometheus), `values` (strings, maps, sequences,
+//! optionals). `make examples` runs them all.
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;

@@ -2,14 +2,14 @@
 //!
 //!     cargo run --example values
 //!
-//! - a label encoder over strings (string tensor in, strings and ids out);
+//! - a label encoder over strings (string tensor in, strings and ids out), also submitted;
 //! - a classifier's ZipMap output, one `map(i64 → f32)` of class probabilities per row;
 //! - a DictVectorizer fed a sparse feature map;
 //! - an optional input, given or left out.
 //!
 //! The models are the test fixtures in tests/fixtures/values/ (tests/fixtures/make_value_fixtures.py).
 
-use inferkit::{Map, Model, Tensor, TensorView, Value};
+use inferkit::{InferOptions, Map, Model, Tensor, TensorView, Value};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -25,6 +25,15 @@ fn main() -> Result<(), inferkit::Error> {
     let out = words.infer(&[("words", &input)])?;
     println!("  plural = {:?}", out["plural"].strings()?);
     println!("  ids    = {:?}", out["ids"].as_slice::<i64>()?);
+    // A submitted request owns its inputs: tensors, or any Value.
+    let future = words.submit(
+        vec![("words".to_string(), Value::from(input))],
+        &InferOptions::default(),
+    )?;
+    println!(
+        "  ids    = {:?} (submitted)",
+        future.wait()?["ids"].as_slice::<i64>()?
+    );
 
     // A sequence of maps: one probability map per row.
     let zipmap = Model::open(fixture("zipmap.onnx"))?;
