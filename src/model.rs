@@ -106,7 +106,7 @@ impl ModelOptions {
 /// batched when that pays (see [`crate::scheduler`]).
 pub struct Model {
     inner: Arc<Scheduler>,
-    pipeline: Pipeline,
+    pipeline: Arc<Pipeline>,
 }
 
 impl std::fmt::Debug for Model {
@@ -257,7 +257,7 @@ impl Model {
             None,
         )?;
         Ok(Model {
-            pipeline,
+            pipeline: Arc::new(pipeline),
             inner: Arc::new(Scheduler::new(
                 name,
                 signature,
@@ -343,68 +343,137 @@ impl Model {
         input: impl Into<PipelineInput<'a>>,
         options: &InferOptions,
     ) -> Result<PipelineOutput> {
-        match input.into() {
-            PipelineInput::Tensor(tensor) => self.run_pipeline(|| Ok(tensor), options),
-            PipelineInput::Image(image) => {
-                self.run_pipeline(|| self.pipeline.image(&self.inner.name, &image), options)
-            }
-            PipelineInput::Encoded(bytes) => self.run_pipeline(
-                || {
-                    let (pixels, w, h) =
-                        crate::pipeline::decode_limited(bytes, self.pipeline.max_pixels).map_err(
-                            |e| match e {
-                                Error::PipelineStep { step, reason, .. } => Error::PipelineStep {
-                                    model: self.inner.name.clone(),
-                                    step,
-                                    reason,
-                                },
-                                other => other,
-                            },
-                        )?;
-                    let view = crate::pipeline::ImageView::new(
-                        &pixels,
-                        crate::pipeline::PixelFormat::Rgb8,
-                        w,
-                        h,
-                        w * 3,
-                    )?;
-                    self.pipeline.image(&self.inner.name, &view)
-                },
-                options,
-            ),
-            PipelineInput::Text(text) => {
-                let inputs = self.preprocess_text(text)?;
-                self.infer_named(inputs, options)
-            }
-            PipelineInput::Tokens(ids) => {
-                let Some(seq) = &self.pipeline.sequence else {
-                    return Err(Error::PipelineConfig {
-                        model: self.inner.name.clone(),
-                        step: "sequence".into(),
-                        reason: "the pipeline declares no `sequence` step".into(),
-                    });
-                };
-                self.infer_named(seq.encode(ids)?, options)
-            }
-        }
-    }
-
-    fn infer_named(
-        &self,
-        inputs: Vec<(String, Tensor)>,
-        options: &InferOptions,
-    ) -> Result<PipelineOutput> {
-        let views: Vec<(&str, Input<'_>)> = inputs
+        let _span = tracing::trace_span!("inferkit.pipeline", model = %self.inner.name).entered();
+        let inputs = self.prepare(input.into())?;
+        let views: SmallVec<[(&str, Input<'_>); 8]> = inputs
             .iter()
             .map(|(n, t)| (n.as_str(), Input::Tensor(t.view())))
             .collect();
         let outputs = self.inner.infer(&views, options)?;
-        let t1 = self.inner.metrics.enabled().then(std::time::Instant::now);
-        let result = self.pipeline.post(&self.inner.name, outputs);
-        if let Some(t1) = t1 {
-            self.inner.metrics.post_duration(t1.elapsed());
+        post(&self.pipeline, &self.inner, outputs)
+    }
+
+    /// Submits a pipeline request whose result (or error) is passed to `callback`: the steps that
+    /// make the model's inputs run on this thread, the model runs as
+    /// [`Model::submit_with_callback`] runs it, and the post steps run before `callback`, on the
+    /// thread that completes the request. Errors of the steps before the model, validation errors
+    /// and [`Error::QueueFull`] are returned at once, and the callback is then not called.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use inferkit::pipeline::{PipelineSpec, SequenceSpec};
+    /// use inferkit::{InferOptions, Model, ModelOptions};
+    ///
+    /// let spec = PipelineSpec::default().with_sequence(SequenceSpec::new(6));
+    /// let model = Model::open_with("tests/fixtures/tiny_text.onnx", &ModelOptions::default().with_pipeline(spec))?;
+    /// let (tx, rx) = mpsc::channel();
+    /// model.submit_pipeline_with_callback(&[5, 7, 9], &InferOptions::default(), move |result| {
+    ///     tx.send(result).unwrap();
+    /// })?;
+    /// let out = rx.recv().unwrap()?;
+    /// assert_eq!(out.outputs["y"].as_slice::<i64>()?, &[21]);
+    /// # Ok::<(), inferkit::Error>(())
+    /// ```
+    pub fn submit_pipeline_with_callback<'a>(
+        &self,
+        input: impl Into<PipelineInput<'a>>,
+        options: &InferOptions,
+        callback: impl FnOnce(Result<PipelineOutput>) + Send + 'static,
+    ) -> Result<RequestHandle> {
+        let inputs = self.prepare(input.into())?;
+        let values = inputs
+            .into_iter()
+            .map(|(n, t)| (n, Value::Tensor(t)))
+            .collect();
+        let pipeline = self.pipeline.clone();
+        // Weak: a queued request must not keep its own scheduler alive.
+        let scheduler = Arc::downgrade(&self.inner);
+        let name = self.inner.name.clone();
+        let request = self.inner.submit_owned(
+            values,
+            options,
+            Some(Box::new(move |outputs: Result<Outputs>| {
+                let result = match (outputs, scheduler.upgrade()) {
+                    (Ok(outputs), Some(scheduler)) => post(&pipeline, &scheduler, outputs),
+                    (Ok(outputs), None) => pipeline.post(&name, outputs),
+                    (Err(e), _) => Err(e),
+                };
+                callback(result)
+            })),
+        )?;
+        Ok(RequestHandle {
+            request,
+            model: self.inner.name.clone(),
+        })
+    }
+
+    /// The model's inputs the pipeline makes of `input`: image steps and pre steps, the tokenizer,
+    /// or the sequence step. Timed as pre-processing; a failure counts as a failed request.
+    fn prepare(&self, input: PipelineInput<'_>) -> Result<Vec<(String, Tensor)>> {
+        let name = &self.inner.name;
+        let m = &self.inner.metrics;
+        let t0 = m.enabled().then(std::time::Instant::now);
+        let pre = |raw: Tensor| -> Result<Vec<(String, Tensor)>> {
+            let prepared = self.pipeline.pre(name, &raw)?;
+            Ok(vec![(
+                self.pipeline.input_name(name)?.to_string(),
+                prepared,
+            )])
+        };
+        let result = match input {
+            PipelineInput::Tensor(tensor) => pre(tensor),
+            PipelineInput::Image(image) => self.pipeline.image(name, &image).and_then(pre),
+            PipelineInput::Encoded(bytes) => self.decode(bytes).and_then(pre),
+            PipelineInput::Text(text) => match &self.pipeline.text {
+                Some(tok) => tok.encode(name, text),
+                None => Err(Error::PipelineConfig {
+                    model: name.clone(),
+                    step: "text".into(),
+                    reason: "the pipeline declares no `text` tokenizer".into(),
+                }),
+            },
+            PipelineInput::Tokens(ids) => match &self.pipeline.sequence {
+                Some(seq) => seq.encode(ids),
+                None => Err(Error::PipelineConfig {
+                    model: name.clone(),
+                    step: "sequence".into(),
+                    reason: "the pipeline declares no `sequence` step".into(),
+                }),
+            },
+        };
+        match result {
+            Ok(inputs) => {
+                if let Some(t0) = t0 {
+                    m.pre_duration(t0.elapsed());
+                }
+                Ok(inputs)
+            }
+            Err(e) => {
+                m.outcome(Some(e.code()), 0);
+                Err(e)
+            }
         }
-        result
+    }
+
+    /// Decodes PNG or JPEG bytes and runs the image steps on them.
+    fn decode(&self, bytes: &[u8]) -> Result<Tensor> {
+        let (pixels, w, h) = crate::pipeline::decode_limited(bytes, self.pipeline.max_pixels)
+            .map_err(|e| match e {
+                Error::PipelineStep { step, reason, .. } => Error::PipelineStep {
+                    model: self.inner.name.clone(),
+                    step,
+                    reason,
+                },
+                other => other,
+            })?;
+        let view = crate::pipeline::ImageView::new(
+            &pixels,
+            crate::pipeline::PixelFormat::Rgb8,
+            w,
+            h,
+            w * 3,
+        )?;
+        self.pipeline.image(&self.inner.name, &view)
     }
 
     /// The tensors the pipeline's tokenizer makes of `text`: `input_ids`, `attention_mask`,
@@ -449,40 +518,6 @@ impl Model {
             &self.inner.name,
             &self.pipeline.image(&self.inner.name, &view)?,
         )
-    }
-
-    fn run_pipeline(
-        &self,
-        input: impl FnOnce() -> Result<Tensor>,
-        options: &InferOptions,
-    ) -> Result<PipelineOutput> {
-        let m = &self.inner.metrics;
-        let timed = m.enabled();
-        let t0 = timed.then(std::time::Instant::now);
-        let _span = tracing::trace_span!("inferkit.pipeline", model = %self.inner.name).entered();
-        let prepared = match input().and_then(|input| self.pipeline.pre(&self.inner.name, &input)) {
-            Ok(t) => t,
-            Err(e) => {
-                m.outcome(Some(e.code()), 0);
-                return Err(e);
-            }
-        };
-        if let Some(t0) = t0 {
-            m.pre_duration(t0.elapsed());
-        }
-        let outputs = self.inner.infer(
-            &[(
-                self.pipeline.input_name(&self.inner.name)?,
-                Input::Tensor(prepared.view()),
-            )],
-            options,
-        )?;
-        let t1 = timed.then(std::time::Instant::now);
-        let result = self.pipeline.post(&self.inner.name, outputs);
-        if let Some(t1) = t1 {
-            m.post_duration(t1.elapsed());
-        }
-        result
     }
 
     pub(crate) fn metrics_handle(&self) -> &crate::metrics::Metrics {
@@ -601,4 +636,14 @@ impl Model {
 /// Borrowed inputs as the scheduler takes them; no allocation for up to 8 inputs.
 fn as_inputs<'a, I: AsInput>(inputs: &'a [(&str, I)]) -> SmallVec<[(&'a str, Input<'a>); 8]> {
     inputs.iter().map(|(n, i)| (*n, i.as_input())).collect()
+}
+
+/// The post steps on a pipeline request's outputs, timed in the model's metrics.
+fn post(pipeline: &Pipeline, scheduler: &Scheduler, outputs: Outputs) -> Result<PipelineOutput> {
+    let t1 = scheduler.metrics.enabled().then(std::time::Instant::now);
+    let result = pipeline.post(&scheduler.name, outputs);
+    if let Some(t1) = t1 {
+        scheduler.metrics.post_duration(t1.elapsed());
+    }
+    result
 }

@@ -490,3 +490,71 @@ fn pipeline_requests_honour_their_options() {
         vec![("deadline_exceeded".to_string(), 1)]
     );
 }
+
+#[test]
+fn submitted_pipeline_requests_answer_like_blocking_ones() {
+    use inferkit::pipeline::SequenceSpec;
+    use inferkit::InferOptions;
+    use std::sync::mpsc;
+    use std::time::Duration;
+    // tiny_cnn with image steps and top_k: the callback gets the same outputs and classes as a
+    // blocking call, with the post steps applied.
+    let spec: PipelineSpec = toml::from_str(
+        "image = [ { op = \"resize\", width = 8, height = 8 } ]\n\
+         pre = [ { op = \"scale\", factor = 0.00392157 }, { op = \"layout\", from = \"hwc\", to = \"chw\" }, { op = \"add_batch_dim\" } ]\n\
+         post = [ { op = \"softmax\" }, { op = \"top_k\", k = 2 } ]",
+    )
+    .unwrap();
+    let model = with_model("tiny_cnn.onnx", spec);
+    let pixels: Vec<u8> = (0..12 * 10 * 3).map(|i| (i * 7 % 251) as u8).collect();
+    let image = inferkit::pipeline::ImageView::new(
+        &pixels,
+        inferkit::pipeline::PixelFormat::Rgb8,
+        12,
+        10,
+        36,
+    )
+    .unwrap();
+    let blocking = model.infer_pipeline(image).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    model
+        .submit_pipeline_with_callback(image, &InferOptions::default(), move |r| {
+            tx2.send(r).unwrap()
+        })
+        .unwrap();
+    let submitted = rx.recv_timeout(Duration::from_secs(30)).unwrap().unwrap();
+    assert_eq!(submitted.outputs["y"], blocking.outputs["y"]);
+    assert_eq!(submitted.classes, blocking.classes);
+    assert_eq!(submitted.classes.as_ref().map(|c| c[0].len()), Some(2));
+
+    // A step that fails before the model is returned at once; the callback is never called.
+    let text = with_model(
+        "tiny_text.onnx",
+        PipelineSpec::default().with_sequence(SequenceSpec::new(4)),
+    );
+    let err = text
+        .submit_pipeline_with_callback("no tokenizer", &InferOptions::default(), move |r| {
+            tx.send(r).unwrap()
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::PipelineConfig, "{err}");
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    // Token ids through the submit path; pre and post are timed as for blocking requests.
+    let (tx, rx) = mpsc::channel();
+    text.submit_pipeline_with_callback(&[4, 5, 6, 7, 8], &InferOptions::default(), move |r| {
+        tx.send(r).unwrap()
+    })
+    .unwrap();
+    let out = rx.recv_timeout(Duration::from_secs(30)).unwrap().unwrap();
+    assert_eq!(
+        out.outputs["y"].as_slice::<i64>().unwrap(),
+        &[22],
+        "truncated to 4 ids"
+    );
+    let m = text.metrics();
+    assert_eq!(m.requests_success, 1);
+    assert_eq!(m.requests_failed, vec![("pipeline_config".to_string(), 1)]);
+    assert_eq!(m.preprocess_duration.count, 1);
+    assert_eq!(m.postprocess_duration.count, 1);
+}
