@@ -326,15 +326,6 @@ impl Input<'_> {
             Input::Value(_) => None,
         }
     }
-
-    /// The tensor view, when this input is a tensor.
-    pub(crate) fn tensor(&self) -> Option<TensorView<'_>> {
-        match self {
-            Input::Tensor(t) => Some(t.reborrow()),
-            Input::Value(Value::Tensor(t)) => Some(t.view()),
-            Input::Value(_) => None,
-        }
-    }
 }
 
 /// Something a request can take as an input: [`TensorView`], [`Tensor`], [`Value`] or

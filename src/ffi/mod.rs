@@ -15,15 +15,24 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, ErrorCode, Result};
 
-pub mod error;
-pub mod metrics;
-pub mod model;
-pub mod pipeline;
-pub mod registry;
-pub mod request;
+// The modules in the order the header presents them (cbindgen follows this order).
+pub(crate) mod ownership;
+// Version, ABI version, ONNX Runtime.
 pub mod runtime;
-pub mod tensor;
+// Errors, status names, strings.
+pub mod error;
+// Options for loading a model.
+pub mod options;
+// Models: open, share, describe, metrics.
+pub mod model;
+// Values: tensors, sequences, maps, optionals.
 pub mod value;
+// Requests: inputs, pipeline inputs, options; run or submit.
+pub mod request;
+// Outputs and classes.
+pub mod outputs;
+// The versioned model repository.
+pub mod registry;
 
 pub use error::inferkit_error;
 
@@ -66,35 +75,12 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// A shared reference from a pointer that must not be NULL.
-pub(crate) fn arg<'a, T>(ptr: *const T, name: &'static str) -> Result<&'a T> {
-    // SAFETY: the caller passes NULL or a pointer to a live `T` (documented on every function).
-    unsafe { ptr.as_ref() }.ok_or(Error::NullArgument { name })
-}
-
-/// A unique reference from a pointer that must not be NULL.
-pub(crate) fn arg_mut<'a, T>(ptr: *mut T, name: &'static str) -> Result<&'a mut T> {
-    // SAFETY: as for `arg`, and the caller does not use the object from another thread meanwhile.
-    unsafe { ptr.as_mut() }.ok_or(Error::NullArgument { name })
-}
-
 /// Checks that an out-parameter is not NULL before any work is done.
 pub(crate) fn out<T>(ptr: *mut T, name: &'static str) -> Result<*mut T> {
     if ptr.is_null() {
         Err(Error::NullArgument { name })
     } else {
         Ok(ptr)
-    }
-}
-
-/// Hands an owned object to the caller through an out-parameter that may be NULL ("not wanted"):
-/// then the object is released here instead of leaking.
-pub(crate) fn hand_over<T>(ptr: *mut *mut T, value: Box<T>) {
-    if ptr.is_null() {
-        drop(value);
-    } else {
-        // SAFETY: non-NULL out-parameters point to writable storage for a `*mut T`.
-        unsafe { ptr.write(Box::into_raw(value)) };
     }
 }
 

@@ -1,30 +1,43 @@
 //! `inferkit_registry`: a model repository with versions, labels and reloads.
 
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
 use std::time::Duration;
 
+use super::error::give_string;
 use super::model::{inferkit_model, new_model_handle};
-use super::{arg, c_str, guard, guard_value, inferkit_error, out, write_opt};
+use super::ownership::{free_box, give_box, try_ref, Castable, Opaque, OwnershipBox};
+use super::{c_str, guard, guard_value, inferkit_error, out, write_opt};
 use crate::error::{ErrorCode, Result};
 use crate::repository::{Registry, RegistryOptions, Select};
 
 /// A model repository. Thread-safe: select, infer and reload from any threads. Open with
 /// `inferkit_registry_open`, release with `inferkit_registry_close`.
 pub struct inferkit_registry {
-    registry: Registry,
+    _opaque: Opaque,
 }
 
-impl inferkit_registry {
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.registry
-    }
+impl Castable for inferkit_registry {
+    type Ownership = OwnershipBox;
+    type RustType = Registry;
 }
 
-/// Opens the repository at `root` (`<root>/<model>/<version>/model.onnx`, optional
-/// `<root>/<model>/config.toml`). `load_all`: load every model now (false: explicit mode, models
-/// load with `inferkit_registry_load`). `poll_interval_ms`: re-scan on a background thread at this
-/// interval (0: only on `inferkit_registry_reload`). Versions that fail to load do not fail the
-/// open; `inferkit_registry_status_json` shows them. On success `*registry_out` receives a handle.
+/// \brief Opens a model repository: `<root>/<model>/<version>/model.onnx`, with an optional
+/// `<root>/<model>/config.toml`.
+///
+/// Versions that fail to load do not fail the open; inferkit_registry_status_json shows them.
+///
+/// \param root The repository's folder, NUL-terminated UTF-8.
+/// \param load_all True: load every model now. False (explicit mode): models load with
+///        inferkit_registry_load.
+/// \param poll_interval_ms Re-scan on a background thread at this interval; 0: only on
+///        inferkit_registry_reload.
+/// \param registry_out Receives the registry.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_REPOSITORY_NOT_FOUND, _CONFIG, _INVALID_ARGUMENT.
+///
+/// Ownership: `root` is read during the call only; the caller owns `*registry_out` and releases it
+/// with inferkit_registry_close.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_registry_open(
     root: *const c_char,
@@ -42,24 +55,22 @@ pub extern "C" fn inferkit_registry_open(
             ..Default::default()
         };
         let registry = Registry::open(root, options)?;
-        write_opt(
-            registry_out,
-            Box::into_raw(Box::new(inferkit_registry { registry })),
-        );
+        give_box(registry_out, registry);
         Ok(())
     })
 }
 
-/// Closes a registry: stops its polling thread. Model handles taken from it stay valid (each pins
-/// its version) until freed. `inferkit_registry_close(NULL)` does nothing.
+/// \brief Closes a registry and stops its polling thread.
+///
+/// Model handles taken from it stay valid (each holds its version) until closed.
+///
+/// \param registry A registry, or NULL (nothing happens).
+///
+/// Ownership: takes `registry` back from the caller; close it once.
+/// Thread safety: must not race with other calls on the same registry.
 #[no_mangle]
 pub extern "C" fn inferkit_registry_close(registry: *mut inferkit_registry) {
-    guard_value((), || {
-        if !registry.is_null() {
-            // SAFETY: from inferkit_registry_open, closed once.
-            drop(unsafe { Box::from_raw(registry) });
-        }
-    })
+    guard_value((), || free_box(registry))
 }
 
 fn selected(
@@ -69,11 +80,11 @@ fn selected(
     model_out: *mut *mut inferkit_model,
     version_out: *mut u64,
 ) -> Result<()> {
-    let r = arg(registry, "registry")?;
+    let r = try_ref(registry, "registry")?;
     let name = c_str(name, "name")?;
     let model_out = out(model_out, "model_out")?;
     let sel = select()?;
-    let m = r.registry.model(name, sel.as_select())?;
+    let m = r.model(name, sel.as_select())?;
     write_opt(version_out, m.version());
     write_opt(model_out, new_model_handle(m.model().clone()));
     Ok(())
@@ -97,12 +108,23 @@ impl SelectOwned {
     }
 }
 
-/// Selects a version of model `name`: `version` if it is not 0, else the version `label` points at
-/// if `label` is not NULL, else the default (the newest ready version the policy serves). On
-/// success `*model_out` receives a model handle pinned to that version (free it with
-/// `inferkit_model_free`; it stays on its version across reloads) and `*version_out` (may be NULL)
-/// its number. Errors: UNKNOWN_MODEL, UNKNOWN_VERSION, UNKNOWN_LABEL, NO_VERSION_AVAILABLE.
-/// Thread-safe; never waits for a reload.
+/// \brief Selects a version of a model: by number, by label, or the default.
+///
+/// The handle stays on its version across reloads. Never waits for a reload.
+///
+/// \param registry The registry.
+/// \param name The model's name, NUL-terminated.
+/// \param version The version number, or 0 to select by `label` or by default.
+/// \param label A label (NUL-terminated), or NULL for the default: the newest ready version the
+///        policy serves.
+/// \param model_out Receives a model handle.
+/// \param version_out Receives the version's number; may be NULL.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_UNKNOWN_MODEL, _UNKNOWN_VERSION, _UNKNOWN_LABEL,
+///         _NO_VERSION_AVAILABLE.
+///
+/// Ownership: the caller owns `*model_out` and releases it with inferkit_model_close.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_registry_model(
     registry: *const inferkit_registry,
@@ -132,9 +154,21 @@ pub extern "C" fn inferkit_registry_model(
     })
 }
 
-/// Selects a version of `name` through its traffic split: the same non-NULL `routing_key` always
-/// gets the same version (while the split and versions stay the same); a NULL key picks at random
-/// by weight. A model without a split serves its default. Otherwise as `inferkit_registry_model`.
+/// \brief Selects a version of a model through its traffic split.
+///
+/// The same routing key always gets the same version while the split and the versions stay the
+/// same. A model without a split serves its default.
+///
+/// \param registry The registry.
+/// \param name The model's name, NUL-terminated.
+/// \param routing_key A key (NUL-terminated), or NULL to pick at random by weight.
+/// \param model_out Receives a model handle.
+/// \param version_out Receives the version's number; may be NULL.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return As inferkit_registry_model.
+///
+/// Ownership: the caller owns `*model_out` and releases it with inferkit_model_close.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_registry_route(
     registry: *const inferkit_registry,
@@ -162,8 +196,17 @@ pub extern "C" fn inferkit_registry_route(
     })
 }
 
-/// Points `label` at `version` of model `name`; the version must be ready
-/// (INFERKIT_STATUS_VERSION_NOT_READY otherwise). Atomic for concurrent requests.
+/// \brief Points a label at a version, atomically for concurrent requests.
+///
+/// \param registry The registry.
+/// \param name The model's name, NUL-terminated.
+/// \param label The label, NUL-terminated.
+/// \param version A ready version.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_VERSION_NOT_READY, _UNKNOWN_MODEL, _UNKNOWN_VERSION.
+///
+/// Ownership: `name` and `label` are copied.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_registry_set_label(
     registry: *const inferkit_registry,
@@ -173,14 +216,22 @@ pub extern "C" fn inferkit_registry_set_label(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let r = arg(registry, "registry")?;
-        r.registry
-            .set_label(c_str(name, "name")?, c_str(label, "label")?, version)
+        let r = try_ref(registry, "registry")?;
+        r.set_label(c_str(name, "name")?, c_str(label, "label")?, version)
     })
 }
 
-/// Loads (or reloads) model `name` from the repository (explicit mode). Versions that fail are
-/// reported by the status, not by this call, which fails only when the model cannot be read.
+/// \brief Loads (or reloads) a model from the repository (explicit mode).
+///
+/// Versions that fail are reported by the status, not by this call.
+///
+/// \param registry The registry.
+/// \param name The model's name, NUL-terminated.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, or the status of why the model cannot be read at all.
+///
+/// Ownership: `name` is read during the call only.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_registry_load(
     registry: *const inferkit_registry,
@@ -188,12 +239,20 @@ pub extern "C" fn inferkit_registry_load(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let r = arg(registry, "registry")?;
-        r.registry.load(c_str(name, "name")?).map(|_| ())
+        let r = try_ref(registry, "registry")?;
+        r.load(c_str(name, "name")?).map(|_| ())
     })
 }
 
-/// Unloads model `name`; requests in flight finish.
+/// \brief Unloads a model; requests in flight finish.
+///
+/// \param registry The registry.
+/// \param name The model's name, NUL-terminated.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_UNKNOWN_MODEL.
+///
+/// Ownership: `name` is read during the call only; handles already taken stay valid.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_registry_unload(
     registry: *const inferkit_registry,
@@ -201,13 +260,23 @@ pub extern "C" fn inferkit_registry_unload(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let r = arg(registry, "registry")?;
-        r.registry.unload(c_str(name, "name")?)
+        let r = try_ref(registry, "registry")?;
+        r.unload(c_str(name, "name")?)
     })
 }
 
-/// Unloads one version; refused with INFERKIT_STATUS_LABEL_IN_USE while a label points at it
-/// unless `force`, which removes those labels.
+/// \brief Unloads one version of a model; requests in flight finish.
+///
+/// \param registry The registry.
+/// \param name The model's name, NUL-terminated.
+/// \param version The version's number.
+/// \param force Also remove the labels that point at it; without it such a version is refused with
+///        INFERKIT_STATUS_LABEL_IN_USE.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_LABEL_IN_USE, _UNKNOWN_MODEL, _UNKNOWN_VERSION.
+///
+/// Ownership: `name` is read during the call only; handles already taken stay valid.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_registry_unload_version(
     registry: *const inferkit_registry,
@@ -217,15 +286,22 @@ pub extern "C" fn inferkit_registry_unload_version(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let r = arg(registry, "registry")?;
-        r.registry
-            .unload_version(c_str(name, "name")?, version, force)
+        let r = try_ref(registry, "registry")?;
+        r.unload_version(c_str(name, "name")?, version, force)
     })
 }
 
-/// Re-scans the repository (new versions are loaded and warmed before they become selectable).
-/// `*failures_out` (may be NULL) receives how many models or versions failed; their reasons are
-/// in the status.
+/// \brief Re-scans the repository; new versions are loaded and warmed before they become
+/// selectable.
+///
+/// \param registry The registry.
+/// \param failures_out Receives how many models or versions failed (their reasons are in the
+///        status); may be NULL.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, or the status of why the repository cannot be read.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_registry_reload(
     registry: *const inferkit_registry,
@@ -233,16 +309,25 @@ pub extern "C" fn inferkit_registry_reload(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let r = arg(registry, "registry")?;
-        let errors = r.registry.reload()?;
+        let r = try_ref(registry, "registry")?;
+        let errors = r.reload()?;
         write_opt(failures_out, errors.len());
         Ok(())
     })
 }
 
-/// The status of every model as JSON: `[{"name", "versions": [{"version", "state":
-/// "loading"|"ready"|"failed"|"unloading", "reason"?}], "labels": {label: version},
-/// "default_version"}]`. The caller owns the string and frees it with `inferkit_string_free`.
+/// \brief The status of every model as JSON.
+///
+/// The shape: `[{"name", "versions": [{"version", "state": "loading"|"ready"|"failed"|"unloading",
+/// "reason"?}], "labels": {label: version}, "default_version"}]`.
+///
+/// \param registry The registry.
+/// \param json_out Receives the JSON text.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the caller owns `*json_out` and releases it with inferkit_string_free.
+/// Thread safety: thread-safe; never waits for a reload.
 #[no_mangle]
 pub extern "C" fn inferkit_registry_status_json(
     registry: *const inferkit_registry,
@@ -250,21 +335,36 @@ pub extern "C" fn inferkit_registry_status_json(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let r = arg(registry, "registry")?;
+        let r = try_ref(registry, "registry")?;
         let json_out = out(json_out, "json_out")?;
-        let text = serde_json::to_string(&r.registry.status()).unwrap_or_else(|_| "[]".into());
-        write_opt(json_out, CString::new(text).unwrap_or_default().into_raw());
+        give_string(
+            json_out,
+            serde_json::to_string(&r.status()).unwrap_or_else(|_| "[]".into()),
+        );
         Ok(())
     })
 }
 
-/// Frees a string returned by inferkit. `inferkit_string_free(NULL)` does nothing.
+/// \brief Metrics of every model version in the registry, with load, failure and unload events, in
+/// the Prometheus text format.
+///
+/// \param registry The registry.
+/// \param text_out Receives the text.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the caller owns `*text_out` and releases it with inferkit_string_free.
+/// Thread safety: thread-safe; never waits for a reload.
 #[no_mangle]
-pub extern "C" fn inferkit_string_free(s: *mut c_char) {
-    guard_value((), || {
-        if !s.is_null() {
-            // SAFETY: from CString::into_raw in inferkit, freed once.
-            drop(unsafe { CString::from_raw(s) });
-        }
+pub extern "C" fn inferkit_registry_metrics_prometheus(
+    registry: *const inferkit_registry,
+    text_out: *mut *mut c_char,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_ref(registry, "registry")?;
+        let text_out = out(text_out, "text_out")?;
+        give_string(text_out, r.metrics_prometheus());
+        Ok(())
     })
 }

@@ -1,116 +1,700 @@
-//! Per-request options (`inferkit_infer_options`) and asynchronous inference with a callback
-//! (`inferkit_request`).
+//! `inferkit_request`: the one way to run a model from C. A request carries its inputs (tensors and
+//! values, or one raw input for the model's pipeline) and its options (timeout or deadline, the
+//! outputs wanted), and is run blocking (`inferkit_request_run`) or submitted with a callback
+//! (`inferkit_request_submit`, which hands out an `inferkit_pending`).
 
 use std::ffi::{c_char, c_void};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::model::{inferkit_model, pinned};
-use super::tensor::{inferkit_inputs, inferkit_outputs, new_outputs};
-use super::{
-    arg, arg_mut, c_slice, c_str, error, guard, guard_value, hand_over, inferkit_error, out,
-    write_opt,
-};
-use crate::error::{ErrorCode, Result};
+use super::outputs::{inferkit_outputs, new_outputs, new_pipeline_outputs};
+use super::ownership::{free_box, give_box, try_mut, try_ref, Castable, Opaque, OwnershipBox};
+use super::value::{inferkit_value, no_strings, parse_entry, strings_tensor, value_ref};
+use super::{c_slice, c_str, error, guard, guard_value, inferkit_error, out, write_opt};
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::Model;
+use crate::pipeline::{ImageView, PipelineInput, PixelFormat};
 use crate::scheduler::{InferOptions, RequestHandle};
+use crate::tensor::{AlignedBytes, DType, Tensor, TensorView};
+use crate::value::{AsInput, Input, Value};
 
-/// Options for one request: a timeout and a subset of outputs. Not thread-safe; read only during
-/// the call it is passed to. Create with `inferkit_infer_options_new`, release with
-/// `inferkit_infer_options_free`.
-pub struct inferkit_infer_options {
+/// A request to one model: inputs and options. Made with inferkit_request_new, released with
+/// inferkit_request_free; run it as often as wanted.
+pub struct inferkit_request {
+    _opaque: Opaque,
+}
+
+impl Castable for inferkit_request {
+    type Ownership = OwnershipBox;
+    type RustType = RequestData;
+}
+
+enum Data {
+    /// Borrowed from the caller, who keeps it valid until the runs that use it return.
+    Borrowed(*const u8, usize),
+    /// Copied into inferkit's memory.
+    Owned(AlignedBytes),
+    /// A string tensor, sequence, map or optional, copied.
+    Value(Value),
+}
+
+struct Entry {
+    name: String,
+    dtype: DType,
+    shape: Vec<usize>,
+    data: Data,
+}
+
+/// A raw input for the model's pipeline, copied.
+enum PipelineData {
+    Tensor(Tensor),
+    Image {
+        pixels: Vec<u8>,
+        format: PixelFormat,
+        width: usize,
+        height: usize,
+        stride: usize,
+    },
+    Encoded(Vec<u8>),
+    Text(String),
+    Tokens(Vec<i64>),
+}
+
+/// What a request handle points to.
+pub(crate) struct RequestData {
+    model: Arc<Model>,
+    entries: Vec<Entry>,
+    pipeline: Option<PipelineData>,
     options: InferOptions,
 }
 
-/// Creates request options: no timeout (the model's default applies), all outputs. Never NULL.
+impl RequestData {
+    /// The inputs as the model takes them, borrowing the caller's memory where it was lent.
+    fn views(&self) -> Vec<(&str, Input<'_>)> {
+        self.entries
+            .iter()
+            .map(|e| {
+                let bytes: &[u8] = match &e.data {
+                    // The caller keeps borrowed data valid until the run returns (documented on
+                    // inferkit_request_add_tensor); the pointer was checked when it was added.
+                    Data::Borrowed(ptr, len) => c_slice(*ptr, *len, "data").unwrap_or(&[]),
+                    Data::Owned(buf) => buf.as_bytes(),
+                    Data::Value(v) => return (e.name.as_str(), v.as_input()),
+                };
+                (
+                    e.name.as_str(),
+                    Input::Tensor(TensorView::new(e.dtype, &e.shape[..], bytes)),
+                )
+            })
+            .collect()
+    }
+
+    /// Copies of the inputs, for a request that outlives the call.
+    fn to_owned_values(&self) -> Vec<(String, Value)> {
+        self.views()
+            .into_iter()
+            .map(|(name, input)| {
+                let value = match input {
+                    Input::Tensor(view) => Value::Tensor(view.to_owned_unchecked()),
+                    Input::Value(v) => v.clone(),
+                };
+                (name.to_string(), value)
+            })
+            .collect()
+    }
+
+    fn add(&mut self, entry: Entry) -> Result<()> {
+        if self.pipeline.is_some() {
+            return Err(Error::InvalidArgument {
+                name: "request",
+                reason: "it carries a pipeline input; a request carries tensors or one pipeline input, not both (inferkit_request_clear empties it)".into(),
+            });
+        }
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    fn set_pipeline(&mut self, input: PipelineData) -> Result<()> {
+        if !self.entries.is_empty() {
+            return Err(Error::InvalidArgument {
+                name: "request",
+                reason: "it carries tensors; a request carries tensors or one pipeline input, not both (inferkit_request_clear empties it)".into(),
+            });
+        }
+        self.pipeline = Some(input);
+        Ok(())
+    }
+}
+
+/// \brief Makes an empty request to a model.
+///
+/// \param model The model to run.
+/// \param request_out Receives the request.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the caller owns `*request_out` and releases it with inferkit_request_free. The
+/// request holds the model loaded: `model` may be closed first.
+/// Thread safety: thread-safe for `model`.
 #[no_mangle]
-pub extern "C" fn inferkit_infer_options_new() -> *mut inferkit_infer_options {
-    guard_value(std::ptr::null_mut(), || {
-        Box::into_raw(Box::new(inferkit_infer_options {
-            options: InferOptions::default(),
-        }))
+pub extern "C" fn inferkit_request_new(
+    model: *const inferkit_model,
+    request_out: *mut *mut inferkit_request,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let model = pinned(model)?;
+        let request_out = out(request_out, "request_out")?;
+        give_box(
+            request_out,
+            RequestData {
+                model,
+                entries: Vec::new(),
+                pipeline: None,
+                options: InferOptions::default(),
+            },
+        );
+        Ok(())
     })
 }
 
-/// Releases request options. `inferkit_infer_options_free(NULL)` does nothing.
+/// \brief Releases a request.
+///
+/// \param request A request, or NULL (nothing happens).
+///
+/// Ownership: takes `request` back from the caller; release it once. Data it copied goes with it;
+/// borrowed data stays the caller's. Submitted requests go on: they hold copies.
+/// Thread safety: must not race with other calls on the same request.
 #[no_mangle]
-pub extern "C" fn inferkit_infer_options_free(options: *mut inferkit_infer_options) {
+pub extern "C" fn inferkit_request_free(request: *mut inferkit_request) {
+    guard_value((), || free_box(request))
+}
+
+/// \brief Removes every input (tensors, values and the pipeline input); the options stay.
+///
+/// \param request A request, or NULL (nothing happens).
+///
+/// Ownership: copied data is released; borrowed data stays the caller's.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_clear(request: *mut inferkit_request) {
     guard_value((), || {
-        if !options.is_null() {
-            // SAFETY: from inferkit_infer_options_new, freed once.
-            drop(unsafe { Box::from_raw(options) });
+        if let Ok(r) = try_mut(request, "request") {
+            r.entries.clear();
+            r.pipeline = None;
         }
     })
 }
 
-/// Sets the request's timeout in microseconds from the call (0: none). A request that has not
-/// started when it expires is not run and fails with INFERKIT_STATUS_DEADLINE_EXCEEDED.
+/// \brief Adds an input tensor that borrows its data: no copy is made.
+///
+/// The byte length is checked against dtype and shape, and the tensor against the model's
+/// signature, when the request runs. Hosts whose memory may move (Go, managed runtimes) use
+/// inferkit_request_add_tensor_copy.
+///
+/// \param request The request.
+/// \param name The input's name, NUL-terminated UTF-8.
+/// \param dtype An inferkit_dtype other than STRING (see inferkit_request_add_strings).
+/// \param shape `rank` dims.
+/// \param rank Number of dims (0: a scalar).
+/// \param data `data_len` bytes, row-major, native byte order.
+/// \param data_len Length of `data`.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: `name` and `shape` are copied; `data` stays the caller's, who keeps it valid and
+/// unchanged until every inferkit_request_run of this request that uses it has returned
+/// (inferkit_request_submit copies it).
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
 #[no_mangle]
-pub extern "C" fn inferkit_infer_options_set_timeout_us(
-    options: *mut inferkit_infer_options,
+pub extern "C" fn inferkit_request_add_tensor(
+    request: *mut inferkit_request,
+    name: *const c_char,
+    dtype: u32,
+    shape: *const i64,
+    rank: usize,
+    data: *const c_void,
+    data_len: usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_mut(request, "request")?;
+        let (name, dtype, shape) = parse_entry(name, dtype, shape, rank)?;
+        no_strings(dtype)?;
+        c_slice(data.cast::<u8>(), data_len, "data")?;
+        r.add(Entry {
+            name,
+            dtype,
+            shape,
+            data: Data::Borrowed(data.cast(), data_len),
+        })
+    })
+}
+
+/// \brief Adds an input tensor, copying its data.
+///
+/// \param request The request.
+/// \param name The input's name, NUL-terminated UTF-8.
+/// \param dtype An inferkit_dtype other than STRING (see inferkit_request_add_strings).
+/// \param shape `rank` dims.
+/// \param rank Number of dims (0: a scalar).
+/// \param data `data_len` bytes, row-major, native byte order.
+/// \param data_len Length of `data`.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: everything is copied; the caller may reuse `data` as soon as this returns.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_add_tensor_copy(
+    request: *mut inferkit_request,
+    name: *const c_char,
+    dtype: u32,
+    shape: *const i64,
+    rank: usize,
+    data: *const c_void,
+    data_len: usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_mut(request, "request")?;
+        let (name, dtype, shape) = parse_entry(name, dtype, shape, rank)?;
+        no_strings(dtype)?;
+        let bytes = c_slice(data.cast::<u8>(), data_len, "data")?;
+        r.add(Entry {
+            name,
+            dtype,
+            shape,
+            data: Data::Owned(AlignedBytes::copy_from(bytes)),
+        })
+    })
+}
+
+/// \brief Adds a string tensor input, copying its strings.
+///
+/// \param request The request.
+/// \param name The input's name, NUL-terminated UTF-8.
+/// \param shape `rank` dims.
+/// \param rank Number of dims (0: a scalar).
+/// \param strings One pointer per element, row-major.
+/// \param lengths Each string's length in bytes, or NULL when every string is NUL-terminated.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: everything is copied.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_add_strings(
+    request: *mut inferkit_request,
+    name: *const c_char,
+    shape: *const i64,
+    rank: usize,
+    strings: *const *const c_char,
+    lengths: *const usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_mut(request, "request")?;
+        let name = c_str(name, "name")?.to_string();
+        let tensor = strings_tensor(shape, rank, strings, lengths)?;
+        r.add(Entry {
+            name,
+            dtype: DType::String,
+            shape: Vec::new(),
+            data: Data::Value(Value::Tensor(tensor)),
+        })
+    })
+}
+
+/// \brief Adds an input of any kind: tensor, string tensor, sequence, map or optional.
+///
+/// An optional input may also be left out, which gives it no value.
+///
+/// \param request The request.
+/// \param name The input's name, NUL-terminated UTF-8.
+/// \param value The value.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: `value` is copied and stays the caller's.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_add_value(
+    request: *mut inferkit_request,
+    name: *const c_char,
+    value: *const inferkit_value,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_mut(request, "request")?;
+        let name = c_str(name, "name")?.to_string();
+        let value = value_ref(value)?.clone();
+        r.add(Entry {
+            name,
+            dtype: DType::U8,
+            shape: Vec::new(),
+            data: Data::Value(value),
+        })
+    })
+}
+
+/// \brief Gives the request a raw tensor for the model's pipeline: its pre steps, the model, its
+/// post steps.
+///
+/// Without a declared pipeline the tensor feeds the model's first input. A request carries
+/// tensors or one pipeline input, not both.
+///
+/// \param request The request.
+/// \param dtype An inferkit_dtype other than STRING.
+/// \param shape `rank` dims.
+/// \param rank Number of dims (0: a scalar).
+/// \param data `data_len` bytes, row-major, native byte order.
+/// \param data_len Length of `data`.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT,
+///         INFERKIT_STATUS_BYTE_LENGTH_MISMATCH or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: everything is copied.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_set_pipeline_tensor(
+    request: *mut inferkit_request,
+    dtype: u32,
+    shape: *const i64,
+    rank: usize,
+    data: *const c_void,
+    data_len: usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_mut(request, "request")?;
+        let (_, dtype, shape) = parse_entry(c"input".as_ptr(), dtype, shape, rank)?;
+        no_strings(dtype)?;
+        let bytes = c_slice(data.cast::<u8>(), data_len, "data")?;
+        let tensor = Tensor::from_bytes(dtype, shape, bytes)?;
+        r.set_pipeline(PipelineData::Tensor(tensor))
+    })
+}
+
+/// \brief Gives the request raw pixels for the model's pipeline: image steps (resize, crop,
+/// channel order), pre steps, the model, post steps.
+///
+/// The image is checked when the request runs: a zero size, a stride shorter than a row or too
+/// few bytes is INFERKIT_STATUS_PIPELINE_STEP.
+///
+/// \param request The request.
+/// \param pixels `len` bytes: `height` rows of `width` pixels, rows `stride` bytes apart.
+/// \param len Length of `pixels`.
+/// \param format An inferkit_pixel_format.
+/// \param width Pixels per row.
+/// \param height Rows.
+/// \param stride Bytes from one row to the next.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the pixels are copied.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_set_image(
+    request: *mut inferkit_request,
+    pixels: *const u8,
+    len: usize,
+    format: u32,
+    width: usize,
+    height: usize,
+    stride: usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_mut(request, "request")?;
+        let format = PixelFormat::from_u32(format).ok_or_else(|| Error::InvalidArgument {
+            name: "format",
+            reason: format!("{format} is not an inferkit_pixel_format"),
+        })?;
+        let pixels = c_slice(pixels, len, "pixels")?.to_vec();
+        r.set_pipeline(PipelineData::Image {
+            pixels,
+            format,
+            width,
+            height,
+            stride,
+        })
+    })
+}
+
+/// \brief Gives the request PNG or JPEG bytes for the model's pipeline: decoding, then as
+/// inferkit_request_set_image.
+///
+/// An undecodable image is INFERKIT_STATUS_PIPELINE_STEP (step `decode`) when the request runs;
+/// a build without the `decode` feature answers INFERKIT_STATUS_UNSUPPORTED then.
+///
+/// \param request The request.
+/// \param bytes The encoded image, `len` bytes.
+/// \param len Length of `bytes`.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the bytes are copied.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_set_encoded_image(
+    request: *mut inferkit_request,
+    bytes: *const u8,
+    len: usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_mut(request, "request")?;
+        let bytes = c_slice(bytes, len, "bytes")?.to_vec();
+        r.set_pipeline(PipelineData::Encoded(bytes))
+    })
+}
+
+/// \brief Gives the request text for the model's pipeline: its tokenizer, the model, post steps.
+///
+/// Needs a build with the `tokenizer` feature (INFERKIT_STATUS_UNSUPPORTED when the request runs
+/// otherwise) and a pipeline with a `text` table (INFERKIT_STATUS_PIPELINE_CONFIG otherwise).
+///
+/// \param request The request.
+/// \param text NUL-terminated UTF-8.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the text is copied.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_set_text(
+    request: *mut inferkit_request,
+    text: *const c_char,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_mut(request, "request")?;
+        let text = c_str(text, "text")?.to_string();
+        r.set_pipeline(PipelineData::Text(text))
+    })
+}
+
+/// \brief Gives the request token ids for the model's pipeline: padded or truncated to the
+/// pipeline's `sequence.max_length` with an attention mask, the model, post steps.
+///
+/// \param request The request.
+/// \param ids `count` token ids.
+/// \param count Number of ids.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the ids are copied.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_set_tokens(
+    request: *mut inferkit_request,
+    ids: *const i64,
+    count: usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_mut(request, "request")?;
+        let ids = c_slice(ids, count, "ids")?.to_vec();
+        r.set_pipeline(PipelineData::Tokens(ids))
+    })
+}
+
+/// \brief Sets a timeout, counted from each run or submission.
+///
+/// A request that has not started when it expires is not run; one that runs past it alone is
+/// stopped. Either way it fails with INFERKIT_STATUS_DEADLINE_EXCEEDED.
+///
+/// \param request The request.
+/// \param timeout_us Microseconds; 0 removes the timeout (the model's default applies).
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_set_timeout_us(
+    request: *mut inferkit_request,
     timeout_us: u64,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        arg_mut(options, "options")?.options.timeout =
+        try_mut(request, "request")?.options.timeout =
             (timeout_us > 0).then(|| Duration::from_micros(timeout_us));
         Ok(())
     })
 }
 
-/// Asks for only the `count` outputs named (copied), in that order; `count` 0 asks for all.
+/// The `Instant` of a CLOCK_MONOTONIC reading in nanoseconds (Rust's `Instant` reads that clock
+/// on Linux and the BSDs; on macOS both read the same uptime clock).
+#[cfg(unix)]
+fn instant_of_monotonic_ns(deadline_ns: u64) -> Result<Instant> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write to.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
+        return Err(Error::Unsupported {
+            what: "reading CLOCK_MONOTONIC".into(),
+            feature: None,
+        });
+    }
+    let now = Instant::now();
+    let now_ns = (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64);
+    Ok(if deadline_ns >= now_ns {
+        now + Duration::from_nanos(deadline_ns - now_ns)
+    } else {
+        now.checked_sub(Duration::from_nanos(now_ns - deadline_ns))
+            .unwrap_or(now)
+    })
+}
+
+#[cfg(not(unix))]
+fn instant_of_monotonic_ns(_deadline_ns: u64) -> Result<Instant> {
+    Err(Error::Unsupported {
+        what: "deadlines on CLOCK_MONOTONIC on this platform; use inferkit_request_set_timeout_us"
+            .into(),
+        feature: None,
+    })
+}
+
+/// \brief Sets an absolute deadline on CLOCK_MONOTONIC (as clock_gettime gives it).
+///
+/// A request that has not started by then is not run; one that runs past it alone is stopped.
+/// Either way it fails with INFERKIT_STATUS_DEADLINE_EXCEEDED. With a timeout too, the earlier
+/// of the two applies.
+///
+/// \param request The request.
+/// \param deadline_ns Nanoseconds on CLOCK_MONOTONIC; 0 removes the deadline.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
 #[no_mangle]
-pub extern "C" fn inferkit_infer_options_set_outputs(
-    options: *mut inferkit_infer_options,
+pub extern "C" fn inferkit_request_set_deadline_ns(
+    request: *mut inferkit_request,
+    deadline_ns: u64,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_mut(request, "request")?;
+        r.options.deadline = if deadline_ns == 0 {
+            None
+        } else {
+            Some(instant_of_monotonic_ns(deadline_ns)?)
+        };
+        Ok(())
+    })
+}
+
+/// \brief Asks for only some outputs, in the order named; ONNX Runtime skips the work only the
+/// others need.
+///
+/// An unknown name is INFERKIT_STATUS_UNKNOWN_OUTPUT when the request runs.
+///
+/// \param request The request.
+/// \param names `count` NUL-terminated output names.
+/// \param count Number of names; 0 asks for every output, in signature order.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the names are copied.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_set_outputs(
+    request: *mut inferkit_request,
     names: *const *const c_char,
     count: usize,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let o = arg_mut(options, "options")?;
+        let r = try_mut(request, "request")?;
         let names = c_slice(names, count, "names")?
             .iter()
             .map(|p| c_str(*p, "names").map(str::to_string))
             .collect::<Result<Vec<_>>>()?;
-        o.options.outputs = (!names.is_empty()).then_some(names);
+        r.options.outputs = (!names.is_empty()).then_some(names);
         Ok(())
     })
 }
 
-fn options_or_default(options: *const inferkit_infer_options) -> InferOptions {
-    // SAFETY: NULL or options from inferkit_infer_options_new, not modified during the call.
-    unsafe { options.as_ref() }.map_or_else(InferOptions::default, |o| o.options.clone())
-}
-
-/// `inferkit_model_infer` with request options (`options` may be NULL).
+/// \brief Runs the request and blocks until its outputs are ready.
+///
+/// The inputs are checked against the model's signature first: a request that does not fit fails
+/// with the matching status (UNKNOWN_INPUT, MISSING_INPUT, DTYPE_MISMATCH, RANK_MISMATCH,
+/// DIM_MISMATCH, BYTE_LENGTH_MISMATCH, TYPE_MISMATCH, …) before ONNX Runtime sees it. With a
+/// session idle and nothing queued the model runs on this thread on the caller's memory;
+/// otherwise the request joins a batch. Called from a callback of the same model it returns
+/// INFERKIT_STATUS_WOULD_DEADLOCK (submit instead).
+///
+/// \param request The request; it may be run again afterwards.
+/// \param outputs_out Receives the outputs: every output in signature order, or those asked for
+///        with inferkit_request_set_outputs, and classes when the model's pipeline ends with
+///        `top_k`.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or the status of what failed.
+///
+/// Ownership: the caller owns `*outputs_out` and releases it with inferkit_outputs_free.
+/// Thread safety: thread-safe: several threads may run one request at once, as long as none
+/// changes it meanwhile.
 #[no_mangle]
-pub extern "C" fn inferkit_model_infer_with_options(
-    model: *const inferkit_model,
-    inputs: *const inferkit_inputs,
-    options: *const inferkit_infer_options,
+pub extern "C" fn inferkit_request_run(
+    request: *const inferkit_request,
     outputs_out: *mut *mut inferkit_outputs,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = pinned(model)?;
-        let inputs = arg(inputs, "inputs")?;
+        let r = try_ref(request, "request")?;
         let outputs_out = out(outputs_out, "outputs_out")?;
-        let result = m.infer_with(&inputs.views(), &options_or_default(options))?;
-        write_opt(outputs_out, new_outputs(result));
+        // The request holds its model; cloning the `Arc` keeps it for the call even if a callback
+        // run by this call frees the request's last owner of it.
+        let model = r.model.clone();
+        let outputs = match &r.pipeline {
+            Some(p) => {
+                new_pipeline_outputs(model.infer_pipeline_with(pipeline_input(p)?, &r.options)?)
+            }
+            None => new_outputs(model.infer_with(&r.views(), &r.options)?),
+        };
+        write_opt(outputs_out, outputs);
         Ok(())
     })
 }
 
-/// Receives the result of an asynchronous request. Called exactly once per accepted request, with
-/// `userdata` as given. On success `status` is INFERKIT_STATUS_OK, `outputs` is non-NULL and
-/// `error` is NULL; on failure `outputs` is NULL and `error` describes it. The callee owns both
-/// and releases them with `inferkit_outputs_free` / `inferkit_error_free` (now or later, on any
-/// thread).
+/// The request's pipeline input as the model takes it.
+fn pipeline_input(p: &PipelineData) -> Result<PipelineInput<'_>> {
+    Ok(match p {
+        PipelineData::Tensor(t) => PipelineInput::Tensor(t.clone()),
+        PipelineData::Image {
+            pixels,
+            format,
+            width,
+            height,
+            stride,
+        } => PipelineInput::Image(ImageView::new(pixels, *format, *width, *height, *stride)?),
+        PipelineData::Encoded(b) => PipelineInput::Encoded(b),
+        PipelineData::Text(t) => PipelineInput::Text(t),
+        PipelineData::Tokens(ids) => PipelineInput::Tokens(ids),
+    })
+}
+
+/// Receives the result of a submitted request.
+///
+/// Called exactly once per accepted submission, with `userdata` as given. On success `status` is
+/// INFERKIT_STATUS_OK, `outputs` is not NULL and `error` is NULL; on failure `outputs` is NULL
+/// and `error` describes it. The callee owns both and releases them with inferkit_outputs_free and
+/// inferkit_error_free (now or later, on any thread).
 ///
 /// It runs on the thread that completes the request: the submitting thread, before
-/// `inferkit_model_infer_async` returns, when a session was idle; otherwise a thread that is
-/// finishing another inference of the same model (an application thread inside an inferkit call).
-/// It must return promptly, must not block on other requests of the same model (a blocking
-/// inference on that model from here returns INFERKIT_STATUS_WOULD_DEADLOCK; submit instead), and
-/// must not unwind (throw) through inferkit.
+/// inferkit_request_submit returns, when a session was idle; otherwise a thread that is finishing
+/// another inference of the same model (an application thread inside an inferkit call). It must
+/// return promptly, must not block on other requests of the same model (a blocking run on that
+/// model from here returns INFERKIT_STATUS_WOULD_DEADLOCK; submit instead), and must not unwind
+/// (throw) through inferkit.
 pub type inferkit_callback = Option<
     extern "C" fn(
         userdata: *mut c_void,
@@ -120,10 +704,14 @@ pub type inferkit_callback = Option<
     ),
 >;
 
-/// An asynchronous request, to cancel it or ask whether it is done. Thread-safe. Release with
-/// `inferkit_request_free` (that does not cancel the request).
-pub struct inferkit_request {
-    handle: RequestHandle,
+/// A submitted request, to cancel it or ask whether it is done. Thread-safe.
+pub struct inferkit_pending {
+    _opaque: Opaque,
+}
+
+impl Castable for inferkit_pending {
+    type Ownership = OwnershipBox;
+    type RustType = RequestHandle;
 }
 
 struct Userdata(*mut c_void);
@@ -131,82 +719,116 @@ struct Userdata(*mut c_void);
 // from another thread.
 unsafe impl Send for Userdata {}
 
-/// Submits a request and returns at once (or after running it, when a session was idle and the
-/// queue empty). The input data are copied, so `inputs` may be reused or freed when this returns.
-/// `options` may be NULL. `callback` receives the result (see `inferkit_callback`).
-/// `request_out` may be NULL; if not, it receives a handle the caller owns.
+/// Calls the C callback with a result.
+fn deliver<T>(
+    callback: extern "C" fn(*mut c_void, ErrorCode, *mut inferkit_outputs, *mut inferkit_error),
+    userdata: Userdata,
+    result: Result<T>,
+    outputs: impl FnOnce(T) -> *mut inferkit_outputs,
+) {
+    match result {
+        Ok(v) => callback(userdata.0, ErrorCode::Ok, outputs(v), std::ptr::null_mut()),
+        Err(e) => callback(
+            userdata.0,
+            e.code(),
+            std::ptr::null_mut(),
+            error::new(e.code(), e.to_string()),
+        ),
+    }
+}
+
+/// \brief Submits the request and returns at once (or after running it, when a session was idle
+/// and the queue empty).
 ///
-/// Failures detected at submission (NULL arguments, a request that does not fit the signature,
-/// INFERKIT_STATUS_QUEUE_FULL) are returned here, and the callback is then not called.
-/// Thread-safe for `model`.
+/// The request's inputs are copied, so it may be changed, run again or freed as soon as this
+/// returns. Failures found at submission (NULL arguments, inputs that do not fit the signature,
+/// INFERKIT_STATUS_QUEUE_FULL) are returned here, and the callback is then not called. A pipeline
+/// request runs its pre steps on this thread and its post steps before the callback.
+///
+/// \param request The request.
+/// \param callback Receives the result; see inferkit_callback. Must not be NULL.
+/// \param userdata Passed to `callback` as is.
+/// \param pending_out Receives a handle to cancel the request or ask whether it is done; may be
+///        NULL when not wanted.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK when the request was accepted (its result goes to the callback), or
+///         the status of what refused it.
+///
+/// Ownership: the caller owns `*pending_out` and releases it with inferkit_pending_free; the
+/// callback owns what it is given.
+/// Thread safety: thread-safe: several threads may submit one request at once, as long as none
+/// changes it meanwhile.
 #[no_mangle]
-pub extern "C" fn inferkit_model_infer_async(
-    model: *const inferkit_model,
-    inputs: *const inferkit_inputs,
-    options: *const inferkit_infer_options,
+pub extern "C" fn inferkit_request_submit(
+    request: *const inferkit_request,
     callback: inferkit_callback,
     userdata: *mut c_void,
-    request_out: *mut *mut inferkit_request,
+    pending_out: *mut *mut inferkit_pending,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let m = pinned(model)?;
-        let inputs = arg(inputs, "inputs")?;
+        let r = try_ref(request, "request")?;
         let Some(callback) = callback else {
-            return Err(crate::Error::NullArgument { name: "callback" });
+            return Err(Error::NullArgument { name: "callback" });
         };
-        let owned = inputs.to_owned_values();
+        let model = r.model.clone();
         let userdata = Userdata(userdata);
-        let options = options_or_default(options);
-        let handle = m.submit_with_callback(owned, &options, move |result| {
-            let userdata = userdata;
-            match result {
-                Ok(outputs) => callback(
-                    userdata.0,
-                    ErrorCode::Ok,
-                    new_outputs(outputs),
-                    std::ptr::null_mut(),
-                ),
-                Err(e) => callback(
-                    userdata.0,
-                    e.code(),
-                    std::ptr::null_mut(),
-                    error::new(e.code(), e.to_string()),
-                ),
-            }
-        })?;
-        hand_over(request_out, Box::new(inferkit_request { handle }));
+        let handle = match &r.pipeline {
+            Some(p) => model.submit_pipeline_with_callback(
+                pipeline_input(p)?,
+                &r.options,
+                move |result| deliver(callback, userdata, result, new_pipeline_outputs),
+            )?,
+            None => model.submit_with_callback(r.to_owned_values(), &r.options, move |result| {
+                deliver(callback, userdata, result, new_outputs)
+            })?,
+        };
+        give_box(pending_out, handle);
         Ok(())
     })
 }
 
-/// Withdraws the request if no session has taken it yet: its callback is then called with
-/// INFERKIT_STATUS_CANCELLED on this thread before this returns, and this returns true. A request
-/// that runs alone on a session has its run stopped (true; the callback gets
-/// INFERKIT_STATUS_CANCELLED on the running thread). False if it is done, runs in a batch with
-/// other requests, or `request` is NULL. Thread-safe.
+/// \brief Withdraws a submitted request, or stops its run.
+///
+/// A request no session has taken yet is withdrawn: its callback gets
+/// INFERKIT_STATUS_CANCELLED on this thread before this returns. A request running alone on a
+/// session has its run stopped; its callback gets INFERKIT_STATUS_CANCELLED on the running
+/// thread.
+///
+/// \param pending A submitted request, or NULL.
+/// \return True when the request was withdrawn or its run stopped; false when it is done, runs
+///         in a batch with other requests, or `pending` is NULL.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
 #[no_mangle]
-pub extern "C" fn inferkit_request_cancel(request: *const inferkit_request) -> bool {
+pub extern "C" fn inferkit_pending_cancel(pending: *const inferkit_pending) -> bool {
     guard_value(false, || {
-        arg(request, "request").is_ok_and(|r| r.handle.cancel())
+        try_ref(pending, "pending").is_ok_and(|p| p.cancel())
     })
 }
 
-/// Whether the request's callback has been called (or is being called). Thread-safe.
+/// \brief Whether a submitted request's callback has been called (or is being called).
+///
+/// \param pending A submitted request, or NULL.
+/// \return True when done; false otherwise and for NULL.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
 #[no_mangle]
-pub extern "C" fn inferkit_request_is_done(request: *const inferkit_request) -> bool {
+pub extern "C" fn inferkit_pending_is_done(pending: *const inferkit_pending) -> bool {
     guard_value(false, || {
-        arg(request, "request").is_ok_and(|r| r.handle.is_done())
+        try_ref(pending, "pending").is_ok_and(|p| p.is_done())
     })
 }
 
-/// Releases a request handle; the request itself goes on. `inferkit_request_free(NULL)` does nothing.
+/// \brief Releases the handle of a submitted request; the request itself goes on.
+///
+/// \param pending A handle from inferkit_request_submit, or NULL (nothing happens).
+///
+/// Ownership: takes `pending` back from the caller; release it once.
+/// Thread safety: must not race with other calls on the same handle.
 #[no_mangle]
-pub extern "C" fn inferkit_request_free(request: *mut inferkit_request) {
-    guard_value((), || {
-        if !request.is_null() {
-            // SAFETY: from inferkit_model_infer_async, freed once.
-            drop(unsafe { Box::from_raw(request) });
-        }
-    })
+pub extern "C" fn inferkit_pending_free(pending: *mut inferkit_pending) {
+    guard_value((), || free_box(pending))
 }

@@ -1,14 +1,26 @@
-//! Library version and runtime initialisation.
+//! The library's version, the C ABI's version, and ONNX Runtime's initialisation.
 
 use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
 
-use super::{c_str, guard, guard_value, inferkit_error, to_cstring};
+use super::{c_str, guard, guard_value, inferkit_error, to_cstring, write_opt};
 use crate::error::ErrorCode;
 use crate::runtime::Runtime;
 
-/// inferkit's version, "MAJOR.MINOR.PATCH", equal to INFERKIT_VERSION_STRING for a matching
-/// header. The string is static. Thread-safe.
+/// The C ABI's major version (`INFERKIT_ABI_VERSION_MAJOR`): raised when a function, type or
+/// number of the header changes or goes away. A host built against one major version must not run
+/// with a library of another.
+pub const ABI_VERSION_MAJOR: u32 = 1;
+/// The C ABI's minor version (`INFERKIT_ABI_VERSION_MINOR`): raised when functions or enum values
+/// are added. A library serves every host built with the same major and a minor up to its own.
+pub const ABI_VERSION_MINOR: u32 = 0;
+
+/// \brief inferkit's version as text.
+///
+/// \return "MAJOR.MINOR.PATCH", equal to INFERKIT_VERSION_STRING for a matching header.
+///
+/// Ownership: the string is static.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_version() -> *const c_char {
     static VERSION: OnceLock<CString> = OnceLock::new();
@@ -17,11 +29,59 @@ pub extern "C" fn inferkit_version() -> *const c_char {
     })
 }
 
-/// Initialises ONNX Runtime for the process. `dylib_path` is the library to load, or NULL to look
-/// it up (INFERKIT_ORT_DYLIB, ORT_DYLIB_PATH, next to the executable, the provisioned copy).
-/// Optional: opening a model initialises the runtime on first use. Calling it again is cheap;
-/// asking for a different library than the one loaded is INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED.
-/// On INFERKIT_STATUS_RUNTIME_UNAVAILABLE the message names every path tried. Thread-safe.
+/// \brief inferkit's version as a number, to compare with INFERKIT_VERSION_NUMBER.
+///
+/// \return MAJOR * 10000 + MINOR * 100 + PATCH.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_version_number() -> u32 {
+    version_number(crate::VERSION)
+}
+
+fn version_number(version: &str) -> u32 {
+    let mut parts = version
+        .split(['.', '-', '+'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor, patch) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    major * 10000 + minor * 100 + patch
+}
+
+/// \brief The version of the C ABI this library implements.
+///
+/// A host checks at start-up that `*major_out == INFERKIT_ABI_VERSION_MAJOR` and
+/// `*minor_out >= INFERKIT_ABI_VERSION_MINOR` (the header it was built with); see "ABI promises"
+/// at the top of this header.
+///
+/// \param major_out Receives the ABI's major version; may be NULL.
+/// \param minor_out Receives the ABI's minor version; may be NULL.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_abi_version(major_out: *mut u32, minor_out: *mut u32) {
+    write_opt(major_out, ABI_VERSION_MAJOR);
+    write_opt(minor_out, ABI_VERSION_MINOR);
+}
+
+/// \brief Loads ONNX Runtime for the process.
+///
+/// Optional: opening a model does it on first use. Calling it again is cheap; asking for another
+/// library than the one loaded is INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED.
+///
+/// \param dylib_path The ONNX Runtime library to load (NUL-terminated), or NULL to look it up:
+///        INFERKIT_ORT_DYLIB, ORT_DYLIB_PATH, next to the executable, the provisioned copy.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_RUNTIME_UNAVAILABLE with every path tried in the
+///         message; INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED.
+///
+/// Ownership: `dylib_path` is read during the call only; the caller owns `*error_out`.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_runtime_init(
     dylib_path: *const c_char,
@@ -37,8 +97,12 @@ pub extern "C" fn inferkit_runtime_init(
     })
 }
 
-/// The version of the loaded ONNX Runtime ("1.31.1"), or NULL before the runtime is initialised.
-/// The string is static. Thread-safe.
+/// \brief The version of the loaded ONNX Runtime.
+///
+/// \return "1.31.1", …; NULL before the runtime is loaded.
+///
+/// Ownership: the string is static.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_runtime_ort_version() -> *const c_char {
     static VERSION: OnceLock<CString> = OnceLock::new();
@@ -48,4 +112,14 @@ pub extern "C" fn inferkit_runtime_ort_version() -> *const c_char {
             .as_ptr(),
         None => std::ptr::null(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_number_reads_major_minor_patch() {
+        assert_eq!(super::version_number("0.1.0"), 100);
+        assert_eq!(super::version_number("1.2.3"), 10203);
+        assert_eq!(super::version_number("2.0.1-rc.1"), 20001);
+    }
 }

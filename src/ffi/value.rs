@@ -2,49 +2,42 @@
 //! tensors inside one).
 //!
 //! Values made with `inferkit_value_new_*` belong to the caller, who releases them with
-//! `inferkit_value_free`. Values and tensors read out of another value or out of outputs belong to
-//! that owner and live as long as it does.
+//! `inferkit_value_free`. Values and tensors read out of another value or out of outputs are lent:
+//! they belong to that owner and live as long as it does.
 
 use std::ffi::{c_char, c_void, CStr};
 
-use super::{arg, c_slice, guard, guard_value, inferkit_error, out, write_opt};
+use super::ownership::{
+    free_box, give_box, lend, try_ref, Castable, Opaque, OwnershipBox, OwnershipRef,
+};
+use super::{c_slice, c_str, guard, guard_value, inferkit_error, out, write_opt};
 use crate::error::{Error, ErrorCode, Result};
 use crate::tensor::{DType, Tensor};
 use crate::value::{Map, Value, ValueKind};
 
-/// Any ONNX value: a tensor, a sequence, a map or an optional. Read-only once made: safe to read
-/// from several threads at once.
-///
-/// Opaque: a pointer to one points to a Rust [`Value`]; the type itself is never made.
+/// Any ONNX value: a tensor, a sequence, a map or an optional. Read-only once made.
 pub struct inferkit_value {
-    _opaque: [u8; 0],
+    _opaque: Opaque,
 }
 
-/// A tensor inside a value (the tensor of a tensor value, or a map's keys or values). Read-only.
-///
-/// Opaque: a pointer to one points to a Rust [`Tensor`].
+impl Castable for inferkit_value {
+    type Ownership = OwnershipBox;
+    type RustType = Value;
+}
+
+/// A tensor inside a value (the tensor of a tensor value, or a map's keys or values). Always lent
+/// by the value that holds it. Read-only.
 pub struct inferkit_tensor {
-    _opaque: [u8; 0],
+    _opaque: Opaque,
 }
 
-pub(crate) fn value_ptr(value: &Value) -> *const inferkit_value {
-    (value as *const Value).cast()
-}
-
-fn tensor_ptr(tensor: &Tensor) -> *const inferkit_tensor {
-    (tensor as *const Tensor).cast()
-}
-
-/// Hands a new value to the caller.
-fn give(value_out: *mut *mut inferkit_value, value: Value) {
-    super::write_opt(
-        value_out,
-        Box::into_raw(Box::new(value)).cast::<inferkit_value>(),
-    );
+impl Castable for inferkit_tensor {
+    type Ownership = OwnershipRef;
+    type RustType = Tensor;
 }
 
 pub(crate) fn value_ref<'a>(value: *const inferkit_value) -> Result<&'a Value> {
-    arg(value.cast::<Value>(), "value")
+    try_ref(value, "value")
 }
 
 /// Values made through the C ABI nest at most this deep (signatures nest two or three), so that
@@ -53,7 +46,7 @@ const MAX_NESTING: usize = 16;
 
 /// A copy of `value` to put inside another value, unless that would nest too deep.
 fn nested_copy(value: *const inferkit_value, name: &'static str) -> Result<Value> {
-    let v = arg(value.cast::<Value>(), name)?;
+    let v = try_ref(value, name)?;
     if v.depth(MAX_NESTING) >= MAX_NESTING {
         return Err(Error::InvalidArgument {
             name,
@@ -63,8 +56,41 @@ fn nested_copy(value: *const inferkit_value, name: &'static str) -> Result<Value
     Ok(v.clone())
 }
 
-fn tensor_ref<'a>(tensor: *const inferkit_tensor) -> Result<&'a Tensor> {
-    arg(tensor.cast::<Tensor>(), "tensor")
+/// Raw bytes cannot describe strings: those come through the `_strings` calls.
+pub(crate) fn no_strings(dtype: DType) -> Result<()> {
+    if dtype == DType::String {
+        return Err(Error::InvalidArgument {
+            name: "dtype",
+            reason: "string tensors are added with inferkit_request_add_strings or inferkit_value_new_strings".into(),
+        });
+    }
+    Ok(())
+}
+
+/// A tensor's name, dtype and shape from C.
+pub(crate) fn parse_entry(
+    name: *const c_char,
+    dtype: u32,
+    shape: *const i64,
+    rank: usize,
+) -> Result<(String, DType, Vec<usize>)> {
+    let name = c_str(name, "name")?.to_string();
+    let dtype = DType::from_u32(dtype).ok_or_else(|| Error::InvalidArgument {
+        name: "dtype",
+        reason: format!("{dtype} is not an inferkit_dtype"),
+    })?;
+    let dims = c_slice(shape, rank, "shape")?;
+    let shape = dims
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            usize::try_from(*d).map_err(|_| Error::InvalidArgument {
+                name: "shape",
+                reason: format!("dim {i} of `{name}` is {d}, which is negative"),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((name, dtype, shape))
 }
 
 /// The `count` strings of a string tensor of `shape`, copied from C.
@@ -74,8 +100,7 @@ pub(crate) fn strings_tensor(
     strings: *const *const c_char,
     lengths: *const usize,
 ) -> Result<Tensor> {
-    let (_, _, shape) =
-        super::tensor::parse_entry(c"strings".as_ptr(), DType::String as u32, shape, rank)?;
+    let (_, _, shape) = parse_entry(c"strings".as_ptr(), DType::String as u32, shape, rank)?;
     let count = shape
         .iter()
         .try_fold(1usize, |acc, d| acc.checked_mul(*d))
@@ -110,10 +135,21 @@ pub(crate) fn strings_tensor(
     Tensor::from_strings(shape, &bytes)
 }
 
-/// Makes a tensor value of `dtype` (an `inferkit_dtype`, not STRING) and `shape` (`rank` dims),
-/// copying `data_len` bytes from `data` (row-major, native byte order; packed types: the first
-/// element in the lowest bits). On success `*value_out` receives a value the caller owns and
-/// releases with `inferkit_value_free`. Thread-safe.
+/// \brief Makes a tensor value, copying its bytes.
+///
+/// \param dtype An inferkit_dtype other than STRING.
+/// \param shape `rank` dims.
+/// \param rank Number of dims (0: a scalar).
+/// \param data `data_len` bytes, row-major, native byte order; packed types (U4, I4, F4E2M1, U2,
+///        I2) put the first element in the lowest bits.
+/// \param data_len Length of `data`; must match dtype and shape.
+/// \param value_out Receives the value.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT, INFERKIT_STATUS_NULL_ARGUMENT,
+///         or INFERKIT_STATUS_BYTE_LENGTH_MISMATCH.
+///
+/// Ownership: the caller owns `*value_out` and releases it with inferkit_value_free. `data` is copied.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_value_new_tensor(
     dtype: u32,
@@ -126,19 +162,28 @@ pub extern "C" fn inferkit_value_new_tensor(
 ) -> ErrorCode {
     guard(error_out, || {
         let value_out = out(value_out, "value_out")?;
-        let (_, dtype, shape) = super::tensor::parse_entry(c"tensor".as_ptr(), dtype, shape, rank)?;
-        super::tensor::no_strings(dtype)?;
+        let (_, dtype, shape) = parse_entry(c"tensor".as_ptr(), dtype, shape, rank)?;
+        no_strings(dtype)?;
         let bytes = c_slice(data.cast::<u8>(), data_len, "data")?;
         let tensor = Tensor::from_bytes(dtype, shape, bytes)?;
-        give(value_out, Value::Tensor(tensor));
+        give_box(value_out, Value::Tensor(tensor));
         Ok(())
     })
 }
 
-/// Makes a string tensor value of `shape` (`rank` dims), one string per element, row-major,
-/// copied. `lengths` gives each string's length in bytes, or is NULL when every string is
-/// NUL-terminated. The caller owns `*value_out` (release with `inferkit_value_free`).
-/// Thread-safe.
+/// \brief Makes a string tensor value, copying its strings.
+///
+/// \param shape `rank` dims.
+/// \param rank Number of dims (0: a scalar).
+/// \param strings One pointer per element, row-major.
+/// \param lengths Each string's length in bytes, or NULL when every string is NUL-terminated.
+///        Strings are bytes (usually UTF-8) and may hold NUL when lengths are given.
+/// \param value_out Receives the value.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the caller owns `*value_out` and releases it with inferkit_value_free. The strings are copied.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_value_new_strings(
     shape: *const i64,
@@ -151,13 +196,22 @@ pub extern "C" fn inferkit_value_new_strings(
     guard(error_out, || {
         let value_out = out(value_out, "value_out")?;
         let tensor = strings_tensor(shape, rank, strings, lengths)?;
-        give(value_out, Value::Tensor(tensor));
+        give_box(value_out, Value::Tensor(tensor));
         Ok(())
     })
 }
 
-/// Makes a sequence of copies of the `count` values in `items` (the caller keeps the items).
-/// The caller owns `*value_out` (release with `inferkit_value_free`). Thread-safe.
+/// \brief Makes a sequence of copies of `count` values.
+///
+/// \param items `count` values; none may be NULL.
+/// \param count Number of items (0: an empty sequence).
+/// \param value_out Receives the value.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT (nested deeper than 16) or
+///         INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the caller owns `*value_out` and releases it with inferkit_value_free. The items are copied and stay the caller's.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_value_new_sequence(
     items: *const *const inferkit_value,
@@ -171,14 +225,23 @@ pub extern "C" fn inferkit_value_new_sequence(
             .iter()
             .map(|p| nested_copy(*p, "items"))
             .collect::<Result<Vec<Value>>>()?;
-        give(value_out, Value::Sequence(items));
+        give_box(value_out, Value::Sequence(items));
         Ok(())
     })
 }
 
-/// Makes a map from copies of `keys` and `values`: two 1-D tensor values of one length, `keys[i]`
-/// mapping to `values[i]` (ONNX Runtime takes INT64 or STRING keys). The caller keeps `keys` and
-/// `values`, and owns `*value_out` (release with `inferkit_value_free`). Thread-safe.
+/// \brief Makes a map from two 1-D tensor values of one length: `keys[i]` maps to `values[i]`.
+///
+/// ONNX Runtime takes INT64 or STRING keys.
+///
+/// \param keys A tensor value.
+/// \param values A tensor value of the same length.
+/// \param value_out Receives the value.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the caller owns `*value_out` and releases it with inferkit_value_free. `keys` and `values` are copied and stay the caller's.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_value_new_map(
     keys: *const inferkit_value,
@@ -202,13 +265,21 @@ pub extern "C" fn inferkit_value_new_map(
             }
         };
         let map = Map::new(tensor(keys, "keys")?, tensor(values, "values")?)?;
-        give(value_out, Value::Map(map));
+        give_box(value_out, Value::Map(map));
         Ok(())
     })
 }
 
-/// Makes an optional value: a copy of `inner`, or absent when `inner` is NULL. The caller owns
-/// `*value_out` (release with `inferkit_value_free`). Thread-safe.
+/// \brief Makes an optional value.
+///
+/// \param inner The value inside, copied; NULL makes an absent optional.
+/// \param value_out Receives the value.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT (nested deeper than 16) or
+///         INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the caller owns `*value_out` and releases it with inferkit_value_free. `inner` stays the caller's.
+/// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_value_new_optional(
     inner: *const inferkit_value,
@@ -222,32 +293,43 @@ pub extern "C" fn inferkit_value_new_optional(
         } else {
             Some(Box::new(nested_copy(inner, "inner")?))
         };
-        give(value_out, Value::Optional(inner));
+        give_box(value_out, Value::Optional(inner));
         Ok(())
     })
 }
 
-/// Releases a value made with `inferkit_value_new_*`. `inferkit_value_free(NULL)` does nothing.
-/// Never pass a value read out of outputs or out of another value: those belong to their owner.
+/// \brief Releases a value made with inferkit_value_new_*.
+///
+/// \param value The value, or NULL (nothing happens).
+///
+/// Ownership: takes `value` back from the caller; release it once. Never pass a value lent by
+/// outputs or by another value.
+/// Thread safety: must not race with other calls on the same value.
 #[no_mangle]
 pub extern "C" fn inferkit_value_free(value: *mut inferkit_value) {
-    guard_value((), || {
-        if !value.is_null() {
-            // SAFETY: `value` came from inferkit_value_new_* (a boxed `Value`) and is freed once.
-            drop(unsafe { Box::from_raw(value.cast::<Value>()) });
-        }
-    })
+    guard_value((), || free_box(value))
 }
 
-/// The kind of `value`: an `inferkit_value_kind` (TENSOR 1, SEQUENCE 2, MAP 3, OPTIONAL 6), or 0
-/// for NULL. Thread-safe.
+/// \brief The kind of a value.
+///
+/// \param value A value, or NULL.
+/// \return An inferkit_value_kind (TENSOR 1, SEQUENCE 2, MAP 3, OPTIONAL 6); 0 for NULL.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe; values are read-only.
 #[no_mangle]
 pub extern "C" fn inferkit_value_get_kind(value: *const inferkit_value) -> u32 {
     guard_value(0, || value_ref(value).map_or(0, |v| v.kind() as u32))
 }
 
-/// Number of items: a sequence's elements, a map's entries, 1 for a present optional and 0 for
-/// an absent one; 0 for tensors and NULL. Thread-safe.
+/// \brief Number of items in a value.
+///
+/// \param value A value, or NULL.
+/// \return A sequence's elements, a map's entries, 1 for a present optional, 0 for an absent one;
+///         0 for tensors and NULL.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe; values are read-only.
 #[no_mangle]
 pub extern "C" fn inferkit_value_count(value: *const inferkit_value) -> usize {
     guard_value(0, || match value_ref(value) {
@@ -258,48 +340,78 @@ pub extern "C" fn inferkit_value_count(value: *const inferkit_value) -> usize {
     })
 }
 
-/// Item `index` of a sequence, or (index 0) the value of a present optional; NULL otherwise. The
-/// item belongs to `value`. Thread-safe.
+/// \brief Item `index` of a sequence, or (index 0) the value inside a present optional.
+///
+/// \param value A value, or NULL.
+/// \param index The item's index.
+/// \return The item; NULL for other kinds, NULL, or an index out of range.
+///
+/// Ownership: the item is lent by `value` (never free it) and lives as long as `value`.
+/// Thread safety: thread-safe; values are read-only.
 #[no_mangle]
 pub extern "C" fn inferkit_value_item(
     value: *const inferkit_value,
     index: usize,
 ) -> *const inferkit_value {
     guard_value(std::ptr::null(), || match value_ref(value) {
-        Ok(Value::Sequence(items)) => items.get(index).map_or(std::ptr::null(), value_ptr),
-        Ok(Value::Optional(Some(inner))) if index == 0 => value_ptr(inner),
+        Ok(Value::Sequence(items)) => items
+            .get(index)
+            .map_or(std::ptr::null(), lend::<inferkit_value>),
+        Ok(Value::Optional(Some(inner))) if index == 0 => lend::<inferkit_value>(inner),
         _ => std::ptr::null(),
     })
 }
 
-/// The tensor of a tensor value; NULL for other kinds and NULL. It belongs to `value`.
-/// Thread-safe.
+/// \brief The tensor of a tensor value.
+///
+/// \param value A value, or NULL.
+/// \return The tensor; NULL for other kinds and NULL.
+///
+/// Ownership: the tensor is lent by `value` and lives as long as `value`.
+/// Thread safety: thread-safe; values are read-only.
 #[no_mangle]
 pub extern "C" fn inferkit_value_tensor(value: *const inferkit_value) -> *const inferkit_tensor {
     guard_value(std::ptr::null(), || match value_ref(value) {
-        Ok(Value::Tensor(t)) => tensor_ptr(t),
+        Ok(Value::Tensor(t)) => lend::<inferkit_tensor>(t),
         _ => std::ptr::null(),
     })
 }
 
-/// A map's keys (`values` false) or values (`values` true), each a 1-D tensor; NULL for other
-/// kinds and NULL. The tensor belongs to `map`. Thread-safe.
+/// \brief A map's keys or values, each a 1-D tensor.
+///
+/// \param map A map value, or NULL.
+/// \param values False for the keys, true for the values.
+/// \return The tensor; NULL for other kinds and NULL.
+///
+/// Ownership: the tensor is lent by `map` and lives as long as `map`.
+/// Thread safety: thread-safe; values are read-only.
 #[no_mangle]
 pub extern "C" fn inferkit_value_map_tensor(
     map: *const inferkit_value,
     values: bool,
 ) -> *const inferkit_tensor {
     guard_value(std::ptr::null(), || match value_ref(map) {
-        Ok(Value::Map(m)) if values => tensor_ptr(m.values()),
-        Ok(Value::Map(m)) => tensor_ptr(m.keys()),
+        Ok(Value::Map(m)) if values => lend::<inferkit_tensor>(m.values()),
+        Ok(Value::Map(m)) => lend::<inferkit_tensor>(m.keys()),
         _ => std::ptr::null(),
     })
 }
 
-/// Reads a tensor: its dtype (an `inferkit_dtype`), dims (`*rank_out` of them, as `size_t`),
-/// element count, and bytes (`*data_len_out`, row-major, native byte order; for a string tensor
-/// its strings end to end, read them one by one with `inferkit_tensor_string`). Out-parameters
-/// may be NULL when not wanted; the pointers belong to the tensor's owner. Thread-safe.
+/// \brief Reads a tensor: dtype, dims, element count and bytes.
+///
+/// \param tensor A tensor lent by a value.
+/// \param dtype_out Receives an inferkit_dtype; may be NULL.
+/// \param dims_out Receives the dims (`*rank_out` of them, as size_t); may be NULL.
+/// \param rank_out Receives the number of dims; may be NULL.
+/// \param elements_out Receives the number of elements; may be NULL.
+/// \param data_out Receives the bytes: row-major, native byte order; for a string tensor its
+///        strings end to end (read them one by one with inferkit_tensor_string); may be NULL.
+/// \param data_len_out Receives the number of bytes; may be NULL.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the pointers written belong to the tensor's owner and live as long as it.
+/// Thread safety: thread-safe; tensors are read-only.
 #[no_mangle]
 pub extern "C" fn inferkit_tensor_read(
     tensor: *const inferkit_tensor,
@@ -312,7 +424,7 @@ pub extern "C" fn inferkit_tensor_read(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let t = tensor_ref(tensor)?;
+        let t = try_ref(tensor, "tensor")?;
         write_opt(dtype_out, t.dtype() as u32);
         write_opt(dims_out, t.shape().as_ptr());
         write_opt(rank_out, t.shape().len());
@@ -323,10 +435,18 @@ pub extern "C" fn inferkit_tensor_read(
     })
 }
 
-/// Reads string `index` of a string tensor: `*data_out` points to `*len_out` bytes (not
-/// NUL-terminated; strings may contain NUL), which belong to the tensor's owner. A tensor of
-/// another dtype is INFERKIT_STATUS_TYPE_MISMATCH; an index out of range
-/// INFERKIT_STATUS_INVALID_ARGUMENT. Thread-safe.
+/// \brief Reads string `index` of a string tensor.
+///
+/// \param tensor A string tensor lent by a value.
+/// \param index From 0 to the element count - 1.
+/// \param data_out Receives the string's bytes (not NUL-terminated; may hold NUL).
+/// \param len_out Receives its length in bytes.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_TYPE_MISMATCH for another dtype;
+///         INFERKIT_STATUS_INVALID_ARGUMENT for an index out of range.
+///
+/// Ownership: the bytes belong to the tensor's owner and live as long as it.
+/// Thread safety: thread-safe; tensors are read-only.
 #[no_mangle]
 pub extern "C" fn inferkit_tensor_string(
     tensor: *const inferkit_tensor,
@@ -336,7 +456,7 @@ pub extern "C" fn inferkit_tensor_string(
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
-        let t = tensor_ref(tensor)?;
+        let t = try_ref(tensor, "tensor")?;
         if t.dtype() != DType::String {
             return Err(Error::TypeMismatch {
                 model: String::new(),
@@ -362,3 +482,17 @@ pub extern "C" fn inferkit_tensor_string(
 
 // The kind numbers are exported through `ValueKind` (`inferkit_value_kind` in the header).
 const _: () = assert!(ValueKind::Optional as u32 == 6);
+
+/// \brief Size in bytes of one element of a dtype.
+///
+/// \param dtype An inferkit_dtype.
+/// \return The size; 0 for a number that is not a dtype, for STRING, and for the packed types
+///         narrower than a byte (U4, I4, F4E2M1, U2, I2: their tensors take
+///         `ceil(elements * bits / 8)` bytes, the first element in the lowest bits).
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_dtype_size(dtype: u32) -> usize {
+    guard_value(0, || DType::from_u32(dtype).map_or(0, DType::size))
+}

@@ -205,11 +205,11 @@ class Inferkit:
             "inferkit_error_message": (ctypes.c_char_p, [P]),
             "inferkit_error_free": (None, [P]),
             "inferkit_model_open": (U32, [ctypes.c_char_p, P, PP, PP]),
-            "inferkit_model_free": (None, [P]),
-            "inferkit_inputs_new": (P, []),
-            "inferkit_inputs_free": (None, [P]),
-            "inferkit_inputs_add_value": (U32, [P, ctypes.c_char_p, P, PP]),
-            "inferkit_model_infer": (U32, [P, P, PP, PP]),
+            "inferkit_model_close": (None, [P]),
+            "inferkit_request_new": (U32, [P, PP, PP]),
+            "inferkit_request_free": (None, [P]),
+            "inferkit_request_add_value": (U32, [P, ctypes.c_char_p, P, PP]),
+            "inferkit_request_run": (U32, [P, PP, PP]),
             "inferkit_outputs_count": (S, [P]),
             "inferkit_outputs_value": (P, [P, S]),
             "inferkit_outputs_free": (None, [P]),
@@ -339,26 +339,27 @@ class Inferkit:
         try:
             results = []
             for inputs, _ in sets:
-                handle = lib.inferkit_inputs_new()
+                handle = ctypes.c_void_p()
+                self.call(lib.inferkit_request_new, m, ctypes.byref(handle))
                 try:
                     for name, value, type_proto in inputs:
                         v = self.new_value(value, type_proto)
                         try:
-                            self.call(lib.inferkit_inputs_add_value, handle, name.encode(), v)
+                            self.call(lib.inferkit_request_add_value, handle, name.encode(), v)
                         finally:
                             lib.inferkit_value_free(v)
                     outs = ctypes.c_void_p()
-                    self.call(lib.inferkit_model_infer, m, handle, ctypes.byref(outs))
+                    self.call(lib.inferkit_request_run, handle, ctypes.byref(outs))
                     try:
                         results.append([self.read_value(lib.inferkit_outputs_value(outs, i))
                                         for i in range(lib.inferkit_outputs_count(outs))])
                     finally:
                         lib.inferkit_outputs_free(outs)
                 finally:
-                    lib.inferkit_inputs_free(handle)
+                    lib.inferkit_request_free(handle)
             return results
         finally:
-            lib.inferkit_model_free(m)
+            lib.inferkit_model_close(m)
 
 
 class InferkitError(Exception):
