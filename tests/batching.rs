@@ -708,3 +708,83 @@ fn cancelling_a_request_that_runs_alone_stops_its_run() {
         .unwrap();
     assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[5.0]);
 }
+
+/// A cancel that returns true always means the owner hears `Cancelled`, even when it races with
+/// the end of the run it stops: the run may have finished just before the stop flag was set, and
+/// its outputs must then be dropped, not delivered as a success. Cancels land at spread-out
+/// moments around the end of runs of a short loop, many times over.
+#[test]
+fn a_cancel_that_returns_true_is_always_answered_cancelled() {
+    let model = Arc::new(
+        Model::open_with(fixture("loop.onnx"), &opts(1, BatchingOptions::default())).unwrap(),
+    );
+    let loop_of = |n: i64| {
+        vec![
+            ("n".to_string(), Tensor::from_vec(vec![], vec![n]).unwrap()),
+            (
+                "x".to_string(),
+                Tensor::from_vec(vec![1], vec![0.0f32]).unwrap(),
+            ),
+        ]
+    };
+    // How long a run of the short loop takes, to spread the cancels around its end.
+    let t0 = Instant::now();
+    for _ in 0..20 {
+        let (tx, rx) = mpsc::channel();
+        model
+            .submit_with_callback(loop_of(300), &InferOptions::default(), move |r| {
+                tx.send(r.is_ok()).unwrap()
+            })
+            .unwrap();
+        assert!(rx.recv().unwrap());
+    }
+    let run = t0.elapsed() / 20;
+    let (mut said_true, mut mismatches) = (0, Vec::new());
+    for i in 0..1500u32 {
+        // A blocking call on another thread holds the session; the request submitted meanwhile
+        // queues, and that thread runs it next. Cancel it at a moment spread over its run.
+        let busy = {
+            let model = model.clone();
+            std::thread::spawn(move || {
+                let n = [3_000i64];
+                let x = [0.0f32];
+                model.infer(&[
+                    ("n", TensorView::from_slice(vec![], &n[..])),
+                    ("x", TensorView::from_slice(vec![1], &x[..])),
+                ])
+            })
+        };
+        // (When the blocking call is over before the session is seen busy, the request runs on
+        // this thread instead; that trial cancels nothing and counts for nothing.)
+        while model.stats().idle_instances > 0 && !busy.is_finished() {
+            std::thread::yield_now();
+        }
+        let (tx, rx) = mpsc::channel();
+        let handle = model
+            .submit_with_callback(loop_of(300), &InferOptions::default(), move |r| {
+                tx.send(r.map(|_| ()).map_err(|e| e.code())).unwrap()
+            })
+            .unwrap();
+        while model.stats().queued > 0 && !handle.is_done() {
+            std::hint::spin_loop();
+        }
+        let wait = run.mul_f64(f64::from(i % 100) / 50.0);
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        let said = handle.cancel();
+        let got = rx.recv_timeout(Duration::from_secs(30)).expect("answered");
+        busy.join().unwrap().unwrap();
+        if said {
+            said_true += 1;
+            if got != Err(ErrorCode::Cancelled) {
+                mismatches.push((i, got));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "cancel returned true but the callback got {mismatches:?} ({said_true} cancels returned true; a run takes {run:?})"
+    );
+}

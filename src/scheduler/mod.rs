@@ -855,11 +855,14 @@ impl Scheduler {
                 single.selected.as_deref(),
             );
             *single.running.lock() = None;
-            let result = match result {
-                Err(_) if single.cancelled.load(Ordering::SeqCst) => Err(Error::Cancelled {
+            // Cancelled while it ran (its owner was told so): stopped, or finished just before
+            // the stop; its outputs, if any, are nobody's any more.
+            let result = if single.cancelled.load(Ordering::SeqCst) {
+                Err(Error::Cancelled {
                     model: self.name.to_string(),
-                }),
-                other => other,
+                })
+            } else {
+                result
             };
             if single.rows.is_some() {
                 sample.finish(&self.cost, rows);

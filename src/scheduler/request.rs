@@ -433,13 +433,16 @@ fn cancel(request: &Request, model: &str) -> bool {
     }
     let running = request.running.lock();
     match running.as_ref() {
-        Some(stop) => {
+        // Marked under the lock the worker takes when its run is over, so the worker sees the
+        // mark: a run stopped for it, or one that finished just before the stop, answers
+        // `Cancelled` either way, as this `true` promises.
+        Some(stop) if stop.stop_now() => {
             request
                 .cancelled
                 .store(true, std::sync::atomic::Ordering::SeqCst);
-            stop.stop_now()
+            true
         }
-        None => false,
+        _ => false,
     }
 }
 
