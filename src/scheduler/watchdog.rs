@@ -61,6 +61,17 @@ impl RunStop {
             return Err(m);
         }
         let options = NonNull::new(options).ok_or("ONNX Runtime returned no run options")?;
+        // A run stopped by this flag makes ONNX Runtime log "Exiting due to terminate flag" at
+        // ERROR on the host's stderr, once per stopped run; every failure of a run reaches its
+        // caller as a typed error with ONNX Runtime's message, so runs log only what is FATAL.
+        // SAFETY: live options made above.
+        if let Some(m) = status_message(unsafe {
+            (ort::api().RunOptionsSetRunLogSeverityLevel)(options.as_ptr(), 4)
+        }) {
+            // SAFETY: made above, released once.
+            unsafe { (ort::api().ReleaseRunOptions)(options.as_ptr()) };
+            return Err(m);
+        }
         Ok(Arc::new(RunStop {
             options,
             state: Mutex::new(StopState::default()),
