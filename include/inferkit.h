@@ -37,7 +37,8 @@
  *  - Within one INFERKIT_ABI_VERSION_MAJOR, no function, type, enum value, status number or
  *    macro is removed or changes meaning or signature; a minor version only adds. A host built
  *    with a header of ABI X.Y runs with any library whose inferkit_abi_version() reports major X
- *    and minor Y or more; check it once at start-up.
+ *    and minor Y or more; check it once at start-up with
+ *    inferkit_abi_compatible(INFERKIT_ABI_VERSION_MAJOR, INFERKIT_ABI_VERSION_MINOR).
  *  - Status, dtype and other enum numbers never change; new ones may appear, and a host treats an
  *    unknown status as a failure and prints it with inferkit_status_name.
  *  - Handle layouts are private: hosts only hold pointers.
@@ -153,6 +154,12 @@
  * Most threads per session, intra-op or inter-op ([`SessionOptions`]).
  */
 #define INFERKIT_MAX_THREADS 256
+
+/**
+ * Most execution providers one preference list may name
+ * ([`SessionOptions::execution_providers`]).
+ */
+#define INFERKIT_MAX_EXECUTION_PROVIDERS 16
 
 /**
  * Stable numeric error codes, shared by the Rust API, the C ABI (`inferkit_status`) and Go.
@@ -692,9 +699,8 @@ INFERKIT_API uint32_t inferkit_version_number(void);
 /**
  * \brief The version of the C ABI this library implements.
  *
- * A host checks at start-up that `*major_out == INFERKIT_ABI_VERSION_MAJOR` and
- * `*minor_out >= INFERKIT_ABI_VERSION_MINOR` (the header it was built with); see "ABI promises"
- * at the top of this header.
+ * inferkit_abi_compatible does the check a host needs; see "ABI promises" at the top of this
+ * header.
  *
  * \param major_out Receives the ABI's major version; may be NULL.
  * \param minor_out Receives the ABI's minor version; may be NULL.
@@ -703,6 +709,21 @@ INFERKIT_API uint32_t inferkit_version_number(void);
  * Thread safety: thread-safe.
  */
 INFERKIT_API void inferkit_abi_version(uint32_t *major_out, uint32_t *minor_out);
+
+/**
+ * \brief Whether this library serves a host built with a header of ABI `built_major`.`built_minor`.
+ *
+ * A host calls it once at start-up with the header's macros:
+ * `inferkit_abi_compatible(INFERKIT_ABI_VERSION_MAJOR, INFERKIT_ABI_VERSION_MINOR)`.
+ *
+ * \param built_major INFERKIT_ABI_VERSION_MAJOR of the host's header.
+ * \param built_minor INFERKIT_ABI_VERSION_MINOR of the host's header.
+ * \return True when the majors are equal and the library's minor is at least `built_minor`.
+ *
+ * Ownership: nothing is handed out.
+ * Thread safety: thread-safe.
+ */
+INFERKIT_API bool inferkit_abi_compatible(uint32_t built_major, uint32_t built_minor);
 
 /* ONNX Runtime ============================================================================ */
 
@@ -894,8 +915,9 @@ inferkit_status inferkit_model_options_set_optimization_level(struct inferkit_mo
  * \param options The options to change.
  * \param provider An inferkit_execution_provider.
  * \param error_out Receives an error on failure; may be NULL.
- * \return INFERKIT_STATUS_OK; INFERKIT_STATUS_INVALID_ARGUMENT for an unknown provider;
- *         INFERKIT_STATUS_UNSUPPORTED for a provider this build lacks (it runs on the CPU one).
+ * \return INFERKIT_STATUS_OK; INFERKIT_STATUS_INVALID_ARGUMENT for an unknown provider or one
+ *         more than INFERKIT_MAX_EXECUTION_PROVIDERS; INFERKIT_STATUS_UNSUPPORTED for a provider
+ *         this build lacks (it runs on the CPU one).
  *
  * Ownership: nothing is handed out.
  * Thread safety: not thread-safe for `options`; use them from one thread at a time.
@@ -1036,11 +1058,15 @@ inferkit_status inferkit_model_open_bytes(const char *name,
 /**
  * \brief Another handle to the same loaded model (nothing is reloaded).
  *
+ * A model handle is one count of a shared model, and the new handle may be the same pointer as
+ * `model`: a host keeps no per-handle state keyed on the pointer, and closes a pointer as many
+ * times as it was handed out (by open, clone or the registry).
+ *
  * \param model A model handle, or NULL.
  * \return The new handle; NULL for NULL.
  *
- * Ownership: the caller owns the returned handle and releases it with inferkit_model_close; the
- * model stays loaded until every handle is closed.
+ * Ownership: the caller owns the returned handle (one more count) and releases it with
+ * inferkit_model_close; the model stays loaded until every count is closed.
  * Thread safety: thread-safe.
  */
 INFERKIT_API struct inferkit_model *inferkit_model_clone(const struct inferkit_model *model);
@@ -1203,10 +1229,11 @@ inferkit_status inferkit_model_metrics_prometheus(const struct inferkit_model *m
 /**
  * \brief The model's metrics as JSON, with percentiles.
  *
- * The shape: `{"requests_success", "requests_failed": {code: n}, "rows", "executions",
- * "pending", "inflight", "batch_size": {count, sum, p50, p90, p99},
+ * The shape: `{"requests_success", "warmup_requests", "requests_failed": {code: n}, "rows",
+ * "executions", "pending", "inflight", "batch_size": {count, sum, p50, p90, p99},
  * "request_duration"|"queue_duration"|"compute_duration": {count, sum_us, p50_us, p90_us,
- * p99_us}}`.
+ * p99_us}}`. Percentiles are interpolated within histogram buckets, as Prometheus's
+ * histogram_quantile does.
  *
  * \param model A model handle.
  * \param json_out Receives the JSON text.
@@ -1816,7 +1843,9 @@ inferkit_status inferkit_request_run(const struct inferkit_request *request,
  *
  * The request's inputs are copied, so it may be changed, run again or freed as soon as this
  * returns. Failures found at submission (NULL arguments, inputs that do not fit the signature,
- * INFERKIT_STATUS_QUEUE_FULL) are returned here, and the callback is then not called. A pipeline
+ * unknown outputs, a pipeline's pre steps, INFERKIT_STATUS_QUEUE_FULL) are returned here, and the
+ * callback is then not called. Everything after acceptance goes to the callback, a deadline
+ * already passed included (INFERKIT_STATUS_DEADLINE_EXCEEDED, on this thread). A pipeline
  * request runs its pre steps on this thread and its post steps before the callback.
  *
  * \param request The request.
@@ -2033,7 +2062,7 @@ INFERKIT_API void inferkit_outputs_free(struct inferkit_outputs *outputs);
  *        inferkit_registry_reload.
  * \param registry_out Receives the registry.
  * \param error_out Receives an error on failure; may be NULL.
- * \return INFERKIT_STATUS_OK; INFERKIT_STATUS_REPOSITORY_NOT_FOUND, _CONFIG, _INVALID_ARGUMENT.
+ * \return INFERKIT_STATUS_OK; INFERKIT_STATUS_REPOSITORY_UNREADABLE, _CONFIG, _INVALID_ARGUMENT.
  *
  * Ownership: `root` is read during the call only; the caller owns `*registry_out` and releases it
  * with inferkit_registry_close.

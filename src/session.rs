@@ -118,6 +118,10 @@ impl ExecutionProvider {
 /// Most threads per session, intra-op or inter-op ([`SessionOptions`]).
 pub const MAX_THREADS: usize = 256;
 
+/// Most execution providers one preference list may name
+/// ([`SessionOptions::execution_providers`]).
+pub const MAX_EXECUTION_PROVIDERS: usize = 16;
+
 /// Options for the ONNX Runtime sessions of a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -162,10 +166,13 @@ impl SessionOptions {
         use crate::scheduler::check_range;
         check_range("intra_op_threads", self.intra_op_threads, 1, MAX_THREADS)?;
         check_range("inter_op_threads", self.inter_op_threads, 1, MAX_THREADS)?;
-        if self.execution_providers.len() > 16 {
+        if self.execution_providers.len() > MAX_EXECUTION_PROVIDERS {
             return Err(Error::InvalidArgument {
                 name: "execution_providers",
-                reason: format!("{} providers; at most 16", self.execution_providers.len()),
+                reason: format!(
+                    "{} providers; at most {MAX_EXECUTION_PROVIDERS}",
+                    self.execution_providers.len()
+                ),
             });
         }
         if let Some(ep) = self

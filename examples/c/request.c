@@ -56,16 +56,11 @@ static void on_done(void *userdata, inferkit_status status, inferkit_outputs *ou
   pthread_mutex_unlock(&a->lock);
 }
 
-/* A library serves hosts built with its ABI major version and a minor version up to its own. */
-static int abi_serves(uint32_t major, uint32_t minor, uint32_t built_major, uint32_t built_minor) {
-  return major == built_major && minor >= built_minor;
-}
-
 int main(int argc, char **argv) {
   const char *path = argc > 1 ? argv[1] : "tests/fixtures/mlp.onnx";
   uint32_t major = 0, minor = 0;
   inferkit_abi_version(&major, &minor);
-  if (!abi_serves(major, minor, INFERKIT_ABI_VERSION_MAJOR, INFERKIT_ABI_VERSION_MINOR)) {
+  if (!inferkit_abi_compatible(INFERKIT_ABI_VERSION_MAJOR, INFERKIT_ABI_VERSION_MINOR)) {
     fprintf(stderr, "built for ABI %d.%d, the library has %u.%u\n", INFERKIT_ABI_VERSION_MAJOR,
             INFERKIT_ABI_VERSION_MINOR, major, minor);
     return 1;

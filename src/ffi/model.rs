@@ -157,11 +157,15 @@ pub extern "C" fn inferkit_model_open_bytes(
 
 /// \brief Another handle to the same loaded model (nothing is reloaded).
 ///
+/// A model handle is one count of a shared model, and the new handle may be the same pointer as
+/// `model`: a host keeps no per-handle state keyed on the pointer, and closes a pointer as many
+/// times as it was handed out (by open, clone or the registry).
+///
 /// \param model A model handle, or NULL.
 /// \return The new handle; NULL for NULL.
 ///
-/// Ownership: the caller owns the returned handle and releases it with inferkit_model_close; the
-/// model stays loaded until every handle is closed.
+/// Ownership: the caller owns the returned handle (one more count) and releases it with
+/// inferkit_model_close; the model stays loaded until every count is closed.
 /// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_model_clone(model: *const inferkit_model) -> *mut inferkit_model {
@@ -415,10 +419,11 @@ pub extern "C" fn inferkit_model_metrics_prometheus(
 
 /// \brief The model's metrics as JSON, with percentiles.
 ///
-/// The shape: `{"requests_success", "requests_failed": {code: n}, "rows", "executions",
-/// "pending", "inflight", "batch_size": {count, sum, p50, p90, p99},
+/// The shape: `{"requests_success", "warmup_requests", "requests_failed": {code: n}, "rows",
+/// "executions", "pending", "inflight", "batch_size": {count, sum, p50, p90, p99},
 /// "request_duration"|"queue_duration"|"compute_duration": {count, sum_us, p50_us, p90_us,
-/// p99_us}}`.
+/// p99_us}}`. Percentiles are interpolated within histogram buckets, as Prometheus's
+/// histogram_quantile does.
 ///
 /// \param model A model handle.
 /// \param json_out Receives the JSON text.

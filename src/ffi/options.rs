@@ -163,8 +163,9 @@ pub extern "C" fn inferkit_model_options_set_optimization_level(
 /// \param options The options to change.
 /// \param provider An inferkit_execution_provider.
 /// \param error_out Receives an error on failure; may be NULL.
-/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_INVALID_ARGUMENT for an unknown provider;
-///         INFERKIT_STATUS_UNSUPPORTED for a provider this build lacks (it runs on the CPU one).
+/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_INVALID_ARGUMENT for an unknown provider or one
+///         more than INFERKIT_MAX_EXECUTION_PROVIDERS; INFERKIT_STATUS_UNSUPPORTED for a provider
+///         this build lacks (it runs on the CPU one).
 ///
 /// Ownership: nothing is handed out.
 /// Thread safety: not thread-safe for `options`; use them from one thread at a time.

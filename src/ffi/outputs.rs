@@ -20,6 +20,8 @@ pub struct inferkit_outputs {
 /// What an outputs handle points to: the outputs, the C strings and shapes handed out from them,
 /// and the classes of a pipeline's `top_k`.
 pub(crate) struct OutputsData {
+    /// The model that answered, for error messages.
+    model: String,
     outputs: Outputs,
     names: Vec<CString>,
     shapes: Vec<Vec<i64>>,
@@ -32,7 +34,7 @@ impl Castable for inferkit_outputs {
     type RustType = OutputsData;
 }
 
-fn data(outputs: Outputs) -> OutputsData {
+fn data(model: &str, outputs: Outputs) -> OutputsData {
     let names = outputs.iter().map(|(n, _)| to_cstring(n)).collect();
     let shapes = outputs
         .iter()
@@ -43,6 +45,7 @@ fn data(outputs: Outputs) -> OutputsData {
         })
         .collect();
     OutputsData {
+        model: model.to_string(),
         outputs,
         names,
         shapes,
@@ -51,13 +54,13 @@ fn data(outputs: Outputs) -> OutputsData {
 }
 
 /// A new outputs handle for the caller.
-pub(crate) fn new_outputs(outputs: Outputs) -> *mut inferkit_outputs {
-    boxed(data(outputs))
+pub(crate) fn new_outputs(model: &str, outputs: Outputs) -> *mut inferkit_outputs {
+    boxed(data(model, outputs))
 }
 
 /// A new outputs handle, with classes, for the result of a pipeline.
-pub(crate) fn new_pipeline_outputs(result: PipelineOutput) -> *mut inferkit_outputs {
-    let mut d = data(result.outputs);
+pub(crate) fn new_pipeline_outputs(model: &str, result: PipelineOutput) -> *mut inferkit_outputs {
+    let mut d = data(model, result.outputs);
     d.classes = result
         .classes
         .unwrap_or_default()
@@ -109,7 +112,7 @@ pub extern "C" fn inferkit_outputs_find(
         let index = (0..o.outputs.len())
             .find(|i| o.outputs.name(*i) == Some(name))
             .ok_or_else(|| Error::UnknownOutput {
-                model: String::new(),
+                model: o.model.clone(),
                 output: name.to_string(),
                 expected: o.outputs.iter().map(|(n, _)| n.to_string()).collect(),
             })?;
@@ -166,7 +169,7 @@ pub extern "C" fn inferkit_outputs_get(
             Some(Value::Tensor(t)) if t.dtype() != DType::String => t,
             other => {
                 return Err(Error::TypeMismatch {
-                    model: String::new(),
+                    model: o.model.clone(),
                     input: name.to_string(),
                     expected: "a numeric tensor (read other outputs with inferkit_outputs_value)"
                         .into(),

@@ -33,7 +33,7 @@ impl Castable for inferkit_registry {
 ///        inferkit_registry_reload.
 /// \param registry_out Receives the registry.
 /// \param error_out Receives an error on failure; may be NULL.
-/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_REPOSITORY_NOT_FOUND, _CONFIG, _INVALID_ARGUMENT.
+/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_REPOSITORY_UNREADABLE, _CONFIG, _INVALID_ARGUMENT.
 ///
 /// Ownership: `root` is read during the call only; the caller owns `*registry_out` and releases it
 /// with inferkit_registry_close.

@@ -654,11 +654,13 @@ pub extern "C" fn inferkit_request_run(
         // The request holds its model; cloning the `Arc` keeps it for the call even if a callback
         // run by this call frees the request's last owner of it.
         let model = r.model.clone();
+        let name = model.name();
         let outputs = match &r.pipeline {
-            Some(p) => {
-                new_pipeline_outputs(model.infer_pipeline_with(pipeline_input(p)?, &r.options)?)
-            }
-            None => new_outputs(model.infer_with(&r.views(), &r.options)?),
+            Some(p) => new_pipeline_outputs(
+                name,
+                model.infer_pipeline_with(pipeline_input(p)?, &r.options)?,
+            ),
+            None => new_outputs(name, model.infer_with(&r.views(), &r.options)?),
         };
         write_opt(outputs_out, outputs);
         Ok(())
@@ -724,10 +726,16 @@ fn deliver<T>(
     callback: extern "C" fn(*mut c_void, ErrorCode, *mut inferkit_outputs, *mut inferkit_error),
     userdata: Userdata,
     result: Result<T>,
-    outputs: impl FnOnce(T) -> *mut inferkit_outputs,
+    outputs: impl FnOnce(&str, T) -> *mut inferkit_outputs,
+    model: &str,
 ) {
     match result {
-        Ok(v) => callback(userdata.0, ErrorCode::Ok, outputs(v), std::ptr::null_mut()),
+        Ok(v) => callback(
+            userdata.0,
+            ErrorCode::Ok,
+            outputs(model, v),
+            std::ptr::null_mut(),
+        ),
         Err(e) => callback(
             userdata.0,
             e.code(),
@@ -742,7 +750,9 @@ fn deliver<T>(
 ///
 /// The request's inputs are copied, so it may be changed, run again or freed as soon as this
 /// returns. Failures found at submission (NULL arguments, inputs that do not fit the signature,
-/// INFERKIT_STATUS_QUEUE_FULL) are returned here, and the callback is then not called. A pipeline
+/// unknown outputs, a pipeline's pre steps, INFERKIT_STATUS_QUEUE_FULL) are returned here, and the
+/// callback is then not called. Everything after acceptance goes to the callback, a deadline
+/// already passed included (INFERKIT_STATUS_DEADLINE_EXCEEDED, on this thread). A pipeline
 /// request runs its pre steps on this thread and its post steps before the callback.
 ///
 /// \param request The request.
@@ -773,14 +783,15 @@ pub extern "C" fn inferkit_request_submit(
         };
         let model = r.model.clone();
         let userdata = Userdata(userdata);
+        let name = model.name().to_string();
         let handle = match &r.pipeline {
             Some(p) => model.submit_pipeline_with_callback(
                 pipeline_input(p)?,
                 &r.options,
-                move |result| deliver(callback, userdata, result, new_pipeline_outputs),
+                move |result| deliver(callback, userdata, result, new_pipeline_outputs, &name),
             )?,
             None => model.submit_with_callback(r.to_owned_values(), &r.options, move |result| {
-                deliver(callback, userdata, result, new_outputs)
+                deliver(callback, userdata, result, new_outputs, &name)
             })?,
         };
         give_box(pending_out, handle);

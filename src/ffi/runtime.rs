@@ -54,9 +54,8 @@ fn version_number(version: &str) -> u32 {
 
 /// \brief The version of the C ABI this library implements.
 ///
-/// A host checks at start-up that `*major_out == INFERKIT_ABI_VERSION_MAJOR` and
-/// `*minor_out >= INFERKIT_ABI_VERSION_MINOR` (the header it was built with); see "ABI promises"
-/// at the top of this header.
+/// inferkit_abi_compatible does the check a host needs; see "ABI promises" at the top of this
+/// header.
 ///
 /// \param major_out Receives the ABI's major version; may be NULL.
 /// \param minor_out Receives the ABI's minor version; may be NULL.
@@ -67,6 +66,24 @@ fn version_number(version: &str) -> u32 {
 pub extern "C" fn inferkit_abi_version(major_out: *mut u32, minor_out: *mut u32) {
     write_opt(major_out, ABI_VERSION_MAJOR);
     write_opt(minor_out, ABI_VERSION_MINOR);
+}
+
+/// \brief Whether this library serves a host built with a header of ABI `built_major`.`built_minor`.
+///
+/// A host calls it once at start-up with the header's macros:
+/// `inferkit_abi_compatible(INFERKIT_ABI_VERSION_MAJOR, INFERKIT_ABI_VERSION_MINOR)`.
+///
+/// \param built_major INFERKIT_ABI_VERSION_MAJOR of the host's header.
+/// \param built_minor INFERKIT_ABI_VERSION_MINOR of the host's header.
+/// \return True when the majors are equal and the library's minor is at least `built_minor`.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_abi_compatible(built_major: u32, built_minor: u32) -> bool {
+    // (`built_minor <= ABI_VERSION_MINOR`, written so that it stays a comparison while the minor
+    // is 0.)
+    built_major == ABI_VERSION_MAJOR && ABI_VERSION_MINOR.checked_sub(built_minor).is_some()
 }
 
 /// \brief Loads ONNX Runtime for the process.
@@ -121,5 +138,20 @@ mod tests {
         assert_eq!(super::version_number("0.1.0"), 100);
         assert_eq!(super::version_number("1.2.3"), 10203);
         assert_eq!(super::version_number("2.0.1-rc.1"), 20001);
+    }
+
+    #[test]
+    fn abi_compatibility_is_same_major_and_no_newer_minor() {
+        use super::{
+            inferkit_abi_compatible as ok, ABI_VERSION_MAJOR as M, ABI_VERSION_MINOR as m,
+        };
+        assert!(ok(M, m));
+        assert!(ok(M, 0));
+        assert!(
+            !ok(M, m + 1),
+            "a host built for a newer minor needs functions this lacks"
+        );
+        assert!(!ok(M + 1, 0));
+        assert!(!ok(M.wrapping_sub(1), m));
     }
 }
