@@ -21,12 +21,12 @@ CDIR     := target/c
 LIBDIR   := target/debug
 CLIBS    := -lpthread -ldl -lm
 
-.PHONY: demo test provision build test-rust examples test-loom test-c lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
+.PHONY: demo test provision build test-rust examples example-c test-loom test-c lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
 
 demo: provision
 	$(CARGO) run --release --example quickstart
 
-test: provision lint test-rust test-loom test-c conformance fuzz-smoke
+test: provision lint test-rust test-loom test-c example-c conformance fuzz-smoke
 	@echo "make test: all tests passed"
 
 provision:
@@ -67,21 +67,39 @@ doc:
 header:
 	INFERKIT_UPDATE_HEADER=1 $(CARGO) build
 
+# The C ABI tests (tests/c): each test_<concept>.c is built twice, with ASan/UBSan against the static
+# library and plainly against the shared one, and run both ways (the plain build under valgrind);
+# every test runs even when one fails, and the target fails if any did. The header is compiled as
+# C99, C11, C++11 and C++17.
+CTESTS        := version options model request submit pipeline values registry containment
+CRUN_ASAN     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+CRUN_VALGRIND := valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1
+
 test-c: build
 	@mkdir -p $(CDIR)
-	$(CC) -std=c11 $(CWARN) -g $(SAN) -Iinclude tests/c/test_model.c $(LIBDIR)/libinferkit.a $(CLIBS) -o $(CDIR)/test_model_asan
-	$(CC) -std=c11 $(CWARN) -g -Iinclude tests/c/test_model.c -L$(LIBDIR) -linferkit -Wl,-rpath,$(CURDIR)/$(LIBDIR) $(CLIBS) -o $(CDIR)/test_model_shared
-	$(CXX) -std=c++17 $(CWARN) -Iinclude -c tests/c/header_cpp.cpp -o $(CDIR)/header_cpp.o
-	$(CC) -std=c11 $(CWARN) -g $(SAN) -Iinclude tests/c/test_containment.c $(LIBDIR)/libinferkit.a $(CLIBS) -o $(CDIR)/test_containment_asan
-	$(CC) -std=c11 $(CWARN) -g -Iinclude tests/c/test_containment.c -L$(LIBDIR) -linferkit -Wl,-rpath,$(CURDIR)/$(LIBDIR) $(CLIBS) -o $(CDIR)/test_containment_shared
-	$(CC) -std=c11 $(CWARN) -g $(SAN) -Iinclude tests/c/test_values.c $(LIBDIR)/libinferkit.a $(CLIBS) -o $(CDIR)/test_values_asan
-	$(CC) -std=c11 $(CWARN) -g -Iinclude tests/c/test_values.c -L$(LIBDIR) -linferkit -Wl,-rpath,$(CURDIR)/$(LIBDIR) $(CLIBS) -o $(CDIR)/test_values_shared
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CDIR)/test_model_asan tests/fixtures
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CDIR)/test_containment_asan tests/fixtures
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CDIR)/test_values_asan tests/fixtures
-	valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 $(CDIR)/test_model_shared tests/fixtures
-	valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 $(CDIR)/test_containment_shared tests/fixtures
-	valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 $(CDIR)/test_values_shared tests/fixtures
+	@set -ex; \
+	for std in c99 c11; do $(CC) -std=$$std $(CWARN) -Iinclude -c tests/c/header_c.c -o $(CDIR)/header_$$std.o; done; \
+	for std in c++11 c++17; do $(CXX) -std=$$std $(CWARN) -Iinclude -c tests/c/header_cpp.cpp -o $(CDIR)/header_$$std.o; done; \
+	for t in $(CTESTS); do \
+	  $(CC) -std=c11 $(CWARN) -g $(SAN) -Iinclude tests/c/test_$$t.c $(LIBDIR)/libinferkit.a $(CLIBS) -o $(CDIR)/test_$${t}_asan; \
+	  $(CC) -std=c11 $(CWARN) -g -Iinclude tests/c/test_$$t.c -L$(LIBDIR) -linferkit -Wl,-rpath,$(abspath $(LIBDIR)) $(CLIBS) -o $(CDIR)/test_$${t}_shared; \
+	done
+	@failed=; \
+	for t in $(CTESTS); do \
+	  echo "== test_$$t under ASan/UBSan"; \
+	  $(CRUN_ASAN) $(CDIR)/test_$${t}_asan tests/fixtures || failed="$$failed test_$${t}_asan"; \
+	done; \
+	for t in $(CTESTS); do \
+	  echo "== test_$$t under valgrind"; \
+	  $(CRUN_VALGRIND) $(CDIR)/test_$${t}_shared tests/fixtures || failed="$$failed test_$${t}_shared"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-c: failed:$$failed"; exit 1; fi
+
+# The C example (examples/c/request.c), built as a host would build it, and run.
+example-c: build
+	@mkdir -p $(CDIR)
+	$(CC) -std=c11 $(CWARN) -Iinclude examples/c/request.c -L$(LIBDIR) -linferkit -Wl,-rpath,$(CURDIR)/$(LIBDIR) $(CLIBS) -o $(CDIR)/example_request
+	$(CDIR)/example_request tests/fixtures/mlp.onnx
 
 # Conformance: every ONNX backend node test the onnx 1.21 wheel ships, through inferkit's C ABI and
 # through onnxruntime's Python API, side by side. Fails when inferkit does not pass every case the

@@ -1,7 +1,8 @@
 //! Containment: nothing a request, a file, an option or a callback does may crash the host, hang
 //! it, or hand one caller another caller's data. Each test reproduces a defect found by testing
 //! inferkit as an attacker would (issue "Containment", items numbered as there); the C-side ones are
-//! in tests/c/test_containment.c.
+//! in tests/c/test_containment.c (callbacks, pending handles and the empty output selection in
+//! tests/c/test_submit.c and tests/c/test_request.c).
 mod common;
 
 use std::path::Path;

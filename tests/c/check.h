@@ -1,6 +1,7 @@
 /*
  * The checks the C tests share: CHECK counts and reports a failed condition without stopping;
- * EXPECT_STATUS checks a call's status, its error object's code and message.
+ * EXPECT_STATUS checks a call's status, its error object's code and message. The counters are
+ * updated atomically: callbacks may check from the threads that run them.
  */
 #ifndef INFERKIT_TEST_CHECK_H
 #define INFERKIT_TEST_CHECK_H
@@ -15,9 +16,9 @@ static int checks = 0;
 
 #define CHECK(cond, ...)                                                  \
   do {                                                                    \
-    checks++;                                                             \
+    __atomic_add_fetch(&checks, 1, __ATOMIC_RELAXED);                     \
     if (!(cond)) {                                                        \
-      failures++;                                                         \
+      __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);                 \
       fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
       fprintf(stderr, __VA_ARGS__);                                       \
       fprintf(stderr, "\n");                                              \
@@ -25,7 +26,7 @@ static int checks = 0;
   } while (0)
 
 /* Expects `call` to return `want`, and its error object to carry the same code and a message that
- * contains `needle`. */
+ * contains `needle`. Inside `call`, `error_out` names the inferkit_error ** to pass. */
 #define EXPECT_STATUS(want, needle, call_with_err)                                          \
   do {                                                                                      \
     inferkit_error *err_ = NULL;                                                            \
@@ -41,6 +42,8 @@ static int checks = 0;
         CHECK(strstr(inferkit_error_message(err_), (needle)) != NULL,                      \
               "message \"%s\" lacks \"%s\"", inferkit_error_message(err_), (needle));       \
       }                                                                                     \
+    } else if (got_ == INFERKIT_STATUS_OK) {                                                \
+      CHECK(err_ == NULL, "an error object written on success");                            \
     }                                                                                       \
     inferkit_error_free(err_);                                                              \
   } while (0)
