@@ -177,7 +177,8 @@ enum inferkit_status
    */
   INFERKIT_STATUS_OK = 0,
   /**
-   * A panic inside inferkit was caught at the C boundary. This is a bug: please report it.
+   * A panic inside inferkit was caught, at the C boundary or while inferkit held a request
+   * (which is then answered with it). This is a bug: please report it.
    */
   INFERKIT_STATUS_PANIC = 1,
   /**
@@ -628,7 +629,7 @@ typedef struct inferkit_outputs inferkit_outputs;
 typedef struct inferkit_pending inferkit_pending;
 
 /**
- * A model repository. Thread-safe: select, infer and reload from any threads. Open with
+ * A model repository. Thread-safe: select versions, change labels and reload from any threads. Open with
  * `inferkit_registry_open`, release with `inferkit_registry_close`.
  */
 typedef struct inferkit_registry inferkit_registry;
@@ -658,12 +659,15 @@ typedef struct inferkit_value inferkit_value;
  * and `error` describes it. The callee owns both and releases them with inferkit_outputs_free and
  * inferkit_error_free (now or later, on any thread).
  *
- * It runs on the thread that completes the request: the submitting thread, before
- * inferkit_request_submit returns, when a session was idle; otherwise a thread that is finishing
- * another inference of the same model (an application thread inside an inferkit call). It must
- * return promptly, must not block on other requests of the same model (a blocking run on that
- * model from here returns INFERKIT_STATUS_WOULD_DEADLOCK; submit instead), and must not unwind
- * (throw) through inferkit.
+ * It runs on the thread that completes the request, always an application thread inside an
+ * inferkit call, never a thread of inferkit's own: the submitting thread, before
+ * inferkit_request_submit returns, when a session was idle; the thread calling
+ * inferkit_pending_cancel, before it returns, for a withdrawn request; otherwise a thread that is
+ * running another request of the same model. It must return promptly, must not block on other
+ * requests of the same model (a blocking run on that model from here returns
+ * INFERKIT_STATUS_WOULD_DEADLOCK; submit instead), and must not unwind (throw) through inferkit.
+ * inferkit never reads through `userdata`: any pointer-sized value will do (a handle number, as
+ * Go's cgo.Handle).
  */
 typedef void (*inferkit_callback)(void *userdata,
                                   inferkit_status status,
@@ -818,8 +822,9 @@ INFERKIT_API void inferkit_string_free(char *s);
  * \brief Creates model options with the defaults.
  *
  * The defaults: the name from the file, 1 intra-op and 1 inter-op thread, spinning off, all graph
- * optimisations, the CPU provider, as many instances as CPUs (at most 4), batching up to 32 rows
- * without waiting, a queue of 1024, no default timeout, no pipeline.
+ * optimisations, the CPU provider, as many instances as CPUs (at most 4), no batching (a batch
+ * size of 1: turn it on with inferkit_model_options_set_batching), a queue of 1024, no default
+ * timeout, no pipeline.
  *
  * \param options_out Receives the options.
  * \param error_out Receives an error on failure; may be NULL.
@@ -947,8 +952,8 @@ inferkit_status inferkit_model_options_set_instances(struct inferkit_model_optio
  * \brief Sets queueing and batching.
  *
  * \param options The options to change.
- * \param max_batch_size Rows per batch, 1 to INFERKIT_MAX_BATCH_SIZE (1 turns batching off;
- *        default 32).
+ * \param max_batch_size Rows per batch, 1 to INFERKIT_MAX_BATCH_SIZE (1, the default, turns
+ *        batching off).
  * \param max_queue_delay_us How long to wait for a fuller batch, up to
  *        INFERKIT_MAX_QUEUE_DELAY_US (0, the default: never wait).
  * \param max_queue_size Requests waiting at most, 1 to INFERKIT_MAX_QUEUE_SIZE (default 1024;
@@ -998,7 +1003,8 @@ inferkit_status inferkit_model_options_set_preferred_batch_sizes(struct inferkit
  * \param options The options to change.
  * \param toml_text NUL-terminated UTF-8.
  * \param error_out Receives an error on failure; may be NULL.
- * \return INFERKIT_STATUS_OK, or INFERKIT_STATUS_CONFIG with the key and line.
+ * \return INFERKIT_STATUS_OK; INFERKIT_STATUS_CONFIG with the key and line;
+ *         INFERKIT_STATUS_NULL_ARGUMENT; INFERKIT_STATUS_INVALID_ARGUMENT (not UTF-8).
  *
  * Ownership: `toml_text` is read during the call only.
  * Thread safety: not thread-safe for `options`; use them from one thread at a time.
@@ -1019,7 +1025,8 @@ inferkit_status inferkit_model_options_set_pipeline_toml(struct inferkit_model_o
  * \param model_out Receives the model.
  * \param error_out Receives an error on failure; may be NULL.
  * \return INFERKIT_STATUS_OK; INFERKIT_STATUS_MODEL_NOT_FOUND, _MODEL_UNREADABLE,
- *         _INVALID_MODEL, _RUNTIME_UNAVAILABLE, _UNSUPPORTED, _INVALID_ARGUMENT.
+ *         _INVALID_MODEL, _RUNTIME_UNAVAILABLE, _UNSUPPORTED, _INVALID_ARGUMENT,
+ *         _PIPELINE_CONFIG (a pipeline in `options` that does not fit the model), _NULL_ARGUMENT.
  *
  * Ownership: `path` and `options` are read during the call only; the caller owns `*model_out`
  * and releases it with inferkit_model_close.
@@ -1063,7 +1070,7 @@ inferkit_status inferkit_model_open_bytes(const char *name,
  * times as it was handed out (by open, clone or the registry).
  *
  * \param model A model handle, or NULL.
- * \return The new handle; NULL for NULL.
+ * \return The new handle; NULL for NULL (and if inferkit fails internally).
  *
  * Ownership: the caller owns the returned handle (one more count) and releases it with
  * inferkit_model_close; the model stays loaded until every count is closed.
@@ -1079,10 +1086,10 @@ INFERKIT_API struct inferkit_model *inferkit_model_clone(const struct inferkit_m
  *
  * \param model A model handle, or NULL (nothing happens).
  *
- * Ownership: takes `model` back from the caller; close each handle once. Strings read from it
- * are released with it.
- * Thread safety: must not race with other calls on the same handle; other handles to the model
- * stay valid.
+ * Ownership: takes one count back from the caller; close a pointer as many times as it was handed
+ * out. Strings read from the model live until its last count is closed.
+ * Thread safety: must not race with calls that use the count it closes; it may run while other
+ * counts of the model are in use, even when their pointer is equal.
  */
 INFERKIT_API void inferkit_model_close(struct inferkit_model *model);
 
@@ -1262,7 +1269,8 @@ inferkit_status inferkit_model_metrics_json(const struct inferkit_model *model,
  * \param value_out Receives the value.
  * \param error_out Receives an error on failure; may be NULL.
  * \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT, INFERKIT_STATUS_NULL_ARGUMENT,
- *         or INFERKIT_STATUS_BYTE_LENGTH_MISMATCH.
+ *         INFERKIT_STATUS_BYTE_LENGTH_MISMATCH, INFERKIT_STATUS_SHAPE_OVERFLOW or
+ *         INFERKIT_STATUS_INVALID_TENSOR_DATA.
  *
  * Ownership: the caller owns `*value_out` and releases it with inferkit_value_free. `data` is copied.
  * Thread safety: thread-safe.
@@ -1284,9 +1292,11 @@ inferkit_status inferkit_value_new_tensor(uint32_t dtype,
  * \param strings One pointer per element, row-major.
  * \param lengths Each string's length in bytes, or NULL when every string is NUL-terminated.
  *        Strings are bytes (usually UTF-8) and may hold NUL when lengths are given.
+ * \param count Number of strings (and of lengths): the product of the dims.
  * \param value_out Receives the value.
  * \param error_out Receives an error on failure; may be NULL.
- * \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+ * \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT (a count that is not the
+ *         shape's), INFERKIT_STATUS_SHAPE_OVERFLOW or INFERKIT_STATUS_NULL_ARGUMENT.
  *
  * Ownership: the caller owns `*value_out` and releases it with inferkit_value_free. The strings are copied.
  * Thread safety: thread-safe.
@@ -1296,6 +1306,7 @@ inferkit_status inferkit_value_new_strings(const int64_t *shape,
                                            size_t rank,
                                            const char *const *strings,
                                            const size_t *lengths,
+                                           size_t count,
                                            struct inferkit_value **value_out,
                                            struct inferkit_error **error_out);
 
@@ -1327,7 +1338,8 @@ inferkit_status inferkit_value_new_sequence(const struct inferkit_value *const *
  * \param values A tensor value of the same length.
  * \param value_out Receives the value.
  * \param error_out Receives an error on failure; may be NULL.
- * \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+ * \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT, INFERKIT_STATUS_NULL_ARGUMENT,
+ *         or INFERKIT_STATUS_INVALID_TENSOR_DATA (not 1-D, or lengths differ).
  *
  * Ownership: the caller owns `*value_out` and releases it with inferkit_value_free. `keys` and `values` are copied and stay the caller's.
  * Thread safety: thread-safe.
@@ -1534,8 +1546,8 @@ INFERKIT_API void inferkit_request_clear(struct inferkit_request *request);
  * \brief Adds an input tensor that borrows its data: no copy is made.
  *
  * The byte length is checked against dtype and shape, and the tensor against the model's
- * signature, when the request runs. Hosts whose memory may move (Go, managed runtimes) use
- * inferkit_request_add_tensor_copy.
+ * signature, when the request runs. Hosts that may not lend memory past a call (Go without
+ * runtime.Pinner, managed runtimes whose memory moves) use inferkit_request_add_tensor_copy.
  *
  * \param request The request.
  * \param name The input's name, NUL-terminated UTF-8.
@@ -1597,8 +1609,10 @@ inferkit_status inferkit_request_add_tensor_copy(struct inferkit_request *reques
  * \param rank Number of dims (0: a scalar).
  * \param strings One pointer per element, row-major.
  * \param lengths Each string's length in bytes, or NULL when every string is NUL-terminated.
+ * \param count Number of strings (and of lengths): the product of the dims.
  * \param error_out Receives an error on failure; may be NULL.
- * \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+ * \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT (a count that is not the
+ *         shape's), INFERKIT_STATUS_SHAPE_OVERFLOW or INFERKIT_STATUS_NULL_ARGUMENT.
  *
  * Ownership: everything is copied.
  * Thread safety: not thread-safe for `request`; use it from one thread at a time.
@@ -1610,6 +1624,7 @@ inferkit_status inferkit_request_add_strings(struct inferkit_request *request,
                                              size_t rank,
                                              const char *const *strings,
                                              const size_t *lengths,
+                                             size_t count,
                                              struct inferkit_error **error_out);
 
 /**
@@ -1647,7 +1662,8 @@ inferkit_status inferkit_request_add_value(struct inferkit_request *request,
  * \param data_len Length of `data`.
  * \param error_out Receives an error on failure; may be NULL.
  * \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT,
- *         INFERKIT_STATUS_BYTE_LENGTH_MISMATCH or INFERKIT_STATUS_NULL_ARGUMENT.
+ *         INFERKIT_STATUS_BYTE_LENGTH_MISMATCH, INFERKIT_STATUS_SHAPE_OVERFLOW,
+ *         INFERKIT_STATUS_INVALID_TENSOR_DATA or INFERKIT_STATUS_NULL_ARGUMENT.
  *
  * Ownership: everything is copied.
  * Thread safety: not thread-safe for `request`; use it from one thread at a time.
@@ -1780,7 +1796,8 @@ inferkit_status inferkit_request_set_timeout_us(struct inferkit_request *request
  * \param request The request.
  * \param deadline_ns Nanoseconds on CLOCK_MONOTONIC; 0 removes the deadline.
  * \param error_out Receives an error on failure; may be NULL.
- * \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+ * \return INFERKIT_STATUS_OK, INFERKIT_STATUS_NULL_ARGUMENT, or INFERKIT_STATUS_UNSUPPORTED on
+ *         a platform without CLOCK_MONOTONIC (use inferkit_request_set_timeout_us there).
  *
  * Ownership: nothing is handed out.
  * Thread safety: not thread-safe for `request`; use it from one thread at a time.
@@ -1814,6 +1831,9 @@ inferkit_status inferkit_request_set_outputs(struct inferkit_request *request,
 /**
  * \brief Runs the request and blocks until its outputs are ready.
  *
+ * To bound or cancel a wait, give the request a timeout or deadline, or submit it and cancel the
+ * pending handle.
+ *
  * The inputs are checked against the model's signature first: a request that does not fit fails
  * with the matching status (UNKNOWN_INPUT, MISSING_INPUT, DTYPE_MISMATCH, RANK_MISMATCH,
  * DIM_MISMATCH, BYTE_LENGTH_MISMATCH, TYPE_MISMATCH, …) before ONNX Runtime sees it. With a
@@ -1838,8 +1858,11 @@ inferkit_status inferkit_request_run(const struct inferkit_request *request,
                                      struct inferkit_error **error_out);
 
 /**
- * \brief Submits the request and returns at once (or after running it, when a session was idle
- * and the queue empty).
+ * \brief Submits the request: it is queued, or run on this thread when a session is idle.
+ *
+ * A thread that finds a session idle runs the queue's requests (its own and others', with their
+ * callbacks) until the queue is empty before it returns; under a timed batching policy it may
+ * also wait up to max_queue_delay_us for a fuller batch. inferkit_request_run does the same.
  *
  * The request's inputs are copied, so it may be changed, run again or freed as soon as this
  * returns. Failures found at submission (NULL arguments, inputs that do not fit the signature,
@@ -1919,6 +1942,20 @@ INFERKIT_API void inferkit_pending_free(struct inferkit_pending *pending);
  * Thread safety: thread-safe; outputs are read-only.
  */
 INFERKIT_API size_t inferkit_outputs_count(const struct inferkit_outputs *outputs);
+
+/**
+ * \brief The name of output `index`, whatever its kind.
+ *
+ * \param outputs Outputs from a request, or NULL.
+ * \param index From 0 to inferkit_outputs_count - 1.
+ * \return NUL-terminated UTF-8; NULL for NULL or an index out of range.
+ *
+ * Ownership: the name belongs to `outputs` and lives until inferkit_outputs_free.
+ * Thread safety: thread-safe; outputs are read-only.
+ */
+INFERKIT_API
+const char *inferkit_outputs_name(const struct inferkit_outputs *outputs,
+                                  size_t index);
 
 /**
  * \brief Finds an output by name.
@@ -2095,13 +2132,14 @@ INFERKIT_API void inferkit_registry_close(struct inferkit_registry *registry);
  * \param registry The registry.
  * \param name The model's name, NUL-terminated.
  * \param version The version number, or 0 to select by `label` or by default.
- * \param label A label (NUL-terminated), or NULL for the default: the newest ready version the
- *        policy serves.
+ * \param label A label (NUL-terminated), or NULL; with version 0 and no label, the default: the
+ *        newest ready version the policy serves.
  * \param model_out Receives a model handle.
  * \param version_out Receives the version's number; may be NULL.
  * \param error_out Receives an error on failure; may be NULL.
  * \return INFERKIT_STATUS_OK; INFERKIT_STATUS_UNKNOWN_MODEL, _UNKNOWN_VERSION, _UNKNOWN_LABEL,
- *         _NO_VERSION_AVAILABLE.
+ *         _NO_VERSION_AVAILABLE; _INVALID_ARGUMENT for a version and a label together;
+ *         _NULL_ARGUMENT.
  *
  * Ownership: the caller owns `*model_out` and releases it with inferkit_model_close.
  * Thread safety: thread-safe.

@@ -30,7 +30,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum ErrorCode {
     /// Success (C status only).
     Ok = 0,
-    /// A panic inside inferkit was caught at the C boundary. This is a bug: please report it.
+    /// A panic inside inferkit was caught, at the C boundary or while inferkit held a request
+    /// (which is then answered with it). This is a bug: please report it.
     Panic = 1,
     /// A required pointer argument was NULL.
     NullArgument = 2,
@@ -419,6 +420,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// See [`ErrorCode::Panic`]: inferkit panicked while it held this request (a bug; the request
+    /// is answered instead of lost).
+    #[error("model `{model}`: {message} (this is a bug in inferkit)")]
+    Panicked {
+        /// The model's name.
+        model: String,
+        /// What inferkit was doing.
+        message: String,
+    },
     /// See [`ErrorCode::Inference`].
     #[error("model `{model}`: ONNX Runtime failed: {message}")]
     Inference {
@@ -602,6 +612,7 @@ impl Error {
             Error::UnknownOutput { .. } => ErrorCode::UnknownOutput,
             Error::InvalidTensorData { .. } => ErrorCode::InvalidTensorData,
             Error::TypeMismatch { .. } => ErrorCode::TypeMismatch,
+            Error::Panicked { .. } => ErrorCode::Panic,
             Error::Inference { .. } => ErrorCode::Inference,
             Error::QueueFull { .. } => ErrorCode::QueueFull,
             Error::DeadlineExceeded { .. } => ErrorCode::DeadlineExceeded,

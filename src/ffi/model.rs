@@ -97,7 +97,8 @@ fn options_or_default(options: *const inferkit_model_options) -> Result<ModelOpt
 /// \param model_out Receives the model.
 /// \param error_out Receives an error on failure; may be NULL.
 /// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_MODEL_NOT_FOUND, _MODEL_UNREADABLE,
-///         _INVALID_MODEL, _RUNTIME_UNAVAILABLE, _UNSUPPORTED, _INVALID_ARGUMENT.
+///         _INVALID_MODEL, _RUNTIME_UNAVAILABLE, _UNSUPPORTED, _INVALID_ARGUMENT,
+///         _PIPELINE_CONFIG (a pipeline in `options` that does not fit the model), _NULL_ARGUMENT.
 ///
 /// Ownership: `path` and `options` are read during the call only; the caller owns `*model_out`
 /// and releases it with inferkit_model_close.
@@ -162,7 +163,7 @@ pub extern "C" fn inferkit_model_open_bytes(
 /// times as it was handed out (by open, clone or the registry).
 ///
 /// \param model A model handle, or NULL.
-/// \return The new handle; NULL for NULL.
+/// \return The new handle; NULL for NULL (and if inferkit fails internally).
 ///
 /// Ownership: the caller owns the returned handle (one more count) and releases it with
 /// inferkit_model_close; the model stays loaded until every count is closed.
@@ -181,10 +182,10 @@ pub extern "C" fn inferkit_model_clone(model: *const inferkit_model) -> *mut inf
 ///
 /// \param model A model handle, or NULL (nothing happens).
 ///
-/// Ownership: takes `model` back from the caller; close each handle once. Strings read from it
-/// are released with it.
-/// Thread safety: must not race with other calls on the same handle; other handles to the model
-/// stay valid.
+/// Ownership: takes one count back from the caller; close a pointer as many times as it was handed
+/// out. Strings read from the model live until its last count is closed.
+/// Thread safety: must not race with calls that use the count it closes; it may run while other
+/// counts of the model are in use, even when their pointer is equal.
 #[no_mangle]
 pub extern "C" fn inferkit_model_close(model: *mut inferkit_model) {
     guard_value((), || free_arc(model))

@@ -35,8 +35,9 @@ fn edit(
 /// \brief Creates model options with the defaults.
 ///
 /// The defaults: the name from the file, 1 intra-op and 1 inter-op thread, spinning off, all graph
-/// optimisations, the CPU provider, as many instances as CPUs (at most 4), batching up to 32 rows
-/// without waiting, a queue of 1024, no default timeout, no pipeline.
+/// optimisations, the CPU provider, as many instances as CPUs (at most 4), no batching (a batch
+/// size of 1: turn it on with inferkit_model_options_set_batching), a queue of 1024, no default
+/// timeout, no pipeline.
 ///
 /// \param options_out Receives the options.
 /// \param error_out Receives an error on failure; may be NULL.
@@ -205,8 +206,8 @@ pub extern "C" fn inferkit_model_options_set_instances(
 /// \brief Sets queueing and batching.
 ///
 /// \param options The options to change.
-/// \param max_batch_size Rows per batch, 1 to INFERKIT_MAX_BATCH_SIZE (1 turns batching off;
-///        default 32).
+/// \param max_batch_size Rows per batch, 1 to INFERKIT_MAX_BATCH_SIZE (1, the default, turns
+///        batching off).
 /// \param max_queue_delay_us How long to wait for a fuller batch, up to
 ///        INFERKIT_MAX_QUEUE_DELAY_US (0, the default: never wait).
 /// \param max_queue_size Requests waiting at most, 1 to INFERKIT_MAX_QUEUE_SIZE (default 1024;
@@ -270,7 +271,8 @@ pub extern "C" fn inferkit_model_options_set_preferred_batch_sizes(
 /// \param options The options to change.
 /// \param toml_text NUL-terminated UTF-8.
 /// \param error_out Receives an error on failure; may be NULL.
-/// \return INFERKIT_STATUS_OK, or INFERKIT_STATUS_CONFIG with the key and line.
+/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_CONFIG with the key and line;
+///         INFERKIT_STATUS_NULL_ARGUMENT; INFERKIT_STATUS_INVALID_ARGUMENT (not UTF-8).
 ///
 /// Ownership: `toml_text` is read during the call only.
 /// Thread safety: not thread-safe for `options`; use them from one thread at a time.

@@ -88,6 +88,27 @@ pub extern "C" fn inferkit_outputs_count(outputs: *const inferkit_outputs) -> us
     })
 }
 
+/// \brief The name of output `index`, whatever its kind.
+///
+/// \param outputs Outputs from a request, or NULL.
+/// \param index From 0 to inferkit_outputs_count - 1.
+/// \return NUL-terminated UTF-8; NULL for NULL or an index out of range.
+///
+/// Ownership: the name belongs to `outputs` and lives until inferkit_outputs_free.
+/// Thread safety: thread-safe; outputs are read-only.
+#[no_mangle]
+pub extern "C" fn inferkit_outputs_name(
+    outputs: *const inferkit_outputs,
+    index: usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        try_ref(outputs, "outputs")
+            .ok()
+            .and_then(|o| o.names.get(index))
+            .map_or(std::ptr::null(), |n| n.as_ptr())
+    })
+}
+
 /// \brief Finds an output by name.
 ///
 /// \param outputs Outputs from a request.

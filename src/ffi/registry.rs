@@ -7,10 +7,10 @@ use super::error::give_string;
 use super::model::{inferkit_model, new_model_handle};
 use super::ownership::{free_box, give_box, try_ref, Castable, Opaque, OwnershipBox};
 use super::{c_str, guard, guard_value, inferkit_error, out, write_opt};
-use crate::error::{ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::repository::{Registry, RegistryOptions, Select};
 
-/// A model repository. Thread-safe: select, infer and reload from any threads. Open with
+/// A model repository. Thread-safe: select versions, change labels and reload from any threads. Open with
 /// `inferkit_registry_open`, release with `inferkit_registry_close`.
 pub struct inferkit_registry {
     _opaque: Opaque,
@@ -115,13 +115,14 @@ impl SelectOwned {
 /// \param registry The registry.
 /// \param name The model's name, NUL-terminated.
 /// \param version The version number, or 0 to select by `label` or by default.
-/// \param label A label (NUL-terminated), or NULL for the default: the newest ready version the
-///        policy serves.
+/// \param label A label (NUL-terminated), or NULL; with version 0 and no label, the default: the
+///        newest ready version the policy serves.
 /// \param model_out Receives a model handle.
 /// \param version_out Receives the version's number; may be NULL.
 /// \param error_out Receives an error on failure; may be NULL.
 /// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_UNKNOWN_MODEL, _UNKNOWN_VERSION, _UNKNOWN_LABEL,
-///         _NO_VERSION_AVAILABLE.
+///         _NO_VERSION_AVAILABLE; _INVALID_ARGUMENT for a version and a label together;
+///         _NULL_ARGUMENT.
 ///
 /// Ownership: the caller owns `*model_out` and releases it with inferkit_model_close.
 /// Thread safety: thread-safe.
@@ -140,6 +141,12 @@ pub extern "C" fn inferkit_registry_model(
             registry,
             name,
             || {
+                if version != 0 && !label.is_null() {
+                    return Err(Error::InvalidArgument {
+                        name: "label",
+                        reason: "give a version or a label, not both".into(),
+                    });
+                }
                 Ok(if version != 0 {
                     SelectOwned::Version(version)
                 } else if !label.is_null() {

@@ -190,8 +190,8 @@ pub extern "C" fn inferkit_request_clear(request: *mut inferkit_request) {
 /// \brief Adds an input tensor that borrows its data: no copy is made.
 ///
 /// The byte length is checked against dtype and shape, and the tensor against the model's
-/// signature, when the request runs. Hosts whose memory may move (Go, managed runtimes) use
-/// inferkit_request_add_tensor_copy.
+/// signature, when the request runs. Hosts that may not lend memory past a call (Go without
+/// runtime.Pinner, managed runtimes whose memory moves) use inferkit_request_add_tensor_copy.
 ///
 /// \param request The request.
 /// \param name The input's name, NUL-terminated UTF-8.
@@ -279,8 +279,10 @@ pub extern "C" fn inferkit_request_add_tensor_copy(
 /// \param rank Number of dims (0: a scalar).
 /// \param strings One pointer per element, row-major.
 /// \param lengths Each string's length in bytes, or NULL when every string is NUL-terminated.
+/// \param count Number of strings (and of lengths): the product of the dims.
 /// \param error_out Receives an error on failure; may be NULL.
-/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT (a count that is not the
+///         shape's), INFERKIT_STATUS_SHAPE_OVERFLOW or INFERKIT_STATUS_NULL_ARGUMENT.
 ///
 /// Ownership: everything is copied.
 /// Thread safety: not thread-safe for `request`; use it from one thread at a time.
@@ -292,12 +294,13 @@ pub extern "C" fn inferkit_request_add_strings(
     rank: usize,
     strings: *const *const c_char,
     lengths: *const usize,
+    count: usize,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
         let r = try_mut(request, "request")?;
         let name = c_str(name, "name")?.to_string();
-        let tensor = strings_tensor(shape, rank, strings, lengths)?;
+        let tensor = strings_tensor(shape, rank, strings, lengths, count)?;
         r.add(Entry {
             name,
             dtype: DType::String,
@@ -353,7 +356,8 @@ pub extern "C" fn inferkit_request_add_value(
 /// \param data_len Length of `data`.
 /// \param error_out Receives an error on failure; may be NULL.
 /// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT,
-///         INFERKIT_STATUS_BYTE_LENGTH_MISMATCH or INFERKIT_STATUS_NULL_ARGUMENT.
+///         INFERKIT_STATUS_BYTE_LENGTH_MISMATCH, INFERKIT_STATUS_SHAPE_OVERFLOW,
+///         INFERKIT_STATUS_INVALID_TENSOR_DATA or INFERKIT_STATUS_NULL_ARGUMENT.
 ///
 /// Ownership: everything is copied.
 /// Thread safety: not thread-safe for `request`; use it from one thread at a time.
@@ -526,8 +530,9 @@ pub extern "C" fn inferkit_request_set_timeout_us(
     })
 }
 
-/// The `Instant` of a CLOCK_MONOTONIC reading in nanoseconds (Rust's `Instant` reads that clock
-/// on Linux and the BSDs; on macOS both read the same uptime clock).
+/// The `Instant` of a CLOCK_MONOTONIC reading in nanoseconds: the distance from now on that
+/// clock, added to `Instant::now()` (the two clocks need not be the same one; only their rates
+/// must agree, which holds while the machine is awake).
 #[cfg(unix)]
 fn instant_of_monotonic_ns(deadline_ns: u64) -> Result<Instant> {
     let mut ts = libc::timespec {
@@ -571,7 +576,8 @@ fn instant_of_monotonic_ns(_deadline_ns: u64) -> Result<Instant> {
 /// \param request The request.
 /// \param deadline_ns Nanoseconds on CLOCK_MONOTONIC; 0 removes the deadline.
 /// \param error_out Receives an error on failure; may be NULL.
-/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_NULL_ARGUMENT, or INFERKIT_STATUS_UNSUPPORTED on
+///         a platform without CLOCK_MONOTONIC (use inferkit_request_set_timeout_us there).
 ///
 /// Ownership: nothing is handed out.
 /// Thread safety: not thread-safe for `request`; use it from one thread at a time.
@@ -624,6 +630,9 @@ pub extern "C" fn inferkit_request_set_outputs(
 }
 
 /// \brief Runs the request and blocks until its outputs are ready.
+///
+/// To bound or cancel a wait, give the request a timeout or deadline, or submit it and cancel the
+/// pending handle.
 ///
 /// The inputs are checked against the model's signature first: a request that does not fit fails
 /// with the matching status (UNKNOWN_INPUT, MISSING_INPUT, DTYPE_MISMATCH, RANK_MISMATCH,
@@ -691,12 +700,15 @@ fn pipeline_input(p: &PipelineData) -> Result<PipelineInput<'_>> {
 /// and `error` describes it. The callee owns both and releases them with inferkit_outputs_free and
 /// inferkit_error_free (now or later, on any thread).
 ///
-/// It runs on the thread that completes the request: the submitting thread, before
-/// inferkit_request_submit returns, when a session was idle; otherwise a thread that is finishing
-/// another inference of the same model (an application thread inside an inferkit call). It must
-/// return promptly, must not block on other requests of the same model (a blocking run on that
-/// model from here returns INFERKIT_STATUS_WOULD_DEADLOCK; submit instead), and must not unwind
-/// (throw) through inferkit.
+/// It runs on the thread that completes the request, always an application thread inside an
+/// inferkit call, never a thread of inferkit's own: the submitting thread, before
+/// inferkit_request_submit returns, when a session was idle; the thread calling
+/// inferkit_pending_cancel, before it returns, for a withdrawn request; otherwise a thread that is
+/// running another request of the same model. It must return promptly, must not block on other
+/// requests of the same model (a blocking run on that model from here returns
+/// INFERKIT_STATUS_WOULD_DEADLOCK; submit instead), and must not unwind (throw) through inferkit.
+/// inferkit never reads through `userdata`: any pointer-sized value will do (a handle number, as
+/// Go's cgo.Handle).
 pub type inferkit_callback = Option<
     extern "C" fn(
         userdata: *mut c_void,
@@ -745,8 +757,11 @@ fn deliver<T>(
     }
 }
 
-/// \brief Submits the request and returns at once (or after running it, when a session was idle
-/// and the queue empty).
+/// \brief Submits the request: it is queued, or run on this thread when a session is idle.
+///
+/// A thread that finds a session idle runs the queue's requests (its own and others', with their
+/// callbacks) until the queue is empty before it returns; under a timed batching policy it may
+/// also wait up to max_queue_delay_us for a fuller batch. inferkit_request_run does the same.
 ///
 /// The request's inputs are copied, so it may be changed, run again or freed as soon as this
 /// returns. Failures found at submission (NULL arguments, inputs that do not fit the signature,

@@ -37,7 +37,7 @@ pub extern "C" fn inferkit_version() -> *const c_char {
 /// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_version_number() -> u32 {
-    version_number(crate::VERSION)
+    guard_value(0, || version_number(crate::VERSION))
 }
 
 fn version_number(version: &str) -> u32 {
@@ -64,8 +64,10 @@ fn version_number(version: &str) -> u32 {
 /// Thread safety: thread-safe.
 #[no_mangle]
 pub extern "C" fn inferkit_abi_version(major_out: *mut u32, minor_out: *mut u32) {
-    write_opt(major_out, ABI_VERSION_MAJOR);
-    write_opt(minor_out, ABI_VERSION_MINOR);
+    guard_value((), || {
+        write_opt(major_out, ABI_VERSION_MAJOR);
+        write_opt(minor_out, ABI_VERSION_MINOR);
+    })
 }
 
 /// \brief Whether this library serves a host built with a header of ABI `built_major`.`built_minor`.
@@ -83,7 +85,9 @@ pub extern "C" fn inferkit_abi_version(major_out: *mut u32, minor_out: *mut u32)
 pub extern "C" fn inferkit_abi_compatible(built_major: u32, built_minor: u32) -> bool {
     // (`built_minor <= ABI_VERSION_MINOR`, written so that it stays a comparison while the minor
     // is 0.)
-    built_major == ABI_VERSION_MAJOR && ABI_VERSION_MINOR.checked_sub(built_minor).is_some()
+    guard_value(false, || {
+        built_major == ABI_VERSION_MAJOR && ABI_VERSION_MINOR.checked_sub(built_minor).is_some()
+    })
 }
 
 /// \brief Loads ONNX Runtime for the process.

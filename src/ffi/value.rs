@@ -99,9 +99,10 @@ pub(crate) fn strings_tensor(
     rank: usize,
     strings: *const *const c_char,
     lengths: *const usize,
+    count: usize,
 ) -> Result<Tensor> {
     let (_, _, shape) = parse_entry(c"strings".as_ptr(), DType::String as u32, shape, rank)?;
-    let count = shape
+    let elements = shape
         .iter()
         .try_fold(1usize, |acc, d| acc.checked_mul(*d))
         .ok_or_else(|| Error::ShapeOverflow {
@@ -109,6 +110,14 @@ pub(crate) fn strings_tensor(
             input: String::new(),
             shape: shape.clone(),
         })?;
+    // The arrays' length comes from the caller, never from the shape alone: a shape that does not
+    // match them is an error, not a read past their end.
+    if elements != count {
+        return Err(Error::InvalidArgument {
+            name: "count",
+            reason: format!("the shape {shape:?} holds {elements} strings; count is {count}"),
+        });
+    }
     let pointers = c_slice(strings, count, "strings")?;
     let lengths = if lengths.is_null() {
         None
@@ -146,7 +155,8 @@ pub(crate) fn strings_tensor(
 /// \param value_out Receives the value.
 /// \param error_out Receives an error on failure; may be NULL.
 /// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT, INFERKIT_STATUS_NULL_ARGUMENT,
-///         or INFERKIT_STATUS_BYTE_LENGTH_MISMATCH.
+///         INFERKIT_STATUS_BYTE_LENGTH_MISMATCH, INFERKIT_STATUS_SHAPE_OVERFLOW or
+///         INFERKIT_STATUS_INVALID_TENSOR_DATA.
 ///
 /// Ownership: the caller owns `*value_out` and releases it with inferkit_value_free. `data` is copied.
 /// Thread safety: thread-safe.
@@ -178,9 +188,11 @@ pub extern "C" fn inferkit_value_new_tensor(
 /// \param strings One pointer per element, row-major.
 /// \param lengths Each string's length in bytes, or NULL when every string is NUL-terminated.
 ///        Strings are bytes (usually UTF-8) and may hold NUL when lengths are given.
+/// \param count Number of strings (and of lengths): the product of the dims.
 /// \param value_out Receives the value.
 /// \param error_out Receives an error on failure; may be NULL.
-/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT (a count that is not the
+///         shape's), INFERKIT_STATUS_SHAPE_OVERFLOW or INFERKIT_STATUS_NULL_ARGUMENT.
 ///
 /// Ownership: the caller owns `*value_out` and releases it with inferkit_value_free. The strings are copied.
 /// Thread safety: thread-safe.
@@ -190,12 +202,13 @@ pub extern "C" fn inferkit_value_new_strings(
     rank: usize,
     strings: *const *const c_char,
     lengths: *const usize,
+    count: usize,
     value_out: *mut *mut inferkit_value,
     error_out: *mut *mut inferkit_error,
 ) -> ErrorCode {
     guard(error_out, || {
         let value_out = out(value_out, "value_out")?;
-        let tensor = strings_tensor(shape, rank, strings, lengths)?;
+        let tensor = strings_tensor(shape, rank, strings, lengths, count)?;
         give_box(value_out, Value::Tensor(tensor));
         Ok(())
     })
@@ -238,7 +251,8 @@ pub extern "C" fn inferkit_value_new_sequence(
 /// \param values A tensor value of the same length.
 /// \param value_out Receives the value.
 /// \param error_out Receives an error on failure; may be NULL.
-/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT or INFERKIT_STATUS_NULL_ARGUMENT.
+/// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_INVALID_ARGUMENT, INFERKIT_STATUS_NULL_ARGUMENT,
+///         or INFERKIT_STATUS_INVALID_TENSOR_DATA (not 1-D, or lengths differ).
 ///
 /// Ownership: the caller owns `*value_out` and releases it with inferkit_value_free. `keys` and `values` are copied and stay the caller's.
 /// Thread safety: thread-safe.

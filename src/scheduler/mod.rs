@@ -255,7 +255,7 @@ struct Carry<'a>(Option<Arc<Request>>, &'a str);
 impl Drop for Carry<'_> {
     fn drop(&mut self) {
         if let Some(r) = self.0.take() {
-            r.slot.complete(Err(Error::Inference {
+            r.slot.complete(Err(Error::Panicked {
                 model: self.1.to_string(),
                 message: "inferkit panicked before running this request".into(),
             }));
@@ -823,7 +823,7 @@ impl Scheduler {
             fn drop(&mut self) {
                 if std::thread::panicking() {
                     for r in self.0 {
-                        r.slot.complete(Err(Error::Inference {
+                        r.slot.complete(Err(Error::Panicked {
                             model: self.1.to_string(),
                             message: "inferkit panicked while running this batch".into(),
                         }));

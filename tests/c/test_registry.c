@@ -61,6 +61,12 @@ static void check_registry(void) {
   CHECK(version == 1, "stable is version %llu", (unsigned long long)version);
   if (stable) check_against(stable, "mlp", "classifier@stable");
   EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_model(reg, "classifier", 2, NULL, &v2, &version, error_out));
+  {
+    /* a version and a label together are ambiguous: refused, nothing written */
+    inferkit_model *both = NULL;
+    EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "not both", inferkit_registry_model(reg, "classifier", 2, "stable", &both, NULL, error_out));
+    CHECK(both == NULL, "no model on failure");
+  }
   CHECK(version == 2, "version 2");
   if (v2) check_against(v2, "mlp_v2", "classifier@2");
   EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_registry_model(reg, "classifier", 0, NULL, &m, &version, error_out));

@@ -284,11 +284,21 @@ static void strings_and_values(void) {
   inferkit_value *value = NULL;
   inferkit_outputs *out;
   if (!req || !vreq) goto done;
-  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "name", inferkit_request_add_strings(req, NULL, two, 1, words, NULL, error_out));
-  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "request", inferkit_request_add_strings(NULL, "words", two, 1, words, NULL, error_out));
-  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_add_strings(req, "words", two, 1, words, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "name", inferkit_request_add_strings(req, NULL, two, 1, words, NULL, 2, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "request", inferkit_request_add_strings(NULL, "words", two, 1, words, NULL, 2, error_out));
+  /* the count must be the shape's: one string short is refused, not read past */
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "holds 2 strings; count is 1", inferkit_request_add_strings(req, "words", two, 1, words, NULL, 1, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_add_strings(req, "words", two, 1, words, NULL, 2, error_out));
   out = run_ok(req, "strings");
   CHECK(inferkit_outputs_count(out) == 2, "plural and ids");
+  /* every output has a readable name by index, whatever its kind (a string tensor here) */
+  for (size_t i = 0; i < inferkit_outputs_count(out); i++) {
+    const char *name = inferkit_outputs_name(out, i);
+    size_t found = 99;
+    CHECK(name != NULL && inferkit_outputs_find(out, name, &found, NULL) == INFERKIT_STATUS_OK && found == i,
+          "output %zu is named and found by its name", i);
+  }
+  CHECK(inferkit_outputs_name(out, 2) == NULL && inferkit_outputs_name(NULL, 0) == NULL, "no name out of range");
   inferkit_outputs_free(out);
   /* a tensor given as a value runs as the same tensor given as a tensor */
   CHECK(inferkit_value_new_tensor(INFERKIT_DTYPE_F32, row, 2, mlp_in.tensors[0].data, 16 * sizeof(float), &value, NULL) == INFERKIT_STATUS_OK, "value");
@@ -380,7 +390,7 @@ static void tensors_or_a_pipeline_input(void) {
   {
     const char *w[1] = {"a"};
     int64_t one[1] = {1};
-    EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "not both", inferkit_request_add_strings(req, "x", one, 1, w, NULL, error_out));
+    EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "not both", inferkit_request_add_strings(req, "x", one, 1, w, NULL, 1, error_out));
   }
   /* without a declared pipeline the tensor feeds the model's first input */
   expect_mlp_rows(req, 3, "pipeline tensor without a pipeline");

@@ -47,7 +47,7 @@ static void strings_in_and_out(void) {
   const char *words[3] = {"cat", "d\0g", "emu"};
   size_t lengths[3] = {3, 3, 3};
   int64_t shape[1] = {3};
-  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_add_strings(req, "words", shape, 1, words, lengths, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_add_strings(req, "words", shape, 1, words, lengths, 3, error_out));
   inferkit_outputs *outputs = NULL;
   EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_run(req, &outputs, error_out));
   if (outputs) {
@@ -76,13 +76,13 @@ static void strings_in_and_out(void) {
   inferkit_request_clear(req);
   const char *dog[1] = {"dog"};
   int64_t one[1] = {1};
-  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_add_strings(req, "words", one, 1, dog, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_add_strings(req, "words", one, 1, dog, NULL, 1, error_out));
   outputs = NULL;
   EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_run(req, &outputs, error_out));
   inferkit_outputs_free(outputs);
   const char *null_string[1] = {NULL};
-  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "strings", inferkit_request_add_strings(req, "words", one, 1, null_string, NULL, error_out));
-  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "strings", inferkit_request_add_strings(req, "words", one, 1, NULL, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "strings", inferkit_request_add_strings(req, "words", one, 1, null_string, NULL, 1, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "strings", inferkit_request_add_strings(req, "words", one, 1, NULL, NULL, 1, error_out));
   /* The type is described for C readers. */
   uint32_t kind = 0;
   const char *type = NULL;
@@ -350,7 +350,8 @@ static void nesting_and_lengths_are_bounded(void) {
   EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "more than memory", inferkit_value_new_sequence(items, SIZE_MAX / 4, &seq, error_out));
   int64_t huge[2] = {INT64_C(1) << 40, INT64_C(1) << 20};
   const char *s[1] = {"a"};
-  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "more than memory", inferkit_value_new_strings(huge, 2, s, NULL, &seq, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "count is 1", inferkit_value_new_strings(huge, 2, s, NULL, 1, &seq, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "more than memory", inferkit_value_new_strings(huge, 2, s, NULL, (size_t)1 << 60, &seq, error_out));
 }
 
 /* Element sizes; 0 for strings, packed types narrower than a byte, and numbers that are no dtype. */

@@ -214,7 +214,7 @@ class Inferkit:
             "inferkit_outputs_value": (P, [P, S]),
             "inferkit_outputs_free": (None, [P]),
             "inferkit_value_new_tensor": (U32, [U32, ctypes.POINTER(I64), S, P, S, PP, PP]),
-            "inferkit_value_new_strings": (U32, [ctypes.POINTER(I64), S, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(S), PP, PP]),
+            "inferkit_value_new_strings": (U32, [ctypes.POINTER(I64), S, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(S), S, PP, PP]),
             "inferkit_value_new_sequence": (U32, [ctypes.POINTER(P), S, PP, PP]),
             "inferkit_value_new_map": (U32, [P, P, PP, PP]),
             "inferkit_value_new_optional": (U32, [P, PP, PP]),
@@ -282,7 +282,7 @@ class Inferkit:
                      for x in arr.reshape(-1)]
             ptrs = (ctypes.c_char_p * max(1, len(items)))(*items)
             lens = (ctypes.c_size_t * max(1, len(items)))(*[len(x) for x in items])
-            self.call(lib.inferkit_value_new_strings, shape, arr.ndim, ptrs, lens, ctypes.byref(out))
+            self.call(lib.inferkit_value_new_strings, shape, arr.ndim, ptrs, lens, len(items), ctypes.byref(out))
             return out.value
         code = ONNX_DTYPE_BY_NAME.get(arr.dtype.name)
         if code is None:
