@@ -144,12 +144,17 @@ jpg = open(os.path.join(FIXTURES, "image.jpg"), "rb").read()
 out("encoded_image", "truncated.jpg", jpg[: len(jpg) // 2])
 
 # --- c_abi_sequence: programs in the byte language of c_abi_sequence.rs -----------------------------
-# Op numbers (byte % 27) and what each reads next, in order; see Program::step.
-OPEN, OPEN_BYTES, OPTIONS, FREE_OPTIONS, NEW_INPUTS, ADD_RAW, ADD_MATCHING = 0, 2, 3, 4, 5, 6, 7
-CLEAR, FREE_INPUTS, INFER, SUBMIT, CANCEL, FREE_REQUEST, CLONE, FREE_MODEL = 9, 10, 11, 13, 15, 16, 17, 18
-TOUCH_OUTPUTS, FREE_OUTPUTS, INFER_OPTIONS, QUERY, PIPELINED, STASH, SPAWN = 19, 20, 21, 22, 23, 24, 25
+# Op numbers (byte % 30) and what each reads next, in order; see Program::step. A program's
+# "requests" are inferkit_request objects made on one of its models (NEW_REQUEST); inputs, pipeline
+# inputs and options are set on them, and RUN / SUBMIT run them.
+OPEN, OPEN_BYTES, OPTIONS, FREE_OPTIONS, NEW_REQUEST, ADD_RAW, ADD_MATCHING = 0, 2, 3, 4, 5, 6, 7
+CLEAR, FREE_REQUEST, RUN, SUBMIT, CANCEL, FREE_PENDING, CLONE, CLOSE_MODEL = 9, 10, 11, 13, 15, 16, 17, 18
+TOUCH_OUTPUTS, FREE_OUTPUTS, REQUEST_OPTIONS, QUERY, PIPELINED, STASH, SPAWN = 19, 20, 21, 22, 23, 24, 25
+ADD_VALUE, DEADLINE, MIX, ADD_STRINGS = 26, 27, 28, 29
 FIX = {n: i for i, n in enumerate(["mlp", "two_io", "identity_all", "int_bool", "f16", "gather", "sequence", "tiny_cnn", "tiny_text", "image224_f32", "mlp_v2", "empty", "corrupt", "truncated", "missing", "dir", "slow", "seq_len", "seq_split", "strings", "zipmap", "dict_in", "optional", "two_bit", "nonutf8"])}
 ASK = 1  # error_out wanted (any byte % 8 != 0)
+# The byte after a run: 0 submits the request again once it ran (it must be accepted), 1 does not.
+RESUBMIT, NO_RESUBMIT = 0, 1
 
 
 def open_model(fixture, options_index=None):
@@ -158,93 +163,184 @@ def open_model(fixture, options_index=None):
     return [OPEN, FIX[fixture], 1, options_index, 1, ASK]
 
 
-def matching(inputs, model, batch=1, seq=3, copy=0, n_inputs=1):
+def new_request(model):
+    # model, request_out wanted, error_out
+    return [NEW_REQUEST, model, 1, ASK]
+
+
+def matching(request, model, batch=1, seq=3, copy=0, n_inputs=1):
     # batch, seq, copy, then per input: fill selector (0: zeros), offset (1: aligned)
-    return [ADD_MATCHING, inputs, model, batch, seq, copy] + [0, 1] * n_inputs
+    return [ADD_MATCHING, request, model, batch, seq, copy] + [0, 1] * n_inputs
 
 
-def infer(model, inputs, mode=0):
-    return [INFER, model, inputs, 1, mode, ASK]
+def run_tail(then=NO_RESUBMIT):
+    # outputs_out wanted, error_out, submit again after an OK run
+    return [1, ASK, then]
+
+
+def run(request, mode=0, then=NO_RESUBMIT):
+    # mode 0: as it is (mode 1 reads a timeout, mode 2 output names, before the run)
+    return [RUN, request, mode] + run_tail(then)
+
+
+def submit(model, request, flags, resubmit=()):
+    # model (whose handle the callback may close), request, flags (1: pending handle wanted,
+    # 2: stash the result, 4: the callback submits a request of its own, 8: the callback closes a
+    # clone of `model`, or with 0x80 `model` itself; 0x70: a callback at all), then the reads of
+    # the callback's own request (`matching` without op, request and model), error_out
+    return [SUBMIT, model, request, flags] + list(resubmit) + [ASK]
 
 
 def query(model):
-    return [QUERY, model, 0, 0, 0, ASK, ASK, ASK, 1, ASK]
+    # io, index, axis, then error_out of tensor_info, tensor_dim, value_type, stats; json; error_out
+    return [QUERY, model, 0, 0, 0, ASK, ASK, ASK, ASK, 1, ASK]
 
+
+def deadline(request, choice, then_run=False):
+    # choice: 0 none, 1 long past, 2 now (past when it runs), 3 in 1 ms, 4 in 10 s, 5 any (8 bytes)
+    return [DEADLINE, request, choice, ASK] + ([1] + run_tail() if then_run else [0])
+
+
+def mix(request, tensor_first, adder, setter, then_run=False):
+    # adder: 0 borrowed f32, 1 copied f32, 2 strings, 3 value; setter: 0 raw tensor, 1 pixels,
+    # 2 encoded, 3 text, 4 token ids
+    return [MIX, request, int(tensor_first), adder, setter] + ([1] + run_tail() if then_run else [0])
+
+
+# A raw f32[16] tensor for the pipeline (what mlp takes once add_batch_dim has run): dtype F32,
+# rank 1, dim DIMS[5] = 16, exact length, shape and data given, fill 0, aligned.
+RAW_F32_16 = [0, 1, 5, 3, 1, 1, 0, 1]
 
 programs = {
     # sequences of maps and sequences of tensors come back as values (touch_outputs walks them)
-    "values_out.bin": open_model("zipmap") + open_model("seq_split") + [NEW_INPUTS, NEW_INPUTS]
-    + matching(0, 0, batch=2) + infer(0, 0) + [TOUCH_OUTPUTS, 0]
-    + matching(1, 1, batch=5) + infer(1, 1) + [TOUCH_OUTPUTS, 1, FREE_OUTPUTS, 0, FREE_OUTPUTS, 0],
-    "mlp_sync.bin": open_model("mlp") + [NEW_INPUTS] + matching(0, 0) + infer(0, 0) + [TOUCH_OUTPUTS, 0, FREE_OUTPUTS, 0] + query(0) + [FREE_MODEL, 0],
+    "values_out.bin": open_model("zipmap") + open_model("seq_split") + new_request(0) + new_request(1)
+    + matching(0, 0, batch=2) + run(0) + [TOUCH_OUTPUTS, 0]
+    + matching(1, 1, batch=5) + run(1) + [TOUCH_OUTPUTS, 1, FREE_OUTPUTS, 0, FREE_OUTPUTS, 0],
+    # the request holds its model: it runs after the program closed its only handle
+    "mlp_sync.bin": open_model("mlp") + new_request(0) + matching(0, 0) + run(0, then=RESUBMIT)
+    + [TOUCH_OUTPUTS, 0, FREE_OUTPUTS, 0] + query(0) + [CLOSE_MODEL, 0] + run(0) + [FREE_REQUEST, 0],
     "two_io_async_cancel.bin": open_model("two_io")
-    + [CLONE, 0, NEW_INPUTS]
+    + [CLONE, 0] + new_request(0)
     + matching(0, 0, batch=2, n_inputs=2)
-    # submit: model, inputs, infer options (none), flags (request, stash, callback), error_out
-    + [SUBMIT, 0, 0, 0, 0x13, ASK, CANCEL, 0]
-    + [SUBMIT, 1, 0, 0, 0x17, 2, 3, 0, 0, 1, 0, 1, ASK]
-    + [STASH, 4, FREE_REQUEST, 0, FREE_MODEL, 0],
-    "identity_all_borrowed.bin": open_model("identity_all") + [NEW_INPUTS] + matching(0, 0, batch=1, n_inputs=13) + infer(0, 0) + infer(0, 0, mode=1)[:-1] + [0, ASK] + [FREE_INPUTS, 0],
+    + submit(0, 0, 0x13) + [CANCEL, 0]
+    + submit(1, 0, 0x17, resubmit=[2, 3, 0, 0, 1, 0, 1])
+    + [STASH, 4, FREE_PENDING, 0, CLOSE_MODEL, 0],
+    # borrowed inputs of every dtype, run as they are, then with a 1 ms timeout
+    "identity_all_borrowed.bin": open_model("identity_all") + new_request(0) + matching(0, 0, batch=1, n_inputs=13)
+    + run(0) + [RUN, 0, 1, 2, ASK] + run_tail(RESUBMIT) + [FREE_REQUEST, 0],
     # options: flags (instances, batching), 1 instance; max_batch 4, delay 200 us, queue 1024,
     # no timeout; preferred sizes [1, 2]
     "timed_batching.bin": [OPTIONS, 0b0011, 1, ASK, 2, 2, 3, 0, ASK, 2, ASK]
     + open_model("mlp", 0)
-    + [NEW_INPUTS]
+    + new_request(0)
     + matching(0, 0, batch=2)
     + [SPAWN, 0, 1, 3, 0, 0, 1, 5]
-    + [SUBMIT, 0, 0, 0, 0x11, ASK, SUBMIT, 0, 0, 0, 0x13, ASK, CANCEL, 1]
-    + infer(0, 0)
-    + [FREE_MODEL, 0],
+    + submit(0, 0, 0x11) + submit(0, 0, 0x13) + [CANCEL, 1]
+    + run(0)
+    + [CLOSE_MODEL, 0],
     "raw_inputs.bin": open_model("int_bool")
-    + [NEW_INPUTS]
-    # name from model 0 input 0, dtype byte, rank 2, dims (1, 4), len mode exact, shape, data, copy, error
+    + new_request(0)
+    # name from model 0 input 0, dtype byte, rank 2, dims (1, 4), len mode exact, shape, data, fill, offset, copy, error
     + [ADD_RAW, 0, 2, 0, 0, 0, 7, 2, 0, 3, 3, 1, 1, 0, 1, 0, ASK]
     + [ADD_RAW, 0, 1, 3, 0x41, 0x42, 0x43, 1, 3, 11, 12, 13, 4, 1, 1, 2, 1, 1, ASK]
-    + infer(0, 0)
+    + run(0)
+    # clear, then check the empty request takes a pipeline input
     + [CLEAR, 0, 1]
-    + [FREE_INPUTS, 0],
+    + [FREE_REQUEST, 0],
     # options: flags (instances, pipeline), 1 instance, PIPELINES[1] (resize to 8x8, top_k)
     "pipeline_image.bin": [OPTIONS, 0b1001, 1, ASK, 1, 1, ASK]
     + open_model("tiny_cnn", 0)
-    # pixels: format byte, width, height, stride pad, stride cut, len mode, fill, offset, stride max, error
-    + [PIPELINED, 0, 1, 0, 0, 13, 9, 1, 1, 2, 3, 0x55, 1, 1, ASK]
-    + [PIPELINED, 0, 1, 1, 0, ASK]
-    + [PIPELINED, 0, 1, 1, 2, 4, 0x89, 0x50, 0x4E, 0x47, ASK]
-    + [FREE_MODEL, 0],
+    + new_request(0)
+    # pixels: format byte, width, height, stride pad, stride cut, len mode, fill, offset, stride max,
+    # error; then 1: run (classes from top_k), and submit it again
+    + [PIPELINED, 0, 0, 0, 13, 9, 1, 1, 2, 3, 0x55, 1, 1, ASK, 1] + run_tail(RESUBMIT)
+    # the fixture JPEG, run
+    + [PIPELINED, 0, 1, 1, ASK, 2] + run_tail()
+    # four bytes that are no image, submitted
+    + [PIPELINED, 0, 1, 2, 4, 0x89, 0x50, 0x4E, 0x47, ASK, 3]
+    # tensors refused while the pixels are there; token ids replace them
+    + mix(0, True, 1, 4)
+    + [CLOSE_MODEL, 0],
+    # options: PIPELINES[4] (sequence of 6), token ids padded and truncated
     "sequence_ids.bin": [OPTIONS, 0b1001, 1, ASK, 1, 4, ASK]
     + open_model("tiny_text", 0)
-    + [PIPELINED, 0, 1, 2, 4, 101, 7, 8, 102, 1, ASK]
-    + [PIPELINED, 0, 1, 4, 1, ASK],
+    + new_request(0)
+    + [PIPELINED, 0, 2, 4, 101, 7, 8, 102, 1, ASK, 1] + run_tail(RESUBMIT)
+    + [PIPELINED, 0, 2, 0, 1, ASK, 3],
+    # options: PIPELINES[0] (add_batch_dim, softmax, top_k 3) on mlp, fed a raw f32[16]
+    "pipeline_tensor.bin": [OPTIONS, 0b1001, 1, ASK, 1, 0, ASK]
+    + open_model("mlp", 0)
+    + new_request(0)
+    + [PIPELINED, 0, 4] + RAW_F32_16 + [ASK, 1] + run_tail(RESUBMIT)
+    + [TOUCH_OUTPUTS, 0]
+    + deadline(0, 1, then_run=True)
+    + [PIPELINED, 0, 4] + RAW_F32_16 + [ASK, 3],
     "nulls_and_errors.bin": [OPEN, FIX["nonutf8"], 0, 1, ASK, OPEN, FIX["empty"], 0, 1, ASK, OPEN, FIX["dir"], 0, 1, ASK, OPEN, FIX["missing"], 0, 0, 0]
-    + [INFER, 0, 0, 1, 0, ASK, SUBMIT, 0, 0, 0, 0x10, ASK, QUERY, 0, 2, 4, 4, ASK, ASK, ASK, 0, 0, PIPELINED, 0, 1, 4, 0, ASK]
+    + new_request(0)
+    + run(0) + submit(0, 0, 0x10)
+    + [REQUEST_OPTIONS, 0, 1, ASK, 1, 2, 1, 3, 0x41, 0x42, 0x43, 0, 0, 0]
+    + [QUERY, 0, 2, 4, 4, ASK, ASK, ASK, 0, 0, 0]
+    + [PIPELINED, 0, 2, 0, 1, ASK, 1] + run_tail()
+    + mix(0, False, 3, 2) + deadline(0, 3)
+    + [ADD_STRINGS, 0, 0, 1, 2, 1, 0x61, 1, 0x62, 1, 0, ASK]
+    + [FREE_OPTIONS, 0, CANCEL, 0, FREE_PENDING, 0]
     + [OPEN_BYTES, 0, 0, 0, 1, ASK],
+    # a 1 ms timeout and one output asked for (model 0's output 0), then run and submitted
     "timeout_options.bin": open_model("gather")
-    # infer options: new, timeout 1000 us, outputs: one name (model 0, output 0)
-    + [INFER_OPTIONS, 1, 2, ASK, 1, 1, 2, 0, 1, 0, 1, ASK]
-    + [NEW_INPUTS]
+    + new_request(0)
+    + [REQUEST_OPTIONS, 0, 2, ASK, 1, 1, 2, 0, 1, 0, 2, ASK]
     + matching(0, 0, batch=1, n_inputs=2)
-    + infer(0, 0, mode=1)[:-1] + [0, ASK]
-    + [SUBMIT, 0, 0, 0, 0x10, ASK],
+    + run(0, then=RESUBMIT)
+    + submit(0, 0, 0x10),
     # one instance, queue of 2; a thread runs 256 rows through slow.onnx while the program submits
-    # requests that queue behind it (one with a 1 us timeout), cancels one and frees everything
+    # requests that queue behind it (one of them with a 1 us timeout), cancels two and frees
+    # everything
     "slow_queue.bin": [OPTIONS, 0b0011, 1, ASK, 1, 0, 2, 0, ASK, 0, ASK]
     + open_model("slow", 0)
-    + [NEW_INPUTS]
-    + matching(0, 0, batch=1)
-    + [INFER_OPTIONS, 1, 1, ASK, 0]
+    + new_request(0) + new_request(0)
+    + matching(0, 0, batch=1) + matching(1, 0, batch=1)
+    + [REQUEST_OPTIONS, 1, 1, ASK, 0]
     + [SPAWN, 0, 3, 3, 0, 0, 1, 4]
-    + [SUBMIT, 0, 0, 0, 0x13, ASK, SUBMIT, 0, 0, 1, 0x11, ASK, SUBMIT, 0, 0, 0, 0x11, ASK]
-    + [CANCEL, 0, CANCEL, 1, FREE_MODEL, 0, FREE_INPUTS, 0, STASH, 8],
-    # the callback releases the only handle to the model, from inside the infer_async that runs it
-    # (flags: request, release `m` itself, callback), then the request handle is read and freed
+    + submit(0, 0, 0x13) + submit(0, 1, 0x11) + submit(0, 0, 0x11)
+    + [CANCEL, 0, CANCEL, 1, CLOSE_MODEL, 0, FREE_REQUEST, 0, STASH, 8],
+    # the callback closes the only handle to the model, from inside the submit that runs it
+    # (flags: pending handle, close `model` itself, callback), then the pending handle is read and
+    # freed; then the same on two_io with clones, and the request freed while its submissions run
     "callback_frees_last_handle.bin": open_model("mlp")
-    + [NEW_INPUTS]
+    + new_request(0)
     + matching(0, 0)
-    + [SUBMIT, 0, 0, 0, 0x99, ASK, CANCEL, 0, FREE_REQUEST, 0]
+    + submit(0, 0, 0x99) + [CANCEL, 0, FREE_PENDING, 0]
     + open_model("two_io")
-    + [CLONE, 0, NEW_INPUTS]
+    + [CLONE, 0] + new_request(0)
     + matching(1, 0, batch=2, n_inputs=2)
-    + [SUBMIT, 1, 1, 0, 0x19, ASK, SUBMIT, 0, 1, 0, 0x99, ASK, SUBMIT, 0, 1, 0, 0x19, ASK],
+    + submit(1, 1, 0x19) + submit(0, 1, 0x99) + submit(0, 1, 0x19)
+    + [FREE_REQUEST, 1],
+    # tensors and a pipeline input on one request, in every order; clear empties it
+    "mix_and_clear.bin": open_model("mlp")
+    + new_request(0)
+    + matching(0, 0, batch=2)
+    + mix(0, True, 0, 4) + mix(0, False, 2, 1)
+    + [CLEAR, 0, 0]
+    + mix(0, False, 3, 0, then_run=True)
+    # refused: the request carries a raw tensor for the pipeline (name "x", rank 1, dim 2, "a", "b")
+    + [ADD_STRINGS, 0, 1, 1, 0x78, 1, 2, 1, 0x61, 1, 0x62, 1, 1, ASK]
+    + [CLEAR, 0, 1]
+    + mix(0, True, 1, 3, then_run=True),
+    # deadlines: long past (the run must fail), in 10 s (runs), now (the submission is answered
+    # DEADLINE_EXCEEDED), removed
+    "deadlines.bin": open_model("mlp")
+    + new_request(0)
+    + matching(0, 0, batch=3)
+    + deadline(0, 1, then_run=True)
+    + deadline(0, 4, then_run=True)
+    + deadline(0, 2) + submit(0, 0, 0x11)
+    + deadline(0, 0, then_run=True),
+    # string tensors: words from the program (name of model 0's input 0), run
+    "strings.bin": open_model("strings")
+    + new_request(0)
+    # name: model 0 input 0; rank 1, dim 2; two strings "cat" and "do"; no NULL; lengths; error
+    + [ADD_STRINGS, 0, 2, 0, 0, 0, 1, 2, 3, 0x63, 0x61, 0x74, 2, 0x64, 0x6F, 1, 1, ASK]
+    + run(0, then=RESUBMIT) + [TOUCH_OUTPUTS, 0],
 }
 for name, prog in programs.items():
     out("c_abi_sequence", name, bytes(b & 0xFF for b in prog))

@@ -1,8 +1,8 @@
 //! Arbitrary text as the body of a `[pipeline]` table, set through the C ABI exactly as a host
 //! does (`inferkit_model_options_set_pipeline_toml`), then the tiny CNN opened with it and, if the
-//! pipeline is accepted, a few small images run through it (`inferkit_model_infer_image`, which is
-//! `Model::infer_pipeline` on an image). Every failure must be a typed status; a caught panic is a
-//! finding.
+//! pipeline is accepted, a few small images run through it: one request, given each image in turn
+//! (`inferkit_request_set_image`, which is `Model::infer_image`) and cleared between them, run with
+//! `inferkit_request_run`. Every failure must be a typed status; a caught panic is a finding.
 #![no_main]
 
 mod common;
@@ -12,16 +12,20 @@ use std::sync::OnceLock;
 
 use inferkit::ffi::error::{inferkit_error_code, inferkit_error_free, inferkit_error_message};
 use inferkit::ffi::inferkit_error;
-use inferkit::ffi::model::{
-    inferkit_model, inferkit_model_free, inferkit_model_open_bytes, inferkit_model_options_free,
-    inferkit_model_options_new, inferkit_model_options_set_instances,
+use inferkit::ffi::model::{inferkit_model, inferkit_model_close, inferkit_model_open_bytes};
+use inferkit::ffi::options::{
+    inferkit_model_options_free, inferkit_model_options_new, inferkit_model_options_set_instances,
+    inferkit_model_options_set_pipeline_toml,
 };
-use inferkit::ffi::pipeline::{
-    inferkit_model_infer_image, inferkit_model_options_set_pipeline_toml, inferkit_result,
-    inferkit_result_class, inferkit_result_class_count, inferkit_result_free,
-    inferkit_result_outputs, inferkit_result_rows,
+use inferkit::ffi::outputs::{
+    inferkit_outputs, inferkit_outputs_class, inferkit_outputs_class_count,
+    inferkit_outputs_class_rows, inferkit_outputs_count, inferkit_outputs_free,
+    inferkit_outputs_get,
 };
-use inferkit::ffi::tensor::{inferkit_outputs_count, inferkit_outputs_get};
+use inferkit::ffi::request::{
+    inferkit_request_clear, inferkit_request_free, inferkit_request_new, inferkit_request_run,
+    inferkit_request_set_image,
+};
 use inferkit::pipeline::PixelFormat;
 use inferkit::ErrorCode;
 use libfuzzer_sys::fuzz_target;
@@ -72,8 +76,7 @@ fn check(code: ErrorCode, err: &mut *mut inferkit_error) {
     assert_ne!(code, ErrorCode::Panic);
 }
 
-fn read_result(result: *mut inferkit_result) {
-    let outputs = inferkit_result_outputs(result);
+fn read_outputs(outputs: *mut inferkit_outputs) {
     for i in 0..inferkit_outputs_count(outputs) {
         let (mut data, mut len) = (std::ptr::null(), 0usize);
         let code = inferkit_outputs_get(
@@ -94,11 +97,11 @@ fn read_result(result: *mut inferkit_result) {
             std::hint::black_box(bytes.iter().fold(0u8, |a, b| a ^ b));
         }
     }
-    for row in 0..inferkit_result_rows(result) {
-        for rank in 0..inferkit_result_class_count(result, row) {
+    for row in 0..inferkit_outputs_class_rows(outputs) {
+        for rank in 0..inferkit_outputs_class_count(outputs, row) {
             let mut label = std::ptr::null();
-            let code = inferkit_result_class(
-                result,
+            let code = inferkit_outputs_class(
+                outputs,
                 row,
                 rank,
                 std::ptr::null_mut(),
@@ -108,12 +111,12 @@ fn read_result(result: *mut inferkit_result) {
             );
             assert_eq!(code, ErrorCode::Ok);
             if !label.is_null() {
-                // SAFETY: a label owned by the result.
+                // SAFETY: a label owned by the outputs.
                 std::hint::black_box(unsafe { CStr::from_ptr(label) }.to_bytes().len());
             }
         }
     }
-    inferkit_result_free(result);
+    inferkit_outputs_free(outputs);
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -121,8 +124,11 @@ fuzz_target!(|data: &[u8]| {
     // A C string ends at its first NUL; the bytes need not be UTF-8 (that is a typed error too).
     let text = data.split(|b| *b == 0).next().unwrap_or_default();
     let text = CString::new(text).expect("no NUL before the first NUL");
-    let options = inferkit_model_options_new();
+    let mut options = std::ptr::null_mut();
     let mut err = std::ptr::null_mut();
+    let code = inferkit_model_options_new(&mut options, &mut err);
+    check(code, &mut err);
+    assert_eq!(code, ErrorCode::Ok);
     let code = inferkit_model_options_set_instances(options, 1, &mut err);
     check(code, &mut err);
     let code = inferkit_model_options_set_pipeline_toml(options, text.as_ptr(), &mut err);
@@ -146,23 +152,32 @@ fuzz_target!(|data: &[u8]| {
     if code != ErrorCode::Ok {
         return;
     }
+    let mut request = std::ptr::null_mut();
+    let code = inferkit_request_new(model, &mut request, &mut err);
+    check(code, &mut err);
+    assert_eq!(code, ErrorCode::Ok);
+    // The request holds the model.
+    inferkit_model_close(model);
     for (pixels, format, width, height, stride) in images() {
-        let mut result = std::ptr::null_mut();
-        let code = inferkit_model_infer_image(
-            model,
+        inferkit_request_clear(request);
+        let code = inferkit_request_set_image(
+            request,
             pixels.as_ptr(),
             pixels.len(),
             *format as u32,
             *width,
             *height,
             *stride,
-            &mut result,
             &mut err,
         );
         check(code, &mut err);
+        assert_eq!(code, ErrorCode::Ok, "set_image on a cleared request");
+        let mut outputs = std::ptr::null_mut();
+        let code = inferkit_request_run(request, &mut outputs, &mut err);
+        check(code, &mut err);
         if code == ErrorCode::Ok {
-            read_result(result);
+            read_outputs(outputs);
         }
     }
-    inferkit_model_free(model);
+    inferkit_request_free(request);
 });
