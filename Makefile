@@ -2,9 +2,9 @@
 #
 #   make demo    the main job: a demo serving the bundled models
 #   make test    every test: Rust (unit, integration, doc, examples), loom models, the C ABI under
-#                ASan/UBSan and valgrind, the header's freshness, C++ compatibility, fmt, clippy and
-#                rustdoc, the ONNX conformance run beside onnxruntime's Python API, and each fuzz
-#                target for 5 s
+#                ASan/UBSan and valgrind, the C example, the header's freshness and documentation,
+#                the header as C99/C11/C++11/C++17, fmt, clippy and rustdoc, the ONNX conformance
+#                run beside onnxruntime's Python API, and each fuzz target for 5 s
 #   make fuzz    each fuzz target for FUZZ_SECONDS (600); make soak: the registry hammer for
 #                SOAK_SECONDS (60) in a release build
 #
