@@ -424,14 +424,7 @@ impl Model {
             PipelineInput::Tensor(tensor) => pre(tensor),
             PipelineInput::Image(image) => self.pipeline.image(name, &image).and_then(pre),
             PipelineInput::Encoded(bytes) => self.decode(bytes).and_then(pre),
-            PipelineInput::Text(text) => match &self.pipeline.text {
-                Some(tok) => tok.encode(name, text),
-                None => Err(Error::PipelineConfig {
-                    model: name.clone(),
-                    step: "text".into(),
-                    reason: "the pipeline declares no `text` tokenizer".into(),
-                }),
-            },
+            PipelineInput::Text(text) => self.tokenizer().and_then(|tok| tok.encode(name, text)),
             PipelineInput::Tokens(ids) => match &self.pipeline.sequence {
                 Some(seq) => seq.encode(ids),
                 None => Err(Error::PipelineConfig {
@@ -479,13 +472,7 @@ impl Model {
     /// The tensors the pipeline's tokenizer makes of `text`: `input_ids`, `attention_mask`,
     /// `token_type_ids` (those the model takes), each `[1, max_length]`.
     pub fn preprocess_text(&self, text: &str) -> Result<Vec<(String, Tensor)>> {
-        let Some(tok) = &self.pipeline.text else {
-            return Err(Error::PipelineConfig {
-                model: self.inner.name.clone(),
-                step: "text".into(),
-                reason: "the pipeline declares no `text` tokenizer".into(),
-            });
-        };
+        let tok = self.tokenizer()?;
         let t0 = self.inner.metrics.enabled().then(std::time::Instant::now);
         let inputs = tok.encode(&self.inner.name, text);
         if let Some(t0) = t0 {
@@ -506,18 +493,19 @@ impl Model {
     /// What the pipeline would feed the model for these PNG or JPEG bytes: decoding, image steps
     /// and pre steps, without running the model. For checking a pipeline against a reference.
     pub fn preprocess_encoded(&self, bytes: &[u8]) -> Result<Tensor> {
-        let (pixels, w, h) = crate::pipeline::decode_limited(bytes, self.pipeline.max_pixels)?;
-        let view = crate::pipeline::ImageView::new(
-            &pixels,
-            crate::pipeline::PixelFormat::Rgb8,
-            w,
-            h,
-            w * 3,
-        )?;
-        self.pipeline.pre(
-            &self.inner.name,
-            &self.pipeline.image(&self.inner.name, &view)?,
-        )
+        self.pipeline.pre(&self.inner.name, &self.decode(bytes)?)
+    }
+
+    /// The pipeline's tokenizer, or the error that it declares none.
+    fn tokenizer(&self) -> Result<&crate::pipeline::text::Text> {
+        self.pipeline
+            .text
+            .as_ref()
+            .ok_or_else(|| Error::PipelineConfig {
+                model: self.inner.name.clone(),
+                step: "text".into(),
+                reason: "the pipeline declares no `text` tokenizer".into(),
+            })
     }
 
     pub(crate) fn metrics_handle(&self) -> &crate::metrics::Metrics {

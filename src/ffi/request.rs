@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::model::{inferkit_model, pinned};
 use super::outputs::{inferkit_outputs, new_outputs, new_pipeline_outputs};
 use super::ownership::{free_box, give_box, try_mut, try_ref, Castable, Opaque, OwnershipBox};
-use super::value::{inferkit_value, no_strings, parse_entry, strings_tensor, value_ref};
+use super::value::{inferkit_value, numeric_dtype, parse_shape, strings_tensor, value_ref};
 use super::{c_slice, c_str, error, guard, guard_value, inferkit_error, out, write_opt};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::Model;
@@ -220,8 +220,9 @@ pub extern "C" fn inferkit_request_add_tensor(
 ) -> ErrorCode {
     guard(error_out, || {
         let r = try_mut(request, "request")?;
-        let (name, dtype, shape) = parse_entry(name, dtype, shape, rank)?;
-        no_strings(dtype)?;
+        let name = c_str(name, "name")?.to_string();
+        let dtype = numeric_dtype(dtype)?;
+        let shape = parse_shape(shape, rank, &name)?;
         c_slice(data.cast::<u8>(), data_len, "data")?;
         r.add(Entry {
             name,
@@ -259,8 +260,9 @@ pub extern "C" fn inferkit_request_add_tensor_copy(
 ) -> ErrorCode {
     guard(error_out, || {
         let r = try_mut(request, "request")?;
-        let (name, dtype, shape) = parse_entry(name, dtype, shape, rank)?;
-        no_strings(dtype)?;
+        let name = c_str(name, "name")?.to_string();
+        let dtype = numeric_dtype(dtype)?;
+        let shape = parse_shape(shape, rank, &name)?;
         let bytes = c_slice(data.cast::<u8>(), data_len, "data")?;
         r.add(Entry {
             name,
@@ -373,8 +375,8 @@ pub extern "C" fn inferkit_request_set_pipeline_tensor(
 ) -> ErrorCode {
     guard(error_out, || {
         let r = try_mut(request, "request")?;
-        let (_, dtype, shape) = parse_entry(c"input".as_ptr(), dtype, shape, rank)?;
-        no_strings(dtype)?;
+        let dtype = numeric_dtype(dtype)?;
+        let shape = parse_shape(shape, rank, "input")?;
         let bytes = c_slice(data.cast::<u8>(), data_len, "data")?;
         let tensor = Tensor::from_bytes(dtype, shape, bytes)?;
         r.set_pipeline(PipelineData::Tensor(tensor))

@@ -10,7 +10,7 @@ use std::ffi::{c_char, c_void, CStr};
 use super::ownership::{
     free_box, give_box, lend, try_ref, Castable, Opaque, OwnershipBox, OwnershipRef,
 };
-use super::{c_slice, c_str, guard, guard_value, inferkit_error, out, write_opt};
+use super::{c_slice, guard, guard_value, inferkit_error, out, write_opt};
 use crate::error::{Error, ErrorCode, Result};
 use crate::tensor::{DType, Tensor};
 use crate::value::{Map, Value, ValueKind};
@@ -56,41 +56,34 @@ fn nested_copy(value: *const inferkit_value, name: &'static str) -> Result<Value
     Ok(v.clone())
 }
 
-/// Raw bytes cannot describe strings: those come through the `_strings` calls.
-pub(crate) fn no_strings(dtype: DType) -> Result<()> {
-    if dtype == DType::String {
-        return Err(Error::InvalidArgument {
+/// A dtype from C for a tensor given as raw bytes: any but STRING, whose strings come through the
+/// `_strings` calls.
+pub(crate) fn numeric_dtype(dtype: u32) -> Result<DType> {
+    match DType::from_u32(dtype) {
+        None => Err(Error::InvalidArgument {
+            name: "dtype",
+            reason: format!("{dtype} is not an inferkit_dtype"),
+        }),
+        Some(DType::String) => Err(Error::InvalidArgument {
             name: "dtype",
             reason: "string tensors are added with inferkit_request_add_strings or inferkit_value_new_strings".into(),
-        });
+        }),
+        Some(d) => Ok(d),
     }
-    Ok(())
 }
 
-/// A tensor's name, dtype and shape from C.
-pub(crate) fn parse_entry(
-    name: *const c_char,
-    dtype: u32,
-    shape: *const i64,
-    rank: usize,
-) -> Result<(String, DType, Vec<usize>)> {
-    let name = c_str(name, "name")?.to_string();
-    let dtype = DType::from_u32(dtype).ok_or_else(|| Error::InvalidArgument {
-        name: "dtype",
-        reason: format!("{dtype} is not an inferkit_dtype"),
-    })?;
-    let dims = c_slice(shape, rank, "shape")?;
-    let shape = dims
+/// A shape from C: `rank` dims, none negative. `what` names the tensor in errors.
+pub(crate) fn parse_shape(shape: *const i64, rank: usize, what: &str) -> Result<Vec<usize>> {
+    c_slice(shape, rank, "shape")?
         .iter()
         .enumerate()
         .map(|(i, d)| {
             usize::try_from(*d).map_err(|_| Error::InvalidArgument {
                 name: "shape",
-                reason: format!("dim {i} of `{name}` is {d}, which is negative"),
+                reason: format!("dim {i} of `{what}` is {d}, which is negative"),
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((name, dtype, shape))
+        .collect()
 }
 
 /// The `count` strings of a string tensor of `shape`, copied from C.
@@ -101,7 +94,7 @@ pub(crate) fn strings_tensor(
     lengths: *const usize,
     count: usize,
 ) -> Result<Tensor> {
-    let (_, _, shape) = parse_entry(c"strings".as_ptr(), DType::String as u32, shape, rank)?;
+    let shape = parse_shape(shape, rank, "strings")?;
     let elements = shape
         .iter()
         .try_fold(1usize, |acc, d| acc.checked_mul(*d))
@@ -172,8 +165,8 @@ pub extern "C" fn inferkit_value_new_tensor(
 ) -> ErrorCode {
     guard(error_out, || {
         let value_out = out(value_out, "value_out")?;
-        let (_, dtype, shape) = parse_entry(c"tensor".as_ptr(), dtype, shape, rank)?;
-        no_strings(dtype)?;
+        let dtype = numeric_dtype(dtype)?;
+        let shape = parse_shape(shape, rank, "tensor")?;
         let bytes = c_slice(data.cast::<u8>(), data_len, "data")?;
         let tensor = Tensor::from_bytes(dtype, shape, bytes)?;
         give_box(value_out, Value::Tensor(tensor));

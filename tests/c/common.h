@@ -280,6 +280,15 @@ static inline void add_pack(inferkit_request *req, const pack *p, int copy) {
 }
 
 /* Runs a request; NULL (reported, with `what`) on failure. */
+/* Runs `req`, expecting `want` with `needle` in the message and nothing written to the outputs. */
+#define EXPECT_RUN(want, needle, req)                                                        \
+  do {                                                                                       \
+    inferkit_outputs *out_ = NULL;                                                           \
+    EXPECT_STATUS(want, needle, inferkit_request_run(req, &out_, error_out));                \
+    CHECK(out_ == NULL, "no outputs written on failure");                                    \
+    inferkit_outputs_free(out_);                                                             \
+  } while (0)
+
 static inline inferkit_outputs *run_ok(const inferkit_request *req, const char *what) {
   inferkit_outputs *out = NULL;
   inferkit_error *err = NULL;

@@ -30,14 +30,6 @@
 
 #include "common.h"
 
-#define EXPECT_RUN(want, needle, req)                                                        \
-  do {                                                                                       \
-    inferkit_outputs *out_ = NULL;                                                           \
-    EXPECT_STATUS(want, needle, inferkit_request_run(req, &out_, error_out));                \
-    CHECK(out_ == NULL, "no outputs written on failure");                                    \
-    inferkit_outputs_free(out_);                                                             \
-  } while (0)
-
 /* ---- lengths past memory, strings that are not UTF-8 ---- */
 
 static void lengths_past_memory(void) {

@@ -18,15 +18,6 @@
 
 static const char *const colors[4] = {"red", "green", "blue", "gray"};
 
-/* Runs `req` expecting `want` (with `needle`) and no outputs written. */
-#define EXPECT_RUN(want, needle, req)                                                        \
-  do {                                                                                       \
-    inferkit_outputs *out_ = NULL;                                                           \
-    EXPECT_STATUS(want, needle, inferkit_request_run(req, &out_, error_out));                \
-    CHECK(out_ == NULL, "no outputs written on failure");                                    \
-    inferkit_outputs_free(out_);                                                             \
-  } while (0)
-
 /* tiny_cnn with the image pipeline of the Python reference and top 2 labelled classes. */
 static inferkit_model *image_model(void) {
   char toml[8192];

@@ -85,15 +85,6 @@ done:
   inferkit_model_close(model);
 }
 
-/* Runs `req`, expecting `want` with `needle` in the message and nothing written to the outputs. */
-#define EXPECT_RUN(want, needle, req)                                                        \
-  do {                                                                                       \
-    inferkit_outputs *out_ = NULL;                                                           \
-    EXPECT_STATUS(want, needle, inferkit_request_run(req, &out_, error_out));                \
-    CHECK(out_ == NULL, "no outputs written on failure");                                    \
-    inferkit_outputs_free(out_);                                                             \
-  } while (0)
-
 /* Every status a request meets in validation, each before ONNX Runtime sees it. */
 static void every_validation_status(void) {
   inferkit_model *mlp = open_fixture("mlp.onnx", NULL), *two_io = open_fixture("two_io.onnx", NULL),
