@@ -529,8 +529,10 @@ fn a_callback_that_makes_a_blocking_call_on_its_own_model_gets_an_error_not_a_de
 
 #[test]
 fn the_timed_policy_never_holds_a_request_past_its_deadline() {
-    // A 2 s batching delay and a lone request with a 100 ms timeout: the wait for company ends
-    // before the deadline (it returned OK after 2 s before). Blocking, async and callback forms.
+    // A 2 s batching delay and a lone request with a 500 ms timeout: the wait for company ends
+    // before the deadline (it returned OK after 2 s before), leaving a tenth of the time, 50 ms,
+    // for the waiting thread to wake and run on a loaded 2-CPU machine (10 ms, with a 100 ms
+    // timeout, was once not enough in CI). Blocking, async and callback forms.
     let model = Arc::new(
         Model::open_with(
             fixture("mlp.onnx"),
@@ -544,7 +546,7 @@ fn the_timed_policy_never_holds_a_request_past_its_deadline() {
         .unwrap(),
     );
     let x = input(0, 1, 16);
-    let timeout = InferOptions::default().with_timeout(Duration::from_millis(100));
+    let timeout = InferOptions::default().with_timeout(Duration::from_millis(500));
     // It runs, before its deadline, having waited for company until shortly before it.
     let within = |took: Duration, result: &Result<Outputs, Error>| {
         assert!(took < Duration::from_secs(1), "took {took:?}");
