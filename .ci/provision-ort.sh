@@ -5,8 +5,9 @@
 #
 # The wheel's SHA-256 is pinned; a wheel that does not match is refused. Idempotent: when the
 # library is already in place and matches its pinned SHA-256, nothing is downloaded, so a second
-# run works with the network cut. The library is the one file inferkit needs from the wheel; its
-# runtime discovery finds it there (see src/runtime.rs), or wherever INFERKIT_ORT_DYLIB points.
+# run works with the network cut. The library is the one file inferkit needs from the wheel.
+# cargo's build script links it beside what cargo builds (target/<profile>/, deps/, examples/),
+# where runtime discovery finds it (see src/runtime.rs); nothing compiled refers to this directory.
 set -euo pipefail
 
 ORT_VERSION=1.31.1
@@ -21,7 +22,12 @@ mkdir -p "$dest"
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# The SONAME beside the file, as ONNX Runtime's own archives have it: a program whose rpath names
+# this directory finds it through the system loader (the C tests are linked that way).
+link_soname() { ln -sfn "$LIB" "$dest/libonnxruntime.so.1"; }
+
 if [ -f "$dest/$LIB" ] && [ "$(sha "$dest/$LIB")" = "$LIB_SHA256" ]; then
+  link_soname
   exit 0
 fi
 
@@ -55,4 +61,5 @@ if [ "$got" != "$LIB_SHA256" ]; then
   echo "provision-ort: extracted $LIB has SHA-256 $got, expected $LIB_SHA256" >&2
   exit 1
 fi
+link_soname
 echo "provision-ort: ONNX Runtime ${ORT_VERSION} ready at $dest/$LIB" >&2

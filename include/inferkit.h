@@ -85,7 +85,7 @@
  * The C ABI's minor version (`INFERKIT_ABI_VERSION_MINOR`): raised when functions or enum values
  * are added. A library serves every host built with the same major and a minor up to its own.
  */
-#define INFERKIT_ABI_VERSION_MINOR 0
+#define INFERKIT_ABI_VERSION_MINOR 1
 
 /**
  * Most ONNX Runtime sessions (instances) one model may have ([`ModelOptions::instances`]).
@@ -738,7 +738,10 @@ INFERKIT_API bool inferkit_abi_compatible(uint32_t built_major, uint32_t built_m
  * library than the one loaded is INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED.
  *
  * \param dylib_path The ONNX Runtime library to load (NUL-terminated), or NULL to look it up:
- *        INFERKIT_ORT_DYLIB, ORT_DYLIB_PATH, next to the executable, the provisioned copy.
+ *        INFERKIT_ORT_DYLIB, ORT_DYLIB_PATH, the system loader (libonnxruntime.so.1 on
+ *        LD_LIBRARY_PATH, the program's rpath, ldconfig), the directory of libinferkit and its
+ *        inferkit/ subdirectory (where `make install` puts it), the executable's directory,
+ *        inferkit's per-user cache.
  * \param error_out Receives an error on failure; may be NULL.
  * \return INFERKIT_STATUS_OK; INFERKIT_STATUS_RUNTIME_UNAVAILABLE with every path tried in the
  *         message; INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED.
@@ -759,6 +762,16 @@ inferkit_status inferkit_runtime_init(const char *dylib_path,
  * Thread safety: thread-safe.
  */
 INFERKIT_API const char *inferkit_runtime_ort_version(void);
+
+/**
+ * \brief The path of the loaded ONNX Runtime library, as discovery found it.
+ *
+ * \return An absolute path; NULL before the runtime is loaded.
+ *
+ * Ownership: the string is static.
+ * Thread safety: thread-safe.
+ */
+INFERKIT_API const char *inferkit_runtime_ort_path(void);
 
 /* Errors and strings ====================================================================== */
 

@@ -209,7 +209,7 @@ impl ErrorCode {
 /// A path that runtime discovery tried, and why it was not used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriedPath {
-    /// Where the path came from: `explicit`, `INFERKIT_ORT_DYLIB`, `ORT_DYLIB_PATH`, `provisioned`, …
+    /// Where the path came from: `explicit`, `INFERKIT_ORT_DYLIB`, `ORT_DYLIB_PATH`, `system loader`, `beside libinferkit`, …
     pub source: &'static str,
     /// The path itself.
     pub path: PathBuf,
@@ -251,7 +251,7 @@ pub enum Error {
         reason: String,
     },
     /// See [`ErrorCode::RuntimeUnavailable`].
-    #[error("ONNX Runtime is unavailable; tried: {}", list_tried(.tried))]
+    #[error("ONNX Runtime is unavailable; tried: {}; {}", list_tried(.tried), crate::runtime::how_to_fix())]
     RuntimeUnavailable {
         /// Each path tried, in order, and why it failed.
         tried: Vec<TriedPath>,
@@ -678,6 +678,12 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("ORT_DYLIB_PATH"), "{msg}");
+        // And how to fix it: the variable, and the command that provisions a copy.
+        assert!(msg.contains("set INFERKIT_ORT_DYLIB"), "{msg}");
+        assert!(
+            msg.contains("pip install") && msg.contains("onnxruntime==1.31.1"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -5,13 +5,24 @@
 //! 1. the path given to [`Runtime::init_from`] (`inferkit_runtime_init` in C);
 //! 2. the `INFERKIT_ORT_DYLIB` environment variable;
 //! 3. the `ORT_DYLIB_PATH` environment variable (the one `ort` itself reads);
-//! 4. `libonnxruntime.so.1.31.1` next to the running executable;
-//! 5. the copy provisioned into this source tree's `target/onnxruntime/` by `make` (`.ci/provision-ort.sh`).
+//! 4. the system loader, by ONNX Runtime's SONAME `libonnxruntime.so.1` (so `LD_LIBRARY_PATH`,
+//!    the host's rpath and `ldconfig` work, and a library the host already loaded is reused);
+//! 5. the directory libinferkit itself was loaded from, and `inferkit/` inside it (an installed
+//!    `<prefix>/lib/libinferkit.so` finds `<prefix>/lib/inferkit/`; a program linked with
+//!    `libinferkit.a` is its own "libinferkit");
+//! 6. the directory of the running executable (cargo's build script copies a provisioned library
+//!    to `target/<profile>/`, `deps/` and `examples/`, so tests and examples find it there);
+//! 7. inferkit's per-user cache, `${XDG_CACHE_HOME:-~/.cache}/inferkit/ort-1.31.1/`, filled by one
+//!    command (see [`PROVISION_COMMAND`]).
+//!
+//! In a directory, `libonnxruntime.so.1` (the SONAME, as ONNX Runtime's own archives and an
+//! install link it) is tried first, then `libonnxruntime.so.1.31.1` (the name in the PyPI wheel).
+//! No path of the source tree inferkit was built from is compiled in.
 //!
 //! The first candidate that loads wins. When none does, the error is
-//! [`Error::RuntimeUnavailable`] and names every path tried with its reason; nothing panics.
-//! Loading models initialises the runtime on first use, so calling [`Runtime::init`] yourself is
-//! only needed to choose the library or to see the error early.
+//! [`Error::RuntimeUnavailable`]: it names every path tried with its reason, and how to fix it;
+//! nothing panics. Loading models initialises the runtime on first use, so calling
+//! [`Runtime::init`] yourself is only needed to choose the library or to see the error early.
 //!
 //! ```
 //! let rt = inferkit::Runtime::init()?;
@@ -31,8 +42,18 @@ use crate::error::{Error, Result, TriedPath};
 /// The ONNX Runtime release inferkit is built and tested against.
 pub const ORT_VERSION: &str = "1.31.1";
 
-/// File name of the ONNX Runtime library on this platform.
+/// File name of the ONNX Runtime library on this platform, as the PyPI wheel ships it.
 pub const ORT_LIBRARY_NAME: &str = "libonnxruntime.so.1.31.1";
+
+/// ONNX Runtime's SONAME: the name the system loader is asked for, and the first name tried in
+/// each directory.
+pub const ORT_SONAME: &str = "libonnxruntime.so.1";
+
+/// The one command that provisions ONNX Runtime into inferkit's per-user cache (the last place
+/// discovery looks) from the official wheel on PyPI, for `XDG_CACHE_HOME` unset. A failed
+/// discovery's error prints it with this machine's cache directory.
+pub const PROVISION_COMMAND: &str = "python3 -m pip install --no-deps --only-binary=:all: \
+--target ~/.cache/inferkit/ort-1.31.1 onnxruntime==1.31.1";
 
 /// The process-wide ONNX Runtime backend.
 pub struct Runtime {
@@ -121,8 +142,8 @@ impl Runtime {
             });
         }
         let mut tried = Vec::new();
-        for (source, path) in candidates(explicit) {
-            match load(&path) {
+        for (source, path, lookup) in candidates(explicit) {
+            match load(&path, lookup) {
                 Ok(rt) => return Ok(RUNTIME.get_or_init(|| rt)),
                 Err(LoadError::Rejected(reason)) => tried.push(TriedPath {
                     source,
@@ -158,33 +179,122 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The discovery order, as `(source, path)` pairs.
-fn candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf)> {
+/// How a candidate is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// A path to a file.
+    File,
+    /// A bare name for the system loader's search (`LD_LIBRARY_PATH`, rpath, ld.so.cache).
+    Loader,
+}
+
+/// The discovery order, as `(source, path, lookup)`.
+fn candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf, Lookup)> {
     if let Some(p) = explicit {
-        return vec![("explicit", p.to_path_buf())];
+        return vec![("explicit", p.to_path_buf(), Lookup::File)];
     }
     let mut out = Vec::new();
     for var in ["INFERKIT_ORT_DYLIB", "ORT_DYLIB_PATH"] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            out.push((var, PathBuf::from(v)));
+            out.push((var, PathBuf::from(v), Lookup::File));
         }
     }
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-    {
-        out.push(("beside the executable", dir.join(ORT_LIBRARY_NAME)));
+    out.push(("system loader", PathBuf::from(ORT_SONAME), Lookup::Loader));
+    let own = own_dir();
+    if let Some(dir) = &own {
+        out.push(("beside libinferkit", in_dir(dir), Lookup::File));
+        out.push((
+            "libinferkit's inferkit/",
+            in_dir(&dir.join("inferkit")),
+            Lookup::File,
+        ));
     }
-    out.push(("provisioned", provisioned_path()));
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| std::path::absolute(exe).ok())
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    if let Some(dir) = exe_dir.filter(|d| own.as_ref() != Some(d)) {
+        out.push(("beside the executable", in_dir(&dir), Lookup::File));
+    }
+    if let Some(dir) = cache_dir() {
+        out.push(("per-user cache", dir.join(ORT_LIBRARY_NAME), Lookup::File));
+    }
     out
 }
 
-/// Where `.ci/provision-ort.sh` puts the library for this source tree.
-pub fn provisioned_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("onnxruntime")
-        .join(ORT_LIBRARY_NAME)
+/// The library's path in `dir`: the SONAME when that file exists, else the wheel's name.
+fn in_dir(dir: &Path) -> PathBuf {
+    let soname = dir.join(ORT_SONAME);
+    if soname.exists() {
+        soname
+    } else {
+        dir.join(ORT_LIBRARY_NAME)
+    }
+}
+
+/// The directory of the object inferkit's code was loaded from: `libinferkit.so`'s directory, or
+/// the executable's for a program linked with `libinferkit.a`.
+fn own_dir() -> Option<PathBuf> {
+    let here = own_dir as fn() -> Option<PathBuf> as *const libc::c_void;
+    loaded_from(here).and_then(|p| p.parent().map(Path::to_path_buf))
+}
+
+/// The absolute path of the loaded object that holds `addr`.
+fn loaded_from(addr: *const libc::c_void) -> Option<PathBuf> {
+    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+    // SAFETY: dladdr reads the loader's tables for an address and writes `info`; it returns 0
+    // when no loaded object holds the address, and then `info` is not read.
+    let info = unsafe {
+        if libc::dladdr(addr, info.as_mut_ptr()) == 0 {
+            return None;
+        }
+        info.assume_init()
+    };
+    if info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is the loader's NUL-terminated path of the object, valid while it is loaded.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    use std::os::unix::ffi::OsStrExt;
+    let path = Path::new(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    if path.as_os_str().is_empty() {
+        return None;
+    }
+    std::path::absolute(path).ok()
+}
+
+/// inferkit's per-user cache, `${XDG_CACHE_HOME:-$HOME/.cache}/inferkit/ort-1.31.1`, where
+/// [`PROVISION_COMMAND`] installs the wheel (the library lands in its `onnxruntime/capi/`).
+pub fn cache_root() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|h| h.join(".cache"))
+        })?;
+    Some(base.join("inferkit").join(format!("ort-{ORT_VERSION}")))
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    cache_root().map(|r| r.join("onnxruntime").join("capi"))
+}
+
+/// What to do when no library was found, with this machine's cache directory.
+pub(crate) fn how_to_fix() -> String {
+    let target = cache_root()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| format!("~/.cache/inferkit/ort-{ORT_VERSION}"));
+    format!(
+        "to fix: set INFERKIT_ORT_DYLIB to the path of {ORT_LIBRARY_NAME} (ONNX Runtime 1.{}.x or \
+         newer); or put it where the system loader finds {ORT_SONAME} (LD_LIBRARY_PATH, an rpath, \
+         ldconfig), beside the executable or beside libinferkit; or provision a copy with \
+         `python3 -m pip install --no-deps --only-binary=:all: --target {target} \
+         onnxruntime=={ORT_VERSION}`",
+        ort::MINOR_VERSION
+    )
 }
 
 /// Loads the library at `path` and checks that it is an ONNX Runtime `ort` can drive, without
@@ -193,19 +303,33 @@ pub fn provisioned_path() -> PathBuf {
 /// `ort::init_from` may be called only once per process: in ort 2.0.0-rc.14 a failed call leaves
 /// its library slot marked as initialised (its `OnceLock` completes even when loading fails), and
 /// the next use of ort reads that slot. So every check ort would make is made here first.
-fn probe(path: &Path) -> std::result::Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
+fn probe(path: &Path, lookup: Lookup) -> std::result::Result<(String, PathBuf), String> {
+    if lookup == Lookup::File {
+        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("not a regular file".into());
+        }
     }
-    // SAFETY: loading a shared library runs its initialisers; the caller chose this path as ONNX Runtime.
-    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| e.to_string())?;
+    // SAFETY: loading a shared library runs its initialisers; the caller chose this path (or the
+    // loader found this SONAME) as ONNX Runtime.
+    let lib = unsafe { libloading::Library::new(path) }.map_err(|e| match lookup {
+        Lookup::File => e.to_string(),
+        Lookup::Loader => {
+            format!("not found on LD_LIBRARY_PATH, the program's rpath or the ld.so cache ({e})")
+        }
+    })?;
     // SAFETY: the symbol's type is the one ONNX Runtime's C API declares.
     let get_base: libloading::Symbol<'_, unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> =
         unsafe { lib.get(b"OrtGetApiBase\0") }
             .map_err(|_| "does not export `OrtGetApiBase`: not ONNX Runtime".to_string())?;
     // SAFETY: OrtGetApiBase takes no arguments and returns a static table or NULL.
     let base = unsafe { get_base() };
+    // Where the loader found it: `ort` is handed this absolute path.
+    let found = match lookup {
+        Lookup::File => path.to_path_buf(),
+        Lookup::Loader => loaded_from(*get_base as *const libc::c_void)
+            .ok_or_else(|| "loaded, but the loader does not say from where".to_string())?,
+    };
     if base.is_null() {
         return Err("`OrtGetApiBase` returned NULL".into());
     }
@@ -235,13 +359,19 @@ fn probe(path: &Path) -> std::result::Result<String, String> {
             ort::sys::ORT_API_VERSION
         ));
     }
-    Ok(version)
+    Ok((version, found))
 }
 
-fn load(path: &Path) -> std::result::Result<Runtime, LoadError> {
-    // `ort` resolves relative paths against the executable and panics if it cannot: hand it an absolute one.
-    let abs = std::path::absolute(path).map_err(|e| LoadError::Rejected(e.to_string()))?;
-    let version = probe(&abs).map_err(LoadError::Rejected)?;
+fn load(path: &Path, lookup: Lookup) -> std::result::Result<Runtime, LoadError> {
+    // `ort` resolves relative paths against the executable and panics if it cannot: hand it an
+    // absolute one (for a loader lookup, where the loader found the library).
+    let path = match lookup {
+        Lookup::File => {
+            std::path::absolute(path).map_err(|e| LoadError::Rejected(e.to_string()))?
+        }
+        Lookup::Loader => path.to_path_buf(),
+    };
+    let (version, abs) = probe(&path, lookup).map_err(LoadError::Rejected)?;
     let builder = ort::init_from(&abs).map_err(|e| LoadError::Poisoned(e.to_string()))?;
     let env = builder
         .with_name("inferkit")
@@ -264,8 +394,31 @@ mod tests {
     #[test]
     fn explicit_path_is_tried_alone() {
         let c = candidates(Some(Path::new("/x/lib.so")));
-        assert_eq!(c, vec![("explicit", PathBuf::from("/x/lib.so"))]);
-        let c = candidates(None);
-        assert_eq!(c.last().map(|(s, _)| *s), Some("provisioned"));
+        assert_eq!(
+            c,
+            vec![("explicit", PathBuf::from("/x/lib.so"), Lookup::File)]
+        );
+        let sources: Vec<&str> = candidates(None).iter().map(|(s, _, _)| *s).collect();
+        let loader = sources.iter().position(|s| *s == "system loader").unwrap();
+        let own = sources
+            .iter()
+            .position(|s| *s == "beside libinferkit")
+            .unwrap();
+        assert!(loader < own, "{sources:?}");
+        assert!(sources.contains(&"libinferkit's inferkit/"), "{sources:?}");
+    }
+
+    #[test]
+    fn own_dir_is_where_this_code_was_loaded_from() {
+        // A unit test is an executable holding inferkit's code: its own directory.
+        let exe_dir = std::env::current_exe()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        assert_eq!(
+            own_dir().unwrap().canonicalize().unwrap(),
+            exe_dir.canonicalize().unwrap()
+        );
     }
 }

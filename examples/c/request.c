@@ -75,7 +75,8 @@ int main(int argc, char **argv) {
   inferkit_status status = inferkit_model_open(path, options, &model, &err);
   inferkit_model_options_free(options); /* the model keeps its own copy */
   if (failed(status, err, path)) return 1;
-  printf("model %s on ONNX Runtime %s\n", inferkit_model_name(model), inferkit_runtime_ort_version());
+  printf("model %s on ONNX Runtime %s (%s)\n", inferkit_model_name(model), inferkit_runtime_ort_version(),
+         inferkit_runtime_ort_path());
 
   float x[16];
   for (int i = 0; i < 16; i++) x[i] = 0.25f;

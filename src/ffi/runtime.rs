@@ -13,7 +13,7 @@ use crate::runtime::Runtime;
 pub const ABI_VERSION_MAJOR: u32 = 1;
 /// The C ABI's minor version (`INFERKIT_ABI_VERSION_MINOR`): raised when functions or enum values
 /// are added. A library serves every host built with the same major and a minor up to its own.
-pub const ABI_VERSION_MINOR: u32 = 0;
+pub const ABI_VERSION_MINOR: u32 = 1;
 
 /// \brief inferkit's version as text.
 ///
@@ -96,7 +96,10 @@ pub extern "C" fn inferkit_abi_compatible(built_major: u32, built_minor: u32) ->
 /// library than the one loaded is INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED.
 ///
 /// \param dylib_path The ONNX Runtime library to load (NUL-terminated), or NULL to look it up:
-///        INFERKIT_ORT_DYLIB, ORT_DYLIB_PATH, next to the executable, the provisioned copy.
+///        INFERKIT_ORT_DYLIB, ORT_DYLIB_PATH, the system loader (libonnxruntime.so.1 on
+///        LD_LIBRARY_PATH, the program's rpath, ldconfig), the directory of libinferkit and its
+///        inferkit/ subdirectory (where `make install` puts it), the executable's directory,
+///        inferkit's per-user cache.
 /// \param error_out Receives an error on failure; may be NULL.
 /// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_RUNTIME_UNAVAILABLE with every path tried in the
 ///         message; INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED.
@@ -130,6 +133,23 @@ pub extern "C" fn inferkit_runtime_ort_version() -> *const c_char {
     guard_value(std::ptr::null(), || match Runtime::get() {
         Some(rt) => VERSION
             .get_or_init(|| to_cstring(rt.ort_version()))
+            .as_ptr(),
+        None => std::ptr::null(),
+    })
+}
+
+/// \brief The path of the loaded ONNX Runtime library, as discovery found it.
+///
+/// \return An absolute path; NULL before the runtime is loaded.
+///
+/// Ownership: the string is static.
+/// Thread safety: thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_runtime_ort_path() -> *const c_char {
+    static PATH: OnceLock<CString> = OnceLock::new();
+    guard_value(std::ptr::null(), || match Runtime::get() {
+        Some(rt) => PATH
+            .get_or_init(|| to_cstring(&rt.dylib_path().to_string_lossy()))
             .as_ptr(),
         None => std::ptr::null(),
     })

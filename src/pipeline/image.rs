@@ -2,8 +2,9 @@
 //!
 //! Resizing uses `fast_image_resize` (SIMD, the same convolution as Pillow's `resize`).
 
-use fast_image_resize::images::{Image as FirImage, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::images::{TypedImage, TypedImageRef};
+use fast_image_resize::pixels::{U8x3, U8};
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -409,20 +410,38 @@ fn resize_bytes(
     height: usize,
     options: ResizeOptions,
 ) -> std::result::Result<Pixels, String> {
-    let pixel_type = if channels == 3 {
-        PixelType::U8x3
-    } else {
-        PixelType::U8
-    };
     let to_u32 = |v: usize| u32::try_from(v).map_err(|_| format!("{v} pixels is too large"));
-    let src = ImageRef::new(to_u32(src_w)?, to_u32(src_h)?, data, pixel_type)
-        .map_err(|e| e.to_string())?;
-    let mut dst = FirImage::new(to_u32(width)?, to_u32(height)?, pixel_type);
-    Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .map_err(|e| e.to_string())?;
+    let (src_w, src_h, dst_w, dst_h) = (
+        to_u32(src_w)?,
+        to_u32(src_h)?,
+        to_u32(width)?,
+        to_u32(height)?,
+    );
+    let len = width
+        .checked_mul(height)
+        .and_then(|n| n.checked_mul(channels))
+        .ok_or_else(|| format!("{width}x{height} pixels is too large"))?;
+    let mut out = vec![0u8; len];
+    // The typed entry point compiles the resizer for the two pixel types pipelines use (RGB8 and
+    // gray8) only; the untyped one carries every pixel type and its SIMD variants (2.8 MB of the
+    // library).
+    let mut resizer = Resizer::new();
+    let result = if channels == 3 {
+        let src =
+            TypedImageRef::<U8x3>::from_buffer(src_w, src_h, data).map_err(|e| e.to_string())?;
+        let mut dst =
+            TypedImage::<U8x3>::from_buffer(dst_w, dst_h, &mut out).map_err(|e| e.to_string())?;
+        resizer.resize_typed(&src, &mut dst, &options)
+    } else {
+        let src =
+            TypedImageRef::<U8>::from_buffer(src_w, src_h, data).map_err(|e| e.to_string())?;
+        let mut dst =
+            TypedImage::<U8>::from_buffer(dst_w, dst_h, &mut out).map_err(|e| e.to_string())?;
+        resizer.resize_typed(&src, &mut dst, &options)
+    };
+    result.map_err(|e| e.to_string())?;
     Ok(Pixels {
-        data: dst.into_vec(),
+        data: out,
         width,
         height,
         channels,

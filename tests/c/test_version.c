@@ -51,6 +51,7 @@ static void versions_match_the_header(void) {
 static void runtime_loads_once(void) {
   inferkit_error *err = NULL;
   CHECK(inferkit_runtime_ort_version() == NULL, "no runtime before init");
+  CHECK(inferkit_runtime_ort_path() == NULL, "no library path before init");
   if (inferkit_runtime_init(NULL, &err) != INFERKIT_STATUS_OK) {
     fprintf(stderr, "runtime: %s\n", inferkit_error_message(err));
     inferkit_error_free(err);
@@ -59,6 +60,10 @@ static void runtime_loads_once(void) {
   CHECK(err == NULL, "no error object on success");
   CHECK(inferkit_runtime_ort_version() && strcmp(inferkit_runtime_ort_version(), "1.31.1") == 0, "ORT version %s",
         inferkit_runtime_ort_version() ? inferkit_runtime_ort_version() : "(null)");
+  /* The library discovery found: an absolute path to a file named like ONNX Runtime. */
+  const char *path = inferkit_runtime_ort_path();
+  CHECK(path && path[0] == '/' && strstr(path, "libonnxruntime.so.1"), "ORT path %s", path ? path : "(null)");
+  CHECK(inferkit_runtime_init(path, NULL) == INFERKIT_STATUS_OK, "init with the path in use is a no-op");
   CHECK(inferkit_runtime_init(NULL, NULL) == INFERKIT_STATUS_OK, "second init is a no-op");
   EXPECT_STATUS(INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED, "already", inferkit_runtime_init(fixture("mlp.onnx"), error_out));
 }
