@@ -107,7 +107,7 @@ header:
 # C99, C11, C++11 and C++17.
 CTESTS        := version options model request submit pipeline values registry containment
 CRUN_ASAN     := $(ORT_ENV) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-CRUN_VALGRIND := valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --error-exitcode=1
+CRUN_VALGRIND := valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --show-leak-kinds=definite,possible --errors-for-leak-kinds=definite,possible --error-exitcode=1
 
 test-c: build
 	@mkdir -p $(CDIR)
