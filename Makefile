@@ -45,14 +45,18 @@ provision-ort:
 release: provision-ort
 	$(CARGO) build --release
 
-# Installs the release build (stripped) under PREFIX; DESTDIR is honoured. See .ci/install.sh.
-PREFIX ?= /usr/local
+# Installs the release build (stripped) under PREFIX; DESTDIR, LIBDIR (PREFIX/lib) and INCLUDEDIR
+# (PREFIX/include) are honoured. See .ci/install.sh.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+INSTALL_ENV = LIBDIR=$(abspath $(LIBDIR)) INCLUDEDIR=$(abspath $(INCLUDEDIR))
 
 install: release
-	.ci/install.sh $(abspath $(PREFIX))
+	$(INSTALL_ENV) .ci/install.sh $(abspath $(PREFIX))
 
 uninstall:
-	.ci/install.sh --uninstall $(abspath $(PREFIX))
+	$(INSTALL_ENV) .ci/install.sh --uninstall $(abspath $(PREFIX))
 
 # Installs into a scratch prefix, builds examples/c and examples/cpp against it with pkg-config and
 # with CMake (shared and static), runs them with an empty environment, uninstalls.

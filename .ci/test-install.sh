@@ -75,12 +75,40 @@ for f in "$out"/*; do
   echo "test-install: $(basename "$f") ran with nothing set ($(grep -c . "$log") lines of output)"
 done
 
+# CMake's version check: 0.1 and 0.1.0 are found, a newer or other minor and a missing component
+# are not.
+probe=$work/cmake-probe
+mkdir -p "$probe"
+for want in "0.1:yes" "0.1.0:yes" "0.1...<0.2:yes" "0.2:no" "1.0:no" "0.1 COMPONENTS nothing:no"; do
+  spec=${want%%:*}; expect=${want##*:}
+  printf 'cmake_minimum_required(VERSION 3.19)\nproject(p C)\nfind_package(inferkit %s REQUIRED)\n' "$spec" > "$probe/CMakeLists.txt"
+  rm -rf "$probe/build"
+  if cmake -S "$probe" -B "$probe/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null 2>&1; then got=yes; else got=no; fi
+  [ "$got" = "$expect" ] || fail "find_package(inferkit $spec): found=$got, expected $expect"
+done
+
+# A prefix copied elsewhere (the original hidden) still builds and runs, through both packages.
+moved=$work/moved
+cp -a "$prefix" "$moved"
+mv "$prefix" "$prefix.hidden"
+PKG_CONFIG_PATH=$moved/lib/pkgconfig cc -std=c11 $cflags "$root/examples/c/request.c" \
+  $(PKG_CONFIG_PATH=$moved/lib/pkgconfig pkg-config --cflags --libs inferkit-static) -o "$work/moved-pkgconfig"
+cmake -S "$root/examples/c" -B "$work/moved-cmake" -DCMAKE_PREFIX_PATH="$moved" >/dev/null
+cmake --build "$work/moved-cmake" >/dev/null
+for f in "$work/moved-pkgconfig" "$work/moved-cmake/example_request"; do
+  env -i PATH=/usr/bin:/bin "$f" "$model" > "$work/moved.log" 2>&1 || { cat "$work/moved.log"; fail "$f failed from the moved prefix"; }
+  grep -qF "$moved/lib/inferkit/libonnxruntime.so.1" "$work/moved.log" || { cat "$work/moved.log"; fail "$f did not use the moved prefix's ONNX Runtime"; }
+done
+rm -rf "$moved"
+mv "$prefix.hidden" "$prefix"
+echo "test-install: find_package's version checks and a moved prefix: passed"
+
 # Sizes, as the README quotes them.
 strip -o "$work/c-static.stripped" "$out/c-pkgconfig-static"
 size() { stat -c %s "$1" | awk '{printf "%.1f MB", $1 / 1e6}'; }
 echo "test-install: sizes: libinferkit.so (stripped) $(size "$lib/libinferkit.so.$version"), libinferkit.a (debug info stripped) $(size "$lib/libinferkit.a"), static C example (stripped) $(size "$work/c-static.stripped")"
 
 "$root/.ci/install.sh" --uninstall "$prefix"
-left=$(find "$prefix" -type f -o -type l)
+left=$(find "$prefix" \( -type f -o -type l \) -print)
 [ -z "$left" ] || fail "uninstall left: $left"
 echo "test-install: passed"

@@ -29,12 +29,17 @@
 #ifndef INFERKIT_HPP
 #define INFERKIT_HPP
 
+#if (defined(_MSVC_LANG) ? _MSVC_LANG : __cplusplus) < 201703L
+#error "inferkit.hpp needs C++17 or newer (-std=c++17); C++11 hosts can use inferkit.h directly"
+#endif
+
 #include "inferkit.h"
 
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <functional>
 #include <future>
@@ -1135,8 +1140,8 @@ struct CallbackHolder {
     std::unique_ptr<CallbackHolder> self(static_cast<CallbackHolder *>(userdata));
     Outputs out(outputs);  // owned from here, whatever happens
     ErrorPtr err(error);
-    // Nothing may unwind into inferkit: whatever the callable (or building its argument) throws is
-    // dropped here.
+    // Nothing may unwind into inferkit: whatever the callable (or building its argument) throws
+    // stops here, and is said on stderr so that it is not lost without a trace.
     try {
       if (status == INFERKIT_STATUS_OK && out) {
         self->fn(Result(std::in_place_type<Outputs>, std::move(out)));
@@ -1145,7 +1150,10 @@ struct CallbackHolder {
       } else {
         self->fn(Result(std::in_place_type<Error>, make_error(status, err.release())));
       }
+    } catch (const std::exception &e) {
+      std::fprintf(stderr, "inferkit: a submit callback threw, and the exception was dropped: %s\n", e.what());
     } catch (...) {
+      std::fprintf(stderr, "inferkit: a submit callback threw, and the exception was dropped\n");
     }
   }
 };

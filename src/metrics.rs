@@ -208,9 +208,12 @@ impl HistogramSnapshot {
             }
             if (seen + n) as f64 >= rank {
                 let within = (rank - seen as f64) / n as f64;
+                // Values are integers: the bucket [lo, hi) holds lo ..= ceil(hi) - 1, and the
+                // estimate stays among them (bucket [1, 2) answers 1, never 1.5).
                 let (lo, hi) = (bucket_low(i), bucket_high(i));
                 let hi = if hi.is_finite() { hi } else { lo * 2.0 };
-                return lo + (hi - lo) * within;
+                let last = (hi.ceil() - 1.0).max(lo);
+                return (lo + (last - lo) * within).round();
             }
             seen += n;
         }
@@ -753,6 +756,37 @@ mod tests {
         for i in 1..BUCKETS {
             assert!(bucket_low(i) > bucket_low(i - 1));
         }
+    }
+
+    #[test]
+    fn quantiles_stay_inside_the_values_a_bucket_can_hold() {
+        // Values are integers: bucket [1, 2) holds only 1, [0, 1) only 0. Ten batches of one row
+        // are p50 = p99 = 1, not 1.5 and 1.99; durations that were all 0 ns are 0, not 0.5 ns.
+        let ones = Histogram::default();
+        let zeros = Histogram::default();
+        let threes = Histogram::default();
+        for _ in 0..10 {
+            ones.record(1);
+            zeros.record(0);
+            threes.record(3); // bucket [3, 4)
+        }
+        for q in [0.5, 0.9, 0.99, 1.0] {
+            assert_eq!(ones.snapshot().quantile(q), 1.0, "q{q}");
+            assert_eq!(zeros.snapshot().quantile(q), 0.0, "q{q}");
+            assert_eq!(threes.snapshot().quantile(q), 3.0, "q{q}");
+        }
+        // A wider bucket still interpolates, within its integers: [16, 24) holds 16..=23.
+        let wide = Histogram::default();
+        for v in 16..24u64 {
+            wide.record(v);
+        }
+        let s = wide.snapshot();
+        assert_eq!(s.quantile(1.0), 23.0);
+        assert!(
+            (16.0..=23.0).contains(&s.quantile(0.5)),
+            "{}",
+            s.quantile(0.5)
+        );
     }
 
     #[test]

@@ -3,16 +3,17 @@
 //! inferkit loads ONNX Runtime as a shared library at run time. The library is looked up, in order:
 //!
 //! 1. the path given to [`Runtime::init_from`] (`inferkit_runtime_init` in C);
-//! 2. the `INFERKIT_ORT_DYLIB` environment variable;
-//! 3. the `ORT_DYLIB_PATH` environment variable (the one `ort` itself reads);
-//! 4. the system loader, by ONNX Runtime's SONAME `libonnxruntime.so.1` (so `LD_LIBRARY_PATH`,
+//! 2. the `INFERKIT_ORT_DYLIB` environment variable, else `ORT_DYLIB_PATH` (the one `ort` itself
+//!    reads). Like an explicit path, a variable that is set is the only candidate: if it does not
+//!    load, that is the error, and no other library is tried;
+//! 3. the system loader, by ONNX Runtime's SONAME `libonnxruntime.so.1` (so `LD_LIBRARY_PATH`,
 //!    the host's rpath and `ldconfig` work, and a library the host already loaded is reused);
-//! 5. the directory libinferkit itself was loaded from, and `inferkit/` inside it (an installed
+//! 4. the directory libinferkit itself was loaded from, and `inferkit/` inside it (an installed
 //!    `<prefix>/lib/libinferkit.so` finds `<prefix>/lib/inferkit/`; a program linked with
 //!    `libinferkit.a` is its own "libinferkit");
-//! 6. the directory of the running executable (cargo's build script copies a provisioned library
+//! 5. the directory of the running executable (cargo's build script copies a provisioned library
 //!    to `target/<profile>/`, `deps/` and `examples/`, so tests and examples find it there);
-//! 7. inferkit's per-user cache, `${XDG_CACHE_HOME:-~/.cache}/inferkit/ort-1.31.1/`, filled by one
+//! 6. inferkit's per-user cache, `${XDG_CACHE_HOME:-~/.cache}/inferkit/ort-1.31.1/`, filled by one
 //!    command (see [`PROVISION_COMMAND`]).
 //!
 //! In a directory, `libonnxruntime.so.1` (the SONAME, as ONNX Runtime's own archives and an
@@ -163,10 +164,8 @@ impl Runtime {
                     break;
                 }
             }
-            // An explicit path is what the caller asked for: do not fall back to another library.
-            if explicit.is_some() {
-                break;
-            }
+            // An explicit path or variable is what the host asked for: the candidate list holds
+            // only it, so there is no other library to fall back to.
         }
         Err(Error::RuntimeUnavailable { tried })
     }
@@ -193,12 +192,14 @@ fn candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf, Lookup)> {
     if let Some(p) = explicit {
         return vec![("explicit", p.to_path_buf(), Lookup::File)];
     }
-    let mut out = Vec::new();
+    // A variable the host set is an order, like an explicit path: when it names something that
+    // does not load, that is the error, rather than quietly running another ONNX Runtime.
     for var in ["INFERKIT_ORT_DYLIB", "ORT_DYLIB_PATH"] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
-            out.push((var, PathBuf::from(v), Lookup::File));
+            return vec![(var, PathBuf::from(v), Lookup::File)];
         }
     }
+    let mut out = Vec::new();
     out.push(("system loader", PathBuf::from(ORT_SONAME), Lookup::Loader));
     let own = own_dir();
     if let Some(dir) = &own {
@@ -260,7 +261,13 @@ fn loaded_from(addr: *const libc::c_void) -> Option<PathBuf> {
     if path.as_os_str().is_empty() {
         return None;
     }
-    std::path::absolute(path).ok()
+    let path = std::path::absolute(path).ok()?;
+    // A loader path may run through `..` (an rpath of `<prefix>/lib/pkgconfig/../../lib`): name
+    // the directory as it is, keeping the file's own name (the SONAME link, not its target).
+    match (path.parent().map(Path::canonicalize), path.file_name()) {
+        (Some(Ok(dir)), Some(name)) => Some(dir.join(name)),
+        _ => Some(path),
+    }
 }
 
 /// inferkit's per-user cache, `${XDG_CACHE_HOME:-$HOME/.cache}/inferkit/ort-1.31.1`, where

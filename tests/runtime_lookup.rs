@@ -155,3 +155,30 @@ fn the_per_user_cache_is_found_last() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(line, format!("FOUND {}", other.display()));
 }
+
+#[test]
+fn a_variable_that_names_no_library_is_the_error_not_a_fallback() {
+    // A typo in INFERKIT_ORT_DYLIB (or ORT_DYLIB_PATH) must not quietly run another ONNX Runtime,
+    // even with a good one in the cache and inside `inferkit/`.
+    let dir = scratch("typo");
+    let cache = dir.join("cache");
+    link(
+        &ort(),
+        &cache.join("inferkit/ort-1.31.1/onnxruntime/capi").join(LIB),
+    );
+    link(&ort(), &dir.join("inferkit").join(LIB));
+    let typo = dir.join("no-such-dir").join(LIB);
+    for var in ["INFERKIT_ORT_DYLIB", "ORT_DYLIB_PATH"] {
+        let line = run_child(&dir, &[("XDG_CACHE_HOME", &cache), (var, &typo)]);
+        assert!(
+            line.starts_with("ERROR RuntimeUnavailable"),
+            "{var}: {line}"
+        );
+        assert!(
+            line.contains(&format!("{var} `{}`", typo.display())),
+            "{line}"
+        );
+        assert!(!line.contains("per-user cache"), "{var}: fell back: {line}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
