@@ -28,12 +28,12 @@ CLIBS    := -lpthread -ldl -lm
 # find it through their rpath and beside the installed library, with nothing set.)
 ORT_ENV := INFERKIT_ORT_DYLIB=$(CURDIR)/target/onnxruntime/libonnxruntime.so.1.31.1
 
-.PHONY: demo test provision provision-ort build release install uninstall test-rust-user test-rust examples example-c test-loom test-c test-cpp test-install lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
+.PHONY: demo test provision provision-ort build release install uninstall test-go test-rust-user test-rust examples example-c test-loom test-c test-cpp test-install lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
 
 demo: provision-ort
 	$(CARGO) run --release --example quickstart
 
-test: provision lint test-rust test-loom test-c test-cpp example-c test-install conformance fuzz-smoke
+test: provision lint test-rust test-loom test-c test-cpp example-c test-install test-go conformance fuzz-smoke
 	@echo "make test: all tests passed"
 
 provision: provision-ort
@@ -62,6 +62,30 @@ uninstall:
 # with CMake (shared and static), runs them with an empty environment, uninstalls.
 test-install: release
 	.ci/test-install.sh
+
+# The Go module (bindings/go), its Prometheus collector, the HTTP example and the benchmark
+# harness, against a scratch install of the release build, as a Go user builds them (static link by
+# default, pkg-config): gofmt, go vet, go test -race with cgocheck on, and the binding's tests once
+# more linked with libinferkit.so; the benchmark harness is tested (both libraries in one process)
+# and built, its load generator not run (`go run ./loadgen`). Modules come from the Go proxy.
+GO          ?= go
+GO_PREFIX   := $(CURDIR)/target/go-prefix
+GO_ENV      := PKG_CONFIG_PATH=$(GO_PREFIX)/lib/pkgconfig GODEBUG=cgocheck=1 GOFLAGS=-mod=mod
+GO_MODULES  := bindings/go bindings/go/promcollector examples/go
+
+test-go: release
+	@rm -rf $(GO_PREFIX)
+	@LIBDIR=$(GO_PREFIX)/lib INCLUDEDIR=$(GO_PREFIX)/include .ci/install.sh $(GO_PREFIX)
+	@unformatted=$$(gofmt -l bindings/go examples/go benches/go); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt: $$unformatted"; exit 1; fi
+	@set -e; for m in $(GO_MODULES); do \
+	  echo "== $$m: go vet, go test -race"; \
+	  (cd $$m && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -race -count=1 ./...); \
+	done
+	@echo "== bindings/go linked with libinferkit.so (-tags inferkit_dynamic)"
+	cd bindings/go && $(GO_ENV) $(GO) vet -tags inferkit_dynamic ./... && \
+	  $(GO_ENV) CGO_LDFLAGS="-Wl,-rpath,$(GO_PREFIX)/lib" $(GO) test -count=1 -tags inferkit_dynamic ./...
+	cd benches/go && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -count=1 ./... && $(GO_ENV) $(GO) build -o /dev/null ./loadgen
 
 # A Rust project depending on the packaged crate, in a fresh HOME, after the README's one command
 # (not in `make test`: it builds the dependency tree afresh).

@@ -1,0 +1,3 @@
+module github.com/inferkit/inferkit/bindings/go
+
+go 1.24

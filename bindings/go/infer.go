@@ -1,0 +1,467 @@
+package inferkit
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"runtime/cgo"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// RunOption configures one request.
+type RunOption func(*runConfig)
+
+type runConfig struct {
+	timeout time.Duration
+	outputs []string
+}
+
+// WithTimeout gives the request a timeout, counted from its submission, besides its context's
+// deadline (the earlier applies). A request not started in time, or running past it alone, fails
+// with ErrDeadlineExceeded.
+func WithTimeout(d time.Duration) RunOption { return func(c *runConfig) { c.timeout = d } }
+
+// WithOutputs asks for only the named outputs, in this order; ONNX Runtime skips the work only
+// the others need. An unknown name fails with ErrUnknownOutput.
+func WithOutputs(names ...string) RunOption {
+	return func(c *runConfig) { c.outputs = append([]string(nil), names...) }
+}
+
+// result is one request's answer, for the goroutine waiting in Infer.
+type result struct {
+	status  C.inferkit_status
+	outputs *C.inferkit_outputs
+	err     *C.inferkit_error
+	head    C.ikgo_outputs_head // the outputs' first reading, made by the C callback
+	refused error               // set instead when the request was not submitted
+}
+
+// release frees what C handed over with a result nobody reads.
+func (r result) release() {
+	C.inferkit_outputs_free(r.outputs)
+	C.inferkit_error_free(r.err)
+}
+
+// call is one request in flight. Infer's goroutine waits on ch, which holds one result so that
+// no sender ever blocks. Its slot (C memory) carries the submission's arguments and the result
+// to the C callback and back; the slot's handle (a cgo.Handle of the call) lets the completion
+// dispatcher find the call. Calls are recycled with their slot and handle.
+type call struct {
+	ch     chan result
+	handle cgo.Handle
+	slot   *C.ikgo_slot
+	refs   atomic.Int32 // Infer's goroutine and the submitting one: the last recycles the call
+
+	// the request, for the submitting goroutine
+	m        *Model
+	in       Input
+	opts     []RunOption
+	deadline time.Time // the context's deadline, if it has one
+
+	mu        sync.Mutex
+	submitted bool                // the submission returned
+	pending   *C.inferkit_pending // its handle, when one was asked for
+	abandoned bool                // Infer returned (its context was done) before the submission did
+}
+
+var freeCalls struct {
+	sync.Mutex
+	list []*call
+}
+
+const maxFreeCalls = 4096
+
+func getCall() *call {
+	freeCalls.Lock()
+	n := len(freeCalls.list)
+	if n > 0 {
+		c := freeCalls.list[n-1]
+		freeCalls.list = freeCalls.list[:n-1]
+		freeCalls.Unlock()
+		return c
+	}
+	freeCalls.Unlock()
+	startDispatcher()
+	c := &call{ch: make(chan result, 1)}
+	c.handle = cgo.NewHandle(c)
+	c.slot = C.ikgo_slot_new(C.uintptr_t(c.handle))
+	if c.slot == nil {
+		panic("inferkit: out of memory")
+	}
+	return c
+}
+
+// unref drops one of the two references; the last frees the pending handle and recycles.
+func (c *call) unref() {
+	if c.refs.Add(-1) != 0 {
+		return
+	}
+	if c.pending != nil {
+		C.inferkit_pending_free(c.pending)
+	}
+	c.m, c.in, c.opts, c.deadline = nil, nil, nil, time.Time{}
+	c.pending, c.submitted, c.abandoned = nil, false, false
+	freeCalls.Lock()
+	if len(freeCalls.list) < maxFreeCalls {
+		freeCalls.list = append(freeCalls.list, c)
+		c = nil
+	}
+	freeCalls.Unlock()
+	if c != nil {
+		C.ikgo_slot_free(c.slot)
+		c.handle.Delete()
+	}
+}
+
+// slotResult reads the result the C callback stored in the slot.
+func (c *call) slotResult() result {
+	s := c.slot
+	return result{status: s.status, outputs: s.outputs, err: s.result_error, head: s.head}
+}
+
+// The completion dispatcher: one goroutine that waits in C for completed requests (queued by
+// the C callback, see shim.h) and hands each to its waiting goroutine. inferkit's threads never
+// call into Go.
+var startDispatcher = sync.OnceFunc(func() {
+	fd := int(C.ikgo_queue_fd()) // made before any request can complete
+	if fd < 0 {
+		panic("inferkit: cannot make the completion pipe")
+	}
+	go dispatch(os.NewFile(uintptr(fd), "inferkit-completions")) // non-blocking: waits in the netpoller
+})
+
+func dispatch(events *os.File) {
+	var buf [64]byte
+	slots := make([]*C.ikgo_slot, 256)
+	for {
+		if _, err := events.Read(buf[:]); err != nil {
+			panic("inferkit: reading the completion pipe: " + err.Error())
+		}
+		for {
+			n := int(C.ikgo_wait(&slots[0], C.size_t(len(slots))))
+			if n == 0 {
+				break
+			}
+			for _, s := range slots[:n] {
+				c := cgo.Handle(s.handle).Value().(*call)
+				c.ch <- c.slotResult()
+			}
+		}
+	}
+}
+
+// Infer runs one request and returns its outputs.
+//
+// The calling goroutine parks until the result comes, so thousands of goroutines may infer at
+// once without an OS thread each. When the model has no other request of this process in
+// flight, the calling goroutine submits the request itself, and inferkit runs it at once on its
+// thread (requests that queue behind it meanwhile run on that thread too before Infer returns:
+// inferkit drains its queue on the submitting threads). Otherwise a helper goroutine submits it
+// (inferkit copies the inputs) and it joins the model's queue, and a batch when the model
+// batches: helpers, not callers, then carry the runs of queued requests, and Infer returns as
+// soon as its own result is ready.
+//
+// The context bounds the request. Its deadline becomes the request's deadline on inferkit's
+// clock: a request not started by then is not run, one running past it alone is stopped. Its
+// cancellation withdraws a queued request or stops a running one (one running in a batch with
+// others finishes); Infer then waits for inferkit's answer, so nothing runs on the request's
+// behalf once it has returned. Exceptions: a request whose submission has not returned yet has
+// no handle to cancel it with (inferkit hands it out afterwards). When a helper submits it,
+// Infer returns at once and the helper cancels it as soon as it can; when the calling goroutine
+// submits it (it then runs on the caller's thread), only its deadline stops it. Such failures
+// are *Error values with CodeDeadlineExceeded or CodeCancelled that also match the context's
+// error (errors.Is(err, context.DeadlineExceeded)). A context already done returns its error at
+// once and runs nothing. A request that completed despite its context returns its outputs.
+//
+// Errors are *Error values; the most common: ErrUnknownInput, ErrMissingInput,
+// ErrDtypeMismatch, ErrRankMismatch, ErrDimMismatch, ErrByteLengthMismatch, ErrQueueFull,
+// ErrDeadlineExceeded, ErrCancelled, ErrClosed.
+func (m *Model) Infer(ctx context.Context, in Input, opts ...RunOption) (*Outputs, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if ctx.Err() != nil {
+		return nil, contextError(ctx, "")
+	}
+	if in == nil {
+		return nil, errorf(CodeNullArgument, "nil Input")
+	}
+	deadline, hasDeadline := ctx.Deadline()
+	if hasDeadline && time.Until(deadline) <= 0 {
+		return nil, contextError(withDeadlinePassed(ctx), "")
+	}
+	done := ctx.Done()
+	c := getCall()
+	c.m, c.in, c.opts, c.deadline = m, in, opts, deadline
+	c.slot.want_pending = 0
+	if done != nil {
+		c.slot.want_pending = 1
+	}
+	c.refs.Store(2)
+	load := m.load
+	if load.Add(1) == 1 {
+		c.submit() // nothing else in flight: run it here, now
+	} else {
+		toHelper(c)
+	}
+
+	var r result
+	ctxDone := false
+	if done == nil {
+		r = <-c.ch
+	} else {
+		select {
+		case r = <-c.ch:
+		case <-done:
+			ctxDone = true
+			c.mu.Lock()
+			if c.submitted {
+				c.mu.Unlock()
+				// Withdraws a queued request (its callback runs before this returns) or
+				// stops a running one; one running in a batch finishes. The callback comes
+				// either way, exactly once.
+				if c.pending != nil {
+					C.inferkit_pending_cancel(c.pending)
+				}
+				r = <-c.ch
+			} else {
+				// The submission has not returned, so there is no handle to cancel with yet:
+				// leave the request to the helper, which cancels it once it can and releases
+				// its result.
+				select {
+				case r = <-c.ch:
+					c.mu.Unlock()
+				default:
+					c.abandoned = true
+					c.mu.Unlock()
+					c.unref()
+					load.Add(-1)
+					return nil, contextError(ctx, "")
+				}
+			}
+		}
+	}
+	load.Add(-1)
+	out, err := c.finish(ctx, r, ctxDone, hasDeadline, deadline)
+	c.unref()
+	return out, err
+}
+
+// Helpers: goroutines that submit requests. They outlive a request (a fresh goroutine would grow
+// its stack for the C call every time) and leave after idling a while. A submission usually
+// returns at once (the request is queued), so few are busy at a time; past maxHelpers the caller
+// submits itself.
+var (
+	helpers     = make(chan *call)
+	helperCount atomic.Int32
+)
+
+const (
+	helperIdle = 5 * time.Second
+	maxHelpers = 256
+)
+
+// toHelper hands c to an idle helper, or starts one, or (at maxHelpers) submits it itself.
+func toHelper(c *call) {
+	select {
+	case helpers <- c:
+		return
+	default:
+	}
+	if helperCount.Add(1) > maxHelpers {
+		helperCount.Add(-1)
+		c.submit()
+		return
+	}
+	go helper(c)
+}
+
+func helper(c *call) {
+	defer helperCount.Add(-1)
+	t := time.NewTimer(helperIdle)
+	defer t.Stop()
+	for {
+		c.submit()
+		t.Reset(helperIdle)
+		select {
+		case c = <-helpers:
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// submit builds and submits the request, on Infer's goroutine or a helper, and reports a refusal
+// or a result left in the slot on ch (the dispatcher reports the others).
+func (c *call) submit() {
+	err := c.submitRequest()
+	inline := err == nil && c.slot.inline_done != 0
+	c.mu.Lock()
+	c.submitted = true
+	if err == nil {
+		c.pending = c.slot.pending
+	}
+	abandoned := c.abandoned
+	if !abandoned {
+		if err != nil {
+			c.ch <- result{refused: err} // no callback comes for a refused request
+		} else if inline {
+			c.ch <- c.slotResult()
+		}
+	}
+	c.mu.Unlock()
+	if abandoned && err == nil {
+		if inline {
+			c.slotResult().release()
+		} else {
+			if c.pending != nil {
+				C.inferkit_pending_cancel(c.pending)
+			}
+			(<-c.ch).release() // the callback comes exactly once
+		}
+	}
+	c.unref()
+}
+
+func (c *call) submitRequest() error {
+	m := c.m
+	if !m.acquire() {
+		return closedError("model " + m.name)
+	}
+	defer m.release()
+	s := c.slot
+	s.deadline_in_ns = 0
+	if !c.deadline.IsZero() {
+		// On inferkit's clock, CLOCK_MONOTONIC: that far from now (read in C). One that has
+		// passed meanwhile stays 1 ns away, and inferkit answers DEADLINE_EXCEEDED.
+		s.deadline_in_ns = C.int64_t(max(time.Until(c.deadline), 1))
+	}
+	// The common request, one numeric tensor and no options: one cgo call.
+	if in, ok := c.in.(Inputs); ok && len(in) == 1 && len(c.opts) == 0 {
+		for name, t := range in {
+			if t != nil && t.dtype != String && len(t.shape) <= C.IKGO_MAX_RANK {
+				cname, err := m.cname(name)
+				if err != nil {
+					return err
+				}
+				for i, d := range t.shape {
+					s.shape[i] = C.int64_t(d)
+				}
+				s.rank, s.dtype, s.len = C.size_t(len(t.shape)), C.uint32_t(t.dtype), C.size_t(t.size)
+				st := C.ikgo_submit1(m.p, cname, dataPtr(t.data), s)
+				runtime.KeepAlive(t)
+				return takeError(st, s.error)
+			}
+		}
+	}
+	var req *C.inferkit_request
+	var cerr *C.inferkit_error
+	if err := takeError(C.inferkit_request_new(m.p, &req, &cerr), cerr); err != nil {
+		return err
+	}
+	defer C.inferkit_request_free(req)
+	if err := c.in.apply(req); err != nil {
+		return err
+	}
+	if err := applyRunOptions(req, c.opts); err != nil {
+		return err
+	}
+	if s.deadline_in_ns > 0 {
+		if err := takeError(C.ikgo_set_deadline_in(req, s.deadline_in_ns, &cerr), cerr); err != nil {
+			return err
+		}
+	}
+	s.model = m.p
+	return takeError(C.ikgo_submit(req, s), s.error)
+}
+
+func applyRunOptions(req *C.inferkit_request, opts []RunOption) error {
+	if len(opts) == 0 {
+		return nil
+	}
+	var rc runConfig
+	for _, o := range opts {
+		o(&rc)
+	}
+	var cerr *C.inferkit_error
+	if rc.timeout > 0 {
+		if err := takeError(C.inferkit_request_set_timeout_us(req, micros(rc.timeout), &cerr), cerr); err != nil {
+			return err
+		}
+	}
+	if len(rc.outputs) > 0 {
+		// An array of pointers may not point into Go memory: C memory for the names.
+		names := make([]*C.char, len(rc.outputs))
+		defer func() {
+			for _, n := range names {
+				C.free(unsafe.Pointer(n))
+			}
+		}()
+		for i, n := range rc.outputs {
+			s, err := cString(n, "output name")
+			if err != nil {
+				return err
+			}
+			names[i] = s
+		}
+		arr := (**C.char)(C.malloc(C.size_t(len(names)) * C.size_t(unsafe.Sizeof(uintptr(0)))))
+		defer C.free(unsafe.Pointer(arr))
+		copy(unsafe.Slice(arr, len(names)), names)
+		if err := takeError(C.inferkit_request_set_outputs(req, arr, C.size_t(len(names)), &cerr), cerr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish turns a result into outputs or an error, releasing what C handed over.
+func (c *call) finish(ctx context.Context, r result, ctxDone, hasDeadline bool, deadline time.Time) (*Outputs, error) {
+	if r.refused != nil {
+		return nil, r.refused
+	}
+	if r.status == C.INFERKIT_STATUS_OK {
+		defer C.inferkit_outputs_free(r.outputs)
+		if r.head.count == 1 && r.head.class_rows == 0 && r.head.first_status == C.INFERKIT_STATUS_OK {
+			return singleOutput(&r.head.first), nil
+		}
+		return readOutputs(r.outputs)
+	}
+	e := newError(r.status, r.err)
+	switch e.Code {
+	case CodeCancelled:
+		if ctxDone || ctx.Err() != nil {
+			return nil, contextError(ctx, e.Message)
+		}
+	case CodeDeadlineExceeded:
+		// inferkit's clock may pass the context's deadline a moment before the context's timer.
+		if ctx.Err() != nil {
+			return nil, contextError(ctx, e.Message)
+		}
+		if hasDeadline && time.Until(deadline) <= time.Millisecond {
+			return nil, contextError(withDeadlinePassed(ctx), e.Message)
+		}
+	}
+	return nil, e
+}
+
+// withDeadlinePassed returns a context whose Err is context.DeadlineExceeded, for a context
+// whose deadline has passed but whose timer has not fired yet.
+func withDeadlinePassed(ctx context.Context) context.Context {
+	if ctx.Err() != nil {
+		return ctx
+	}
+	return deadlinePassed{ctx}
+}
+
+type deadlinePassed struct{ context.Context }
+
+func (deadlinePassed) Err() error { return context.DeadlineExceeded }

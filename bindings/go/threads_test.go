@@ -1,0 +1,86 @@
+package inferkit_test
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	inferkit "github.com/inferkit/inferkit/bindings/go"
+)
+
+// Thousands of goroutines infer at once: they cost goroutines, not OS threads. The peak OS
+// thread count (/proc/self/status) stays bounded.
+func TestThreadsStayBounded(t *testing.T) {
+	m, err := inferkit.Open(fixture("mlp_large.onnx"), inferkit.WithInstances(2), inferkit.WithBatching(32, 0),
+		inferkit.WithMaxQueueSize(20000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	in, want := readPack(t, "mlp_large.inputs.tpk")[0], readPack(t, "mlp_large.outputs.tpk")[0]
+	rowIn := in.floats()[:256]
+	rowWant := want.floats()[:10]
+	x := inferkit.NewTensor(rowIn, 1, 256)
+	for _, n := range []int{1024, 10000} {
+		before := osThreads(t)
+		var peak atomic.Int64
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			for {
+				if th := int64(osThreads(t)); th > peak.Load() {
+					peak.Store(th)
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Millisecond):
+				}
+			}
+		}()
+		start := time.Now()
+		var wg sync.WaitGroup
+		var failures atomic.Int64
+		gate := make(chan struct{})
+		for g := 0; g < n; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				for i := 0; i < 2; i++ {
+					out, err := m.Infer(context.Background(), inferkit.Inputs{"x": x})
+					if err != nil {
+						t.Error(err)
+						failures.Add(1)
+						return
+					}
+					y, _, _ := inferkit.Output[float32](out, "y")
+					for j := range y {
+						if math.Abs(float64(y[j]-rowWant[j])) > 1e-3*math.Max(1, math.Abs(float64(rowWant[j]))) {
+							failures.Add(1)
+							return
+						}
+					}
+				}
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		close(stop)
+		<-sampled
+		s, _ := m.Stats()
+		t.Logf("%5d goroutines x 2 requests: %v, OS threads before %d, peak %d (GOMAXPROCS %d); %d session runs so far",
+			n, time.Since(start).Round(time.Millisecond), before, peak.Load(), runtime.GOMAXPROCS(0), s.Executions)
+		if failures.Load() != 0 {
+			t.Fatalf("%d goroutines failed", failures.Load())
+		}
+		if peak.Load() >= 200 {
+			t.Fatalf("%d goroutines took %d OS threads", n, peak.Load())
+		}
+	}
+}
