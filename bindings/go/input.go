@@ -158,6 +158,19 @@ func Image(img image.Image) Input {
 	return pixelsInput{pix, RGB8, w, h, w * 3}
 }
 
+// dropAlpha copies h rows of w four-byte pixels, starting at pix[start] and stride bytes apart,
+// into out as packed RGB8.
+func dropAlpha(out, pix []byte, start, stride, w, h int) {
+	o := 0
+	for y := 0; y < h; y++ {
+		row := pix[start+y*stride:]
+		for x := 0; x < w; x++ {
+			out[o], out[o+1], out[o+2] = row[4*x], row[4*x+1], row[4*x+2]
+			o += 3
+		}
+	}
+}
+
 // toRGB8 converts an image to packed RGB8 rows.
 func toRGB8(img image.Image) ([]byte, int, int) {
 	b := img.Bounds()
@@ -166,21 +179,9 @@ func toRGB8(img image.Image) ([]byte, int, int) {
 	o := 0
 	switch src := img.(type) {
 	case *image.RGBA:
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			row := src.Pix[src.PixOffset(b.Min.X, y):]
-			for x := 0; x < w; x++ {
-				out[o], out[o+1], out[o+2] = row[4*x], row[4*x+1], row[4*x+2]
-				o += 3
-			}
-		}
+		dropAlpha(out, src.Pix, src.PixOffset(b.Min.X, b.Min.Y), src.Stride, w, h)
 	case *image.NRGBA:
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			row := src.Pix[src.PixOffset(b.Min.X, y):]
-			for x := 0; x < w; x++ {
-				out[o], out[o+1], out[o+2] = row[4*x], row[4*x+1], row[4*x+2]
-				o += 3
-			}
-		}
+		dropAlpha(out, src.Pix, src.PixOffset(b.Min.X, b.Min.Y), src.Stride, w, h)
 	case *image.Gray:
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			row := src.Pix[src.PixOffset(b.Min.X, y):]

@@ -290,14 +290,11 @@ func (m *Model) Stats() (Stats, error) {
 // and version. promcollector turns them into a prometheus.Collector.
 func (m *Model) MetricsPrometheus() (string, error) {
 	var text string
-	err := m.with(func(p *C.inferkit_model) error {
-		var s *C.char
-		var cerr *C.inferkit_error
-		if err := takeError(C.inferkit_model_metrics_prometheus(p, &s, &cerr), cerr); err != nil {
-			return err
-		}
-		text = takeString(s)
-		return nil
+	err := m.with(func(p *C.inferkit_model) (err error) {
+		text, err = ownedText(func(s **C.char, e **C.inferkit_error) C.inferkit_status {
+			return C.inferkit_model_metrics_prometheus(p, s, e)
+		})
+		return err
 	})
 	return text, err
 }
@@ -306,14 +303,11 @@ func (m *Model) MetricsPrometheus() (string, error) {
 // inferkit_model_metrics_json in inferkit.h).
 func (m *Model) MetricsJSON() (string, error) {
 	var text string
-	err := m.with(func(p *C.inferkit_model) error {
-		var s *C.char
-		var cerr *C.inferkit_error
-		if err := takeError(C.inferkit_model_metrics_json(p, &s, &cerr), cerr); err != nil {
-			return err
-		}
-		text = takeString(s)
-		return nil
+	err := m.with(func(p *C.inferkit_model) (err error) {
+		text, err = ownedText(func(s **C.char, e **C.inferkit_error) C.inferkit_status {
+			return C.inferkit_model_metrics_json(p, s, e)
+		})
+		return err
 	})
 	return text, err
 }

@@ -233,14 +233,11 @@ func (r *Registry) Reload() (failures int, err error) {
 // "state", "reason"?}], "labels": {label: version}, "default_version"}].
 func (r *Registry) StatusJSON() (string, error) {
 	var text string
-	err := r.with(func(p *C.inferkit_registry) error {
-		var s *C.char
-		var cerr *C.inferkit_error
-		if err := takeError(C.inferkit_registry_status_json(p, &s, &cerr), cerr); err != nil {
-			return err
-		}
-		text = takeString(s)
-		return nil
+	err := r.with(func(p *C.inferkit_registry) (err error) {
+		text, err = ownedText(func(s **C.char, e **C.inferkit_error) C.inferkit_status {
+			return C.inferkit_registry_status_json(p, s, e)
+		})
+		return err
 	})
 	return text, err
 }
@@ -249,14 +246,11 @@ func (r *Registry) StatusJSON() (string, error) {
 // failure and unload events, in the Prometheus text format.
 func (r *Registry) MetricsPrometheus() (string, error) {
 	var text string
-	err := r.with(func(p *C.inferkit_registry) error {
-		var s *C.char
-		var cerr *C.inferkit_error
-		if err := takeError(C.inferkit_registry_metrics_prometheus(p, &s, &cerr), cerr); err != nil {
-			return err
-		}
-		text = takeString(s)
-		return nil
+	err := r.with(func(p *C.inferkit_registry) (err error) {
+		text, err = ownedText(func(s **C.char, e **C.inferkit_error) C.inferkit_status {
+			return C.inferkit_registry_metrics_prometheus(p, s, e)
+		})
+		return err
 	})
 	return text, err
 }

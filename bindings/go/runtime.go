@@ -86,6 +86,16 @@ func RuntimePath() string {
 func cStatusName(c Code) string { return C.GoString(C.inferkit_status_name(C.uint32_t(c))) }
 
 // takeString copies a string inferkit handed out and releases it with inferkit_string_free.
+// ownedText runs a C call that hands out a string the caller frees, and returns a Go copy.
+func ownedText(call func(out **C.char, cerr **C.inferkit_error) C.inferkit_status) (string, error) {
+	var s *C.char
+	var cerr *C.inferkit_error
+	if err := takeError(call(&s, &cerr), cerr); err != nil {
+		return "", err
+	}
+	return takeString(s), nil
+}
+
 func takeString(s *C.char) string {
 	if s == nil {
 		return ""
