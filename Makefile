@@ -131,11 +131,13 @@ header:
 
 # The C ABI tests (tests/c): each test_<concept>.c is built twice, with ASan/UBSan against the static
 # library and plainly against the shared one, and run both ways (the plain build under valgrind);
-# every test runs even when one fails, and the target fails if any did. The header is compiled as
+# every test runs even when one fails, and the target fails if any did. valgrind runs one thread at a
+# time; --fair-sched=yes hands its lock round in turn, without which a thread inside a long ONNX
+# Runtime run starved the watchdog that stops it (and the test's own thread) for minutes. The header is compiled as
 # C99, C11, C++11 and C++17.
 CTESTS        := version options model request submit pipeline values registry containment
 CRUN_ASAN     := $(ORT_ENV) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-CRUN_VALGRIND := valgrind --quiet --suppressions=tests/c/valgrind.supp --leak-check=full --show-leak-kinds=definite,possible --errors-for-leak-kinds=definite,possible --error-exitcode=1
+CRUN_VALGRIND := valgrind --quiet --fair-sched=yes --suppressions=tests/c/valgrind.supp --leak-check=full --show-leak-kinds=definite,possible --errors-for-leak-kinds=definite,possible --error-exitcode=1
 
 test-c: build
 	@mkdir -p $(CDIR)
