@@ -258,7 +258,7 @@ impl Model {
         )?;
         Ok(Model {
             pipeline: Arc::new(pipeline),
-            inner: Arc::new(Scheduler::new(
+            inner: Scheduler::new(
                 name,
                 signature,
                 sessions,
@@ -266,7 +266,8 @@ impl Model {
                 options.batching.clone(),
                 options.metrics,
                 options.version,
-            )?),
+            )?
+            .into_arc(),
         })
     }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Barrier};
+use std::sync::{mpsc, Arc, Barrier, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
@@ -789,4 +789,110 @@ fn a_cancel_that_returns_true_is_always_answered_cancelled() {
         mismatches.is_empty(),
         "cancel returned true but the callback got {mismatches:?} ({said_true} cancels returned true; a run takes {run:?})"
     );
+}
+
+/// Submits a chain of `left` requests: each callback submits the next, on whatever thread runs it.
+fn chain(
+    model: Arc<Model>,
+    left: Arc<AtomicUsize>,
+    ran: Arc<AtomicUsize>,
+    on: Arc<Mutex<Vec<std::thread::ThreadId>>>,
+) {
+    if left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| l.checked_sub(1))
+        .is_err()
+    {
+        return;
+    }
+    let x = Tensor::from_vec(vec![1, 16], input(0, 1, 16)).unwrap();
+    let m = model.clone();
+    model
+        .submit_with_callback(vec![("x".into(), x)], &InferOptions::default(), move |r| {
+            r.unwrap();
+            ran.fetch_add(1, Ordering::SeqCst);
+            on.lock().unwrap().push(std::thread::current().id());
+            chain(m, left, ran, on);
+        })
+        .unwrap();
+}
+
+/// A callback chain (each callback submits the next request) used to keep the first submitter
+/// inside its `submit` until the whole chain had run. Now `submit` returns after its own request
+/// and at most one batch and one request more; a helper thread runs the rest, and all of it runs.
+#[test]
+fn a_callback_chain_does_not_hold_its_first_submitter() {
+    const N: usize = 20_000;
+    let model = Arc::new(Model::open_with(fixture("mlp.onnx"), &opts(1, batched())).unwrap());
+    let (left, ran) = (Arc::new(AtomicUsize::new(N)), Arc::new(AtomicUsize::new(0)));
+    let on = Arc::new(Mutex::new(Vec::new()));
+    chain(model.clone(), left.clone(), ran.clone(), on.clone());
+    let here = std::thread::current().id();
+    let inside = on.lock().unwrap().iter().filter(|t| **t == here).count();
+    assert!(
+        inside <= 3,
+        "{inside} requests of the chain ran inside the first submit (own + one batch + one carried at most)"
+    );
+    let start = Instant::now();
+    while ran.load(Ordering::SeqCst) < N {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the chain stopped at {} of {N}",
+            ran.load(Ordering::SeqCst)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let elsewhere = on.lock().unwrap().iter().filter(|t| **t != here).count();
+    assert_eq!(inside + elsewhere, N);
+}
+
+/// Under an async flood (chains of callbacks that keep the queue full), a blocking caller runs at
+/// most its own request and one batch and one request of others' work; before, it drained the
+/// flood's queue until the flood ended.
+#[test]
+fn a_blocking_caller_serves_at_most_one_batch_of_a_flood() {
+    const FLOOD: usize = 200_000;
+    let model = Arc::new(Model::open_with(fixture("mlp.onnx"), &opts(1, batched())).unwrap());
+    let (left, ran) = (
+        Arc::new(AtomicUsize::new(FLOOD)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let on = Arc::new(Mutex::new(Vec::new()));
+    let flooder = {
+        let (model, left, ran, on) = (model.clone(), left.clone(), ran.clone(), on.clone());
+        std::thread::spawn(move || {
+            for _ in 0..64 {
+                chain(model.clone(), left.clone(), ran.clone(), on.clone());
+            }
+        })
+    };
+    flooder.join().unwrap();
+    let here = std::thread::current().id();
+    let x = input(1, 1, 16);
+    let mut worst = 0;
+    for _ in 0..200 {
+        let before = on.lock().unwrap().iter().filter(|t| **t == here).count();
+        model
+            .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
+            .unwrap();
+        let after = on.lock().unwrap().iter().filter(|t| **t == here).count();
+        worst = worst.max(after - before);
+    }
+    assert!(
+        left.load(Ordering::SeqCst) > 0,
+        "the flood lasted as long as the blocking calls"
+    );
+    assert!(
+        worst <= 33,
+        "a blocking call ran {worst} of the flood's requests (one batch of 32 and one more at most)"
+    );
+    // The rest of the flood runs to the end.
+    left.store(0, Ordering::SeqCst);
+    let start = Instant::now();
+    while model.stats().queued > 0 || model.stats().idle_instances == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the flood never drained"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

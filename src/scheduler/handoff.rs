@@ -40,6 +40,16 @@ pub(crate) fn give_back<'p, R, W>(
     pool.try_acquire()
 }
 
+/// Gives a worker back and says whether requests are still queued: the caller has done its share
+/// and has them drained elsewhere (a helper thread calls `claim_after_queueing`, and if that finds
+/// no idle worker, whoever holds one sees the queue when it gives it back).
+pub(crate) fn give_back_then_queued<R, W>(queue: &BoundedQueue<R>, lease: Lease<'_, W>) -> bool {
+    drop(lease);
+    // Pairs with the fence in `claim_after_queueing`.
+    fence(Ordering::SeqCst);
+    !queue.is_empty()
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
     use loom::sync::atomic::AtomicUsize;
@@ -98,6 +108,76 @@ mod loom_tests {
             assert!(queue.is_empty());
             assert_eq!(pool.idle(), workers as usize);
         });
+    }
+
+    /// A caller that runs one request and hands the rest to a helper thread, as
+    /// `Scheduler::release_and_drain` does once its share is spent.
+    fn submit_bounded(
+        queue: &Arc<BoundedQueue<u32>>,
+        pool: &Arc<Pool<u32>>,
+        done: &Arc<AtomicUsize>,
+        helpers: &Arc<loom::sync::Mutex<Vec<loom::thread::JoinHandle<()>>>>,
+    ) {
+        queue.push(1).expect("room");
+        let Some(lease) = claim_after_queueing(pool) else {
+            return;
+        };
+        if queue.pop().is_some() {
+            done.fetch_add(1, Ordering::SeqCst);
+        }
+        if give_back_then_queued(queue, lease) {
+            let (queue, pool, done) = (queue.clone(), pool.clone(), done.clone());
+            let helper = loom::thread::spawn(move || {
+                if let Some(lease) = claim_after_queueing(&pool) {
+                    drain(&queue, &pool, lease, &done);
+                }
+            });
+            helpers.lock().unwrap().push(helper);
+        }
+    }
+
+    /// With callers that hand their backlog to helpers, still no request is stranded.
+    fn no_request_is_stranded_with_helpers(submitters: usize, workers: u32, preemptions: usize) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(preemptions);
+        builder.check(move || {
+            let queue = Arc::new(BoundedQueue::new(8));
+            let pool = Arc::new(Pool::new((0..workers).collect()));
+            let done = Arc::new(AtomicUsize::new(0));
+            let helpers = Arc::new(loom::sync::Mutex::new(Vec::new()));
+            let threads: Vec<_> = (0..submitters)
+                .map(|_| {
+                    let (queue, pool, done, helpers) =
+                        (queue.clone(), pool.clone(), done.clone(), helpers.clone());
+                    loom::thread::spawn(move || submit_bounded(&queue, &pool, &done, &helpers))
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            let helpers: Vec<_> = std::mem::take(&mut *helpers.lock().unwrap());
+            for h in helpers {
+                h.join().unwrap();
+            }
+            assert_eq!(
+                done.load(Ordering::SeqCst),
+                submitters,
+                "a request was stranded"
+            );
+            assert!(queue.is_empty());
+            assert_eq!(pool.idle(), workers as usize);
+        });
+    }
+
+    #[test]
+    fn two_callers_one_session_with_helpers() {
+        no_request_is_stranded_with_helpers(2, 1, 3);
+    }
+
+    #[test]
+    fn two_callers_two_sessions_with_helpers() {
+        // loom runs at most 5 threads: the test's, two callers and their helpers.
+        no_request_is_stranded_with_helpers(2, 2, 3);
     }
 
     #[test]

@@ -39,6 +39,7 @@
 mod batch;
 mod cost;
 mod handoff;
+mod helper;
 mod queue;
 mod request;
 pub(crate) mod watchdog;
@@ -284,6 +285,8 @@ pub(crate) struct Scheduler {
     last_refusal_warning: AtomicU64,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) version: Option<u64>,
+    /// This scheduler, for handing its queue to a helper thread (set once it is in an `Arc`).
+    this: std::sync::OnceLock<std::sync::Weak<Scheduler>>,
 }
 
 impl Scheduler {
@@ -333,9 +336,17 @@ impl Scheduler {
             last_refusal_warning: AtomicU64::new(0),
             metrics: Arc::new(Metrics::new(metrics)),
             version,
+            this: std::sync::OnceLock::new(),
             name,
             signature,
         })
+    }
+
+    /// Puts a new scheduler in an `Arc`, which it needs to hand its queue to helper threads.
+    pub(crate) fn into_arc(self) -> Arc<Scheduler> {
+        let arc = Arc::new(self);
+        let _ = arc.this.set(Arc::downgrade(&arc));
+        arc
     }
 
     pub(crate) fn batchable(&self) -> bool {
@@ -513,7 +524,7 @@ impl Scheduler {
                 }
                 self.executed(1, took);
                 self.count_unqueued(inputs, &result, took);
-                self.release_and_drain(lease);
+                self.release_and_drain(lease, None);
                 return Ok((result, true));
             }
         }
@@ -623,10 +634,12 @@ impl Scheduler {
         }
     }
 
-    /// Queues a request, then (if `lead`) tries to take a session and drain the queue.
+    /// Queues a request, then (if `lead`) tries to take a session and run it (see
+    /// `release_and_drain` for how much of others' work comes with it).
     fn submit(&self, request: Arc<Request>, lead: bool) -> Result<()> {
         let rows = request.rows.unwrap_or(1);
         self.queued_rows.fetch_add(rows, Ordering::SeqCst);
+        let own = lead.then(|| request.clone());
         if self.queue.push(request).is_err() {
             self.queued_rows.fetch_sub(rows, Ordering::SeqCst);
             self.warn_refused();
@@ -645,14 +658,31 @@ impl Scheduler {
             // Either a thread giving a session back sees this request, or this thread sees the
             // session (see `handoff`).
             if let Some(lease) = handoff::claim_after_queueing(&self.pool) {
-                self.release_and_drain(lease);
+                self.release_and_drain(lease, own.as_deref());
             }
         }
         Ok(())
     }
 
-    /// Runs queued batches on the leased session until the queue is empty, then gives it back.
-    fn release_and_drain<'s>(&'s self, mut lease: Lease<'s>) {
+    /// A helper thread's job: drain the queue with a session, if one is idle (if none is, the
+    /// thread holding one sees the queue when it gives it back).
+    fn help(&self) {
+        if let Some(lease) = handoff::claim_after_queueing(&self.pool) {
+            self.drain(lease, None, true);
+        }
+    }
+
+    /// Runs queued work on the leased session, then gives it back: until `own` (the caller's
+    /// request, if it is queued) is done, then at most one batch more, and a request that batch
+    /// left behind, alone. What is still queued then goes to a helper thread. So a caller waits
+    /// for its own request, the requests queued before it, and at most one batch and one request
+    /// of others' work: never for a flood that keeps arriving.
+    fn release_and_drain<'s>(&'s self, lease: Lease<'s>, own: Option<&Request>) {
+        self.drain(lease, own, false);
+    }
+
+    /// `release_and_drain`, or (`all`) the helper's unbounded drain until the queue is empty.
+    fn drain<'s>(&'s self, mut lease: Lease<'s>, own: Option<&Request>, mut all: bool) {
         /// Marks this thread as draining this scheduler until dropped (also when unwinding).
         struct Draining(usize);
         impl Drop for Draining {
@@ -670,17 +700,51 @@ impl Scheduler {
         // A request taken from the queue for the next batch. If this thread unwinds while holding
         // one, its owner still gets an answer instead of waiting for ever.
         let mut carry = Carry(None, &self.name);
+        // Batches of others' work this caller may still run once its own request is done.
+        let mut spare = 1;
         loop {
-            while let Some(batch) = self.next_batch(&mut carry.0) {
-                self.run_batch(&mut lease, &batch);
+            loop {
+                if !all && own.is_none_or(|r| r.slot.is_done()) {
+                    if spare == 0 {
+                        // The share is spent; a request the last batch left behind runs alone
+                        // (popping more could leave another behind).
+                        if let Some(r) = carry.0.take() {
+                            self.run_batch(&mut lease, std::slice::from_ref(&r));
+                        }
+                        break;
+                    }
+                    spare -= 1;
+                }
+                match self.next_batch(&mut carry.0) {
+                    Some(batch) => self.run_batch(&mut lease, &batch),
+                    None => break,
+                }
             }
-            match handoff::give_back(&self.queue, &self.pool, lease) {
-                Some(l) => lease = l,
+            if all {
+                match handoff::give_back(&self.queue, &self.pool, lease) {
+                    Some(l) => lease = l,
+                    None => return,
+                }
+                continue;
+            }
+            if !handoff::give_back_then_queued(&self.queue, lease) {
+                return;
+            }
+            // Requests are still waiting: a helper's work, unless none can start.
+            let me = self.this.get().and_then(std::sync::Weak::upgrade);
+            if me.is_some_and(helper::hand_off) {
+                return;
+            }
+            // No helper: this thread drains it all, as a helper would.
+            match handoff::claim_after_queueing(&self.pool) {
+                Some(l) => {
+                    lease = l;
+                    all = true;
+                }
                 None => return,
             }
         }
     }
-
     /// Pops the next request that is still wanted, completing expired ones.
     fn pop_live(&self) -> Option<Arc<Request>> {
         while let Some(r) = self.queue.pop() {
