@@ -100,9 +100,3 @@ fn run(first: Arc<Scheduler>) {
         }
     }
 }
-
-/// Helper threads alive (for tests).
-#[cfg(test)]
-pub(crate) fn alive() -> usize {
-    helpers().counts.lock().total
-}
