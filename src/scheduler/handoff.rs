@@ -82,6 +82,23 @@ mod loom_tests {
         }
     }
 
+    /// Every request ran, the queue is empty and every worker is idle.
+    fn assert_none_stranded(
+        queue: &BoundedQueue<u32>,
+        pool: &Pool<u32>,
+        done: &AtomicUsize,
+        submitters: usize,
+        workers: u32,
+    ) {
+        assert_eq!(
+            done.load(Ordering::SeqCst),
+            submitters,
+            "a request was stranded"
+        );
+        assert!(queue.is_empty());
+        assert_eq!(pool.idle(), workers as usize);
+    }
+
     /// However submissions and give-backs interleave, once every thread has returned no request
     /// is left in the queue and every worker is idle.
     fn no_request_is_stranded(submitters: usize, workers: u32, preemptions: Option<usize>) {
@@ -100,13 +117,7 @@ mod loom_tests {
             for t in threads {
                 t.join().unwrap();
             }
-            assert_eq!(
-                done.load(Ordering::SeqCst),
-                submitters,
-                "a request was stranded"
-            );
-            assert!(queue.is_empty());
-            assert_eq!(pool.idle(), workers as usize);
+            assert_none_stranded(&queue, &pool, &done, submitters, workers);
         });
     }
 
@@ -159,13 +170,7 @@ mod loom_tests {
             for h in helpers {
                 h.join().unwrap();
             }
-            assert_eq!(
-                done.load(Ordering::SeqCst),
-                submitters,
-                "a request was stranded"
-            );
-            assert!(queue.is_empty());
-            assert_eq!(pool.idle(), workers as usize);
+            assert_none_stranded(&queue, &pool, &done, submitters, workers);
         });
     }
 
