@@ -896,3 +896,118 @@ fn a_blocking_caller_serves_at_most_one_batch_of_a_flood() {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// Callback chains that resubmit keep every session busy once their submitters have returned: the
+/// helper that drains the queue calls another when a session sits idle while work waits. Before,
+/// one helper ended up draining everything on one session while the other idled (async load on
+/// two sessions ran at half speed).
+#[test]
+fn callback_chains_keep_every_session_busy() {
+    // loop.onnx adds 1 n times; each run takes a few milliseconds and is not batched.
+    const RUNS: usize = 2 * 40;
+    let model = Arc::new(
+        Model::open_with(fixture("loop.onnx"), &opts(2, BatchingOptions::default())).unwrap(),
+    );
+    let ran = Arc::new(AtomicUsize::new(0));
+    fn link(model: Arc<Model>, left: usize, ran: Arc<AtomicUsize>) {
+        let m = model.clone();
+        model
+            .submit_with_callback(
+                vec![
+                    (
+                        "n".into(),
+                        Tensor::from_vec(vec![], vec![20_000i64]).unwrap(),
+                    ),
+                    ("x".into(), Tensor::from_vec(vec![1], vec![0.0f32]).unwrap()),
+                ],
+                &InferOptions::default(),
+                move |r| {
+                    assert_eq!(r.unwrap()["y"].as_slice::<f32>().unwrap(), &[20_000.0]);
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    if left > 1 {
+                        link(m, left - 1, ran);
+                    }
+                },
+            )
+            .unwrap();
+    }
+    let t0 = Instant::now();
+    link(model.clone(), RUNS / 2, ran.clone());
+    link(model.clone(), RUNS / 2, ran.clone());
+    let submitted = t0.elapsed();
+    // Samples from the chains' second quarter to their third: both submitters returned long ago.
+    let (mut both, mut samples) = (0, 0);
+    while ran.load(Ordering::SeqCst) < RUNS {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the chains stopped"
+        );
+        let done = ran.load(Ordering::SeqCst);
+        if (RUNS / 4..RUNS * 3 / 4).contains(&done) {
+            samples += 1;
+            both += usize::from(model.stats().idle_instances == 0);
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    eprintln!(
+        "submits took {submitted:?}, chains {:?}; both sessions busy in {both} of {samples} samples",
+        t0.elapsed()
+    );
+    assert!(samples >= 10, "too few samples ({samples}): runs too short");
+    assert!(
+        both * 4 >= samples * 3,
+        "both sessions busy in only {both} of {samples} samples"
+    );
+}
+
+/// Requests that all fit in one batch are split between two sessions when the batch is long enough
+/// to pay for it: eight callback chains on mlp_large (a batch of eight runs for hundreds of
+/// microseconds) used to run as one batch at a time on one session, the other idle.
+#[test]
+fn a_long_batch_is_shared_with_an_idle_session() {
+    const CHAINS: usize = 8;
+    const EACH: usize = 400;
+    let model = Arc::new(Model::open_with(fixture("mlp_large.onnx"), &opts(2, batched())).unwrap());
+    let ran = Arc::new(AtomicUsize::new(0));
+    fn link(model: Arc<Model>, left: usize, ran: Arc<AtomicUsize>) {
+        let m = model.clone();
+        let x = Tensor::from_vec(vec![1, 256], input(left, 1, 256)).unwrap();
+        model
+            .submit_with_callback(vec![("x".into(), x)], &InferOptions::default(), move |r| {
+                r.unwrap();
+                ran.fetch_add(1, Ordering::SeqCst);
+                if left > 1 {
+                    link(m, left - 1, ran);
+                }
+            })
+            .unwrap();
+    }
+    for _ in 0..CHAINS {
+        link(model.clone(), EACH, ran.clone());
+    }
+    let t0 = Instant::now();
+    let (mut both, mut samples) = (0, 0);
+    while ran.load(Ordering::SeqCst) < CHAINS * EACH {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the chains stopped"
+        );
+        let done = ran.load(Ordering::SeqCst);
+        if (CHAINS * EACH / 4..CHAINS * EACH * 3 / 4).contains(&done) {
+            samples += 1;
+            both += usize::from(model.stats().idle_instances == 0);
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let stats = model.stats();
+    eprintln!(
+        "chains {:?}; both sessions busy in {both} of {samples} samples; mean batch {:.1}",
+        t0.elapsed(),
+        stats.requests_run as f64 / stats.executions as f64
+    );
+    assert!(samples >= 10, "too few samples ({samples})");
+    assert!(
+        both * 2 >= samples,
+        "both sessions busy in only {both} of {samples} samples"
+    );
+}

@@ -44,7 +44,7 @@ mod queue;
 mod request;
 pub(crate) mod watchdog;
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -250,6 +250,10 @@ pub struct SchedulerStats {
     pub requests_run: u64,
 }
 
+/// A batch expected to run at least this long is split with an idle session (waking a helper
+/// thread costs tens of microseconds).
+const SPLIT_WORTH: Duration = Duration::from_micros(100);
+
 /// A request carried from one batch to the next; answered with an error if its thread unwinds.
 struct Carry<'a>(Option<Arc<Request>>, &'a str);
 
@@ -287,6 +291,9 @@ pub(crate) struct Scheduler {
     pub(crate) version: Option<u64>,
     /// This scheduler, for handing its queue to a helper thread (set once it is in an `Arc`).
     this: std::sync::OnceLock<std::sync::Weak<Scheduler>>,
+    /// A helper was asked to drain this queue and has not yet looked for a session: asking
+    /// another would only start a thread that finds nothing to do.
+    helper_called: AtomicBool,
 }
 
 impl Scheduler {
@@ -337,6 +344,7 @@ impl Scheduler {
             metrics: Arc::new(Metrics::new(metrics)),
             version,
             this: std::sync::OnceLock::new(),
+            helper_called: AtomicBool::new(false),
             name,
             signature,
         })
@@ -667,6 +675,9 @@ impl Scheduler {
     /// A helper thread's job: drain the queue with a session, if one is idle (if none is, the
     /// thread holding one sees the queue when it gives it back).
     fn help(&self) {
+        // Before looking for a session (the fence in `claim_after_queueing` orders the two): a
+        // thread that sees the flag still set may rely on this look (see `call_helper`).
+        self.helper_called.store(false, Ordering::SeqCst);
         if let Some(lease) = handoff::claim_after_queueing(&self.pool) {
             self.drain(lease, None, true);
         }
@@ -716,7 +727,14 @@ impl Scheduler {
                     spare -= 1;
                 }
                 match self.next_batch(&mut carry.0) {
-                    Some(batch) => self.run_batch(&mut lease, &batch),
+                    Some(batch) => {
+                        // No session stays idle while work waits: with callbacks that
+                        // resubmit, nobody else would come to take it.
+                        if self.pool.idle() > 0 && !self.queue.is_empty() {
+                            self.call_helper();
+                        }
+                        self.run_batch(&mut lease, &batch)
+                    }
                     None => break,
                 }
             }
@@ -731,8 +749,7 @@ impl Scheduler {
                 return;
             }
             // Requests are still waiting: a helper's work, unless none can start.
-            let me = self.this.get().and_then(std::sync::Weak::upgrade);
-            if me.is_some_and(helper::hand_off) {
+            if self.call_helper() {
                 return;
             }
             // No helper: this thread drains it all, as a helper would.
@@ -745,6 +762,23 @@ impl Scheduler {
             }
         }
     }
+    /// Has a helper thread drain the queue (false if none could start). Called after this thread
+    /// gave its session back and saw requests queued, or while it runs a batch with a session idle
+    /// beside it. A helper already called but not yet looking for a session is enough: its look
+    /// comes after this thread's (`help` clears the flag before its fence, this thread set its
+    /// lease free before its own), so it finds the session or a thread that holds one.
+    fn call_helper(&self) -> bool {
+        if self.helper_called.swap(true, Ordering::SeqCst) {
+            return true;
+        }
+        let me = self.this.get().and_then(std::sync::Weak::upgrade);
+        if me.is_some_and(helper::hand_off) {
+            return true;
+        }
+        self.helper_called.store(false, Ordering::SeqCst);
+        false
+    }
+
     /// Pops the next request that is still wanted, completing expired ones.
     fn pop_live(&self) -> Option<Arc<Request>> {
         while let Some(r) = self.queue.pop() {
@@ -799,6 +833,7 @@ impl Scheduler {
             }
             break (first, rows, max);
         };
+        let max = self.split(rows, max);
         let mut batch = vec![first];
         while rows < max {
             let Some(next) = self.pop_live() else { break };
@@ -814,6 +849,22 @@ impl Scheduler {
             }
         }
         Some(batch)
+    }
+
+    /// The most rows of a batch whose first request has `rows`, when another session sits idle:
+    /// half of what is queued, the rest left for a helper on the idle session, if the batch would
+    /// run long enough to be worth waking one (two half batches on two cores finish sooner than a
+    /// whole one on one). Otherwise `max` as it was.
+    fn split(&self, rows: usize, max: usize) -> usize {
+        let total = rows + self.queued_rows.load(Ordering::Relaxed);
+        if total <= rows || self.pool.idle() == 0 {
+            return max;
+        }
+        let whole = total.min(max);
+        if self.cost.estimate(whole) < SPLIT_WORTH {
+            return max;
+        }
+        whole.div_ceil(2).max(rows)
     }
 
     /// Timed policy: waits until enough rows are queued or `until`, parked, not spinning.
