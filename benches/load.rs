@@ -23,6 +23,16 @@
 //!
 //! Metrics cost: the tiny MLP at 64 threads with metrics on and off (`--model metrics`).
 //!
+//! One caller (`--model single`): raw ort and inferkit's c, d and f on every model, in short
+//! slices taken in turn round after round; the median of each round's ratio to raw ort, so that
+//! the machine's drift does not decide a comparison of a few per cent.
+//!
+//! Wake-up bound (`--model wake`): 64 threads blocking on requests that two token holders complete
+//! in batches of 32 with no model at all; the most blocking requests per second the machine allows
+//! any scheduler whose callers sleep until their result is ready.
+//!
+//! The header names the commit (`git describe --dirty`) and the CPU model.
+//!
 //! Models: the tiny MLP fixture (16→32→4), the MLP 256→1024→1024→10 fixture, and PaddleOCR's
 //! text-direction classifier `ch_ppocr_mobile_v2.0_cls_infer.onnx` (from the `rapidocr-onnxruntime`
 //! wheel, fetched by `.ci/provision-models.sh`).
@@ -459,10 +469,34 @@ fn main() {
         },
     ]
     .into_iter()
-    .filter(|b| b.path.exists() && only.as_deref().is_none_or(|o| o == b.name))
+    .filter(|b| b.path.exists())
     .collect();
+    let all = benches;
+    let benches: Vec<&Bench> = all
+        .iter()
+        .filter(|b| only.as_deref().is_none_or(|o| o == b.name))
+        .collect();
 
-    println!("inferkit load benchmark: {} s per cell, {cpus} CPUs, inferkit instances = {cpus}, max_batch_size = {MAX_BATCH}", cell.as_secs_f64());
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let commit = std::process::Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .current_dir(&root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(
+            || "unknown commit".into(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        );
+    println!("inferkit load benchmark at {commit} on {cpu_model}: {} s per cell, {cpus} CPUs, inferkit instances = {cpus}, max_batch_size = {MAX_BATCH}", cell.as_secs_f64());
     let mut records = Vec::new();
     for b in &benches {
         let row_len: usize = b.row.iter().product();
@@ -612,6 +646,12 @@ fn main() {
         }
         records.push(serde_json::json!({ "model": b.name, "config": "ideal raw ort batch", "batch": ideal_batch, "rows_per_s": ideal.rows_per_s, "by_batch": by_batch }));
     }
+    if only.as_deref().is_none_or(|o| o == "single") {
+        records.extend(single_caller_section(&all, cell, quick));
+    }
+    if only.as_deref().is_none_or(|o| o == "wake") {
+        records.extend(wake_bound_section(cell, cpus));
+    }
     if only.as_deref().is_none_or(|o| o == "reload") {
         records.extend(reload_section(&root, cell));
     }
@@ -621,11 +661,173 @@ fn main() {
 
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out).expect("target/bench");
-    let doc = serde_json::json!({ "quick": quick, "cell_seconds": cell.as_secs_f64(), "cpus": cpus, "max_batch_size": MAX_BATCH, "results": records });
+    let doc = serde_json::json!({ "commit": commit, "cpu": cpu_model, "quick": quick, "cell_seconds": cell.as_secs_f64(), "cpus": cpus, "max_batch_size": MAX_BATCH, "results": records });
     std::fs::write(
         out.join("load.json"),
         serde_json::to_string_pretty(&doc).expect("json"),
     )
     .expect("write load.json");
     println!("\nwrote {}", out.join("load.json").display());
+}
+
+/// One caller, every model: raw ort (a) and inferkit without batching (c), with work-conserving
+/// batching (d) and async (f), in short slices taken in turn, round after round, so that the
+/// machine's drift (frequency, neighbours) falls on all of them alike. Reports each one's median
+/// ratio to a over the rounds, and its median p50 minus a's (the per-call overhead).
+fn single_caller_section(benches: &[Bench], cell: Duration, quick: bool) -> Vec<serde_json::Value> {
+    let rounds = if quick { 7 } else { 15 };
+    let slice = cell / 4;
+    let mut records = Vec::new();
+    println!(
+        "\n== one caller, {rounds} rounds of {} ms slices taken in turn: median of each round's ratio to raw ort (a), and median p50 over a's",
+        slice.as_millis()
+    );
+    println!(
+        "{:<10} {:<28} {:>8} {:>8} {:>8} {:>12}",
+        "model", "configuration", "median", "min", "max", "p50 - a's us"
+    );
+    for b in benches {
+        let row_len: usize = b.row.iter().product();
+        let shape1: Vec<usize> = std::iter::once(1).chain(b.row.iter().copied()).collect();
+        let data = vec![data_for(0, 1, row_len)];
+        let mut raw = raw_session(&b.path);
+        let c = inferkit_model(b, 1, BatchingOptions::default().with_max_batch_size(1));
+        let d = inferkit_model(
+            b,
+            1,
+            BatchingOptions::default().with_max_batch_size(MAX_BATCH),
+        );
+        let labels = [
+            "c inferkit, no batching",
+            "d inferkit, work-conserving",
+            "f inferkit, async",
+        ];
+        // Per round: a's cell, then c, d, f.
+        let mut cells: Vec<[Cell; 4]> = Vec::new();
+        let blocking = |m: &Model| {
+            measure(1, slice, 1, &|t| {
+                let out = m
+                    .infer(&[(b.input, TensorView::from_slice(&shape1[..], &data[t]))])
+                    .expect("infer");
+                std::hint::black_box(out);
+            })
+        };
+        let raw_cell = |raw: &mut Session| {
+            let raw = Mutex::new(raw);
+            measure(1, slice, 1, &|t| {
+                let mut s = raw.lock().expect("session");
+                std::hint::black_box(raw_run(&mut s, b, &shape1, &data[t]));
+            })
+        };
+        // A warm-up round, not counted.
+        for round in 0..=rounds {
+            // The order turns each round, so that no configuration always follows the same one.
+            let mut round_cells = [Cell::default(); 4];
+            for k in 0..4 {
+                let which = (k + round) % 4;
+                round_cells[which] = match which {
+                    0 => raw_cell(&mut raw),
+                    1 => blocking(&c),
+                    2 => blocking(&d),
+                    _ => measure_in_flight(&d, b, 1, slice, &shape1, &data),
+                };
+            }
+            if round > 0 {
+                cells.push(round_cells);
+            }
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        for (i, label) in labels.iter().enumerate() {
+            let ratios: Vec<f64> = cells
+                .iter()
+                .map(|r| r[i + 1].rows_per_s / r[0].rows_per_s)
+                .collect();
+            let over: Vec<f64> = cells
+                .iter()
+                .map(|r| r[i + 1].p50_us - r[0].p50_us)
+                .collect();
+            let (lo, hi) = ratios
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
+            let (m, o) = (median(ratios.clone()), median(over));
+            println!(
+                "{:<10} {label:<28} {m:>8.3} {lo:>8.3} {hi:>8.3} {o:>12.2}",
+                b.name
+            );
+            records.push(serde_json::json!({
+                "model": b.name, "concurrency": 1, "config": format!("one caller: {label}"),
+                "median_vs_a": m, "min_vs_a": lo, "max_vs_a": hi, "median_p50_over_a_us": o, "rounds": rounds,
+            }));
+        }
+    }
+    records
+}
+
+/// What blocking callers cost the machine, without any model: 64 threads each queue a request
+/// and block on it (a mutex and condition variable, as inferkit's requests do), and whichever
+/// thread holds one of `cpus` tokens completes queued requests in batches of up to 32, waking
+/// their threads, as inferkit's work-conserving scheduler does when runs take no time. Every
+/// blocking request costs its thread a sleep and a wake-up; this is how many of those the machine
+/// completes per second, the ceiling for any number of blocking threads served by `cpus`
+/// sessions.
+fn wake_bound_section(cell: Duration, cpus: usize) -> Vec<serde_json::Value> {
+    use crossbeam::queue::SegQueue;
+    use std::sync::atomic::{fence, AtomicUsize};
+    use std::sync::{Arc, Condvar};
+    struct Slot {
+        done: Mutex<bool>,
+        wake: Condvar,
+    }
+    let threads = 64;
+    let queue: SegQueue<Arc<Slot>> = SegQueue::new();
+    let tokens = AtomicUsize::new(cpus);
+    let take = || {
+        tokens
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| t.checked_sub(1))
+            .is_ok()
+    };
+    let serve = || loop {
+        for _ in 0..MAX_BATCH {
+            let Some(s) = queue.pop() else { break };
+            *s.done.lock().expect("slot") = true;
+            s.wake.notify_one();
+        }
+        if !queue.is_empty() {
+            continue;
+        }
+        tokens.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if queue.is_empty() || !take() {
+            return;
+        }
+    };
+    let c = measure(threads, cell, 1, &|_| {
+        let slot = Arc::new(Slot {
+            done: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        queue.push(slot.clone());
+        fence(Ordering::SeqCst);
+        if take() {
+            serve();
+        }
+        let mut done = slot.done.lock().expect("slot");
+        while !*done {
+            done = slot.wake.wait(done).expect("slot");
+        }
+    });
+    println!(
+        "\n== wake-up bound: {threads} blocking threads, {cpus} tokens, batches of {MAX_BATCH}, no model"
+    );
+    println!(
+        "{:.0} requests/s, p50 {:.1} us, p99 {:.1} us, {:.2} CPUs busy",
+        c.rows_per_s, c.p50_us, c.p99_us, c.cpu
+    );
+    vec![serde_json::json!({
+        "model": "none", "config": "wake-up bound", "concurrency": threads,
+        "rows_per_s": c.rows_per_s, "p50_us": c.p50_us, "p99_us": c.p99_us, "cpu_per_wall_s": c.cpu,
+    })]
 }
