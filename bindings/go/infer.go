@@ -164,11 +164,11 @@ func dispatch(events *os.File) {
 // The calling goroutine parks until the result comes, so thousands of goroutines may infer at
 // once without an OS thread each. When the model has no other request of this process in
 // flight, the calling goroutine submits the request itself, and inferkit runs it at once on its
-// thread (requests that queue behind it meanwhile run on that thread too before Infer returns:
-// inferkit drains its queue on the submitting threads). Otherwise a helper goroutine submits it
-// (inferkit copies the inputs) and it joins the model's queue, and a batch when the model
-// batches: helpers, not callers, then carry the runs of queued requests, and Infer returns as
-// soon as its own result is ready.
+// thread (with, at most, one batch of requests that queued behind it meanwhile: inferkit's
+// helper threads run the rest). Otherwise a helper goroutine submits it (inferkit copies the
+// inputs) and it joins the model's queue, and a batch when the model batches: helpers, not
+// callers, then carry the runs of queued requests, and Infer returns as soon as its own result
+// is ready.
 //
 // The context bounds the request. Its deadline becomes the request's deadline on inferkit's
 // clock: a request not started by then is not run, one running past it alone is stopped. Its

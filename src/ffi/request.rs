@@ -761,9 +761,10 @@ fn deliver<T>(
 
 /// \brief Submits the request: it is queued, or run on this thread when a session is idle.
 ///
-/// A thread that finds a session idle runs the queue's requests (its own and others', with their
-/// callbacks) until the queue is empty before it returns; under a timed batching policy it may
-/// also wait up to max_queue_delay_us for a fuller batch. inferkit_request_run does the same.
+/// A thread that finds a session idle runs its own request there, with the requests queued before
+/// it and at most one batch and one request more of others' work (with their callbacks); what is
+/// still queued then goes to inferkit's helper threads. Under a timed batching policy it may also
+/// wait up to max_queue_delay_us for a fuller batch. inferkit_request_run does the same.
 ///
 /// The request's inputs are copied, so it may be changed, run again or freed as soon as this
 /// returns. Failures found at submission (NULL arguments, inputs that do not fit the signature,
