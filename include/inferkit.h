@@ -1800,6 +1800,28 @@ inferkit_status inferkit_request_set_timeout_us(struct inferkit_request *request
                                                 struct inferkit_error **error_out);
 
 /**
+ * \brief Whether the request is only queued, never run on the thread that submits or runs it.
+ *
+ * By default a thread that finds a session idle runs its request at once, on its own thread
+ * (with a bounded share of others' work). With `queue_only`, inferkit's helper threads run it
+ * instead, and inferkit_request_submit returns as soon as the request is queued: for hosts whose
+ * threads must not stay inside inferkit for a run, such as a Go binding's goroutines in a cgo
+ * call. inferkit_request_run still waits for the result.
+ *
+ * \param request The request.
+ * \param queue_only True to only queue it; false (the default) to let this thread run it.
+ * \param error_out Receives an error on failure; may be NULL.
+ * \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+ *
+ * Ownership: nothing is handed out.
+ * Thread safety: not thread-safe for `request`; use it from one thread at a time.
+ */
+INFERKIT_API
+inferkit_status inferkit_request_set_queue_only(struct inferkit_request *request,
+                                                bool queue_only,
+                                                struct inferkit_error **error_out);
+
+/**
  * \brief Sets an absolute deadline on CLOCK_MONOTONIC (as clock_gettime gives it).
  *
  * A request that has not started by then is not run; one that runs past it alone is stopped.

@@ -1014,3 +1014,58 @@ fn a_long_batch_is_shared_with_an_idle_session() {
         "both sessions busy in only {both} of {samples} samples"
     );
 }
+
+/// `queue_only`: the submitting thread only queues the request; a helper thread runs it. A plain
+/// submit that finds a session idle runs the request before it returns.
+#[test]
+fn a_queue_only_request_runs_on_a_helper_not_on_its_submitter() {
+    let model =
+        Model::open_with(fixture("loop.onnx"), &opts(1, BatchingOptions::default())).unwrap();
+    let inputs = |n: i64| {
+        vec![
+            ("n".to_string(), Tensor::from_vec(vec![], vec![n]).unwrap()),
+            (
+                "x".to_string(),
+                Tensor::from_vec(vec![1], vec![0.0f32]).unwrap(),
+            ),
+        ]
+    };
+    let here = std::thread::current().id();
+    let submit = |queue_only: bool| {
+        let (tx, rx) = mpsc::channel();
+        let handle = model
+            .submit_with_callback(
+                inputs(300_000),
+                &InferOptions::default().with_queue_only(queue_only),
+                move |r| {
+                    let y = r.map(|o| o["y"].as_slice::<f32>().unwrap()[0]);
+                    tx.send((y, std::thread::current().id())).unwrap();
+                },
+            )
+            .unwrap();
+        let done_at_return = handle.is_done();
+        let (y, on) = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+        assert_eq!(y.unwrap(), 300_000.0);
+        (done_at_return, on)
+    };
+    let (done, on) = submit(false);
+    assert!(
+        done,
+        "a plain submit with a session idle runs the request before it returns"
+    );
+    assert_eq!(on, here);
+    let (done, on) = submit(true);
+    assert!(!done, "a queue-only submit returned after the run");
+    assert_ne!(on, here, "a queue-only request ran on its submitter");
+    // A blocking call waits for its result all the same.
+    let out = model
+        .infer_with(
+            &[
+                ("n", TensorView::from_slice(vec![], &[7i64][..])),
+                ("x", TensorView::from_slice(vec![1], &[0.5f32][..])),
+            ],
+            &InferOptions::default().with_queue_only(true),
+        )
+        .unwrap();
+    assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[7.5]);
+}

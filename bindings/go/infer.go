@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"runtime/cgo"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -59,18 +58,13 @@ type call struct {
 	ch     chan result
 	handle cgo.Handle
 	slot   *C.ikgo_slot
-	refs   atomic.Int32 // Infer's goroutine and the submitting one: the last recycles the call
 
-	// the request, for the submitting goroutine
+	// the request
 	m        *Model
 	in       Input
 	opts     []RunOption
-	deadline time.Time // the context's deadline, if it has one
-
-	mu        sync.Mutex
-	submitted bool                // the submission returned
-	pending   *C.inferkit_pending // its handle, when one was asked for
-	abandoned bool                // Infer returned (its context was done) before the submission did
+	deadline time.Time           // the context's deadline, if it has one
+	pending  *C.inferkit_pending // its handle, when one was asked for
 }
 
 var freeCalls struct {
@@ -100,16 +94,12 @@ func getCall() *call {
 	return c
 }
 
-// unref drops one of the two references; the last frees the pending handle and recycles.
-func (c *call) unref() {
-	if c.refs.Add(-1) != 0 {
-		return
-	}
+// recycle frees the pending handle and keeps the call for another request.
+func (c *call) recycle() {
 	if c.pending != nil {
 		C.inferkit_pending_free(c.pending)
 	}
-	c.m, c.in, c.opts, c.deadline = nil, nil, nil, time.Time{}
-	c.pending, c.submitted, c.abandoned = nil, false, false
+	c.m, c.in, c.opts, c.deadline, c.pending = nil, nil, nil, time.Time{}, nil
 	freeCalls.Lock()
 	if len(freeCalls.list) < maxFreeCalls {
 		freeCalls.list = append(freeCalls.list, c)
@@ -163,21 +153,19 @@ func dispatch(events *os.File) {
 //
 // The calling goroutine parks until the result comes, so thousands of goroutines may infer at
 // once without an OS thread each. When the model has no other request of this process in
-// flight, the calling goroutine submits the request itself, and inferkit runs it at once on its
-// thread (with, at most, one batch of requests that queued behind it meanwhile: inferkit's
-// helper threads run the rest). Otherwise a helper goroutine submits it (inferkit copies the
-// inputs) and it joins the model's queue, and a batch when the model batches: helpers, not
-// callers, then carry the runs of queued requests, and Infer returns as soon as its own result
-// is ready.
+// flight, inferkit runs the request at once on the calling goroutine's thread (with, at most,
+// one batch of requests that queued behind it meanwhile: inferkit's helper threads run the
+// rest). Otherwise the request is only queued (inferkit copies the inputs), and a batch when the
+// model batches: inferkit's helper threads run it, the cgo call returns at once, and Infer
+// returns as soon as its own result is ready.
 //
 // The context bounds the request. Its deadline becomes the request's deadline on inferkit's
 // clock: a request not started by then is not run, one running past it alone is stopped. Its
 // cancellation withdraws a queued request or stops a running one (one running in a batch with
 // others finishes); Infer then waits for inferkit's answer, so nothing runs on the request's
-// behalf once it has returned. Exceptions: a request whose submission has not returned yet has
-// no handle to cancel it with (inferkit hands it out afterwards). When a helper submits it,
-// Infer returns at once and the helper cancels it as soon as it can; when the calling goroutine
-// submits it (it then runs on the caller's thread), only its deadline stops it. Such failures
+// behalf once it has returned. The exception is a request run at once on the calling
+// goroutine's thread: it has no handle to cancel it with until it is done, so only its deadline
+// stops it. Such failures
 // are *Error values with CodeDeadlineExceeded or CodeCancelled that also match the context's
 // error (errors.Is(err, context.DeadlineExceeded)). A context already done returns its error at
 // once and runs nothing. A request that completed despite its context returns its outputs.
@@ -206,13 +194,15 @@ func (m *Model) Infer(ctx context.Context, in Input, opts ...RunOption) (*Output
 	if done != nil {
 		c.slot.want_pending = 1
 	}
-	c.refs.Store(2)
 	load := m.load
-	if load.Add(1) == 1 {
-		c.submit() // nothing else in flight: run it here, now
-	} else {
-		toHelper(c)
+	// Nothing else in flight: run it here, now (no copy of the result through the completion
+	// queue). Otherwise only queue it: the cgo call returns at once and inferkit's threads run
+	// it, so no goroutine's thread stays in C for others' runs.
+	c.slot.queue_only = 0
+	if load.Add(1) != 1 {
+		c.slot.queue_only = 1
 	}
+	c.submit()
 
 	var r result
 	ctxDone := false
@@ -223,113 +213,32 @@ func (m *Model) Infer(ctx context.Context, in Input, opts ...RunOption) (*Output
 		case r = <-c.ch:
 		case <-done:
 			ctxDone = true
-			c.mu.Lock()
-			if c.submitted {
-				c.mu.Unlock()
-				// Withdraws a queued request (its callback runs before this returns) or
-				// stops a running one; one running in a batch finishes. The callback comes
-				// either way, exactly once.
-				if c.pending != nil {
-					C.inferkit_pending_cancel(c.pending)
-				}
-				r = <-c.ch
-			} else {
-				// The submission has not returned, so there is no handle to cancel with yet:
-				// leave the request to the helper, which cancels it once it can and releases
-				// its result.
-				select {
-				case r = <-c.ch:
-					c.mu.Unlock()
-				default:
-					c.abandoned = true
-					c.mu.Unlock()
-					c.unref()
-					load.Add(-1)
-					return nil, contextError(ctx, "")
-				}
+			// Withdraws a queued request (its callback runs before this returns) or stops a
+			// running one; one running in a batch finishes. The callback comes either way,
+			// exactly once.
+			if c.pending != nil {
+				C.inferkit_pending_cancel(c.pending)
 			}
+			r = <-c.ch
 		}
 	}
 	load.Add(-1)
 	out, err := c.finish(ctx, r, ctxDone, hasDeadline, deadline)
-	c.unref()
+	c.recycle()
 	return out, err
 }
 
-// Helpers: goroutines that submit requests. They outlive a request (a fresh goroutine would grow
-// its stack for the C call every time) and leave after idling a while. A submission usually
-// returns at once (the request is queued), so few are busy at a time; past maxHelpers the caller
-// submits itself.
-var (
-	helpers     = make(chan *call)
-	helperCount atomic.Int32
-)
-
-const (
-	helperIdle = 5 * time.Second
-	maxHelpers = 256
-)
-
-// toHelper hands c to an idle helper, or starts one, or (at maxHelpers) submits it itself.
-func toHelper(c *call) {
-	select {
-	case helpers <- c:
-		return
-	default:
-	}
-	if helperCount.Add(1) > maxHelpers {
-		helperCount.Add(-1)
-		c.submit()
-		return
-	}
-	go helper(c)
-}
-
-func helper(c *call) {
-	defer helperCount.Add(-1)
-	t := time.NewTimer(helperIdle)
-	defer t.Stop()
-	for {
-		c.submit()
-		t.Reset(helperIdle)
-		select {
-		case c = <-helpers:
-		case <-t.C:
-			return
-		}
-	}
-}
-
-// submit builds and submits the request, on Infer's goroutine or a helper, and reports a refusal
-// or a result left in the slot on ch (the dispatcher reports the others).
+// submit builds and submits the request and reports a refusal, or a result left in the slot, on
+// ch (the dispatcher reports the others).
 func (c *call) submit() {
-	err := c.submitRequest()
-	inline := err == nil && c.slot.inline_done != 0
-	c.mu.Lock()
-	c.submitted = true
-	if err == nil {
-		c.pending = c.slot.pending
+	if err := c.submitRequest(); err != nil {
+		c.ch <- result{refused: err} // no callback comes for a refused request
+		return
 	}
-	abandoned := c.abandoned
-	if !abandoned {
-		if err != nil {
-			c.ch <- result{refused: err} // no callback comes for a refused request
-		} else if inline {
-			c.ch <- c.slotResult()
-		}
+	c.pending = c.slot.pending
+	if c.slot.inline_done != 0 {
+		c.ch <- c.slotResult()
 	}
-	c.mu.Unlock()
-	if abandoned && err == nil {
-		if inline {
-			c.slotResult().release()
-		} else {
-			if c.pending != nil {
-				C.inferkit_pending_cancel(c.pending)
-			}
-			(<-c.ch).release() // the callback comes exactly once
-		}
-	}
-	c.unref()
 }
 
 func (c *call) submitRequest() error {
@@ -374,6 +283,11 @@ func (c *call) submitRequest() error {
 	}
 	if err := applyRunOptions(req, c.opts); err != nil {
 		return err
+	}
+	if s.queue_only != 0 {
+		if err := takeError(C.inferkit_request_set_queue_only(req, true, &cerr), cerr); err != nil {
+			return err
+		}
 	}
 	if s.deadline_in_ns > 0 {
 		if err := takeError(C.ikgo_set_deadline_in(req, s.deadline_in_ns, &cerr), cerr); err != nil {

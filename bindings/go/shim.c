@@ -123,6 +123,8 @@ inferkit_status ikgo_submit1(const inferkit_model *model, const char *name, cons
   if (st != INFERKIT_STATUS_OK) return st;
   st = inferkit_request_add_tensor_copy(request, name, slot->dtype, slot->rank ? slot->shape : NULL,
                                         slot->rank, data, slot->len, &slot->error);
+  if (st == INFERKIT_STATUS_OK && slot->queue_only)
+    st = inferkit_request_set_queue_only(request, true, &slot->error);
   if (st == INFERKIT_STATUS_OK && slot->deadline_in_ns > 0)
     st = ikgo_set_deadline_in(request, slot->deadline_in_ns, &slot->error);
   if (st == INFERKIT_STATUS_OK) st = ikgo_submit(request, slot);

@@ -532,6 +532,33 @@ pub extern "C" fn inferkit_request_set_timeout_us(
     })
 }
 
+/// \brief Whether the request is only queued, never run on the thread that submits or runs it.
+///
+/// By default a thread that finds a session idle runs its request at once, on its own thread
+/// (with a bounded share of others' work). With `queue_only`, inferkit's helper threads run it
+/// instead, and inferkit_request_submit returns as soon as the request is queued: for hosts whose
+/// threads must not stay inside inferkit for a run, such as a Go binding's goroutines in a cgo
+/// call. inferkit_request_run still waits for the result.
+///
+/// \param request The request.
+/// \param queue_only True to only queue it; false (the default) to let this thread run it.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_set_queue_only(
+    request: *mut inferkit_request,
+    queue_only: bool,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        try_mut(request, "request")?.options.queue_only = queue_only;
+        Ok(())
+    })
+}
+
 /// The `Instant` of a CLOCK_MONOTONIC reading in nanoseconds: the distance from now on that
 /// clock, added to `Instant::now()` (the two clocks need not be the same one; only their rates
 /// must agree, which holds while the machine is awake).

@@ -22,6 +22,15 @@ pub(crate) fn claim_after_queueing<W>(pool: &Pool<W>) -> Option<Lease<'_, W>> {
     pool.try_acquire()
 }
 
+/// Called right after a request was queued, by a thread that will not run it: whether a worker
+/// is idle, so that a helper thread should be called to claim it. If none is, every worker is
+/// held by a thread that sees the request when it gives its worker back.
+pub(crate) fn idle_after_queueing<W>(pool: &Pool<W>) -> bool {
+    // Pairs with the fence in `give_back` and `give_back_then_queued`.
+    fence(Ordering::SeqCst);
+    pool.idle() > 0
+}
+
 /// Gives a worker back once the queue looked empty; if a request arrived meanwhile, takes a worker
 /// again (this one or another) to keep draining. `None`: nothing is left for this thread to do.
 pub(crate) fn give_back<'p, R, W>(

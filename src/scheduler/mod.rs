@@ -227,12 +227,19 @@ pub struct InferOptions {
     pub deadline: Option<Instant>,
     /// Like `deadline`, relative to the call. The earlier of the two applies.
     pub timeout: Option<Duration>,
+    /// Only queue the request: the calling thread never runs it (nor others' requests), even
+    /// with a session idle; inferkit's helper threads do. For hosts whose threads must not stay
+    /// inside inferkit for a run, such as a Go binding's goroutines in a cgo call. A blocking
+    /// call still waits for its result. Default false: a caller that finds a session idle runs
+    /// its request at once, on its own thread.
+    pub queue_only: bool,
 }
 
 with_setters!(InferOptions {
     with_outputs(outputs, some_strings);
     with_deadline(deadline, some Instant);
     with_timeout(timeout, some Duration);
+    with_queue_only(queue_only, bool);
 });
 
 /// A snapshot of a model's queue and sessions.
@@ -248,6 +255,30 @@ pub struct SchedulerStats {
     pub executions: u64,
     /// Requests those runs served. `requests_run / executions` is the mean batch size in requests.
     pub requests_run: u64,
+}
+
+/// Who runs a request just queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lead {
+    /// The submitting thread, if a session is idle (then it also runs a bounded share of others'
+    /// work).
+    Here,
+    /// A helper thread, if a session is idle ([`InferOptions::queue_only`]); the submitting thread
+    /// only if no helper can start.
+    Helper,
+    /// The thread that queues it is running a batch of this model (a callback resubmits): it sees
+    /// the queue before it gives its session back.
+    Drainer,
+}
+
+impl Lead {
+    fn from_options(opts: &InferOptions) -> Lead {
+        if opts.queue_only {
+            Lead::Helper
+        } else {
+            Lead::Here
+        }
+    }
 }
 
 /// A batch expected to run at least this long is split with an idle session (waking a helper
@@ -504,7 +535,7 @@ impl Scheduler {
             return Err(self.deadline_error());
         }
         // Direct path: nothing queued and a session idle → run here, now, without copying.
-        if self.batching.max_queue_delay_us == 0 && self.queue.is_empty() {
+        if self.batching.max_queue_delay_us == 0 && !opts.queue_only && self.queue.is_empty() {
             if let Some(mut lease) = self.pool.try_acquire() {
                 let sample = self.cost.start();
                 let span =
@@ -551,7 +582,7 @@ impl Scheduler {
         // The worker that completes it counts it (with the batch's clock readings); only a request
         // this thread withdraws at its deadline is counted here.
         request.counted_by_worker.store(true, Ordering::Relaxed);
-        self.submit(request.clone(), true)?;
+        self.submit(request.clone(), Lead::from_options(opts))?;
         let (result, withdrawn) = request.slot.wait(deadline, || self.deadline_error());
         Ok((result, !withdrawn))
     }
@@ -615,7 +646,11 @@ impl Scheduler {
         // Submitted from a callback of a batch this thread is running: only queue it. This thread
         // drains the queue before it gives its session back, so the request joins the next batch
         // instead of taking another session for a batch of one.
-        let lead = !DRAINING.with(|d| d.borrow().contains(&self.id()));
+        let lead = if DRAINING.with(|d| d.borrow().contains(&self.id())) {
+            Lead::Drainer
+        } else {
+            Lead::from_options(opts)
+        };
         if let Err(e) = self.submit(request.clone(), lead) {
             self.metrics.inflight(-1); // never accepted: its hook will not run
             return Err(e);
@@ -642,12 +677,11 @@ impl Scheduler {
         }
     }
 
-    /// Queues a request, then (if `lead`) tries to take a session and run it (see
-    /// `release_and_drain` for how much of others' work comes with it).
-    fn submit(&self, request: Arc<Request>, lead: bool) -> Result<()> {
+    /// Queues a request, then sees that it runs (see [`Lead`]).
+    fn submit(&self, request: Arc<Request>, lead: Lead) -> Result<()> {
         let rows = request.rows.unwrap_or(1);
         self.queued_rows.fetch_add(rows, Ordering::SeqCst);
-        let own = lead.then(|| request.clone());
+        let own = (lead != Lead::Drainer).then(|| request.clone());
         if self.queue.push(request).is_err() {
             self.queued_rows.fetch_sub(rows, Ordering::SeqCst);
             self.warn_refused();
@@ -662,11 +696,16 @@ impl Scheduler {
                 t.unpark();
             }
         }
-        if lead {
-            // Either a thread giving a session back sees this request, or this thread sees the
-            // session (see `handoff`).
-            if let Some(lease) = handoff::claim_after_queueing(&self.pool) {
-                self.release_and_drain(lease, own.as_deref());
+        // Either a thread giving a session back sees this request, or this thread sees the
+        // session (see `handoff`).
+        match lead {
+            Lead::Drainer => {}
+            Lead::Helper if !handoff::idle_after_queueing(&self.pool) || self.call_helper() => {}
+            // A helper's look for a session comes after this push (see `call_helper`).
+            Lead::Helper | Lead::Here => {
+                if let Some(lease) = handoff::claim_after_queueing(&self.pool) {
+                    self.release_and_drain(lease, own.as_deref());
+                }
             }
         }
         Ok(())

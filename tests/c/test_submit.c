@@ -525,6 +525,50 @@ done:
   recorder_destroy(&st);
 }
 
+/* A queue-only submission returns as soon as the request is queued, even with the session idle:
+ * inferkit's helper threads run it (a 300,000-step loop, a fraction of a second). A plain one
+ * runs it on this thread before it returns. */
+static void queue_only_submission(void) {
+  inferkit_model_options *opts = pool_options(1, 0);
+  inferkit_model *model = open_fixture("loop.onnx", opts);
+  inferkit_request *req = new_request(model);
+  inferkit_pending *pending = NULL;
+  int64_t steps = 30000, one[1] = {1};
+  float zero = 0.0f;
+  recorder st;
+  recorder_init(&st);
+  if (!req) goto done;
+  inferkit_request_add_tensor_copy(req, "n", INFERKIT_DTYPE_I64, NULL, 0, &steps, sizeof steps, NULL);
+  inferkit_request_add_tensor_copy(req, "x", INFERKIT_DTYPE_F32, one, 1, &zero, sizeof zero, NULL);
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "request", inferkit_request_set_queue_only(NULL, true, error_out));
+
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_submit(req, record, &st, &pending, error_out));
+  CHECK(inferkit_pending_is_done(pending), "a plain submission ran before it returned");
+  CHECK(recorder_calls(&st) == 1, "its callback came on this thread");
+  inferkit_pending_free(pending);
+  pending = NULL;
+
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_set_queue_only(req, true, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_submit(req, record, &st, &pending, error_out));
+  CHECK(!inferkit_pending_is_done(pending), "a queue-only submission returned before the run");
+  CHECK(recorder_wait(&st, 2, 60), "a helper ran it");
+  CHECK(st.ok == 2 && st.contract_broken == 0, "both succeeded");
+  /* a blocking run waits for its result all the same */
+  {
+    inferkit_outputs *out = run_ok(req, "queue-only run");
+    size_t len = 0;
+    const float *y = output_data(out, 0, &len);
+    CHECK(y && len == 4 && y[0] == 30000.0f, "y = 30000");
+    inferkit_outputs_free(out);
+  }
+done:
+  inferkit_pending_free(pending);
+  inferkit_request_free(req);
+  inferkit_model_close(model);
+  inferkit_model_options_free(opts);
+  recorder_destroy(&st);
+}
+
 /* ---- deadlines of submitted requests ---- */
 
 typedef struct {
@@ -589,6 +633,7 @@ int main(int argc, char **argv) {
   close_when_queued();
   no_pending_handle_no_leak();
   cancel_a_running_request();
+  queue_only_submission();
   submitted_deadlines();
   pack_free(&mlp_in);
   pack_free(&mlp_want);
