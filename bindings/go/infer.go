@@ -266,7 +266,13 @@ func (c *call) submitRequest() error {
 					s.shape[i] = C.int64_t(d)
 				}
 				s.rank, s.dtype, s.len = C.size_t(len(t.shape)), C.uint32_t(t.dtype), C.size_t(t.size)
-				st := C.ikgo_submit1(m.p, cname, dataPtr(t.data), s)
+				var st C.inferkit_status
+				if s.queue_only == 0 {
+					// Nothing else in flight: a blocking run on this thread, on the slice itself.
+					st = C.ikgo_run1(m.p, cname, dataPtr(t.data), s)
+				} else {
+					st = C.ikgo_submit1(m.p, cname, dataPtr(t.data), s)
+				}
 				runtime.KeepAlive(t)
 				return takeError(st, s.error)
 			}

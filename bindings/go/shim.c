@@ -132,6 +132,36 @@ inferkit_status ikgo_submit1(const inferkit_model *model, const char *name, cons
   return st;
 }
 
+inferkit_status ikgo_run1(const inferkit_model *model, const char *name, const void *data,
+                          ikgo_slot *slot) {
+  inferkit_request *request = NULL;
+  inferkit_outputs *outputs = NULL;
+  inferkit_error *error = NULL;
+  inferkit_status st;
+  slot->error = NULL;
+  slot->pending = NULL;
+  slot->inline_done = 0;
+  st = inferkit_request_new(model, &request, &slot->error);
+  if (st != INFERKIT_STATUS_OK) return st;
+  /* Borrowed: the run returns before this call does. */
+  st = inferkit_request_add_tensor(request, name, slot->dtype, slot->rank ? slot->shape : NULL,
+                                   slot->rank, data, slot->len, &slot->error);
+  if (st == INFERKIT_STATUS_OK && slot->deadline_in_ns > 0)
+    st = ikgo_set_deadline_in(request, slot->deadline_in_ns, &slot->error);
+  if (st == INFERKIT_STATUS_OK) {
+    /* Accepted: from here the result goes to the slot, as a callback's would. */
+    inferkit_status run = inferkit_request_run(request, &outputs, &error);
+    slot->status = run;
+    slot->outputs = outputs;
+    slot->result_error = error;
+    memset(&slot->head, 0, sizeof slot->head);
+    if (run == INFERKIT_STATUS_OK) ikgo_outputs_head_read(outputs, &slot->head);
+    slot->inline_done = 1;
+  }
+  inferkit_request_free(request);
+  return st;
+}
+
 /* ---- time ---- */
 
 uint64_t ikgo_monotonic_ns(void) {

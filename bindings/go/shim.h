@@ -78,6 +78,12 @@ inferkit_status ikgo_submit(const inferkit_request *request, ikgo_slot *slot);
 inferkit_status ikgo_submit1(const inferkit_model *model, const char *name, const void *data,
                              ikgo_slot *slot);
 
+/* Runs a request to `model` with one input (borrowed: the run is over when this returns) on this
+ * thread, blocking, and leaves the result in the slot (inline_done) as the callback of a
+ * submission would. Returns a failure to build the request (slot->error); the run's own status
+ * is slot->status. */
+inferkit_status ikgo_run1(const inferkit_model *model, const char *name, const void *data,
+                          ikgo_slot *slot);
 /* The completion queue's eventfd (non-blocking): readable when slots were queued. */
 int ikgo_queue_fd(void);
 
