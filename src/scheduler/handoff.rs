@@ -183,6 +183,59 @@ mod loom_tests {
         });
     }
 
+    /// A caller that only queues its request and, if a worker is idle, has a helper thread claim
+    /// it, as `Scheduler::submit` does for `InferOptions::queue_only`.
+    fn submit_queue_only(
+        queue: &Arc<BoundedQueue<u32>>,
+        pool: &Arc<Pool<u32>>,
+        done: &Arc<AtomicUsize>,
+    ) -> Option<loom::thread::JoinHandle<()>> {
+        queue.push(1).expect("room");
+        if !idle_after_queueing(pool) {
+            return None;
+        }
+        let (queue, pool, done) = (queue.clone(), pool.clone(), done.clone());
+        Some(loom::thread::spawn(move || {
+            if let Some(lease) = claim_after_queueing(&pool) {
+                drain(&queue, &pool, lease, &done);
+            }
+        }))
+    }
+
+    /// A queue-only caller beside one that runs its own request: none is stranded.
+    fn no_request_is_stranded_queue_only(workers: u32) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(move || {
+            let queue = Arc::new(BoundedQueue::new(8));
+            let pool = Arc::new(Pool::new((0..workers).collect()));
+            let done = Arc::new(AtomicUsize::new(0));
+            let only = {
+                let (queue, pool, done) = (queue.clone(), pool.clone(), done.clone());
+                loom::thread::spawn(move || submit_queue_only(&queue, &pool, &done))
+            };
+            let runs = {
+                let (queue, pool, done) = (queue.clone(), pool.clone(), done.clone());
+                loom::thread::spawn(move || submit(&queue, &pool, &done))
+            };
+            runs.join().unwrap();
+            if let Some(helper) = only.join().unwrap() {
+                helper.join().unwrap();
+            }
+            assert_none_stranded(&queue, &pool, &done, 2, workers);
+        });
+    }
+
+    #[test]
+    fn a_queue_only_caller_beside_a_caller_one_session() {
+        no_request_is_stranded_queue_only(1);
+    }
+
+    #[test]
+    fn a_queue_only_caller_beside_a_caller_two_sessions() {
+        no_request_is_stranded_queue_only(2);
+    }
+
     #[test]
     fn two_callers_one_session_with_helpers() {
         no_request_is_stranded_with_helpers(2, 1, 3);
