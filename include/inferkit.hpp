@@ -1349,8 +1349,8 @@ class Request {
     detail::call([&](inferkit_error **e) { return inferkit_request_set_timeout_us(p_, 0, e); });
     return *this;
   }
-  /** Only queue the request: the thread that submits or runs it never runs it (nor others'
-   * requests), inferkit's helper threads do; submit returns once it is queued. Default false: a
+  /** Only queue the request: the thread that submits or runs it does not run it (nor others'
+   * requests), inferkit's helper threads do (it does only if no helper thread can start); submit returns once it is queued. Default false: a
    * thread that finds a session idle runs its request at once. */
   Request &set_queue_only(bool queue_only = true) {
     detail::call([&](inferkit_error **e) { return inferkit_request_set_queue_only(p_, queue_only, e); });

@@ -964,12 +964,13 @@ fn callback_chains_keep_every_session_busy() {
 }
 
 /// Requests that all fit in one batch are split between two sessions when the batch is long enough
-/// to pay for it: eight callback chains on mlp_large (a batch of eight runs for hundreds of
-/// microseconds) used to run as one batch at a time on one session, the other idle.
+/// to pay for it: 32 callback chains on mlp_large (a batch of 32 rows runs for about 400 µs here,
+/// far above the 100 µs that makes a split worth it, also on much faster CPUs) used to run as one
+/// batch at a time on one session, the other idle.
 #[test]
 fn a_long_batch_is_shared_with_an_idle_session() {
-    const CHAINS: usize = 8;
-    const EACH: usize = 400;
+    const CHAINS: usize = 32;
+    const EACH: usize = 100;
     let model = Arc::new(Model::open_with(fixture("mlp_large.onnx"), &opts(2, batched())).unwrap());
     let ran = Arc::new(AtomicUsize::new(0));
     fn link(model: Arc<Model>, left: usize, ran: Arc<AtomicUsize>) {

@@ -262,9 +262,9 @@ func TestCancelDirectRun(t *testing.T) {
 	}
 }
 
-// A request submitted by a helper (others are in flight) whose submission has not returned
-// (it runs on the helper's thread) is abandoned at once when its context is cancelled; the
-// helper stops it as soon as inferkit gives it the handle.
+// A request submitted while another is in flight is only queued (queue-only), so Infer holds
+// its handle at once; cancelling its context stops it while one of inferkit's helper threads
+// runs it.
 func TestCancelHelperRun(t *testing.T) {
 	m, err := inferkit.Open(fixture("loop.onnx"), inferkit.WithInstances(2))
 	if err != nil {

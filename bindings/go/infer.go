@@ -153,22 +153,22 @@ func dispatch(events *os.File) {
 //
 // The calling goroutine parks until the result comes, so thousands of goroutines may infer at
 // once without an OS thread each. When the model has no other request of this process in
-// flight, inferkit runs the request at once on the calling goroutine's thread (with, at most,
-// one batch of requests that queued behind it meanwhile: inferkit's helper threads run the
-// rest). Otherwise the request is only queued (inferkit copies the inputs), and a batch when the
-// model batches: inferkit's helper threads run it, the cgo call returns at once, and Infer
-// returns as soon as its own result is ready.
+// flight, inferkit runs the request blocking on the calling goroutine's thread (queued first if
+// no session is idle), with at most one batch of requests that queued behind it meanwhile
+// (inferkit's helper threads run the rest). Otherwise the request is only queued (inferkit
+// copies the inputs), and a batch when the model batches: inferkit's helper threads run it, the
+// cgo call returns at once, and Infer returns as soon as its own result is ready.
 //
 // The context bounds the request. Its deadline becomes the request's deadline on inferkit's
 // clock: a request not started by then is not run, one running past it alone is stopped. Its
 // cancellation withdraws a queued request or stops a running one (one running in a batch with
 // others finishes); Infer then waits for inferkit's answer, so nothing runs on the request's
-// behalf once it has returned. The exception is a request run at once on the calling
+// behalf once it has returned. The exception is a request run blocking on the calling
 // goroutine's thread: it has no handle to cancel it with until it is done, so only its deadline
-// stops it. Such failures
-// are *Error values with CodeDeadlineExceeded or CodeCancelled that also match the context's
-// error (errors.Is(err, context.DeadlineExceeded)). A context already done returns its error at
-// once and runs nothing. A request that completed despite its context returns its outputs.
+// stops it. Such failures are *Error values with CodeDeadlineExceeded or CodeCancelled that also
+// match the context's error (errors.Is(err, context.DeadlineExceeded)). A context already done
+// returns its error at once and runs nothing. A request that completed despite its context
+// returns its outputs.
 //
 // Errors are *Error values; the most common: ErrUnknownInput, ErrMissingInput,
 // ErrDtypeMismatch, ErrRankMismatch, ErrDimMismatch, ErrByteLengthMismatch, ErrQueueFull,

@@ -143,7 +143,9 @@ inferkit_status ikgo_run1(const inferkit_model *model, const char *name, const v
   slot->inline_done = 0;
   st = inferkit_request_new(model, &request, &slot->error);
   if (st != INFERKIT_STATUS_OK) return st;
-  /* Borrowed: the run returns before this call does. */
+  /* Borrowed: the run is over before this call returns. A request withdrawn at its deadline
+   * stays in inferkit's queue until a session pops it, still holding this pointer, but is
+   * never read again (a worker skips withdrawn requests). */
   st = inferkit_request_add_tensor(request, name, slot->dtype, slot->rank ? slot->shape : NULL,
                                    slot->rank, data, slot->len, &slot->error);
   if (st == INFERKIT_STATUS_OK && slot->deadline_in_ns > 0)

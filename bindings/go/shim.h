@@ -53,7 +53,7 @@ typedef struct ikgo_slot {
   size_t len;             /* bytes of data */
   int64_t deadline_in_ns; /* > 0: a deadline that far from now on CLOCK_MONOTONIC; 0: none */
   int want_pending;
-  int queue_only; /* submit with inferkit_request_set_queue_only: this thread never runs it */
+  int queue_only; /* submit with inferkit_request_set_queue_only: a helper thread runs it */
   /* out of the submission */
   inferkit_pending *pending;
   inferkit_error *error; /* a refused submission's error */

@@ -532,11 +532,12 @@ pub extern "C" fn inferkit_request_set_timeout_us(
     })
 }
 
-/// \brief Whether the request is only queued, never run on the thread that submits or runs it.
+/// \brief Whether the request is only queued, not run on the thread that submits or runs it.
 ///
 /// By default a thread that finds a session idle runs its request at once, on its own thread
 /// (with a bounded share of others' work). With `queue_only`, inferkit's helper threads run it
-/// instead, and inferkit_request_submit returns as soon as the request is queued: for hosts whose
+/// instead (the calling thread does only if no helper thread can be started), and
+/// inferkit_request_submit returns as soon as the request is queued: for hosts whose
 /// threads must not stay inside inferkit for a run, such as a Go binding's goroutines in a cgo
 /// call. inferkit_request_run still waits for the result.
 ///
@@ -729,11 +730,12 @@ fn pipeline_input(p: &PipelineData) -> Result<PipelineInput<'_>> {
 /// and `error` describes it. The callee owns both and releases them with inferkit_outputs_free and
 /// inferkit_error_free (now or later, on any thread).
 ///
-/// It runs on the thread that completes the request, always an application thread inside an
-/// inferkit call, never a thread of inferkit's own: the submitting thread, before
+/// It runs on the thread that completes the request: the submitting thread, before
 /// inferkit_request_submit returns, when a session was idle; the thread calling
 /// inferkit_pending_cancel, before it returns, for a withdrawn request; otherwise a thread that is
-/// running another request of the same model. It must return promptly, must not block on other
+/// running other requests of the same model: an application thread inside an inferkit call, or
+/// one of inferkit's helper threads (always for queue-only requests, see
+/// inferkit_request_set_queue_only). It must return promptly, must not block on other
 /// requests of the same model (a blocking run on that model from here returns
 /// INFERKIT_STATUS_WOULD_DEADLOCK; submit instead), and must not unwind (throw) through inferkit.
 /// inferkit never reads through `userdata`: any pointer-sized value will do (a handle number, as
@@ -789,7 +791,7 @@ fn deliver<T>(
 /// \brief Submits the request: it is queued, or run on this thread when a session is idle.
 ///
 /// A thread that finds a session idle runs its own request there, with the requests queued before
-/// it and at most one batch and one request more of others' work (with their callbacks); what is
+/// it, the rest of its own batch and at most one batch and one request more of others' work (with their callbacks); what is
 /// still queued then goes to inferkit's helper threads. Under a timed batching policy it may also
 /// wait up to max_queue_delay_us for a fuller batch. inferkit_request_run does the same.
 ///

@@ -227,8 +227,9 @@ pub struct InferOptions {
     pub deadline: Option<Instant>,
     /// Like `deadline`, relative to the call. The earlier of the two applies.
     pub timeout: Option<Duration>,
-    /// Only queue the request: the calling thread never runs it (nor others' requests), even
-    /// with a session idle; inferkit's helper threads do. For hosts whose threads must not stay
+    /// Only queue the request: the calling thread does not run it (nor others' requests), even
+    /// with a session idle; inferkit's helper threads do (the caller only if no helper thread
+    /// can be started). For hosts whose threads must not stay
     /// inside inferkit for a run, such as a Go binding's goroutines in a cgo call. A blocking
     /// call still waits for its result. Default false: a caller that finds a session idle runs
     /// its request at once, on its own thread.

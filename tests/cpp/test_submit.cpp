@@ -257,16 +257,16 @@ TEST(Submit, CancelARunningRequest) {
 TEST(Submit, QueueOnlyReturnsBeforeTheRun) {
   const Model model = Model::open(ikt::fixture("loop.onnx"), one_session());
   Request req(model);
-  req.add_tensor_copy("n", {std::int64_t{30000}}, {}).add_tensor_copy("x", {0.0f}, {1});
+  req.add_tensor_copy("n", {std::int64_t{300000}}, {}).add_tensor_copy("x", {0.0f}, {1});
   inferkit::Submitted plain = req.submit();
   EXPECT_TRUE(plain.pending.is_done());
-  EXPECT_EQ(plain.future.get().copy<float>(0), std::vector<float>{30000.0f});
+  EXPECT_EQ(plain.future.get().copy<float>(0), std::vector<float>{300000.0f});
   req.set_queue_only();
   inferkit::Submitted queued = req.submit();
   EXPECT_FALSE(queued.pending.is_done());
   ASSERT_EQ(queued.future.wait_for(std::chrono::seconds(60)), std::future_status::ready);
-  EXPECT_EQ(queued.future.get().copy<float>(0), std::vector<float>{30000.0f});
-  EXPECT_EQ(req.run().copy<float>(0), std::vector<float>{30000.0f});
+  EXPECT_EQ(queued.future.get().copy<float>(0), std::vector<float>{300000.0f});
+  EXPECT_EQ(req.run().copy<float>(0), std::vector<float>{300000.0f});
 }
 
 // A blocking run of the same model inside its callback would wait for ever: it throws
