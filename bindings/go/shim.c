@@ -77,15 +77,21 @@ size_t ikgo_wait(ikgo_slot **out, size_t max) {
 /* The slot whose submission runs on this thread now (kept only during ikgo_submit). */
 static __thread ikgo_slot *submitting = NULL;
 
-/* The inferkit_callback. userdata is the slot (C memory). */
-static void ikgo_trampoline(void *userdata, inferkit_status status, inferkit_outputs *outputs,
-                            inferkit_error *error) {
-  ikgo_slot *slot = userdata;
+/* Leaves a request's result in its slot, with the outputs' first reading. */
+static void store_result(ikgo_slot *slot, inferkit_status status, inferkit_outputs *outputs,
+                         inferkit_error *error) {
   slot->status = status;
   slot->outputs = outputs;
   slot->result_error = error;
   memset(&slot->head, 0, sizeof slot->head);
   if (status == INFERKIT_STATUS_OK) ikgo_outputs_head_read(outputs, &slot->head);
+}
+
+/* The inferkit_callback. userdata is the slot (C memory). */
+static void ikgo_trampoline(void *userdata, inferkit_status status, inferkit_outputs *outputs,
+                            inferkit_error *error) {
+  ikgo_slot *slot = userdata;
+  store_result(slot, status, outputs, error);
   if (slot == submitting) {
     /* This thread's own request, before submit returns: it returns at once unless requests are
      * queued (it would run them first), so leave the result for it. */
@@ -113,21 +119,39 @@ inferkit_status ikgo_submit(const inferkit_request *request, ikgo_slot *slot) {
   return st;
 }
 
-inferkit_status ikgo_submit1(const inferkit_model *model, const char *name, const void *data,
-                             ikgo_slot *slot) {
+/* A request to `model` with the slot's one input (copied, or borrowed), queue-only flag and
+ * deadline; failures go to slot->error. */
+static inferkit_status request1(const inferkit_model *model, const char *name, const void *data,
+                                int copy, ikgo_slot *slot, inferkit_request **request_out) {
+  const int64_t *shape = slot->rank ? slot->shape : NULL;
   inferkit_request *request = NULL;
   inferkit_status st;
   slot->error = NULL;
-  slot->model = model;
   st = inferkit_request_new(model, &request, &slot->error);
   if (st != INFERKIT_STATUS_OK) return st;
-  st = inferkit_request_add_tensor_copy(request, name, slot->dtype, slot->rank ? slot->shape : NULL,
-                                        slot->rank, data, slot->len, &slot->error);
+  st = copy ? inferkit_request_add_tensor_copy(request, name, slot->dtype, shape, slot->rank, data,
+                                               slot->len, &slot->error)
+            : inferkit_request_add_tensor(request, name, slot->dtype, shape, slot->rank, data,
+                                          slot->len, &slot->error);
   if (st == INFERKIT_STATUS_OK && slot->queue_only)
     st = inferkit_request_set_queue_only(request, true, &slot->error);
   if (st == INFERKIT_STATUS_OK && slot->deadline_in_ns > 0)
     st = ikgo_set_deadline_in(request, slot->deadline_in_ns, &slot->error);
-  if (st == INFERKIT_STATUS_OK) st = ikgo_submit(request, slot);
+  if (st != INFERKIT_STATUS_OK) {
+    inferkit_request_free(request);
+    return st;
+  }
+  *request_out = request;
+  return st;
+}
+
+inferkit_status ikgo_submit1(const inferkit_model *model, const char *name, const void *data,
+                             ikgo_slot *slot) {
+  inferkit_request *request = NULL;
+  inferkit_status st = request1(model, name, data, 1, slot, &request);
+  if (st != INFERKIT_STATUS_OK) return st;
+  slot->model = model;
+  st = ikgo_submit(request, slot);
   inferkit_request_free(request);
   return st;
 }
@@ -137,29 +161,18 @@ inferkit_status ikgo_run1(const inferkit_model *model, const char *name, const v
   inferkit_request *request = NULL;
   inferkit_outputs *outputs = NULL;
   inferkit_error *error = NULL;
-  inferkit_status st;
-  slot->error = NULL;
+  inferkit_status st, run;
   slot->pending = NULL;
   slot->inline_done = 0;
-  st = inferkit_request_new(model, &request, &slot->error);
-  if (st != INFERKIT_STATUS_OK) return st;
   /* Borrowed: the run is over before this call returns. A request withdrawn at its deadline
    * stays in inferkit's queue until a session pops it, still holding this pointer, but is
    * never read again (a worker skips withdrawn requests). */
-  st = inferkit_request_add_tensor(request, name, slot->dtype, slot->rank ? slot->shape : NULL,
-                                   slot->rank, data, slot->len, &slot->error);
-  if (st == INFERKIT_STATUS_OK && slot->deadline_in_ns > 0)
-    st = ikgo_set_deadline_in(request, slot->deadline_in_ns, &slot->error);
-  if (st == INFERKIT_STATUS_OK) {
-    /* Accepted: from here the result goes to the slot, as a callback's would. */
-    inferkit_status run = inferkit_request_run(request, &outputs, &error);
-    slot->status = run;
-    slot->outputs = outputs;
-    slot->result_error = error;
-    memset(&slot->head, 0, sizeof slot->head);
-    if (run == INFERKIT_STATUS_OK) ikgo_outputs_head_read(outputs, &slot->head);
-    slot->inline_done = 1;
-  }
+  st = request1(model, name, data, 0, slot, &request);
+  if (st != INFERKIT_STATUS_OK) return st;
+  /* Accepted: from here the result goes to the slot, as a callback's would. */
+  run = inferkit_request_run(request, &outputs, &error);
+  store_result(slot, run, outputs, error);
+  slot->inline_done = 1;
   inferkit_request_free(request);
   return st;
 }

@@ -229,10 +229,10 @@ pub struct InferOptions {
     pub timeout: Option<Duration>,
     /// Only queue the request: the calling thread does not run it (nor others' requests), even
     /// with a session idle; inferkit's helper threads do (the caller only if no helper thread
-    /// can be started). For hosts whose threads must not stay
-    /// inside inferkit for a run, such as a Go binding's goroutines in a cgo call. A blocking
-    /// call still waits for its result. Default false: a caller that finds a session idle runs
-    /// its request at once, on its own thread.
+    /// can be started). For hosts whose threads must not stay inside inferkit for a run, such as
+    /// a Go binding's goroutines in a cgo call. A blocking call still waits for its result.
+    /// Default false: a caller that finds a session idle runs its request at once, on its own
+    /// thread.
     pub queue_only: bool,
 }
 
@@ -697,16 +697,18 @@ impl Scheduler {
                 t.unpark();
             }
         }
+        let claim_here = match lead {
+            Lead::Drainer => false,
+            // A helper's look for a session comes after this push (see `call_helper`); this
+            // thread looks itself only if no helper thread can start.
+            Lead::Helper => handoff::idle_after_queueing(&self.pool) && !self.call_helper(),
+            Lead::Here => true,
+        };
         // Either a thread giving a session back sees this request, or this thread sees the
         // session (see `handoff`).
-        match lead {
-            Lead::Drainer => {}
-            Lead::Helper if !handoff::idle_after_queueing(&self.pool) || self.call_helper() => {}
-            // A helper's look for a session comes after this push (see `call_helper`).
-            Lead::Helper | Lead::Here => {
-                if let Some(lease) = handoff::claim_after_queueing(&self.pool) {
-                    self.release_and_drain(lease, own.as_deref());
-                }
+        if claim_here {
+            if let Some(lease) = handoff::claim_after_queueing(&self.pool) {
+                self.release_and_drain(lease, own.as_deref());
             }
         }
         Ok(())
@@ -802,6 +804,7 @@ impl Scheduler {
             }
         }
     }
+
     /// Has a helper thread drain the queue (false if none could start). Called after this thread
     /// gave its session back and saw requests queued, or while it runs a batch with a session idle
     /// beside it. A helper already called but not yet looking for a session is enough: its look
