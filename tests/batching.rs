@@ -371,6 +371,44 @@ fn an_inference_error_fails_only_the_requests_of_its_batch() {
     assert_eq!(sorted, vec![1.0, 2.0, 4.0]);
 }
 
+/// Under a timed policy, the wait for a preferred batch ends when enough rows are counted as
+/// queued; every request counted must then be in the queue for the batch to take. Counted before
+/// its push, a request could be counted, end the wait, and miss the batch: it then waited a whole
+/// delay (2 s here) for company of its own. Found on aarch64 under qemu (`make test-aarch64`),
+/// where a process's first requests run through freshly translated code and the window between
+/// count and push is wide: 3 of 30 processes running three requests once. The loom model
+/// `handoff::loom_tests::every_row_counted_can_be_taken` fails on that order every time; here,
+/// each of 60 rounds of three concurrent requests must form one batch.
+#[test]
+fn a_preferred_batch_takes_every_request_that_ended_its_wait() {
+    let batching = BatchingOptions::default()
+        .with_max_batch_size(32)
+        .with_max_queue_delay_us(2_000_000)
+        .with_preferred_batch_sizes([3]);
+    let model = Model::open_with(fixture("mlp.onnx"), &opts(1, batching)).unwrap();
+    const ROUNDS: u64 = 60;
+    for round in 0..ROUNDS {
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for t in 0..3 {
+                let model = &model;
+                s.spawn(move || {
+                    let x = input(round as usize * 3 + t, 1, 16);
+                    model
+                        .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
+                        .unwrap();
+                });
+            }
+        });
+        assert_eq!(
+            model.stats().executions,
+            round + 1,
+            "round {round}: three requests ran as more than one batch (after {:?})",
+            start.elapsed()
+        );
+    }
+}
+
 #[test]
 fn async_requests_complete_without_an_async_runtime() {
     let model = Model::open_with(fixture("mlp.onnx"), &opts(1, batched())).unwrap();

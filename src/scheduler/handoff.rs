@@ -12,7 +12,40 @@
 
 use super::queue::BoundedQueue;
 use crate::pool::{Lease, Pool};
-use crate::sync::{fence, Ordering};
+use crate::sync::{fence, AtomicIsize, Ordering};
+
+/// Queues `item` of `rows` rows, then counts them in `queued`: a thread that reads the count finds
+/// every request it counts in the queue (unless another drainer took it). Counted before the push,
+/// a timed policy's leader could end its wait for rows on the count, find the queue one short, and
+/// leave the latecomer to wait a whole delay for company of its own.
+pub(crate) fn push_counted<R>(
+    queue: &BoundedQueue<R>,
+    queued: &AtomicIsize,
+    item: R,
+    rows: usize,
+) -> Result<(), R> {
+    queue.push(item)?;
+    queued.fetch_add(rows as isize, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Takes the next item and uncounts its rows (`rows` says how many it has). The count may go
+/// below zero for a moment, when this comes between a push and its count: read it through
+/// [`counted`].
+pub(crate) fn pop_counted<R>(
+    queue: &BoundedQueue<R>,
+    queued: &AtomicIsize,
+    rows: impl Fn(&R) -> usize,
+) -> Option<R> {
+    let item = queue.pop()?;
+    queued.fetch_sub(rows(&item) as isize, Ordering::SeqCst);
+    Some(item)
+}
+
+/// Rows counted as queued.
+pub(crate) fn counted(queued: &AtomicIsize) -> usize {
+    queued.load(Ordering::SeqCst).max(0) as usize
+}
 
 /// Called right after a request was queued: an idle worker to drain the queue with, if there is
 /// one.
@@ -106,6 +139,36 @@ mod loom_tests {
         );
         assert!(queue.is_empty());
         assert_eq!(pool.idle(), workers as usize);
+    }
+
+    /// A timed policy's leader waits until the rows it wants are counted, then takes them: they are
+    /// in the queue, however the submission interleaves with its reads (fails with the count taken
+    /// before the push).
+    #[test]
+    fn every_row_counted_can_be_taken() {
+        loom::model(|| {
+            let queue = Arc::new(BoundedQueue::new(4));
+            let queued = Arc::new(AtomicIsize::new(0));
+            let submitters: Vec<_> = (0..1)
+                .map(|_| {
+                    let (queue, queued) = (queue.clone(), queued.clone());
+                    loom::thread::spawn(move || push_counted(&queue, &queued, 1u32, 1).unwrap())
+                })
+                .collect();
+            while counted(&queued) < 1 {
+                loom::thread::yield_now();
+            }
+            for _ in 0..1 {
+                assert!(
+                    pop_counted(&queue, &queued, |_| 1).is_some(),
+                    "a row was counted before its request could be taken"
+                );
+            }
+            for s in submitters {
+                s.join().unwrap();
+            }
+            assert_eq!(counted(&queued), 0);
+        });
     }
 
     /// However submissions and give-backs interleave, once every thread has returned no request

@@ -44,7 +44,7 @@ mod queue;
 mod request;
 pub(crate) mod watchdog;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -58,6 +58,7 @@ use crate::metrics::Metrics;
 use crate::pool::{Lease, SessionPool};
 use crate::session::{self, Outputs, RunContext};
 use crate::signature::{Dim, Signature};
+use crate::sync::AtomicIsize;
 use crate::value::{Input, Value};
 use request::{RawInput, Request};
 
@@ -307,7 +308,8 @@ pub(crate) struct Scheduler {
     run: RunContext,
     pool: SessionPool,
     queue: queue::BoundedQueue<Arc<Request>>,
-    queued_rows: AtomicUsize,
+    /// Rows of the requests in `queue` (`handoff::push_counted`, `pop_counted`).
+    queued_rows: AtomicIsize,
     batching: BatchingOptions,
     batchable: bool,
     /// The thread waiting to fill a batch under a timed policy, woken when a request is queued.
@@ -364,7 +366,7 @@ impl Scheduler {
                 },
             )?,
             queue: queue::BoundedQueue::new(batching.max_queue_size),
-            queued_rows: AtomicUsize::new(0),
+            queued_rows: AtomicIsize::new(0),
             batchable,
             batching,
             waiting_leader: Mutex::new(None),
@@ -681,10 +683,8 @@ impl Scheduler {
     /// Queues a request, then sees that it runs (see [`Lead`]).
     fn submit(&self, request: Arc<Request>, lead: Lead) -> Result<()> {
         let rows = request.rows.unwrap_or(1);
-        self.queued_rows.fetch_add(rows, Ordering::SeqCst);
         let own = (lead != Lead::Drainer).then(|| request.clone());
-        if self.queue.push(request).is_err() {
-            self.queued_rows.fetch_sub(rows, Ordering::SeqCst);
+        if handoff::push_counted(&self.queue, &self.queued_rows, request, rows).is_err() {
             self.warn_refused();
             return Err(Error::QueueFull {
                 model: self.name.clone(),
@@ -824,9 +824,9 @@ impl Scheduler {
 
     /// Pops the next request that is still wanted, completing expired ones.
     fn pop_live(&self) -> Option<Arc<Request>> {
-        while let Some(r) = self.queue.pop() {
-            self.queued_rows
-                .fetch_sub(r.rows.unwrap_or(1), Ordering::SeqCst);
+        while let Some(r) =
+            handoff::pop_counted(&self.queue, &self.queued_rows, |r| r.rows.unwrap_or(1))
+        {
             self.metrics.pending(-1);
             if !r.slot.take() {
                 continue; // withdrawn by its owner
@@ -899,7 +899,7 @@ impl Scheduler {
     /// run long enough to be worth waking one (two half batches on two cores finish sooner than a
     /// whole one on one). Otherwise `max` as it was.
     fn split(&self, rows: usize, max: usize) -> usize {
-        let total = rows + self.queued_rows.load(Ordering::Relaxed);
+        let total = rows + self.queued_rows();
         if total <= rows || self.pool.idle() == 0 {
             return max;
         }
@@ -908,6 +908,11 @@ impl Scheduler {
             return max;
         }
         whole.div_ceil(2).max(rows)
+    }
+
+    /// Rows queued.
+    fn queued_rows(&self) -> usize {
+        handoff::counted(&self.queued_rows)
     }
 
     /// Timed policy: waits until enough rows are queued or `until`, parked, not spinning.
@@ -922,7 +927,7 @@ impl Scheduler {
         *self.waiting_leader.lock() = Some(std::thread::current());
         loop {
             let now = Instant::now();
-            if have + self.queued_rows.load(Ordering::SeqCst) >= target || now >= until {
+            if have + self.queued_rows() >= target || now >= until {
                 break;
             }
             std::thread::park_timeout(until - now);
