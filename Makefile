@@ -3,8 +3,10 @@
 #   make demo    the main job: a demo serving the bundled models
 #   make test    every test: Rust (unit, integration, doc, examples), loom models, the C ABI under
 #                ASan/UBSan and valgrind, the C example, the header's freshness and documentation,
-#                the header as C99/C11/C++11/C++17, fmt, clippy and rustdoc, the ONNX conformance
-#                run beside onnxruntime's Python API, and each fuzz target for 5 s
+#                the header as C99/C11/C++11/C++17, fmt, clippy and rustdoc, clippy for the app
+#                platforms (check-platforms), the Rust tests on aarch64 Linux under qemu
+#                (test-aarch64), the ONNX conformance run beside onnxruntime's Python API, and
+#                each fuzz target for 5 s
 #   make fuzz    each fuzz target for FUZZ_SECONDS (600); make soak: the registry hammer for
 #                SOAK_SECONDS (60) in a release build
 #   make install PREFIX=/usr/local (and make uninstall): the C and C++ library, pkg-config and
@@ -28,12 +30,12 @@ CLIBS    := -lpthread -ldl -lm
 # find it through their rpath and beside the installed library, with nothing set.)
 ORT_ENV := INFERKIT_ORT_DYLIB=$(CURDIR)/target/onnxruntime/libonnxruntime.so.1.31.1
 
-.PHONY: demo test provision provision-ort build release install uninstall test-go test-rust-user test-rust examples example-c test-loom test-c test-cpp test-install lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
+.PHONY: demo test check-platforms test-aarch64 test-aarch64-all provision provision-ort build release install uninstall test-go test-rust-user test-rust examples example-c test-loom test-c test-cpp test-install lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
 
 demo: provision-ort
 	$(CARGO) run --release --example quickstart
 
-test: provision lint test-rust test-loom test-c test-cpp example-c test-install test-go conformance fuzz-smoke
+test: provision lint check-platforms test-rust test-aarch64 test-loom test-c test-cpp example-c test-install test-go conformance fuzz-smoke
 	@echo "make test: all tests passed"
 
 provision: provision-ort
@@ -110,6 +112,29 @@ EXAMPLES := quickstart values options submit pipeline registry metrics
 examples: provision
 	@for e in $(EXAMPLES); do echo "== cargo run --example $$e"; $(CARGO) run --quiet --example $$e >/dev/null || exit 1; done
 	$(CARGO) run --quiet --features tokenizer --example pipeline >/dev/null
+
+# inferkit compiles, and passes clippy, for the platforms desktop and mobile apps ship on: the
+# library, its tests, examples and benches, every feature. `rustup target add` is a no-op once the
+# targets are there. Linking and running need each platform's SDK; aarch64 Linux runs for real in
+# test-aarch64.
+PLATFORMS := x86_64-pc-windows-gnu x86_64-apple-darwin aarch64-apple-darwin aarch64-apple-ios \
+             aarch64-linux-android aarch64-unknown-linux-gnu
+
+check-platforms:
+	@rustup target add $(PLATFORMS) 2>&1 | grep -v "is up to date" || true
+	@set -e; for t in $(PLATFORMS); do \
+	  echo "== cargo clippy --target $$t"; \
+	  $(CARGO) clippy --quiet --target $$t --all-targets --all-features -- -D warnings; \
+	done
+
+# The Rust tests on aarch64 Linux: cross-built with Debian's gcc-aarch64-linux-gnu, run under
+# qemu-user against ONNX Runtime's aarch64 wheel (.ci/test-aarch64.sh installs what it needs).
+# make test runs all but four slow batching tests (see the script); test-aarch64-all runs them too.
+test-aarch64: provision
+	.ci/test-aarch64.sh
+
+test-aarch64-all: provision
+	.ci/test-aarch64.sh --all
 
 # Loom model checks of the lock-free hand-offs (src/sync.rs swaps in loom's primitives). Its own
 # target directory: `--cfg loom` builds everything differently.

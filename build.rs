@@ -9,7 +9,8 @@
 //! `make install` links to the versioned file.
 //!
 //! ONNX Runtime: when a copy is found at build time (`INFERKIT_ORT_DYLIB`, this source tree's
-//! `target/onnxruntime/` as `.ci/provision-ort.sh` fills it, or inferkit's per-user cache), it is
+//! `target/onnxruntime/` as `.ci/provision-ort.sh` fills it, or inferkit's per-user cache; for a
+//! cross build only `target/onnxruntime-<target>/`), it is
 //! linked (or copied) into `target/<profile>/`, `deps/` and `examples/`, so that tests, examples
 //! and a program shipped from `target/release/` find it beside the executable, as `ort`'s
 //! `copy-dylibs` does. Nothing is downloaded, and no path is compiled into the library.
@@ -159,6 +160,16 @@ fn place_onnxruntime() {
         return;
     }
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    // A cross build (aarch64 Linux from x86_64, say) takes only the copy provisioned for its
+    // target (`.ci/provision-ort.sh <target>`): this machine's own copies are of another machine.
+    let target = std::env::var("TARGET").expect("cargo sets TARGET");
+    let cross = std::env::var("HOST").ok().as_deref() != Some(target.as_str());
+    let provisioned = if cross {
+        manifest.join(format!("target/onnxruntime-{target}"))
+    } else {
+        manifest.join("target/onnxruntime")
+    }
+    .join(ORT_LIBRARY_NAME);
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
@@ -166,13 +177,12 @@ fn place_onnxruntime() {
         .map(|c| {
             c.join("inferkit/ort-1.31.1/onnxruntime/capi")
                 .join(ORT_LIBRARY_NAME)
-        });
+        })
+        .filter(|_| !cross);
     let source = std::env::var_os("INFERKIT_ORT_DYLIB")
         .map(PathBuf::from)
         .into_iter()
-        .chain(Some(
-            manifest.join("target/onnxruntime").join(ORT_LIBRARY_NAME),
-        ))
+        .chain(Some(provisioned.clone()))
         .chain(cache)
         .find(|p| p.is_file());
     let Some(source) = source else {
@@ -180,7 +190,6 @@ fn place_onnxruntime() {
         // path, so the first build after provisioning links it (a missing path reruns this script
         // on every build until it appears). A dependent crate's build watches nothing.
         if manifest.join(".git").exists() {
-            let provisioned = manifest.join("target/onnxruntime").join(ORT_LIBRARY_NAME);
             println!("cargo:rerun-if-changed={}", provisioned.display());
         }
         return;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Provisions ONNX Runtime for inferkit's build tree, from the official `onnxruntime` wheel on PyPI.
 #
-#   .ci/provision-ort.sh            -> target/onnxruntime/libonnxruntime.so.1.31.1
+#   .ci/provision-ort.sh            -> target/onnxruntime/libonnxruntime.so.1.31.1 (this machine, Linux x86_64)
+#   .ci/provision-ort.sh aarch64-unknown-linux-gnu
+#                                   -> target/onnxruntime-aarch64-unknown-linux-gnu/libonnxruntime.so.1.31.1
+#                                      (for cross builds; the build script links it beside that target's tests)
 #
 # The wheel's SHA-256 is pinned; a wheel that does not match is refused. Idempotent: when the
 # library is already in place and matches its pinned SHA-256, nothing is downloaded, so a second
@@ -11,13 +14,28 @@
 set -euo pipefail
 
 ORT_VERSION=1.31.1
-WHEEL=onnxruntime-${ORT_VERSION}-cp312-cp312-manylinux_2_28_x86_64.whl
-WHEEL_SHA256=1f3dea47f2f0e5117c2404cea7d21fd253ae7836a3bf167a501cdfbb2600d536
 LIB=libonnxruntime.so.${ORT_VERSION}
-LIB_SHA256=fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3
-
 root=$(cd "$(dirname "$0")/.." && pwd)
-dest=${INFERKIT_ORT_CACHE:-$root/target/onnxruntime}
+case "${1:-}" in
+  "")
+    case "$(uname -s)-$(uname -m)" in
+      Linux-x86_64) ;;
+      *) echo "provision-ort: only Linux x86_64 is provisioned automatically; set INFERKIT_ORT_DYLIB to an ONNX Runtime ${ORT_VERSION} library" >&2; exit 1 ;;
+    esac
+    PLATFORM=manylinux_2_28_x86_64
+    WHEEL_SHA256=1f3dea47f2f0e5117c2404cea7d21fd253ae7836a3bf167a501cdfbb2600d536
+    LIB_SHA256=fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3
+    dest=${INFERKIT_ORT_CACHE:-$root/target/onnxruntime}
+    ;;
+  aarch64-unknown-linux-gnu)
+    PLATFORM=manylinux_2_28_aarch64
+    WHEEL_SHA256=0b9a492176886992e0e875f06bc0367e333f5fff11711a2d642e18b02f3009cc
+    LIB_SHA256=8aa3b76b28c778a2b1dd660d34161adb1d508c9ccd04ff9dc80e26eca5df8467
+    dest=$root/target/onnxruntime-$1
+    ;;
+  *) echo "provision-ort: unknown target $1 (known: aarch64-unknown-linux-gnu)" >&2; exit 1 ;;
+esac
+WHEEL=onnxruntime-${ORT_VERSION}-cp312-cp312-${PLATFORM}.whl
 mkdir -p "$dest"
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -31,16 +49,11 @@ if [ -f "$dest/$LIB" ] && [ "$(sha "$dest/$LIB")" = "$LIB_SHA256" ]; then
   exit 0
 fi
 
-case "$(uname -s)-$(uname -m)" in
-  Linux-x86_64) ;;
-  *) echo "provision-ort: only Linux x86_64 is provisioned automatically; set INFERKIT_ORT_DYLIB to an ONNX Runtime ${ORT_VERSION} library" >&2; exit 1 ;;
-esac
-
 if [ ! -f "$dest/$WHEEL" ] || [ "$(sha "$dest/$WHEEL")" != "$WHEEL_SHA256" ]; then
-  echo "provision-ort: downloading onnxruntime ${ORT_VERSION} from PyPI" >&2
+  echo "provision-ort: downloading onnxruntime ${ORT_VERSION} ($PLATFORM) from PyPI" >&2
   rm -f "$dest/$WHEEL"
   python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
-    --platform manylinux_2_28_x86_64 "onnxruntime==${ORT_VERSION}" -d "$dest"
+    --platform "$PLATFORM" "onnxruntime==${ORT_VERSION}" -d "$dest"
 fi
 got=$(sha "$dest/$WHEEL")
 if [ "$got" != "$WHEEL_SHA256" ]; then

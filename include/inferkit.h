@@ -738,11 +738,12 @@ INFERKIT_API bool inferkit_abi_compatible(uint32_t built_major, uint32_t built_m
  * Optional: opening a model does it on first use. Calling it again is cheap; asking for another
  * library than the one loaded is INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED.
  *
- * \param dylib_path The ONNX Runtime library to load (NUL-terminated), or NULL to look it up:
- *        INFERKIT_ORT_DYLIB, ORT_DYLIB_PATH, the system loader (libonnxruntime.so.1 on
- *        LD_LIBRARY_PATH, the program's rpath, ldconfig), the directory of libinferkit and its
- *        inferkit/ subdirectory (where `make install` puts it), the executable's directory,
- *        inferkit's per-user cache.
+ * \param dylib_path The ONNX Runtime library to load (NUL-terminated UTF-8), or NULL to look it
+ *        up: INFERKIT_ORT_DYLIB, ORT_DYLIB_PATH, the system loader (Linux: libonnxruntime.so.1 on
+ *        LD_LIBRARY_PATH, the program's rpath, ldconfig; Apple: libonnxruntime.dylib; Android:
+ *        libonnxruntime.so; not asked on Windows), the directory of libinferkit and its
+ *        inferkit/ subdirectory (where `make install` puts it), the executable's directory (and
+ *        an app bundle's Frameworks directory), inferkit's per-user cache.
  * \param error_out Receives an error on failure; may be NULL.
  * \return INFERKIT_STATUS_OK; INFERKIT_STATUS_RUNTIME_UNAVAILABLE with every path tried in the
  *         message; INFERKIT_STATUS_RUNTIME_ALREADY_INITIALIZED.

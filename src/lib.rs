@@ -64,6 +64,7 @@ pub mod metrics;
 pub mod model;
 mod model_file;
 pub mod pipeline;
+mod platform;
 pub mod pool;
 pub mod repository;
 pub mod runtime;

@@ -6,19 +6,28 @@
 //! 2. the `INFERKIT_ORT_DYLIB` environment variable, else `ORT_DYLIB_PATH` (the one `ort` itself
 //!    reads). Like an explicit path, a variable that is set is the only candidate: if it does not
 //!    load, that is the error, and no other library is tried;
-//! 3. the system loader, by ONNX Runtime's SONAME `libonnxruntime.so.1` (so `LD_LIBRARY_PATH`,
-//!    the host's rpath and `ldconfig` work, and a library the host already loaded is reused);
+//! 3. the system loader, by ONNX Runtime's loader name (`libonnxruntime.so.1` on Linux, its
+//!    SONAME): `LD_LIBRARY_PATH`, the host's rpath and `ldconfig` work, and a library the host
+//!    already loaded is reused. Not on Windows, whose search reaches an older `onnxruntime.dll` some
+//!    Windows releases keep in `System32`: there the directories below come first and the loader
+//!    is not asked at all;
 //! 4. the directory libinferkit itself was loaded from, and `inferkit/` inside it (an installed
 //!    `<prefix>/lib/libinferkit.so` finds `<prefix>/lib/inferkit/`; a program linked with
 //!    `libinferkit.a` is its own "libinferkit");
 //! 5. the directory of the running executable (cargo's build script copies a provisioned library
-//!    to `target/<profile>/`, `deps/` and `examples/`, so tests and examples find it there);
-//! 6. inferkit's per-user cache, `${XDG_CACHE_HOME:-~/.cache}/inferkit/ort-1.31.1/`, filled by one
-//!    command (see [`PROVISION_COMMAND`]).
+//!    to `target/<profile>/`, `deps/` and `examples/`, so tests and examples find it there), and
+//!    where the platform's applications keep libraries: a macOS bundle's `Contents/Frameworks/`,
+//!    an iOS app's `Frameworks/`;
+//! 6. inferkit's per-user cache, `inferkit/ort-1.31.1/` in `${XDG_CACHE_HOME:-~/.cache}` (Linux),
+//!    `~/Library/Caches` (macOS) or `%LOCALAPPDATA%` (Windows), filled by one command (see
+//!    [`PROVISION_COMMAND`]).
 //!
-//! In a directory, `libonnxruntime.so.1` (the SONAME, as ONNX Runtime's own archives and an
-//! install link it) is tried first, then `libonnxruntime.so.1.31.1` (the name in the PyPI wheel).
-//! No path of the source tree inferkit was built from is compiled in.
+//! In a directory, the loader's name is tried first (as ONNX Runtime's own archives and an install
+//! link it), then the file's name in ONNX Runtime's packages ([`ORT_LIBRARY_NAME`]:
+//! `libonnxruntime.so.1.31.1`, `libonnxruntime.1.31.1.dylib`, `onnxruntime.dll`, Android's
+//! `libonnxruntime.so`), then, on Apple's systems, `onnxruntime.framework/onnxruntime`. No path of
+//! the source tree inferkit was built from is compiled in. What differs between systems is in one
+//! module (`src/platform.rs`).
 //!
 //! The first candidate that loads wins. When none does, the error is
 //! [`Error::RuntimeUnavailable`]: it names every path tried with its reason, and how to fix it;
@@ -39,22 +48,39 @@ use std::sync::OnceLock;
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result, TriedPath};
+use crate::platform;
 
 /// The ONNX Runtime release inferkit is built and tested against.
 pub const ORT_VERSION: &str = "1.31.1";
 
-/// File name of the ONNX Runtime library on this platform, as the PyPI wheel ships it.
-pub const ORT_LIBRARY_NAME: &str = "libonnxruntime.so.1.31.1";
+/// File name of the ONNX Runtime library on this platform, as ONNX Runtime's packages ship it
+/// (`libonnxruntime.so.1.31.1` on Linux, `libonnxruntime.1.31.1.dylib` on Apple's systems,
+/// `onnxruntime.dll` on Windows, `libonnxruntime.so` on Android).
+pub const ORT_LIBRARY_NAME: &str = crate::platform::ORT_FILE;
 
-/// ONNX Runtime's SONAME: the name the system loader is asked for, and the first name tried in
-/// each directory.
-pub const ORT_SONAME: &str = "libonnxruntime.so.1";
+/// The name the system loader is asked for on this platform, and the first name tried in each
+/// directory: ONNX Runtime's SONAME `libonnxruntime.so.1` on Linux, `libonnxruntime.dylib` on
+/// Apple's systems, `libonnxruntime.so` on Android. On Windows the loader is not asked (see the
+/// module docs) and this is the file's name, `onnxruntime.dll`.
+pub const ORT_SONAME: &str = match crate::platform::LOADER_NAME {
+    Some(name) => name,
+    None => crate::platform::ORT_FILE,
+};
 
 /// The one command that provisions ONNX Runtime into inferkit's per-user cache (the last place
-/// discovery looks) from the official wheel on PyPI, for `XDG_CACHE_HOME` unset. A failed
-/// discovery's error prints it with this machine's cache directory.
+/// discovery looks) from the official wheel on PyPI, for this platform's default cache directory.
+/// A failed discovery's error prints it with this machine's cache directory.
+#[cfg(not(any(windows, target_vendor = "apple")))]
 pub const PROVISION_COMMAND: &str = "python3 -m pip install --no-deps --only-binary=:all: \
 --target ~/.cache/inferkit/ort-1.31.1 onnxruntime==1.31.1";
+/// The one command that provisions ONNX Runtime into inferkit's per-user cache.
+#[cfg(target_vendor = "apple")]
+pub const PROVISION_COMMAND: &str = "python3 -m pip install --no-deps --only-binary=:all: \
+--target ~/Library/Caches/inferkit/ort-1.31.1 onnxruntime==1.31.1";
+/// The one command that provisions ONNX Runtime into inferkit's per-user cache.
+#[cfg(windows)]
+pub const PROVISION_COMMAND: &str = "py -m pip install --no-deps --only-binary=:all: \
+--target %LOCALAPPDATA%\\inferkit\\ort-1.31.1 onnxruntime==1.31.1";
 
 /// The process-wide ONNX Runtime backend.
 pub struct Runtime {
@@ -200,7 +226,11 @@ fn candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf, Lookup)> {
         }
     }
     let mut out = Vec::new();
-    out.push(("system loader", PathBuf::from(ORT_SONAME), Lookup::Loader));
+    let loader =
+        platform::LOADER_NAME.map(|name| ("system loader", PathBuf::from(name), Lookup::Loader));
+    if platform::LOADER_FIRST {
+        out.extend(loader.clone());
+    }
     let own = own_dir();
     if let Some(dir) = &own {
         out.push(("beside libinferkit", in_dir(dir), Lookup::File));
@@ -214,8 +244,20 @@ fn candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf, Lookup)> {
         .ok()
         .and_then(|exe| std::path::absolute(exe).ok())
         .and_then(|exe| exe.parent().map(Path::to_path_buf));
-    if let Some(dir) = exe_dir.filter(|d| own.as_ref() != Some(d)) {
-        out.push(("beside the executable", in_dir(&dir), Lookup::File));
+    if let Some(dir) = exe_dir {
+        if own.as_ref() != Some(&dir) {
+            out.push(("beside the executable", in_dir(&dir), Lookup::File));
+        }
+        for app_dir in platform::app_library_dirs(&dir) {
+            out.push((
+                "the application's libraries",
+                in_dir(&app_dir),
+                Lookup::File,
+            ));
+        }
+    }
+    if !platform::LOADER_FIRST {
+        out.extend(loader);
     }
     if let Some(dir) = cache_dir() {
         out.push(("per-user cache", dir.join(ORT_LIBRARY_NAME), Lookup::File));
@@ -223,65 +265,28 @@ fn candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf, Lookup)> {
     out
 }
 
-/// The library's path in `dir`: the SONAME when that file exists, else the wheel's name.
+/// The library's path in `dir`: the first of the platform's names that exists there, else the
+/// file's own name (so that the error names the file a user would put there).
 fn in_dir(dir: &Path) -> PathBuf {
-    let soname = dir.join(ORT_SONAME);
-    if soname.exists() {
-        soname
-    } else {
-        dir.join(ORT_LIBRARY_NAME)
-    }
+    platform::names_in_dir()
+        .into_iter()
+        .map(|name| dir.join(name))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| dir.join(ORT_LIBRARY_NAME))
 }
 
-/// The directory of the object inferkit's code was loaded from: `libinferkit.so`'s directory, or
-/// the executable's for a program linked with `libinferkit.a`.
+/// The directory of the object inferkit's code was loaded from: libinferkit's directory (`.so`,
+/// `.dylib`, `.dll`), or the executable's for a program linked with the static library.
 fn own_dir() -> Option<PathBuf> {
-    let here = own_dir as fn() -> Option<PathBuf> as *const libc::c_void;
-    loaded_from(here).and_then(|p| p.parent().map(Path::to_path_buf))
+    let here = own_dir as fn() -> Option<PathBuf> as *const std::ffi::c_void;
+    platform::loaded_from(here).and_then(|p| p.parent().map(Path::to_path_buf))
 }
 
-/// The absolute path of the loaded object that holds `addr`.
-fn loaded_from(addr: *const libc::c_void) -> Option<PathBuf> {
-    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
-    // SAFETY: dladdr reads the loader's tables for an address and writes `info`; it returns 0
-    // when no loaded object holds the address, and then `info` is not read.
-    let info = unsafe {
-        if libc::dladdr(addr, info.as_mut_ptr()) == 0 {
-            return None;
-        }
-        info.assume_init()
-    };
-    if info.dli_fname.is_null() {
-        return None;
-    }
-    // SAFETY: dli_fname is the loader's NUL-terminated path of the object, valid while it is loaded.
-    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
-    use std::os::unix::ffi::OsStrExt;
-    let path = Path::new(std::ffi::OsStr::from_bytes(name.to_bytes()));
-    if path.as_os_str().is_empty() {
-        return None;
-    }
-    let path = std::path::absolute(path).ok()?;
-    // A loader path may run through `..` (an rpath of `<prefix>/lib/pkgconfig/../../lib`): name
-    // the directory as it is, keeping the file's own name (the SONAME link, not its target).
-    match (path.parent().map(Path::canonicalize), path.file_name()) {
-        (Some(Ok(dir)), Some(name)) => Some(dir.join(name)),
-        _ => Some(path),
-    }
-}
-
-/// inferkit's per-user cache, `${XDG_CACHE_HOME:-$HOME/.cache}/inferkit/ort-1.31.1`, where
+/// inferkit's per-user cache, `inferkit/ort-1.31.1` in `${XDG_CACHE_HOME:-$HOME/.cache}` (Linux,
+/// Android), `~/Library/Caches` (Apple's systems) or `%LOCALAPPDATA%` (Windows), where
 /// [`PROVISION_COMMAND`] installs the wheel (the library lands in its `onnxruntime/capi/`).
 pub fn cache_root() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .filter(|p| p.is_absolute())
-                .map(|h| h.join(".cache"))
-        })?;
+    let base = platform::user_cache_base()?;
     Some(base.join("inferkit").join(format!("ort-{ORT_VERSION}")))
 }
 
@@ -293,12 +298,20 @@ fn cache_dir() -> Option<PathBuf> {
 pub(crate) fn how_to_fix() -> String {
     let target = cache_root()
         .map(|p| p.display().to_string())
-        .unwrap_or_else(|| format!("~/.cache/inferkit/ort-{ORT_VERSION}"));
+        .unwrap_or_else(|| "<cache directory>".to_string());
+    let loader = match platform::LOADER_NAME {
+        Some(name) => format!(
+            "where the system loader finds {name} ({}), ",
+            platform::LOADER_SEARCH
+        ),
+        None => String::new(),
+    };
+    // The provisioning command's Python launcher (`python3`, or `py` on Windows).
+    let python = PROVISION_COMMAND.split(' ').next().unwrap_or("python3");
     format!(
         "to fix: set INFERKIT_ORT_DYLIB to the path of {ORT_LIBRARY_NAME} (ONNX Runtime 1.{}.x or \
-         newer); or put it where the system loader finds {ORT_SONAME} (LD_LIBRARY_PATH, an rpath, \
-         ldconfig), beside the executable or beside libinferkit; or provision a copy with \
-         `python3 -m pip install --no-deps --only-binary=:all: --target {target} \
+         newer); or put it {loader}beside the executable or beside libinferkit; or provision a copy \
+         with `{python} -m pip install --no-deps --only-binary=:all: --target {target} \
          onnxruntime=={ORT_VERSION}`",
         ort::MINOR_VERSION
     )
@@ -322,7 +335,7 @@ fn probe(path: &Path, lookup: Lookup) -> std::result::Result<(String, PathBuf), 
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| match lookup {
         Lookup::File => e.to_string(),
         Lookup::Loader => {
-            format!("not found on LD_LIBRARY_PATH, the program's rpath or the ld.so cache ({e})")
+            format!("not found on {} ({e})", platform::LOADER_SEARCH)
         }
     })?;
     // SAFETY: the symbol's type is the one ONNX Runtime's C API declares.
@@ -334,7 +347,7 @@ fn probe(path: &Path, lookup: Lookup) -> std::result::Result<(String, PathBuf), 
     // Where the loader found it: `ort` is handed this absolute path.
     let found = match lookup {
         Lookup::File => path.to_path_buf(),
-        Lookup::Loader => loaded_from(*get_base as *const libc::c_void)
+        Lookup::Loader => platform::loaded_from(*get_base as *const std::ffi::c_void)
             .ok_or_else(|| "loaded, but the loader does not say from where".to_string())?,
     };
     if base.is_null() {
@@ -406,12 +419,17 @@ mod tests {
             vec![("explicit", PathBuf::from("/x/lib.so"), Lookup::File)]
         );
         let sources: Vec<&str> = candidates(None).iter().map(|(s, _, _)| *s).collect();
-        let loader = sources.iter().position(|s| *s == "system loader").unwrap();
+        let loader = sources.iter().position(|s| *s == "system loader");
         let own = sources
             .iter()
             .position(|s| *s == "beside libinferkit")
             .unwrap();
-        assert!(loader < own, "{sources:?}");
+        // Where the loader is asked, it is asked first (Linux, Android, Apple); on Windows not at
+        // all (its search reaches System32).
+        match platform::LOADER_NAME {
+            Some(_) => assert!(loader.unwrap() < own, "{sources:?}"),
+            None => assert_eq!(loader, None, "{sources:?}"),
+        }
         assert!(sources.contains(&"libinferkit's inferkit/"), "{sources:?}");
     }
 

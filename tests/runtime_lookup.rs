@@ -3,6 +3,10 @@
 //! and the error when nothing is anywhere. Each case runs this test binary again as a child
 //! process (the runtime is initialised once per process), from a directory with only what the case
 //! puts there.
+// Linux's loader and conventions (`LD_LIBRARY_PATH`, the SONAME link); the discovery order of the
+// other systems is in `src/platform.rs`, compile-checked by `make check-platforms`.
+#![cfg(target_os = "linux")]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -563,37 +563,18 @@ pub extern "C" fn inferkit_request_set_queue_only(
 /// The `Instant` of a CLOCK_MONOTONIC reading in nanoseconds: the distance from now on that
 /// clock, added to `Instant::now()` (the two clocks need not be the same one; only their rates
 /// must agree, which holds while the machine is awake).
-#[cfg(unix)]
 fn instant_of_monotonic_ns(deadline_ns: u64) -> Result<Instant> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec to write to.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
-        return Err(Error::Unsupported {
-            what: "reading CLOCK_MONOTONIC".into(),
-            feature: None,
-        });
-    }
+    let now_ns = crate::platform::monotonic_ns().ok_or_else(|| Error::Unsupported {
+        what: "deadlines on CLOCK_MONOTONIC on this platform; use inferkit_request_set_timeout_us"
+            .into(),
+        feature: None,
+    })?;
     let now = Instant::now();
-    let now_ns = (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64);
     Ok(if deadline_ns >= now_ns {
         now + Duration::from_nanos(deadline_ns - now_ns)
     } else {
         now.checked_sub(Duration::from_nanos(now_ns - deadline_ns))
             .unwrap_or(now)
-    })
-}
-
-#[cfg(not(unix))]
-fn instant_of_monotonic_ns(_deadline_ns: u64) -> Result<Instant> {
-    Err(Error::Unsupported {
-        what: "deadlines on CLOCK_MONOTONIC on this platform; use inferkit_request_set_timeout_us"
-            .into(),
-        feature: None,
     })
 }
 

@@ -4,6 +4,8 @@
 //! is often descheduled in the middle of a run, and wall time would charge that to the batch size.
 //! ONNX Runtime runs a session on the calling thread (one intra-op thread, inferkit's default), so
 //! this is the run's compute. Reading that clock is a system call, so one run in eight is measured.
+//! (Windows has no thread CPU clock fine enough for one run; there the cost is wall time, see
+//! `platform::thread_cpu_time`.)
 //!
 //! Runs are grouped by rows into powers of two (1, 2–3, 4–7, …). For each group an exponentially
 //! weighted mean of nanoseconds per row is kept (lock-free; concurrent updates may lose one sample,
@@ -20,18 +22,7 @@ const GROUPS: usize = 12;
 const EXPLORE_EVERY: u64 = 32;
 const SAMPLE_EVERY: u64 = 8;
 
-/// CPU time used by the calling thread so far.
-pub(crate) fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer; CLOCK_THREAD_CPUTIME_ID exists on every Linux.
-    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+use crate::platform::thread_cpu_time;
 
 /// A measurement in progress, or none when this run is not sampled.
 pub(crate) struct Sample(Option<Duration>);

@@ -48,7 +48,17 @@ pub fn read_pack(name: &str) -> Vec<(String, Tensor)> {
         .collect()
 }
 
-/// Exact for integers and bools, relative 1e-5 (with a 1e-6 absolute floor) for floats.
+/// Relative tolerance for floats. The references were computed by ONNX Runtime on x86_64, whose
+/// kernels inferkit's runs share there; on other architectures ONNX Runtime's own kernels (NEON on
+/// aarch64) sum in another order, which moves a deep network's outputs by about 1e-5 relative
+/// (PaddleOCR's detector on aarch64: 0.21308127 against 0.21307805).
+pub const RELATIVE_TOLERANCE: f32 = if cfg!(target_arch = "x86_64") {
+    1e-5
+} else {
+    1e-4
+};
+
+/// Exact for integers and bools, [`RELATIVE_TOLERANCE`] (with a 1e-6 absolute floor) for floats.
 pub fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
     assert_eq!(got.dtype(), want.dtype(), "{what}: dtype");
     assert_eq!(got.shape(), want.shape(), "{what}: shape");
@@ -56,7 +66,7 @@ pub fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
         DType::F32 | DType::F64 | DType::F16 | DType::BF16 => {
             let (g, w) = (got.to_f32_vec().unwrap(), want.to_f32_vec().unwrap());
             for (i, (a, b)) in g.iter().zip(&w).enumerate() {
-                let tol = 1e-5 * a.abs().max(b.abs()) + 1e-6;
+                let tol = RELATIVE_TOLERANCE * a.abs().max(b.abs()) + 1e-6;
                 assert!((a - b).abs() <= tol, "{what}[{i}]: got {a}, want {b}");
             }
         }
