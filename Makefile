@@ -121,7 +121,7 @@ PLATFORMS := x86_64-pc-windows-gnu x86_64-apple-darwin aarch64-apple-darwin aarc
              aarch64-linux-android aarch64-unknown-linux-gnu
 
 check-platforms:
-	@rustup target add $(PLATFORMS) 2>&1 | grep -v "is up to date" || true
+	@out=$$(rustup target add $(PLATFORMS) 2>&1) || { echo "$$out"; exit 1; }
 	@set -e; for t in $(PLATFORMS); do \
 	  echo "== cargo clippy --target $$t"; \
 	  $(CARGO) clippy --quiet --target $$t --all-targets --all-features -- -D warnings; \

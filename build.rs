@@ -179,7 +179,10 @@ fn place_onnxruntime() {
                 .join(ORT_LIBRARY_NAME)
         })
         .filter(|_| !cross);
+    // INFERKIT_ORT_DYLIB names this machine's library (the one discovery loads here), not a
+    // cross target's.
     let source = std::env::var_os("INFERKIT_ORT_DYLIB")
+        .filter(|_| !cross)
         .map(PathBuf::from)
         .into_iter()
         .chain(Some(provisioned.clone()))

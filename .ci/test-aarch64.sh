@@ -17,31 +17,39 @@ T=aarch64-unknown-linux-gnu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 if ! command -v aarch64-linux-gnu-gcc >/dev/null || [ -z "$qemu" ] \
    || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "test-aarch64: installing gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user-static (Debian)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static >/dev/null \
-      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-             --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static >/dev/null; }
-    qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64)
-  else
+  # As root, or through sudo without a password; otherwise say what to install.
+  if [ "$(id -u)" = 0 ]; then as_root=(); elif sudo -n true 2>/dev/null; then as_root=(sudo -n); else as_root=(none); fi
+  if [ "${as_root[*]}" = none ] || ! command -v apt-get >/dev/null; then
     echo "test-aarch64: needs aarch64-linux-gnu-gcc, the aarch64 C library and qemu-aarch64;" \
-         "on Debian, as root: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static" >&2
+         "on Debian, as root: apt-get install ${PACKAGES[*]}" >&2
+    exit 1
+  fi
+  echo "test-aarch64: installing ${PACKAGES[*]} (Debian)" >&2
+  apt_install() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null; }
+  apt_install || { "${as_root[@]}" apt-get update -qq && apt_install; }
+  qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
+  if [ -z "$qemu" ] || ! command -v aarch64-linux-gnu-gcc >/dev/null; then
+    echo "test-aarch64: ${PACKAGES[*]} installed, but qemu-aarch64 or aarch64-linux-gnu-gcc is still missing" >&2
     exit 1
   fi
 fi
-rustup target add "$T" 2>&1 | grep -v "is up to date" || true
+rustup target add "$T" >/dev/null
 .ci/provision-ort.sh "$T"
 .ci/provision-models.sh
+
+# The host's ONNX Runtime must not be named: the tests load the aarch64 one beside them.
+unset INFERKIT_ORT_DYLIB ORT_DYLIB_PATH
 
 # qemu's -L prefix: the aarch64 C library (/lib), and a /proc/cpuinfo of aarch64 processors.
 # qemu 7 passes the host's (x86) /proc/cpuinfo through, in which the CPU detection ONNX Runtime
 # runs when it loads (pytorch/cpuinfo) finds no ARM processor and dereferences NULL; qemu looks
-# for a guest's absolute paths under -L first, so this file is what ONNX Runtime reads. It names
-# as many processors as /sys/devices/system/cpu/present, which the detection also reads.
+# for a guest's absolute paths under -L first, so this file is what ONNX Runtime reads. It numbers
+# processors up to the highest in /sys/devices/system/cpu/present ("0-1" gives two), which the
+# detection also reads. (The runner is split at spaces by cargo: the checkout's path must have none.)
 sysroot=$root/target/qemu-$T
 mkdir -p "$sysroot/proc"
 ln -sfn /usr/aarch64-linux-gnu/lib "$sysroot/lib"
@@ -76,7 +84,8 @@ case "${1:-}" in
     args=("$@")
     ;;
   --all|"")
-    args=(--lib)
+    # The tokenizer feature too, so that tests/text.rs has its tests.
+    args=(--features tokenizer --lib)
     for t in tests/*.rs; do
       name=$(basename "$t" .rs)
       [[ " ${SKIP[*]} " == *" $name "* ]] || args+=(--test "$name")
@@ -89,5 +98,5 @@ case "${1:-}" in
 esac
 
 start=$(date +%s)
-cargo test --target "$T" "${args[@]}" -- "${filter[@]}"
+cargo test --target "$T" "${args[@]}" -- ${filter[@]+"${filter[@]}"}
 echo "test-aarch64: passed under $(basename "$qemu") in $(( $(date +%s) - start )) s (build included)"

@@ -109,6 +109,14 @@ pub struct Model {
     pipeline: Arc<Pipeline>,
 }
 
+#[cfg(test)]
+impl Model {
+    /// The scheduler, for the scheduler's own unit tests.
+    pub(crate) fn scheduler(&self) -> &Scheduler {
+        &self.inner
+    }
+}
+
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Model")

@@ -5,8 +5,8 @@
 //! | | Linux | Android | macOS, iOS | Windows |
 //! |---|---|---|---|---|
 //! | ONNX Runtime's file | `libonnxruntime.so.1.31.1` | `libonnxruntime.so` | `libonnxruntime.1.31.1.dylib` | `onnxruntime.dll` |
-//! | asked of the loader | `libonnxruntime.so.1` (SONAME) | `libonnxruntime.so` | `libonnxruntime.dylib` | (only full paths) |
-//! | beside the application | executable's directory | APK's native library directory (the loader's) | `Contents/Frameworks/` (macOS bundle), `Frameworks/` (iOS), `onnxruntime.framework` in either | executable's directory |
+//! | asked of the loader | `libonnxruntime.so.1` (SONAME) | `libonnxruntime.so` | `@rpath/libonnxruntime.dylib` | (only full paths) |
+//! | beside the application | executable's directory | APK's native library directory (the loader's) | `Contents/Frameworks/` (macOS bundle, Mac Catalyst), `Frameworks/` (iOS), `onnxruntime.framework` in either | executable's directory |
 //! | per-user cache | `${XDG_CACHE_HOME:-~/.cache}/inferkit/` | as Linux | `~/Library/Caches/inferkit/` | `%LOCALAPPDATA%\inferkit\` |
 //! | which object holds code | `dladdr` | `dladdr` | `dladdr` | `GetModuleHandleExW` |
 //! | thread CPU clock | `CLOCK_THREAD_CPUTIME_ID` | as Linux | as Linux | wall clock (see [`thread_cpu_time`]) |
@@ -16,7 +16,13 @@
 //!
 //! Windows asks the loader for nothing by bare name: its search reaches `System32`, where some
 //! Windows releases keep an `onnxruntime.dll` of their own (an older one, for Windows ML). The
-//! directories an application controls are tried, in full, instead.
+//! directories an application controls are tried, in full, instead. Apple's systems ask for
+//! `@rpath/…`, which searches only the program's own `LC_RPATH` entries: a bare name would also
+//! search the current directory and `/usr/local/lib`.
+//!
+//! ONNX Runtime's official iOS pod is a static framework, which cannot be loaded at run time; an
+//! iOS app ships a dynamic `onnxruntime.framework` (ONNX Runtime's `--build_apple_framework`
+//! build) in its `Frameworks/`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,7 +50,7 @@ pub(crate) const LOADER_NAME: Option<&str> = Some("libonnxruntime.so.1");
 #[cfg(target_os = "android")]
 pub(crate) const LOADER_NAME: Option<&str> = Some("libonnxruntime.so");
 #[cfg(target_vendor = "apple")]
-pub(crate) const LOADER_NAME: Option<&str> = Some("libonnxruntime.dylib");
+pub(crate) const LOADER_NAME: Option<&str> = Some("@rpath/libonnxruntime.dylib");
 #[cfg(windows)]
 pub(crate) const LOADER_NAME: Option<&str> = None;
 #[cfg(not(any(
@@ -61,17 +67,24 @@ pub(crate) const LOADER_SEARCH: &str = "LD_LIBRARY_PATH, the program's rpath or 
 #[cfg(target_os = "android")]
 pub(crate) const LOADER_SEARCH: &str = "the app's native library directory or LD_LIBRARY_PATH";
 #[cfg(target_vendor = "apple")]
-pub(crate) const LOADER_SEARCH: &str = "DYLD_LIBRARY_PATH or DYLD_FALLBACK_LIBRARY_PATH";
+pub(crate) const LOADER_SEARCH: &str = "the program's LC_RPATH entries";
 #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
 pub(crate) const LOADER_SEARCH: &str = "the system loader's search path";
 
-/// The names tried in a directory, in order: the loader's name first (the link an install or
-/// ONNX Runtime's own archive makes), then the file's own name.
+/// The link name an install or ONNX Runtime's own archive puts beside the file, tried first in a
+/// directory.
+#[cfg(target_os = "linux")]
+const LINK_NAME: Option<&str> = Some("libonnxruntime.so.1");
+#[cfg(target_vendor = "apple")]
+const LINK_NAME: Option<&str> = Some("libonnxruntime.dylib");
+#[cfg(not(any(target_os = "linux", target_vendor = "apple")))]
+const LINK_NAME: Option<&str> = None;
+
+/// The names tried in a directory, in order: the link name, the file's own name, and on Apple's
+/// systems the framework.
 pub(crate) fn names_in_dir() -> Vec<PathBuf> {
-    let mut names: Vec<PathBuf> = LOADER_NAME.iter().map(PathBuf::from).collect();
-    if LOADER_NAME != Some(ORT_FILE) {
-        names.push(PathBuf::from(ORT_FILE));
-    }
+    let mut names: Vec<PathBuf> = LINK_NAME.iter().map(PathBuf::from).collect();
+    names.push(PathBuf::from(ORT_FILE));
     // Apple's packages ship ONNX Runtime as a framework too (the iOS one only as a framework).
     if cfg!(target_vendor = "apple") {
         names.push(Path::new("onnxruntime.framework").join("onnxruntime"));
@@ -82,8 +95,9 @@ pub(crate) fn names_in_dir() -> Vec<PathBuf> {
 /// Directories an application of this platform keeps its libraries in, given its executable's
 /// directory (beside the executable itself, which every platform tries).
 pub(crate) fn app_library_dirs(exe_dir: &Path) -> Vec<PathBuf> {
-    if cfg!(target_os = "macos") {
-        // `App.app/Contents/MacOS/App` keeps libraries in `App.app/Contents/Frameworks/`.
+    if cfg!(any(target_os = "macos", target_abi = "macabi")) {
+        // `App.app/Contents/MacOS/App` keeps libraries in `App.app/Contents/Frameworks/` (Mac
+        // Catalyst apps too, though their target_os is "ios").
         exe_dir
             .parent()
             .map(|contents| vec![contents.join("Frameworks")])
@@ -175,7 +189,10 @@ pub(crate) fn loaded_from(addr: *const std::ffi::c_void) -> Option<PathBuf> {
         }
         buf.resize(buf.len() * 2, 0);
     }
-    normalized(Path::new(&std::ffi::OsString::from_wide(&buf)))
+    // A module's path is already absolute and without `..`; canonicalizing it would give the
+    // `\\?\` form, which compares unequal to the executable's path and reads badly in errors.
+    let path = PathBuf::from(std::ffi::OsString::from_wide(&buf));
+    (!path.as_os_str().is_empty()).then_some(path)
 }
 
 #[cfg(not(any(unix, windows)))]
@@ -184,6 +201,7 @@ pub(crate) fn loaded_from(_addr: *const std::ffi::c_void) -> Option<PathBuf> {
 }
 
 /// An absolute path, with its directory canonical and the file's own name kept.
+#[cfg(unix)]
 fn normalized(path: &Path) -> Option<PathBuf> {
     if path.as_os_str().is_empty() {
         return None;
@@ -252,22 +270,28 @@ mod tests {
     use crate::runtime::ORT_VERSION;
 
     #[test]
-    fn names_in_a_directory_start_with_the_loader_name_and_hold_the_package_file() {
+    fn names_in_a_directory_start_with_the_link_name_and_hold_the_package_file() {
         let names = names_in_dir();
-        if let Some(loader) = LOADER_NAME {
-            assert_eq!(names[0], Path::new(loader));
+        if let Some(link) = LINK_NAME {
+            assert_eq!(names[0], Path::new(link));
         }
         assert!(names.contains(&PathBuf::from(ORT_FILE)), "{names:?}");
-        assert!(ORT_FILE.contains(ORT_VERSION) || !cfg!(target_os = "linux"));
+        // The packages of Linux and Apple's systems name the version; Android's and Windows' not.
+        if cfg!(any(target_os = "linux", target_vendor = "apple")) {
+            assert!(ORT_FILE.contains(ORT_VERSION), "{ORT_FILE}");
+        }
     }
 
     #[test]
     fn thread_cpu_time_advances_with_work() {
         let start = thread_cpu_time();
         let mut x = 0u64;
-        while thread_cpu_time() - start < Duration::from_millis(2) {
+        for _ in 0..50_000_000u64 {
             x = std::hint::black_box(x.wrapping_add(1));
+            if x.is_multiple_of(4096) && thread_cpu_time() - start >= Duration::from_millis(2) {
+                return;
+            }
         }
-        assert!(x > 0);
+        panic!("50 million additions took no measurable CPU time ({x})");
     }
 }

@@ -8,9 +8,9 @@
 //!    load, that is the error, and no other library is tried;
 //! 3. the system loader, by ONNX Runtime's loader name (`libonnxruntime.so.1` on Linux, its
 //!    SONAME): `LD_LIBRARY_PATH`, the host's rpath and `ldconfig` work, and a library the host
-//!    already loaded is reused. Not on Windows, whose search reaches an older `onnxruntime.dll` some
-//!    Windows releases keep in `System32`: there the directories below come first and the loader
-//!    is not asked at all;
+//!    already loaded is reused. On Apple's systems `@rpath/libonnxruntime.dylib`, searched in the
+//!    program's `LC_RPATH` entries only. Not on Windows, whose search reaches an older
+//!    `onnxruntime.dll` some Windows releases keep in `System32`: there the loader is not asked;
 //! 4. the directory libinferkit itself was loaded from, and `inferkit/` inside it (an installed
 //!    `<prefix>/lib/libinferkit.so` finds `<prefix>/lib/inferkit/`; a program linked with
 //!    `libinferkit.a` is its own "libinferkit");
@@ -22,8 +22,8 @@
 //!    `~/Library/Caches` (macOS) or `%LOCALAPPDATA%` (Windows), filled by one command (see
 //!    [`PROVISION_COMMAND`]).
 //!
-//! In a directory, the loader's name is tried first (as ONNX Runtime's own archives and an install
-//! link it), then the file's name in ONNX Runtime's packages ([`ORT_LIBRARY_NAME`]:
+//! In a directory, the link name is tried first (`libonnxruntime.so.1`, `libonnxruntime.dylib`, as
+//! ONNX Runtime's own archives and an install link it), then the file's name in ONNX Runtime's packages ([`ORT_LIBRARY_NAME`]:
 //! `libonnxruntime.so.1.31.1`, `libonnxruntime.1.31.1.dylib`, `onnxruntime.dll`, Android's
 //! `libonnxruntime.so`), then, on Apple's systems, `onnxruntime.framework/onnxruntime`. No path of
 //! the source tree inferkit was built from is compiled in. What differs between systems is in one
@@ -58,10 +58,10 @@ pub const ORT_VERSION: &str = "1.31.1";
 /// `onnxruntime.dll` on Windows, `libonnxruntime.so` on Android).
 pub const ORT_LIBRARY_NAME: &str = crate::platform::ORT_FILE;
 
-/// The name the system loader is asked for on this platform, and the first name tried in each
-/// directory: ONNX Runtime's SONAME `libonnxruntime.so.1` on Linux, `libonnxruntime.dylib` on
-/// Apple's systems, `libonnxruntime.so` on Android. On Windows the loader is not asked (see the
-/// module docs) and this is the file's name, `onnxruntime.dll`.
+/// The name the system loader is asked for on this platform: ONNX Runtime's SONAME
+/// `libonnxruntime.so.1` on Linux, `@rpath/libonnxruntime.dylib` on Apple's systems,
+/// `libonnxruntime.so` on Android. On Windows the loader is not asked (see the module docs) and
+/// this is the file's name, `onnxruntime.dll`.
 pub const ORT_SONAME: &str = match crate::platform::LOADER_NAME {
     Some(name) => name,
     None => crate::platform::ORT_FILE,
@@ -77,7 +77,8 @@ pub const PROVISION_COMMAND: &str = "python3 -m pip install --no-deps --only-bin
 #[cfg(target_vendor = "apple")]
 pub const PROVISION_COMMAND: &str = "python3 -m pip install --no-deps --only-binary=:all: \
 --target ~/Library/Caches/inferkit/ort-1.31.1 onnxruntime==1.31.1";
-/// The one command that provisions ONNX Runtime into inferkit's per-user cache.
+/// The one command that provisions ONNX Runtime into inferkit's per-user cache (as typed in
+/// `cmd.exe`; PowerShell writes the directory `$env:LOCALAPPDATA\inferkit\ort-1.31.1`).
 #[cfg(windows)]
 pub const PROVISION_COMMAND: &str = "py -m pip install --no-deps --only-binary=:all: \
 --target %LOCALAPPDATA%\\inferkit\\ort-1.31.1 onnxruntime==1.31.1";
@@ -209,7 +210,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 enum Lookup {
     /// A path to a file.
     File,
-    /// A bare name for the system loader's search (`LD_LIBRARY_PATH`, rpath, ld.so.cache).
+    /// A name for the system loader's search (Linux: `LD_LIBRARY_PATH`, rpath, ld.so.cache; Apple:
+    /// `@rpath`, the program's `LC_RPATH` entries; Android: the app's library directory).
     Loader,
 }
 
@@ -245,7 +247,7 @@ fn candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf, Lookup)> {
         .and_then(|exe| std::path::absolute(exe).ok())
         .and_then(|exe| exe.parent().map(Path::to_path_buf));
     if let Some(dir) = exe_dir {
-        if own.as_ref() != Some(&dir) {
+        if !own.as_ref().is_some_and(|own| same_file(own, &dir)) {
             out.push(("beside the executable", in_dir(&dir), Lookup::File));
         }
         for app_dir in platform::app_library_dirs(&dir) {

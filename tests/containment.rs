@@ -283,7 +283,7 @@ fn a_panicking_callback_is_contained_and_the_model_keeps_serving() {
         })
         .unwrap();
     assert!(rx.recv_timeout(Duration::from_secs(20)).unwrap());
-    assert_eq!(model.stats().idle_instances, 1);
+    common::assert_settles(&model);
 }
 
 // 7. Batching across requests is the model owner's choice.

@@ -312,8 +312,9 @@ pub(crate) struct Scheduler {
     queued_rows: AtomicIsize,
     batching: BatchingOptions,
     batchable: bool,
-    /// The thread waiting to fill a batch under a timed policy, woken when a request is queued.
-    waiting_leader: Mutex<Option<Thread>>,
+    /// The threads waiting to fill a batch under a timed policy (one per session at most), woken
+    /// when a request is queued.
+    waiting_leaders: Mutex<Vec<Thread>>,
     executions: AtomicU64,
     requests_run: AtomicU64,
     /// What runs cost per row by batch size, to batch only when that pays.
@@ -369,7 +370,7 @@ impl Scheduler {
             queued_rows: AtomicIsize::new(0),
             batchable,
             batching,
-            waiting_leader: Mutex::new(None),
+            waiting_leaders: Mutex::new(Vec::new()),
             executions: AtomicU64::new(0),
             requests_run: AtomicU64::new(0),
             cost: cost::BatchCost::new(),
@@ -693,7 +694,7 @@ impl Scheduler {
         }
         self.metrics.pending(1);
         if self.batching.max_queue_delay_us > 0 {
-            if let Some(t) = self.waiting_leader.lock().as_ref() {
+            for t in self.waiting_leaders.lock().iter() {
                 t.unpark();
             }
         }
@@ -924,7 +925,9 @@ impl Scheduler {
             .copied()
             .max()
             .unwrap_or(self.batching.max_batch_size);
-        *self.waiting_leader.lock() = Some(std::thread::current());
+        // Every waiting thread is woken by each request queued (one per session can wait at once).
+        let me = std::thread::current();
+        self.waiting_leaders.lock().push(me.clone());
         loop {
             let now = Instant::now();
             if have + self.queued_rows() >= target || now >= until {
@@ -932,7 +935,7 @@ impl Scheduler {
             }
             std::thread::park_timeout(until - now);
         }
-        *self.waiting_leader.lock() = None;
+        self.waiting_leaders.lock().retain(|t| t.id() != me.id());
     }
 
     /// Counts a session run of `requests` requests that took `compute` (when timed).
@@ -1084,5 +1087,78 @@ impl Scheduler {
     /// Mean ns per row measured by batch size: `(lowest rows of the group, ns)`.
     pub(crate) fn batch_costs(&self) -> Vec<(usize, f64)> {
         self.cost.snapshot()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::{Model, ModelOptions, Tensor};
+
+    /// Every thread waiting for rows under a timed policy (one per session can) is woken by a
+    /// request queued. With one slot for a waiting thread, the one that began waiting first was
+    /// never woken and slept its whole delay while its company sat in the queue. Both sessions are
+    /// held here, so the request stays queued until the waits are over.
+    #[test]
+    fn a_queued_request_wakes_every_thread_waiting_for_rows() {
+        let batching = BatchingOptions::default()
+            .with_max_batch_size(32)
+            .with_max_queue_delay_us(5_000_000)
+            .with_preferred_batch_sizes([2]);
+        let model = Model::open_with(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mlp.onnx"),
+            &ModelOptions::default()
+                .with_instances(2)
+                .with_batching(batching),
+        )
+        .unwrap();
+        let sched = model.scheduler();
+        let held = [sched.pool.try_acquire(), sched.pool.try_acquire()].map(Option::unwrap);
+        let start = Instant::now();
+        let handle = std::thread::scope(|s| {
+            let waiters: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        sched.wait_for_rows(1, start + Duration::from_secs(5));
+                        start.elapsed()
+                    })
+                })
+                .collect();
+            while sched.waiting_leaders.lock().len() < 2 {
+                std::thread::yield_now();
+            }
+            let x = Tensor::from_vec(vec![1, 16], vec![0.5f32; 16]).unwrap();
+            let handle = model
+                .submit(vec![("x".to_string(), x)], &InferOptions::default())
+                .unwrap();
+            for w in waiters {
+                let took = w.join().unwrap();
+                assert!(
+                    took < Duration::from_secs(2),
+                    "a waiting thread slept {took:?}"
+                );
+            }
+            handle
+        });
+        assert!(
+            !handle.is_done(),
+            "both sessions are held: it cannot have run"
+        );
+        // Company for it (a preferred batch of two, run at once), and the sessions given back.
+        let x = Tensor::from_vec(vec![1, 16], vec![0.25f32; 16]).unwrap();
+        let second = model
+            .submit(vec![("x".to_string(), x)], &InferOptions::default())
+            .unwrap();
+        for lease in held {
+            sched.release_and_drain(lease, None);
+        }
+        for h in [handle, second] {
+            assert_eq!(h.wait().unwrap()["y"].shape(), &[1, 4]);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

@@ -3,7 +3,26 @@
 
 use std::path::PathBuf;
 
-use inferkit::{DType, Tensor};
+use inferkit::{DType, Model, Tensor};
+
+/// Waits (up to 10 s) until every session of `model` is idle and nothing is queued, and asserts
+/// it. Every request having returned does not mean that: the thread that completed the last one
+/// (a helper, or a caller running a callback) still holds its session for a moment, and may look
+/// at the queue once more before it gives the session back.
+pub fn assert_settles(model: &Model) {
+    let start = std::time::Instant::now();
+    loop {
+        let stats = model.stats();
+        if stats.idle_instances == stats.instances && stats.queued == 0 {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "sessions or requests never came back: {stats:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
 
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
