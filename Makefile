@@ -5,8 +5,8 @@
 #                ASan/UBSan and valgrind, the C example, the header's freshness and documentation,
 #                the header as C99/C11/C++11/C++17, fmt, clippy and rustdoc, clippy for the app
 #                platforms (check-platforms), the Rust tests on aarch64 Linux under qemu
-#                (test-aarch64), the ONNX conformance run beside onnxruntime's Python API, and
-#                each fuzz target for 5 s
+#                (test-aarch64) and on Windows under wine (test-windows), the ONNX conformance
+#                run beside onnxruntime's Python API, and each fuzz target for 5 s
 #   make fuzz    each fuzz target for FUZZ_SECONDS (600); make soak: the registry hammer for
 #                SOAK_SECONDS (60) in a release build
 #   make install PREFIX=/usr/local (and make uninstall): the C and C++ library, pkg-config and
@@ -30,12 +30,12 @@ CLIBS    := -lpthread -ldl -lm
 # find it through their rpath and beside the installed library, with nothing set.)
 ORT_ENV := INFERKIT_ORT_DYLIB=$(CURDIR)/target/onnxruntime/libonnxruntime.so.1.31.1
 
-.PHONY: demo test check-platforms test-aarch64 test-aarch64-all provision provision-ort build release install uninstall test-go test-rust-user test-rust examples example-c test-loom test-c test-cpp test-install lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
+.PHONY: demo test check-platforms test-aarch64 test-aarch64-all test-windows provision provision-ort build release install uninstall test-go test-rust-user test-rust examples example-c test-loom test-c test-cpp test-install lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
 
 demo: provision-ort
 	$(CARGO) run --release --example quickstart
 
-test: provision lint check-platforms test-rust test-aarch64 test-loom test-c test-cpp example-c test-install test-go conformance fuzz-smoke
+test: provision lint check-platforms test-rust test-aarch64 test-windows test-loom test-c test-cpp example-c test-install test-go conformance fuzz-smoke
 	@echo "make test: all tests passed"
 
 provision: provision-ort
@@ -129,12 +129,17 @@ check-platforms:
 
 # The Rust tests on aarch64 Linux: cross-built with Debian's gcc-aarch64-linux-gnu, run under
 # qemu-user against ONNX Runtime's aarch64 wheel (.ci/test-aarch64.sh installs what it needs).
-# make test runs all but four slow batching tests (see the script); test-aarch64-all runs them too.
+# make test runs all but five slow tests (see the script); test-aarch64-all runs them too.
 test-aarch64: provision
 	.ci/test-aarch64.sh
 
 test-aarch64-all: provision
 	.ci/test-aarch64.sh --all
+
+# The Rust tests on Windows: cross-built with Debian's MinGW-w64, run under wine against ONNX
+# Runtime's onnxruntime.dll (.ci/test-windows.sh installs what it needs).
+test-windows: provision
+	.ci/test-windows.sh
 
 # Loom model checks of the lock-free hand-offs (src/sync.rs swaps in loom's primitives). Its own
 # target directory: `--cfg loom` builds everything differently.

@@ -150,15 +150,18 @@ fn profile_dir() -> Option<PathBuf> {
     out_dir.ancestors().nth(3).map(Path::to_path_buf)
 }
 
-const ORT_LIBRARY_NAME: &str = "libonnxruntime.so.1.31.1";
-
 /// Links ONNX Runtime into the profile directory and its `deps/` and `examples/`, when a copy is
-/// found at build time.
+/// found at build time (Linux, Windows and macOS targets: the file names of ONNX Runtime's wheels,
+/// as `src/platform.rs` looks for them).
 fn place_onnxruntime() {
     println!("cargo:rerun-if-env-changed=INFERKIT_ORT_DYLIB");
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
-        return;
-    }
+    let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let ort_file = match target_os.as_str() {
+        "linux" => "libonnxruntime.so.1.31.1",
+        "windows" => "onnxruntime.dll",
+        "macos" => "libonnxruntime.1.31.1.dylib",
+        _ => return,
+    };
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     // A cross build (aarch64 Linux from x86_64, say) takes only the copy provisioned for its
     // target (`.ci/provision-ort.sh <target>`): this machine's own copies are of another machine.
@@ -169,14 +172,21 @@ fn place_onnxruntime() {
     } else {
         manifest.join("target/onnxruntime")
     }
-    .join(ORT_LIBRARY_NAME);
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+    .join(ort_file);
+    // The per-user cache, as src/platform.rs places it on this (the building) machine.
+    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    let cache_base = match target_os.as_str() {
+        "windows" => std::env::var_os("LOCALAPPDATA").map(PathBuf::from),
+        "macos" => home().map(|h| h.join("Library/Caches")),
+        _ => std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| home().map(|h| h.join(".cache"))),
+    };
+    let cache = cache_base
         .map(|c| {
             c.join("inferkit/ort-1.31.1/onnxruntime/capi")
-                .join(ORT_LIBRARY_NAME)
+                .join(ort_file)
         })
         .filter(|_| !cross);
     // INFERKIT_ORT_DYLIB names this machine's library (the one discovery loads here), not a
@@ -208,7 +218,7 @@ fn place_onnxruntime() {
         profile_dir.join("deps"),
         profile_dir.join("examples"),
     ] {
-        if let Err(e) = place(&source, &dir.join(ORT_LIBRARY_NAME)) {
+        if let Err(e) = place(&source, &dir.join(ort_file)) {
             println!(
                 "cargo:warning=could not put ONNX Runtime in {}: {e}",
                 dir.display()

@@ -5,6 +5,8 @@
 #   .ci/provision-ort.sh aarch64-unknown-linux-gnu
 #                                   -> target/onnxruntime-aarch64-unknown-linux-gnu/libonnxruntime.so.1.31.1
 #                                      (for cross builds; the build script links it beside that target's tests)
+#   .ci/provision-ort.sh x86_64-pc-windows-gnu
+#                                   -> target/onnxruntime-x86_64-pc-windows-gnu/onnxruntime.dll (for wine)
 #
 # The wheel's SHA-256 is pinned; a wheel that does not match is refused. Idempotent: when the
 # library is already in place and matches its pinned SHA-256, nothing is downloaded, so a second
@@ -27,13 +29,20 @@ case "${1:-}" in
     LIB_SHA256=fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3
     dest=${INFERKIT_ORT_CACHE:-$root/target/onnxruntime}
     ;;
+  x86_64-pc-windows-gnu)
+    PLATFORM=win_amd64
+    WHEEL_SHA256=ae8a9a351efda685cc59a66226cdefaa37a126c1d66872ca23a2de9425326130
+    LIB=onnxruntime.dll
+    LIB_SHA256=e45f61e50d8650885452be538a00bb14a715e46a1bc3691000ce947e89ed0306
+    dest=$root/target/onnxruntime-$1
+    ;;
   aarch64-unknown-linux-gnu)
     PLATFORM=manylinux_2_28_aarch64
     WHEEL_SHA256=0b9a492176886992e0e875f06bc0367e333f5fff11711a2d642e18b02f3009cc
     LIB_SHA256=8aa3b76b28c778a2b1dd660d34161adb1d508c9ccd04ff9dc80e26eca5df8467
     dest=$root/target/onnxruntime-$1
     ;;
-  *) echo "provision-ort: unknown target $1 (known: aarch64-unknown-linux-gnu)" >&2; exit 1 ;;
+  *) echo "provision-ort: unknown target $1 (known: aarch64-unknown-linux-gnu, x86_64-pc-windows-gnu)" >&2; exit 1 ;;
 esac
 WHEEL=onnxruntime-${ORT_VERSION}-cp312-cp312-${PLATFORM}.whl
 mkdir -p "$dest"
@@ -42,7 +51,7 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # The SONAME beside the file, as ONNX Runtime's own archives have it: a program whose rpath names
 # this directory finds it through the system loader (the C tests are linked that way).
-link_soname() { ln -sfn "$LIB" "$dest/libonnxruntime.so.1"; }
+link_soname() { case "$LIB" in *.so.*) ln -sfn "$LIB" "$dest/libonnxruntime.so.1" ;; esac; }
 
 if [ -f "$dest/$LIB" ] && [ "$(sha "$dest/$LIB")" = "$LIB_SHA256" ]; then
   link_soname

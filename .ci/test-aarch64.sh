@@ -68,14 +68,16 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$qemu -L $sysroot"
 # - runtime_lookup: runs copies of its own executable as child processes, which needs the kernel
 #   to hand aarch64 executables to qemu (binfmt_misc), a host setting this script does not make.
 SKIP=(runtime_lookup)
-# - SLOW, left out unless --all: batching tests that hold the one session with a 16,000-row run of
-#   slow.onnx while they fill, cancel or time out the queue. Each takes 43-45 s under qemu (well
-#   under a second natively), 172 s of the suite's 233 s; what they check is the scheduler's
+# - SLOW, left out unless --all: tests that hold the one session with a 16,000-row run of
+#   slow.onnx while they fill, cancel or time out the queue (four in batching, one in metrics).
+#   Each takes 43-45 s under qemu (well under a second natively); with them the run takes about
+#   230 s, without them about 60 s. What they check is the scheduler's
 #   bookkeeping, the same code on every architecture (and qemu on an x86 host keeps x86's memory
 #   ordering, so it would not find an ordering bug either: the loom models are for that).
 SLOW=(a_cancel_that_returns_true_is_always_answered_cancelled a_queued_request_can_be_cancelled
       a_deadline_that_passes_in_the_queue_means_the_request_is_not_run
-      a_full_queue_refuses_at_once_and_loses_nothing_accepted)
+      a_full_queue_refuses_at_once_and_loses_nothing_accepted
+      async_requests_queue_full_and_cancellations_are_counted)
 
 filter=()
 case "${1:-}" in

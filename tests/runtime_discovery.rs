@@ -29,20 +29,26 @@ fn discovery_errors_then_init_then_refuses_a_second_library() {
     assert_eq!(err.code(), ErrorCode::RuntimeUnavailable);
     assert!(err.to_string().contains("Cargo.toml"), "{err}");
 
-    // A real shared library that is not ONNX Runtime: the C library this process runs on, found
-    // in its memory map (any architecture, any distribution's layout).
-    let libc = std::fs::read_to_string("/proc/self/maps")
-        .ok()
-        .and_then(|maps| {
-            maps.lines()
-                .filter_map(|l| l.split_whitespace().nth(5))
-                .find(|p| p.contains("/libc.so") || p.contains("/libc-"))
-                .map(PathBuf::from)
-        })
-        .filter(|p| p.is_file());
+    // A real shared library that is not ONNX Runtime: on Linux the C library this process runs
+    // on, found in its memory map (any architecture, any distribution's layout); on Windows
+    // kernel32.dll.
+    let libc = if cfg!(windows) {
+        std::env::var_os("SystemRoot")
+            .map(|root| PathBuf::from(root).join("System32\\kernel32.dll"))
+    } else {
+        std::fs::read_to_string("/proc/self/maps")
+            .ok()
+            .and_then(|maps| {
+                maps.lines()
+                    .filter_map(|l| l.split_whitespace().nth(5))
+                    .find(|p| p.contains("/libc.so") || p.contains("/libc-"))
+                    .map(PathBuf::from)
+            })
+    }
+    .filter(|p| p.is_file());
     assert!(
-        libc.is_some() || !cfg!(target_os = "linux"),
-        "no libc in /proc/self/maps"
+        libc.is_some() || !cfg!(any(target_os = "linux", windows)),
+        "no C library (kernel32.dll) to try"
     );
     if let Some(libc) = libc {
         let err = Runtime::init_from(&libc).unwrap_err();

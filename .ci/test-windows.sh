@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs inferkit's Rust tests for Windows: cross-built here with Debian's MinGW-w64
+# (x86_64-pc-windows-gnu), run under wine against ONNX Runtime's own Windows build (onnxruntime.dll
+# from the win_amd64 wheel, SHA-256 pinned in provision-ort.sh). The Windows code of
+# src/platform.rs runs for real: ONNX Runtime is found beside the test executables through
+# GetModuleHandleExW, the per-user cache is %LOCALAPPDATA%'s (errors name it), paths are UTF-16.
+#
+#   .ci/test-windows.sh              the library's unit tests and every integration test
+#   .ci/test-windows.sh -- ARGS      cargo test arguments instead (e.g. `--test batching`)
+#
+# Setup, once per machine: wine64 and gcc-mingw-w64-x86-64 from Debian (apt-get, as root or
+# through sudo -n), the Rust target (rustup). The build goes to target/x86_64-pc-windows-gnu/, the
+# wine prefix to target/wine-prefix/.
+set -euo pipefail
+
+T=x86_64-pc-windows-gnu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+PACKAGES=(wine64 gcc-mingw-w64-x86-64)
+find_wine() { command -v wine64 || { [ -x /usr/lib/wine/wine64 ] && echo /usr/lib/wine/wine64; } || command -v wine || true; }
+wine=$(find_wine)
+if ! command -v x86_64-w64-mingw32-gcc >/dev/null || [ -z "$wine" ]; then
+  if [ "$(id -u)" = 0 ]; then as_root=(); elif sudo -n true 2>/dev/null; then as_root=(sudo -n); else as_root=(none); fi
+  if [ "${as_root[*]}" = none ] || ! command -v apt-get >/dev/null; then
+    echo "test-windows: needs wine64 and x86_64-w64-mingw32-gcc; on Debian, as root: apt-get install ${PACKAGES[*]}" >&2
+    exit 1
+  fi
+  echo "test-windows: installing ${PACKAGES[*]} (Debian)" >&2
+  apt_install() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null; }
+  apt_install || { "${as_root[@]}" apt-get update -qq && apt_install; }
+  wine=$(find_wine)
+  if [ -z "$wine" ] || ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
+    echo "test-windows: ${PACKAGES[*]} installed, but wine64 or x86_64-w64-mingw32-gcc is still missing" >&2
+    exit 1
+  fi
+fi
+rustup target add "$T" >/dev/null
+.ci/provision-ort.sh "$T"
+.ci/provision-models.sh
+unset INFERKIT_ORT_DYLIB ORT_DYLIB_PATH
+
+# A wine prefix of the tests' own, quiet: no Mono or Gecko installers, no debug channels.
+export WINEPREFIX=$root/target/wine-prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+if [ ! -d "$WINEPREFIX/drive_c/windows/system32" ]; then
+  "$wine" wineboot -i >/dev/null 2>&1 || true
+fi
+[ -d "$WINEPREFIX/drive_c/windows/system32" ] || { echo "test-windows: wineboot made no prefix at $WINEPREFIX" >&2; exit 1; }
+if [ ! -e "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
+  x86_64-w64-mingw32-gcc -shared -O2 -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
+    .ci/wine/bcryptprimitives.c -ladvapi32
+fi
+
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$wine
+
+if [ "${1:-}" = "--" ]; then
+  shift
+  args=("$@")
+else
+  # runtime_lookup is Linux's (LD_LIBRARY_PATH, SONAME links) and compiles to no tests here.
+  args=(--features tokenizer --lib)
+  for t in tests/*.rs; do args+=(--test "$(basename "$t" .rs)"); done
+fi
+
+start=$(date +%s)
+cargo test --target "$T" "${args[@]}"
+echo "test-windows: passed under wine ($("$wine" --version 2>/dev/null || echo wine)) in $(( $(date +%s) - start )) s (build included)"
