@@ -174,13 +174,13 @@ fn place_onnxruntime() {
     }
     .join(ort_file);
     // The per-user cache, as src/platform.rs places it on this (the building) machine.
-    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    let home = || std::env::var_os("HOME").and_then(absolute);
     let cache_base = match target_os.as_str() {
-        "windows" => std::env::var_os("LOCALAPPDATA").map(PathBuf::from),
+        "windows" => std::env::var_os("LOCALAPPDATA").and_then(absolute),
         "macos" => home().map(|h| h.join("Library/Caches")),
         _ => std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
+            .and_then(absolute)
             .or_else(|| home().map(|h| h.join(".cache"))),
     };
     let cache = cache_base
@@ -199,10 +199,19 @@ fn place_onnxruntime() {
         .chain(cache)
         .find(|p| p.is_file());
     let Some(source) = source else {
-        // In a checkout of this repository, `make` provisions into target/onnxruntime/: watch that
-        // path, so the first build after provisioning links it (a missing path reruns this script
-        // on every build until it appears). A dependent crate's build watches nothing.
-        if manifest.join(".git").exists() {
+        // In a checkout of this repository, `make` provisions into target/onnxruntime/ (or
+        // target/onnxruntime-<target>/): watch that path, so the first build after provisioning
+        // links it (a missing path reruns this script on every build until it appears). Only for
+        // what .ci/provision-ort.sh provisions; a dependent crate's build watches nothing.
+        let provisionable = if cross {
+            matches!(
+                target.as_str(),
+                "aarch64-unknown-linux-gnu" | "x86_64-pc-windows-gnu"
+            )
+        } else {
+            target == "x86_64-unknown-linux-gnu"
+        };
+        if provisionable && manifest.join(".git").exists() {
             println!("cargo:rerun-if-changed={}", provisioned.display());
         }
         return;

@@ -3,7 +3,8 @@
 # (x86_64-pc-windows-gnu), run under wine against ONNX Runtime's own Windows build (onnxruntime.dll
 # from the win_amd64 wheel, SHA-256 pinned in provision-ort.sh). The Windows code of
 # src/platform.rs runs for real: ONNX Runtime is found beside the test executables through
-# GetModuleHandleExW, the per-user cache is %LOCALAPPDATA%'s (errors name it), paths are UTF-16.
+# GetModuleHandleExW, the per-user cache is %LOCALAPPDATA%'s (tests/runtime_discovery.rs checks
+# that errors name it), paths are UTF-16.
 #
 #   .ci/test-windows.sh              the library's unit tests and every integration test
 #   .ci/test-windows.sh -- ARGS      cargo test arguments instead (e.g. `--test batching`)
@@ -44,11 +45,19 @@ unset INFERKIT_ORT_DYLIB ORT_DYLIB_PATH
 export WINEPREFIX=$root/target/wine-prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 if [ ! -d "$WINEPREFIX/drive_c/windows/system32" ]; then
   "$wine" wineboot -i >/dev/null 2>&1 || true
+  # wineboot returns before the prefix is complete; wait for the wine server to finish it.
+  wineserver=$(command -v wineserver || echo "$(dirname "$wine")/wineserver")
+  "$wineserver" -w || true
 fi
-[ -d "$WINEPREFIX/drive_c/windows/system32" ] || { echo "test-windows: wineboot made no prefix at $WINEPREFIX" >&2; exit 1; }
-if [ ! -e "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
-  x86_64-w64-mingw32-gcc -shared -O2 -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
-    .ci/wine/bcryptprimitives.c -ladvapi32
+[ -e "$WINEPREFIX/drive_c/windows/system32/kernel32.dll" ] \
+  || { echo "test-windows: wineboot made no prefix at $WINEPREFIX" >&2; exit 1; }
+# Wine 8.13 and later have bcryptprimitives.dll (Debian 12 has 8.0): the shim goes in only where
+# there is none, and is rebuilt when its source changes (the marker says the DLL is the shim).
+dll=$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll
+marker=$WINEPREFIX/inferkit-bcryptprimitives-shim
+if [ ! -e "$dll" ] || { [ -e "$marker" ] && [ .ci/wine/bcryptprimitives.c -nt "$dll" ]; }; then
+  x86_64-w64-mingw32-gcc -shared -O2 -o "$dll" .ci/wine/bcryptprimitives.c -ladvapi32
+  touch "$marker"
 fi
 
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc

@@ -17,8 +17,8 @@
 //! Windows asks the loader for nothing by bare name: its search reaches `System32`, where some
 //! Windows releases keep an `onnxruntime.dll` of their own (an older one, for Windows ML). The
 //! directories an application controls are tried, in full, instead. Apple's systems ask for
-//! `@rpath/…`, which searches only the program's own `LC_RPATH` entries: a bare name would also
-//! search the current directory and `/usr/local/lib`.
+//! `@rpath/…`, which searches the `LC_RPATH` entries of the program and of libinferkit (and
+//! `DYLD_LIBRARY_PATH`): a bare name would also search the current directory and `/usr/local/lib`.
 //!
 //! ONNX Runtime's official iOS pod is a static framework, which cannot be loaded at run time; an
 //! iOS app ships a dynamic `onnxruntime.framework` (ONNX Runtime's `--build_apple_framework`
@@ -67,7 +67,7 @@ pub(crate) const LOADER_SEARCH: &str = "LD_LIBRARY_PATH, the program's rpath or 
 #[cfg(target_os = "android")]
 pub(crate) const LOADER_SEARCH: &str = "the app's native library directory or LD_LIBRARY_PATH";
 #[cfg(target_vendor = "apple")]
-pub(crate) const LOADER_SEARCH: &str = "the program's LC_RPATH entries";
+pub(crate) const LOADER_SEARCH: &str = "the LC_RPATH entries of the program and libinferkit";
 #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
 pub(crate) const LOADER_SEARCH: &str = "the system loader's search path";
 

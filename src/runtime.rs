@@ -9,7 +9,7 @@
 //! 3. the system loader, by ONNX Runtime's loader name (`libonnxruntime.so.1` on Linux, its
 //!    SONAME): `LD_LIBRARY_PATH`, the host's rpath and `ldconfig` work, and a library the host
 //!    already loaded is reused. On Apple's systems `@rpath/libonnxruntime.dylib`, searched in the
-//!    program's `LC_RPATH` entries only. Not on Windows, whose search reaches an older
+//!    `LC_RPATH` entries of the program and of libinferkit. Not on Windows, whose search reaches an older
 //!    `onnxruntime.dll` some Windows releases keep in `System32`: there the loader is not asked;
 //! 4. the directory libinferkit itself was loaded from, and `inferkit/` inside it (an installed
 //!    `<prefix>/lib/libinferkit.so` finds `<prefix>/lib/inferkit/`; a program linked with
@@ -211,7 +211,7 @@ enum Lookup {
     /// A path to a file.
     File,
     /// A name for the system loader's search (Linux: `LD_LIBRARY_PATH`, rpath, ld.so.cache; Apple:
-    /// `@rpath`, the program's `LC_RPATH` entries; Android: the app's library directory).
+    /// `@rpath`, the `LC_RPATH` entries of the program and libinferkit; Android: the app's library directory).
     Loader,
 }
 

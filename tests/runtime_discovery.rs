@@ -22,6 +22,19 @@ fn discovery_errors_then_init_then_refuses_a_second_library() {
         other => panic!("{other:?}"),
     }
     assert_eq!(err.code(), ErrorCode::RuntimeUnavailable);
+    // How to fix it names this platform's library and per-user cache (`%LOCALAPPDATA%` on
+    // Windows, `~/.cache` on Linux).
+    let cache = inferkit::runtime::cache_root().expect("HOME or LOCALAPPDATA is set");
+    let message = err.to_string();
+    assert!(message.contains(&cache.display().to_string()), "{message}");
+    assert!(
+        message.contains(inferkit::runtime::ORT_LIBRARY_NAME),
+        "{message}"
+    );
+    if cfg!(windows) {
+        let local = PathBuf::from(std::env::var_os("LOCALAPPDATA").expect("wine sets it"));
+        assert!(cache.starts_with(local), "{}", cache.display());
+    }
 
     // A file that is not a shared library at all.
     let not_a_lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");

@@ -925,9 +925,17 @@ impl Scheduler {
             .copied()
             .max()
             .unwrap_or(self.batching.max_batch_size);
-        // Every waiting thread is woken by each request queued (one per session can wait at once).
+        // Every waiting thread is woken by each request queued (one per session can wait at once);
+        // this thread is listed until it returns, also if it unwinds.
+        struct Listed<'a>(&'a Mutex<Vec<Thread>>, std::thread::ThreadId);
+        impl Drop for Listed<'_> {
+            fn drop(&mut self) {
+                self.0.lock().retain(|t| t.id() != self.1);
+            }
+        }
         let me = std::thread::current();
         self.waiting_leaders.lock().push(me.clone());
+        let _listed = Listed(&self.waiting_leaders, me.id());
         loop {
             let now = Instant::now();
             if have + self.queued_rows() >= target || now >= until {
@@ -935,7 +943,6 @@ impl Scheduler {
             }
             std::thread::park_timeout(until - now);
         }
-        self.waiting_leaders.lock().retain(|t| t.id() != me.id());
     }
 
     /// Counts a session run of `requests` requests that took `compute` (when timed).
@@ -1125,6 +1132,10 @@ mod tests {
                 })
                 .collect();
             while sched.waiting_leaders.lock().len() < 2 {
+                assert!(
+                    start.elapsed() < Duration::from_secs(4),
+                    "the waiters never waited"
+                );
                 std::thread::yield_now();
             }
             let x = Tensor::from_vec(vec![1, 16], vec![0.5f32; 16]).unwrap();
