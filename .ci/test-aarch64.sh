@@ -17,27 +17,14 @@ T=aarch64-unknown-linux-gnu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-PACKAGES=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
-qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
-if ! command -v aarch64-linux-gnu-gcc >/dev/null || [ -z "$qemu" ] \
-   || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
-  # As root, or through sudo without a password; otherwise say what to install.
-  if [ "$(id -u)" = 0 ]; then as_root=(); elif sudo -n true 2>/dev/null; then as_root=(sudo -n); else as_root=(none); fi
-  if [ "${as_root[*]}" = none ] || ! command -v apt-get >/dev/null; then
-    echo "test-aarch64: needs aarch64-linux-gnu-gcc, the aarch64 C library and qemu-aarch64;" \
-         "on Debian, as root: apt-get install ${PACKAGES[*]}" >&2
-    exit 1
-  fi
-  echo "test-aarch64: installing ${PACKAGES[*]} (Debian)" >&2
-  apt_install() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null; }
-  apt_install || { "${as_root[@]}" apt-get update -qq && apt_install; }
-  qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
-  if [ -z "$qemu" ] || ! command -v aarch64-linux-gnu-gcc >/dev/null \
-     || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
-    echo "test-aarch64: ${PACKAGES[*]} installed, but qemu-aarch64, aarch64-linux-gnu-gcc or the aarch64 C library is still missing" >&2
-    exit 1
-  fi
-fi
+find_qemu() { command -v qemu-aarch64-static || command -v qemu-aarch64 || true; }
+have_tools() {
+  command -v aarch64-linux-gnu-gcc >/dev/null && [ -n "$(find_qemu)" ] \
+    && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]
+}
+. .ci/debian-packages.sh
+ensure_packages test-aarch64 have_tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
+qemu=$(find_qemu)
 rustup target add "$T" >/dev/null
 .ci/provision-ort.sh "$T"
 .ci/provision-models.sh
