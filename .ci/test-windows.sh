@@ -18,24 +18,11 @@ T=x86_64-pc-windows-gnu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-PACKAGES=(wine64 gcc-mingw-w64-x86-64)
 find_wine() { command -v wine64 || { [ -x /usr/lib/wine/wine64 ] && echo /usr/lib/wine/wine64; } || command -v wine || true; }
+have_tools() { command -v x86_64-w64-mingw32-gcc >/dev/null && [ -n "$(find_wine)" ]; }
+. .ci/debian-packages.sh
+ensure_packages test-windows have_tools wine64 gcc-mingw-w64-x86-64
 wine=$(find_wine)
-if ! command -v x86_64-w64-mingw32-gcc >/dev/null || [ -z "$wine" ]; then
-  if [ "$(id -u)" = 0 ]; then as_root=(); elif sudo -n true 2>/dev/null; then as_root=(sudo -n); else as_root=(none); fi
-  if [ "${as_root[*]}" = none ] || ! command -v apt-get >/dev/null; then
-    echo "test-windows: needs wine64 and x86_64-w64-mingw32-gcc; on Debian, as root: apt-get install ${PACKAGES[*]}" >&2
-    exit 1
-  fi
-  echo "test-windows: installing ${PACKAGES[*]} (Debian)" >&2
-  apt_install() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null; }
-  apt_install || { "${as_root[@]}" apt-get update -qq && apt_install; }
-  wine=$(find_wine)
-  if [ -z "$wine" ] || ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
-    echo "test-windows: ${PACKAGES[*]} installed, but wine64 or x86_64-w64-mingw32-gcc is still missing" >&2
-    exit 1
-  fi
-fi
 rustup target add "$T" >/dev/null
 .ci/provision-ort.sh "$T"
 .ci/provision-models.sh
@@ -43,12 +30,16 @@ unset INFERKIT_ORT_DYLIB ORT_DYLIB_PATH
 
 # A wine prefix of the tests' own, quiet: no Mono or Gecko installers, no debug channels.
 export WINEPREFIX=$root/target/wine-prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+wineserver=$(command -v wineserver || echo "$(dirname "$wine")/wineserver")
 if [ ! -d "$WINEPREFIX/drive_c/windows/system32" ]; then
   "$wine" wineboot -i >/dev/null 2>&1 || true
   # wineboot returns before the prefix is complete; wait for the wine server to finish it.
-  wineserver=$(command -v wineserver || echo "$(dirname "$wine")/wineserver")
   "$wineserver" -w || true
 fi
+# One wine server for the whole run: by default it exits 3 s after its last program, and a test
+# program started while it shuts down can fail to start at all (seen: exit status 1, no output).
+"$wineserver" -p
+trap '"$wineserver" -k 2>/dev/null || true' EXIT
 [ -e "$WINEPREFIX/drive_c/windows/system32/kernel32.dll" ] \
   || { echo "test-windows: wineboot made no prefix at $WINEPREFIX" >&2; exit 1; }
 # Wine 8.13 and later have bcryptprimitives.dll (Debian 12 has 8.0): the shim goes in only where
