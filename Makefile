@@ -5,7 +5,8 @@
 #                ASan/UBSan and valgrind, the C example, the header's freshness and documentation,
 #                the header as C99/C11/C++11/C++17, fmt, clippy and rustdoc, clippy for the app
 #                platforms (check-platforms), the Rust tests on aarch64 Linux under qemu
-#                (test-aarch64) and on Windows under wine (test-windows), the ONNX conformance
+#                (test-aarch64) and on Windows under wine (test-windows), the tract backend on
+#                WebAssembly under Node.js's WASI (test-wasm), the ONNX conformance
 #                run beside onnxruntime's Python API, and each fuzz target for 5 s
 #   make fuzz    each fuzz target for FUZZ_SECONDS (600); make soak: the registry hammer for
 #                SOAK_SECONDS (60) in a release build
@@ -17,6 +18,10 @@
 # (.ci/provision-models.sh); PyPI wheels, SHA-256 pinned, idempotent, offline once done.
 
 CARGO    ?= cargo
+# The debug build every test shares (Rust, C, C++, conformance) has the tract backend, so that it is
+# tested in the same build as the rest; the release build (make demo, install, Go) is the default
+# feature set, without it.
+DEV_FEATURES := --features tract
 CC       ?= gcc
 CXX      ?= g++
 CWARN    := -Wall -Wextra -Wpedantic -Werror
@@ -30,12 +35,12 @@ CLIBS    := -lpthread -ldl -lm
 # find it through their rpath and beside the installed library, with nothing set.)
 ORT_ENV := INFERKIT_ORT_DYLIB=$(CURDIR)/target/onnxruntime/libonnxruntime.so.1.31.1
 
-.PHONY: demo test check-platforms test-aarch64 test-aarch64-all test-windows provision provision-ort build release install uninstall test-go test-rust-user test-rust examples example-c test-loom test-c test-cpp test-install lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
+.PHONY: demo test check-platforms test-wasm test-aarch64 test-aarch64-all test-windows provision provision-ort build release install uninstall test-go test-rust-user test-rust examples example-c test-loom test-c test-cpp test-install lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
 
 demo: provision-ort
 	$(CARGO) run --release --example quickstart
 
-test: provision lint check-platforms test-rust test-aarch64 test-windows test-loom test-c test-cpp example-c test-install test-go conformance fuzz-smoke
+test: provision lint check-platforms test-rust test-aarch64 test-windows test-wasm test-loom test-c test-cpp example-c test-install test-go conformance fuzz-smoke
 	@echo "make test: all tests passed"
 
 provision: provision-ort
@@ -75,7 +80,7 @@ GO_PREFIX   := $(CURDIR)/target/go-prefix
 GO_ENV      := PKG_CONFIG_PATH=$(GO_PREFIX)/lib/pkgconfig GODEBUG=cgocheck=1 GOFLAGS=-mod=mod
 GO_MODULES  := bindings/go bindings/go/promcollector examples/go
 
-test-go: release
+test-go: release build
 	@rm -rf $(GO_PREFIX)
 	@LIBDIR=$(GO_PREFIX)/lib INCLUDEDIR=$(GO_PREFIX)/include .ci/install.sh $(GO_PREFIX)
 	@unformatted=$$(gofmt -l bindings/go examples/go benches/go); \
@@ -87,6 +92,9 @@ test-go: release
 	@echo "== bindings/go linked with libinferkit.so (-tags inferkit_dynamic)"
 	cd bindings/go && $(GO_ENV) $(GO) vet -tags inferkit_dynamic ./... && \
 	  $(GO_ENV) CGO_LDFLAGS="-Wl,-rpath,$(GO_PREFIX)/lib" $(GO) test -count=1 -tags inferkit_dynamic ./...
+	@echo "== bindings/go's backend test against the debug libinferkit.so, which has tract"
+	cd bindings/go && LD_LIBRARY_PATH=$(CURDIR)/$(LIBDIR) INFERKIT_GO_EXPECT_TRACT=1 $(GO_ENV) \
+	  CGO_LDFLAGS="-Wl,-rpath,$(GO_PREFIX)/lib" $(GO) test -count=1 -tags inferkit_dynamic -run 'TestBackends' .
 	cd benches/go && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -count=1 ./... && $(GO_ENV) $(GO) build -o /dev/null ./loadgen
 
 # A Rust project depending on the packaged crate, in a fresh HOME, after the README's one command
@@ -95,14 +103,14 @@ test-rust-user:
 	.ci/test-rust-user.sh
 
 build: provision
-	$(CARGO) build
+	$(CARGO) build $(DEV_FEATURES)
 
 # Unit and integration tests find ONNX Runtime beside their executables (the build script links it
 # there); doc tests run from a scratch directory, so they are told where it is.
 test-rust: provision
-	$(CARGO) test --lib --bins --tests
-	$(ORT_ENV) $(CARGO) test --doc
-	$(CARGO) test --features tokenizer --test text
+	$(CARGO) test $(DEV_FEATURES) --lib --bins --tests
+	$(ORT_ENV) $(CARGO) test $(DEV_FEATURES) --doc
+	$(CARGO) test $(DEV_FEATURES),tokenizer --test text
 	$(MAKE) examples
 
 # Every example runs to the end (each exits non-zero on a failure); pipeline once more with the
@@ -110,22 +118,28 @@ test-rust: provision
 EXAMPLES := quickstart values options submit pipeline registry metrics
 
 examples: provision
-	@for e in $(EXAMPLES); do echo "== cargo run --example $$e"; $(CARGO) run --quiet --example $$e >/dev/null || exit 1; done
-	$(CARGO) run --quiet --features tokenizer --example pipeline >/dev/null
+	@for e in $(EXAMPLES); do echo "== cargo run --example $$e"; $(CARGO) run --quiet $(DEV_FEATURES) --example $$e >/dev/null || exit 1; done
+	$(CARGO) run --quiet $(DEV_FEATURES),tokenizer --example pipeline >/dev/null
 
 # inferkit compiles, and passes clippy, for the platforms desktop and mobile apps ship on: the
 # library, its tests, examples and benches, every feature. `rustup target add` is a no-op once the
 # targets are there. Linking and running need each platform's SDK; aarch64 Linux runs for real in
 # test-aarch64.
+# Every feature but tract, whose linear algebra crate assembles its kernels with the target's C
+# compiler (Xcode's, the NDK's), which this machine lacks; tract is built for x86_64 Linux (the
+# tests) and for wasm32-wasip1 (test-wasm), where the kernels are Rust.
+PLATFORM_FEATURES := decode,tokenizer
 PLATFORMS := x86_64-pc-windows-gnu x86_64-apple-darwin aarch64-apple-darwin aarch64-apple-ios \
              aarch64-linux-android aarch64-unknown-linux-gnu
 
 check-platforms:
-	@out=$$(rustup target add $(PLATFORMS) 2>&1) || { echo "$$out"; exit 1; }
+	@out=$$(rustup target add $(PLATFORMS) wasm32-wasip1 2>&1) || { echo "$$out"; exit 1; }
 	@set -e; for t in $(PLATFORMS); do \
 	  echo "== cargo clippy --target $$t"; \
-	  $(CARGO) clippy --quiet --target $$t --all-targets --all-features -- -D warnings; \
+	  $(CARGO) clippy --quiet --target $$t --all-targets --features $(PLATFORM_FEATURES) -- -D warnings; \
 	done
+	@echo "== cargo clippy --target wasm32-wasip1 (tract only; the library and the tests: the benches and examples drive ONNX Runtime)"
+	@$(CARGO) clippy --quiet --target wasm32-wasip1 --lib --tests --no-default-features --features tract,decode -- -D warnings
 
 # The Rust tests on aarch64 Linux: cross-built with Debian's gcc-aarch64-linux-gnu, run under
 # qemu-user against ONNX Runtime's aarch64 wheel (.ci/test-aarch64.sh installs what it needs).
@@ -140,6 +154,12 @@ test-aarch64-all: provision
 # Runtime's onnxruntime.dll (.ci/test-windows.sh installs what it needs).
 test-windows: provision
 	.ci/test-windows.sh
+
+# WebAssembly: the library with only the tract backend (and decoding), built for wasm32-wasip1,
+# and tests/wasi.rs run under Node.js's WASI: a fixture model through an image pipeline
+# (.ci/test-wasm.sh adds the Rust target).
+test-wasm:
+	.ci/test-wasm.sh
 
 # Loom model checks of the lock-free hand-offs (src/sync.rs swaps in loom's primitives). Its own
 # target directory: `--cfg loom` builds everything differently.
@@ -157,7 +177,7 @@ doc:
 
 # Refreshes the committed header from src/ffi/ (tests/header.rs fails while it is stale).
 header:
-	INFERKIT_UPDATE_HEADER=1 $(CARGO) build
+	INFERKIT_UPDATE_HEADER=1 $(CARGO) build $(DEV_FEATURES)
 
 # The C ABI tests (tests/c): each test_<concept>.c is built twice, with ASan/UBSan against the static
 # library and plainly against the shared one, and run both ways (the plain build under valgrind);
@@ -208,7 +228,9 @@ example-c: build
 # Conformance: every ONNX backend node test the onnx 1.21 wheel ships, through inferkit's C ABI and
 # through onnxruntime's Python API, side by side. Fails when inferkit does not pass every case the
 # Python API passes, or when a case crashes or hangs (each case runs in a worker process that a
-# crash cannot take the run down with). Results: target/conformance/*.json; tests/conformance/run.py.
+# crash cannot take the run down with). Then the same cases on the tract backend, whose pass count
+# is a figure (compare-tract.txt groups what it cannot load), and where a crash or hang fails the
+# run. Results: target/conformance/*.json; tests/conformance/run.py.
 CONFORMANCE_PY := target/conformance-venv/bin/python
 ORT_LIB        := target/onnxruntime/libonnxruntime.so.1.31.1
 
@@ -220,6 +242,10 @@ conformance: build
 	$(CONFORMANCE_PY) tests/conformance/run.py --backend onnxruntime --json target/conformance/onnxruntime.json
 	$(CONFORMANCE_PY) tests/conformance/run.py --compare target/conformance/inferkit.json target/conformance/onnxruntime.json --require-superset > target/conformance/compare.txt || { cat target/conformance/compare.txt; exit 1; }
 	@sed -n '1,4p' target/conformance/compare.txt
+	@echo "== the same cases on inferkit's tract backend (a figure: tract implements fewer operators; no case may crash or hang)"
+	$(CONFORMANCE_PY) tests/conformance/run.py --backend tract --lib $(LIBDIR)/libinferkit.so --ort $(ORT_LIB) --json target/conformance/tract.json
+	$(CONFORMANCE_PY) tests/conformance/run.py --compare target/conformance/tract.json target/conformance/inferkit.json --require-no-crash > target/conformance/compare-tract.txt || { cat target/conformance/compare-tract.txt; exit 1; }
+	@sed -n '1,2p' target/conformance/compare-tract.txt
 
 # Soak (not in `make test`): the registry hammer in a release build for SOAK_SECONDS: 16 threads
 # infer while versions come and go; every answer is checked against the version it selected.

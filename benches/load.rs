@@ -27,6 +27,10 @@
 //! slices taken in turn round after round; the median of each round's ratio to raw ort, so that
 //! the machine's drift does not decide a comparison of a few per cent.
 //!
+//! Backends (`--model backends`, with `--features tract`): every model on inferkit's two engines,
+//! ONNX Runtime and tract, in the same configurations (no batching, work-conserving) at 1, 8 and
+//! 64 threads, the two taken in turn over three rounds (the mean of each is printed).
+//!
 //! Wake-up bound (`--model wake`): 64 threads blocking on requests that two token holders complete
 //! in batches of 32 with no model at all; the most blocking requests per second the machine allows
 //! any scheduler whose callers sleep until their result is ready.
@@ -440,6 +444,72 @@ fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_j
     })]
 }
 
+/// Every model on ONNX Runtime and on tract, side by side: the same options but the backend, one
+/// request of one row per call, the two engines measured in turn, three rounds.
+fn backends_section(all: &[Bench], cell: Duration, cpus: usize) -> Vec<serde_json::Value> {
+    use inferkit::Backend;
+    if !Backend::Tract.is_built() {
+        println!("\n== backends: skipped; this bench was built without tract (cargo bench --features tract)");
+        return Vec::new();
+    }
+    println!("\n== backends: inferkit on ONNX Runtime and on tract, {cpus} instances, taken in turn, mean of 3 rounds");
+    println!(
+        "{:<10} {:>5}  {:<16} {:>14} {:>14} {:>12}",
+        "model", "conc", "batching", "onnxruntime/s", "tract/s", "tract/ort"
+    );
+    let mut records = Vec::new();
+    for b in all {
+        let row_len: usize = b.row.iter().product();
+        let shape1: Vec<usize> = std::iter::once(1).chain(b.row.iter().copied()).collect();
+        for &threads in &CONCURRENCY {
+            let data: Vec<Vec<f32>> = (0..threads).map(|t| data_for(t, 1, row_len)).collect();
+            for (label, max_batch) in [("none", 1), ("work-conserving", MAX_BATCH)] {
+                // tract types a graph before it runs it: ppocr_cls's dims [-1, 3, ?, ?] must be
+                // fixed for it, and are fixed alike on both engines (which leaves it unbatched).
+                let fixed = b.name == "ppocr_cls";
+                if fixed && max_batch > 1 {
+                    continue;
+                }
+                let open = |backend| {
+                    let mut options = ModelOptions::default()
+                        .with_instances(cpus)
+                        .with_backend(backend)
+                        .with_batching(BatchingOptions::default().with_max_batch_size(max_batch));
+                    if fixed {
+                        options = options.with_input_shape(b.input, &shape1);
+                    }
+                    Model::open_with(&b.path, &options).expect("model")
+                };
+                let models = [open(Backend::OnnxRuntime), open(Backend::Tract)];
+                let mut rates = [Vec::new(), Vec::new()];
+                for _round in 0..3 {
+                    for (model, rate) in models.iter().zip(rates.iter_mut()) {
+                        let c = measure(threads, cell, 1, &|t| {
+                            let out = model
+                                .infer(&[(b.input, TensorView::from_slice(&shape1[..], &data[t]))])
+                                .expect("infer");
+                            std::hint::black_box(out);
+                        });
+                        rate.push(c.rows_per_s);
+                    }
+                }
+                let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+                let (ort, tract) = (mean(&rates[0]), mean(&rates[1]));
+                println!(
+                    "{:<10} {threads:>5}  {label:<16} {ort:>14.0} {tract:>14.0} {:>12.2}",
+                    b.name,
+                    tract / ort
+                );
+                records.push(serde_json::json!({
+                    "model": b.name, "config": format!("backends, batching {label}"), "concurrency": threads,
+                    "onnxruntime_rows_per_s": ort, "tract_rows_per_s": tract, "tract_vs_onnxruntime": tract / ort,
+                }));
+            }
+        }
+    }
+    records
+}
+
 fn inferkit_model(b: &Bench, instances: usize, batching: BatchingOptions) -> Model {
     Model::open_with(
         &b.path,
@@ -674,6 +744,9 @@ fn main() {
     }
     if only.as_deref().is_none_or(|o| o == "single") {
         records.extend(single_caller_section(&all, cell, quick));
+    }
+    if only.as_deref().is_none_or(|o| o == "backends") {
+        records.extend(backends_section(&all, cell, cpus));
     }
     if only.as_deref().is_none_or(|o| o == "wake") {
         records.extend(wake_bound_section(cell, cpus));

@@ -85,10 +85,10 @@
  * The C ABI's minor version (`INFERKIT_ABI_VERSION_MINOR`): raised when functions or enum values
  * are added. A library serves every host built with the same major and a minor up to its own.
  */
-#define INFERKIT_ABI_VERSION_MINOR 1
+#define INFERKIT_ABI_VERSION_MINOR 2
 
 /**
- * Most ONNX Runtime sessions (instances) one model may have ([`ModelOptions::instances`]).
+ * Most sessions (instances) one model may have ([`ModelOptions::instances`]).
  */
 #define INFERKIT_MAX_INSTANCES 64
 
@@ -601,6 +601,36 @@ typedef uint32_t inferkit_pixel_format;
 #endif // __cplusplus
 
 /**
+ * The engine that runs a model's sessions: `ModelOptions::backend` in Rust, `backend` in the
+ * `[instances]` of a registry's `config.toml`, inferkit_model_options_set_backend in C.
+ */
+enum inferkit_backend
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * ONNX Runtime (the default). Loading a model fails with RUNTIME_UNAVAILABLE when the library
+   * cannot be found.
+   */
+  INFERKIT_BACKEND_ONNX_RUNTIME = 0,
+  /**
+   * tract, a pure-Rust ONNX engine (the `tract` cargo feature; without it, asking for tract is
+   * UNSUPPORTED).
+   */
+  INFERKIT_BACKEND_TRACT = 1,
+  /**
+   * ONNX Runtime when it can be loaded, tract when it cannot and this build has the `tract`
+   * feature. The model's backend (`Model::backend`, inferkit_model_backend) says which one was
+   * chosen.
+   */
+  INFERKIT_BACKEND_AUTO = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t inferkit_backend;
+#endif // __cplusplus
+
+/**
  * An error: a status code and a message naming what to fix. Returned through the
  * `inferkit_error **error_out` parameter of a call that failed, or passed to a callback.
  */
@@ -930,6 +960,66 @@ inferkit_status inferkit_model_options_set_optimization_level(struct inferkit_mo
                                                               struct inferkit_error **error_out);
 
 /**
+ * \brief Sets the engine that runs the model: ONNX Runtime (the default), tract (a pure-Rust ONNX
+ * engine, in builds with the `tract` feature), or AUTO (ONNX Runtime when it can be loaded, tract
+ * when it cannot). inferkit_model_backend says which one a loaded model runs on.
+ *
+ * \param options The options to change.
+ * \param backend An inferkit_backend.
+ * \param error_out Receives an error on failure; may be NULL.
+ * \return INFERKIT_STATUS_OK; INFERKIT_STATUS_INVALID_ARGUMENT for an unknown backend;
+ *         INFERKIT_STATUS_UNSUPPORTED for tract in a build without it (see
+ *         inferkit_backend_available).
+ *
+ * Ownership: nothing is handed out.
+ * Thread safety: not thread-safe for `options`; use them from one thread at a time.
+ */
+INFERKIT_API
+inferkit_status inferkit_model_options_set_backend(struct inferkit_model_options *options,
+                                                   uint32_t backend,
+                                                   struct inferkit_error **error_out);
+
+/**
+ * \brief Fixes the shape input `name` always has: its dynamic dims take these sizes in the
+ * model's signature (fixed dims must match), so requests of another shape are refused. On the
+ * tract backend this lets a graph whose shapes are computed from dynamic dims load (tract types
+ * a graph before it runs it). Setting a shape for the same input again replaces it.
+ *
+ * \param options The options to change.
+ * \param name The input's name, NUL-terminated UTF-8.
+ * \param shape `rank` sizes, each 0 or more.
+ * \param rank Number of dims; `shape` may be NULL when it is 0.
+ * \param error_out Receives an error on failure; may be NULL.
+ * \return INFERKIT_STATUS_OK; INFERKIT_STATUS_NULL_ARGUMENT; INFERKIT_STATUS_INVALID_ARGUMENT for a
+ *         negative size or a shape too large. Whether the shape fits the model is checked when it
+ *         opens (INFERKIT_STATUS_INVALID_ARGUMENT, or INFERKIT_STATUS_UNKNOWN_INPUT for a name it
+ *         does not have).
+ *
+ * Ownership: `name` and `shape` are copied.
+ * Thread safety: not thread-safe for `options`; use them from one thread at a time.
+ */
+INFERKIT_API
+inferkit_status inferkit_model_options_set_input_shape(struct inferkit_model_options *options,
+                                                       const char *name,
+                                                       const int64_t *shape,
+                                                       size_t rank,
+                                                       struct inferkit_error **error_out);
+
+/**
+ * \brief Whether this build of inferkit can run models on `backend`.
+ *
+ * \param backend An inferkit_backend.
+ * \return true for INFERKIT_BACKEND_ONNX_RUNTIME and INFERKIT_BACKEND_AUTO; for
+ *         INFERKIT_BACKEND_TRACT, whether the library was built with the `tract` feature; false
+ *         for an unknown value. Whether ONNX Runtime itself can be loaded is
+ *         inferkit_runtime_init's answer.
+ *
+ * Ownership: nothing is handed out.
+ * Thread safety: thread-safe.
+ */
+INFERKIT_API bool inferkit_backend_available(uint32_t backend);
+
+/**
  * \brief Appends an execution provider to the preference list.
  *
  * \param options The options to change.
@@ -1118,6 +1208,19 @@ INFERKIT_API void inferkit_model_close(struct inferkit_model *model);
  * Thread safety: thread-safe.
  */
 INFERKIT_API const char *inferkit_model_name(const struct inferkit_model *model);
+
+/**
+ * \brief The engine a model runs on.
+ *
+ * \param model A model handle, or NULL.
+ * \return INFERKIT_BACKEND_ONNX_RUNTIME or INFERKIT_BACKEND_TRACT (for a model opened with
+ *         INFERKIT_BACKEND_AUTO, the one chosen at load); INFERKIT_BACKEND_AUTO for NULL, which a
+ *         loaded model never reports.
+ *
+ * Ownership: nothing is handed out.
+ * Thread safety: thread-safe.
+ */
+INFERKIT_API uint32_t inferkit_model_backend(const struct inferkit_model *model);
 
 /**
  * \brief Number of inputs or outputs of the model.

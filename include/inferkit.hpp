@@ -488,6 +488,20 @@ class ModelOptions {
     detail::call([&](inferkit_error **e) { return inferkit_model_options_set_optimization_level(p_, level, e); });
     return *this;
   }
+  /** The engine that runs the model: ONNX Runtime (default), tract (where the library has it;
+   *  otherwise throws UNSUPPORTED), or AUTO (ONNX Runtime when it loads, tract when it does not). */
+  ModelOptions &set_backend(inferkit_backend backend) {
+    detail::call([&](inferkit_error **e) { return inferkit_model_options_set_backend(p_, backend, e); });
+    return *this;
+  }
+  /** Fixes the shape input `name` always has (see inferkit_model_options_set_input_shape). */
+  ModelOptions &set_input_shape(std::string_view name, const std::vector<std::int64_t> &shape) {
+    const std::string n = detail::c_string(name, "input name");
+    detail::call([&](inferkit_error **e) {
+      return inferkit_model_options_set_input_shape(p_, n.c_str(), shape.data(), shape.size(), e);
+    });
+    return *this;
+  }
   /** Appends an execution provider; one this build lacks throws UNSUPPORTED. */
   ModelOptions &add_execution_provider(inferkit_execution_provider provider) {
     detail::call([&](inferkit_error **e) { return inferkit_model_options_add_execution_provider(p_, provider, e); });
@@ -617,6 +631,8 @@ class Model {
 
   /** The model's name ("" for an empty Model). */
   std::string name() const { return inferkit_model_name(p_); }
+  /** The engine the model runs on (for AUTO, the one chosen when it opened). */
+  inferkit_backend backend() const { return static_cast<inferkit_backend>(inferkit_model_backend(p_)); }
   /** Number of inputs. */
   std::size_t input_count() const noexcept { return inferkit_model_tensor_count(p_, INFERKIT_IO_INPUT); }
   /** Number of outputs. */

@@ -54,6 +54,7 @@
 
 #[macro_use]
 mod macros;
+pub mod backend;
 
 mod dtype;
 pub mod error;
@@ -73,8 +74,11 @@ pub mod session;
 pub mod signature;
 mod sync;
 pub mod tensor;
+#[cfg(feature = "tract")]
+mod tract;
 pub mod value;
 
+pub use backend::Backend;
 pub use error::{Error, ErrorCode, Result, TriedPath};
 pub use model::{Model, ModelOptions};
 pub use pipeline::PipelineInput;

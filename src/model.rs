@@ -17,6 +17,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::backend::{Backend, Engines};
 use crate::error::{Error, Result};
 use crate::pipeline::{Pipeline, PipelineInput, PipelineOutput, PipelineSpec};
 use crate::runtime::Runtime;
@@ -24,12 +25,15 @@ use crate::scheduler::{
     BatchingOptions, InferFuture, InferOptions, RequestHandle, Scheduler, SchedulerStats,
 };
 use crate::session::{ModelSource, OrtSession, Outputs, SessionOptions};
-use crate::signature::Signature;
+use crate::signature::{Dim, Signature};
 use crate::tensor::Tensor;
 use crate::value::{AsInput, Input, Value};
 use smallvec::SmallVec;
 
-/// Most ONNX Runtime sessions (instances) one model may have ([`ModelOptions::instances`]).
+/// Most dims of a shape in [`ModelOptions::input_shapes`].
+const MAX_FIXED_RANK: usize = 64;
+
+/// Most sessions (instances) one model may have ([`ModelOptions::instances`]).
 pub const MAX_INSTANCES: usize = 64;
 
 /// How to load a model.
@@ -52,8 +56,8 @@ pub struct ModelOptions {
     pub name: Option<String>,
     /// ONNX Runtime session options.
     pub session: SessionOptions,
-    /// Number of ONNX Runtime sessions (instances) that serve requests concurrently; they share
-    /// pre-packed weights. Default: the number of CPUs, at most 4.
+    /// Number of sessions (instances) that serve requests concurrently; they share pre-packed
+    /// weights (on tract, one plan). Default: the number of CPUs, at most 4.
     pub instances: usize,
     /// Queueing and dynamic batching.
     pub batching: BatchingOptions,
@@ -63,6 +67,13 @@ pub struct ModelOptions {
     pub version: Option<u64>,
     /// Pre- and post-processing for [`Model::infer_pipeline`] (see [`crate::pipeline`]).
     pub pipeline: Option<PipelineSpec>,
+    /// The engine that runs the model (see [`crate::backend`]). Default ONNX Runtime.
+    pub backend: Backend,
+    /// Shapes that inputs always have, by input name: each fixes the dynamic dims of that input
+    /// (a fixed dim must match), in the signature, so requests of another shape are refused. On
+    /// tract this is what lets a graph whose shapes are computed from dynamic dims be typed (and
+    /// optimised for the size it runs at), as tract needs before it runs anything.
+    pub input_shapes: Vec<(String, Vec<usize>)>,
 }
 
 impl Default for ModelOptions {
@@ -77,6 +88,8 @@ impl Default for ModelOptions {
             metrics: true,
             version: None,
             pipeline: None,
+            backend: Backend::default(),
+            input_shapes: Vec::new(),
         }
     }
 }
@@ -89,16 +102,79 @@ with_setters!(ModelOptions {
     with_metrics(metrics, bool);
     with_version(version, some u64);
     with_pipeline(pipeline, some PipelineSpec);
+    with_backend(backend, Backend);
 });
+
+impl ModelOptions {
+    /// Fixes the shape of input `name` ([`ModelOptions::input_shapes`]), replacing an earlier one.
+    pub fn with_input_shape(mut self, name: &str, shape: &[usize]) -> Self {
+        self.input_shapes.retain(|(n, _)| n != name);
+        self.input_shapes.push((name.to_string(), shape.to_vec()));
+        self
+    }
+}
 
 impl ModelOptions {
     /// Checks the options without loading anything: `instances` between 1 and [`MAX_INSTANCES`],
     /// and the session and batching options within their bounds.
     pub fn check(&self) -> Result<()> {
         crate::scheduler::check_range("instances", self.instances, 1, MAX_INSTANCES)?;
+        for (name, shape) in &self.input_shapes {
+            let elements = shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
+            if shape.len() > MAX_FIXED_RANK || elements.is_none_or(|n| n > isize::MAX as usize) {
+                return Err(Error::InvalidArgument {
+                    name: "input_shapes",
+                    reason: format!("input `{name}`: shape {shape:?} is too large"),
+                });
+            }
+        }
         self.session.check()?;
         self.batching.check()
     }
+}
+
+/// The signature with the dynamic dims of `shapes` fixed ([`ModelOptions::input_shapes`]).
+fn fix_input_shapes(
+    model: &str,
+    mut signature: Signature,
+    shapes: &[(String, Vec<usize>)],
+) -> Result<Signature> {
+    for (name, shape) in shapes {
+        let expected: Vec<String> = signature
+            .inputs
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        let Some(spec) = signature.inputs.iter_mut().find(|s| &*s.name == name) else {
+            return Err(Error::UnknownInput {
+                model: model.to_string(),
+                input: name.clone(),
+                expected,
+            });
+        };
+        let fits = spec.is_tensor()
+            && spec.ranked()
+            && spec.dims.len() == shape.len()
+            && spec
+                .dims
+                .iter()
+                .zip(shape)
+                .all(|(d, n)| !matches!(d, Dim::Fixed(f) if f != n));
+        if !fits {
+            return Err(Error::InvalidArgument {
+                name: "input_shapes",
+                reason: format!(
+                    "model `{model}`: input `{name}` is {spec}, which shape {shape:?} does not fit"
+                ),
+            });
+        }
+        *spec = crate::signature::TensorSpec::tensor(
+            name,
+            spec.dtype,
+            shape.iter().map(|n| Dim::Fixed(*n)).collect(),
+        );
+    }
+    Ok(signature)
 }
 
 /// A loaded ONNX model with its sessions and request queue. `Model` is `Send + Sync`: share it
@@ -136,9 +212,10 @@ impl Model {
     /// Loads a model file.
     ///
     /// Errors: [`Error::ModelNotFound`], [`Error::ModelUnreadable`] (a directory, no permission),
-    /// [`Error::InvalidModel`] (empty, truncated or corrupt), [`Error::RuntimeUnavailable`],
-    /// [`Error::Unsupported`] (an execution provider not built in, a non-tensor input),
-    /// [`Error::InvalidArgument`] (options out of range).
+    /// [`Error::InvalidModel`] (empty, truncated or corrupt; on tract, an operator it lacks),
+    /// [`Error::RuntimeUnavailable`] (on ONNX Runtime), [`Error::Unsupported`] (an execution
+    /// provider or backend not built in, a non-tensor input), [`Error::InvalidArgument`] (options
+    /// out of range). The backend is [`ModelOptions::backend`] (see [`crate::backend`]).
     pub fn open_with(path: impl AsRef<Path>, options: &ModelOptions) -> Result<Model> {
         let path = path.as_ref();
         let name = options.name.clone().unwrap_or_else(|| {
@@ -225,36 +302,15 @@ impl Model {
                 feature: None,
             });
         }
-        let runtime = Runtime::init()?;
-        let weights = ort::session::builder::PrepackedWeights::new();
-        let builder = source
-            .configure(options.session.builder(runtime)?)
-            .map_err(|reason| Error::InvalidArgument {
-                name: "session options",
-                reason,
-            })?;
-        let mut sessions = Vec::with_capacity(options.instances);
-        let mut signature = None;
-        for _ in 0..options.instances {
-            let session =
-                OrtSession::create(runtime, &builder, &weights, &source).map_err(|reason| {
-                    Error::InvalidModel {
-                        model: name.clone(),
-                        reason,
-                    }
-                })?;
-            // Read from the first session, before more are made for a model inferkit cannot serve.
-            if signature.is_none() {
-                signature = Some(Signature::from_session(&name, &session, &file_io)?);
+        let (signature, engines) = match options.backend.resolve()? {
+            #[cfg(feature = "tract")]
+            Backend::Tract => {
+                let (signature, sessions) = crate::tract::load(&name, &source, options)?;
+                (signature, Engines::Tract(sessions))
             }
-            sessions.push(session);
-        }
-        let Some(signature) = signature else {
-            return Err(Error::InvalidArgument {
-                name: "instances",
-                reason: "must be at least 1".into(),
-            });
+            _ => Self::load_ort(&name, &source, options, &file_io)?,
         };
+        let signature = fix_input_shapes(&name, signature, &options.input_shapes)?;
         let pipeline = Pipeline::new(
             &name,
             options
@@ -269,14 +325,59 @@ impl Model {
             inner: Scheduler::new(
                 name,
                 signature,
-                sessions,
-                weights,
+                engines,
                 options.batching.clone(),
                 options.metrics,
                 options.version,
             )?
             .into_arc(),
         })
+    }
+
+    /// ONNX Runtime sessions of `source` and the signature read from the first.
+    fn load_ort(
+        name: &str,
+        source: &ModelSource<'_>,
+        options: &ModelOptions,
+        file_io: &[crate::model_file::Io],
+    ) -> Result<(Signature, Engines)> {
+        let runtime = Runtime::init()?;
+        let weights = ort::session::builder::PrepackedWeights::new();
+        let builder = source
+            .configure(options.session.builder(runtime)?)
+            .map_err(|reason| Error::InvalidArgument {
+                name: "session options",
+                reason,
+            })?;
+        let mut sessions = Vec::with_capacity(options.instances);
+        let mut signature = None;
+        for _ in 0..options.instances {
+            let session =
+                OrtSession::create(runtime, &builder, &weights, source).map_err(|reason| {
+                    Error::InvalidModel {
+                        model: name.to_string(),
+                        reason,
+                    }
+                })?;
+            // Read from the first session, before more are made for a model inferkit cannot serve.
+            if signature.is_none() {
+                signature = Some(Signature::from_session(name, &session, file_io)?);
+            }
+            sessions.push(session);
+        }
+        let Some(signature) = signature else {
+            return Err(Error::InvalidArgument {
+                name: "instances",
+                reason: "must be at least 1".into(),
+            });
+        };
+        Ok((signature, Engines::Ort { sessions, weights }))
+    }
+
+    /// The engine this model's sessions run on: the backend its options asked for, or for
+    /// [`Backend::Auto`] the one chosen at load.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
     }
 
     /// The model's name.
@@ -289,7 +390,7 @@ impl Model {
         &self.inner.signature
     }
 
-    /// Number of ONNX Runtime sessions serving this model.
+    /// Number of sessions serving this model.
     pub fn instances(&self) -> usize {
         self.inner.stats().instances
     }

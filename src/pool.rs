@@ -1,9 +1,10 @@
-//! `SessionPool`: the ONNX Runtime sessions of one model, handed out without locks.
+//! `SessionPool`: the sessions of one model, handed out without locks.
 //!
-//! A session serves one thread at a time (ONNX Runtime's `Run` is called through `&mut`). The pool
-//! keeps idle sessions in a lock-free bounded queue (crossbeam's `ArrayQueue`); a thread that pops
-//! one owns it until it pushes it back, so no lock is held while ONNX Runtime runs. Sessions of one
-//! pool share their pre-packed weights (`ort::session::builder::PrepackedWeights`).
+//! A session serves one thread at a time (ONNX Runtime's `Run` is called through `&mut`, and so is
+//! a tract session's). The pool keeps idle sessions in a lock-free bounded queue (crossbeam's
+//! `ArrayQueue`); a thread that pops one owns it until it pushes it back, so no lock is held while a
+//! session runs. ONNX Runtime sessions of one pool share their pre-packed weights
+//! (`ort::session::builder::PrepackedWeights`); tract sessions share one plan.
 //!
 //! ```
 //! use inferkit::{Model, ModelOptions};
@@ -18,13 +19,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ort::session::builder::PrepackedWeights;
 
-use crate::session::OrtSession;
+use crate::backend::{Engine, Engines};
 use crate::sync::ArrayQueue;
 use crate::tensor::AlignedBytes;
 
 static LIVE_SESSIONS: AtomicUsize = AtomicUsize::new(0);
 
-/// ONNX Runtime sessions alive in this process (all models). A registry that has been dropped,
+/// Sessions alive in this process (all models, every backend). A registry that has been dropped,
 /// with no request in flight, leaves none behind.
 pub fn live_sessions() -> usize {
     LIVE_SESSIONS.load(Ordering::SeqCst)
@@ -32,9 +33,9 @@ pub fn live_sessions() -> usize {
 
 /// One session and the buffers it concatenates batches into (reused from batch to batch).
 pub(crate) struct Worker {
-    pub(crate) session: OrtSession,
+    pub(crate) session: Engine,
     pub(crate) buffers: Vec<AlignedBytes>,
-    /// The session's run options, which the watchdog uses to stop a run past its deadlines.
+    /// How the watchdog stops the session's run past its deadlines.
     pub(crate) stop: std::sync::Arc<crate::scheduler::watchdog::RunStop>,
 }
 
@@ -108,27 +109,36 @@ impl<W> Drop for Lease<'_, W> {
 /// The sessions of one model.
 pub(crate) struct SessionPool {
     pool: Pool<Worker>,
-    /// The container the sessions share; declared after `pool` so that it outlives them.
-    _weights: PrepackedWeights,
+    /// The container ONNX Runtime sessions share; declared after `pool` so that it outlives them.
+    _weights: Option<PrepackedWeights>,
 }
 
 impl SessionPool {
     /// A pool of the given sessions, all idle.
-    pub(crate) fn new(
-        sessions: Vec<OrtSession>,
-        weights: PrepackedWeights,
-        inputs: usize,
-    ) -> Result<SessionPool, String> {
-        let workers = sessions
-            .into_iter()
-            .map(|session| {
-                Ok(Worker {
-                    session,
-                    buffers: vec![AlignedBytes::default(); inputs],
-                    stop: crate::scheduler::watchdog::RunStop::new()?,
-                })
-            })
-            .collect::<Result<Vec<Worker>, String>>()?;
+    pub(crate) fn new(engines: Engines, inputs: usize) -> Result<SessionPool, String> {
+        use crate::scheduler::watchdog::RunStop;
+        let worker = |session: Engine, stop| Worker {
+            session,
+            buffers: vec![AlignedBytes::default(); inputs],
+            stop,
+        };
+        let (workers, weights) = match engines {
+            Engines::Ort { sessions, weights } => (
+                sessions
+                    .into_iter()
+                    .map(|s| Ok(worker(Engine::Ort(s), RunStop::new()?)))
+                    .collect::<Result<Vec<Worker>, String>>()?,
+                Some(weights),
+            ),
+            #[cfg(feature = "tract")]
+            Engines::Tract(sessions) => (
+                sessions
+                    .into_iter()
+                    .map(|s| worker(Engine::Tract(s), RunStop::flag_only()))
+                    .collect(),
+                None,
+            ),
+        };
         LIVE_SESSIONS.fetch_add(workers.len(), Ordering::SeqCst);
         Ok(SessionPool {
             pool: Pool::new(workers),

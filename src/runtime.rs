@@ -108,6 +108,8 @@ enum LoadError {
     /// The library was refused before `ort` saw it; another candidate may be tried.
     Rejected(String),
     /// `ort` itself failed; its global state cannot be initialised again in this process.
+    /// (Never where no library can be loaded.)
+    #[cfg_attr(not(any(unix, windows)), allow(dead_code))]
     Poisoned(String),
 }
 
@@ -325,6 +327,7 @@ pub(crate) fn how_to_fix() -> String {
 /// `ort::init_from` may be called only once per process: in ort 2.0.0-rc.14 a failed call leaves
 /// its library slot marked as initialised (its `OnceLock` completes even when loading fails), and
 /// the next use of ort reads that slot. So every check ort would make is made here first.
+#[cfg(any(unix, windows))]
 fn probe(path: &Path, lookup: Lookup) -> std::result::Result<(String, PathBuf), String> {
     if lookup == Lookup::File {
         let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
@@ -384,6 +387,16 @@ fn probe(path: &Path, lookup: Lookup) -> std::result::Result<(String, PathBuf), 
     Ok((version, found))
 }
 
+/// Where there are no shared libraries to load (WebAssembly), ONNX Runtime cannot be loaded; the
+/// tract backend runs models there.
+#[cfg(not(any(unix, windows)))]
+fn load(_path: &Path, _lookup: Lookup) -> std::result::Result<Runtime, LoadError> {
+    Err(LoadError::Rejected(
+        "this target cannot load shared libraries; models run on the tract backend here".into(),
+    ))
+}
+
+#[cfg(any(unix, windows))]
 fn load(path: &Path, lookup: Lookup) -> std::result::Result<Runtime, LoadError> {
     // `ort` resolves relative paths against the executable and panics if it cannot: hand it an
     // absolute one (for a loader lookup, where the loader found the library).

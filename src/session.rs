@@ -1076,6 +1076,20 @@ fn os_path(path: &std::path::Path) -> std::result::Result<Vec<ort::sys::os_char>
         .collect())
 }
 
+/// Elsewhere (WebAssembly, which cannot load ONNX Runtime anyway) a path is its UTF-8.
+#[cfg(not(any(unix, windows)))]
+fn os_path(path: &std::path::Path) -> std::result::Result<Vec<ort::sys::os_char>, String> {
+    let text = path
+        .to_str()
+        .filter(|t| !t.contains('\0'))
+        .ok_or_else(|| format!("path `{}` is not UTF-8 without NUL bytes", path.display()))?;
+    Ok(text
+        .bytes()
+        .map(|b| b as ort::sys::os_char)
+        .chain(std::iter::once(0))
+        .collect())
+}
+
 #[cfg(windows)]
 fn os_path(path: &std::path::Path) -> std::result::Result<Vec<ort::sys::os_char>, String> {
     use std::os::windows::ffi::OsStrExt;

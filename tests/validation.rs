@@ -332,3 +332,33 @@ fn bad_session_options() {
     opts.session.execution_providers = vec![inferkit::ExecutionProvider::Cpu];
     Model::open_with(fixture("mlp.onnx"), &opts).unwrap();
 }
+
+#[test]
+fn fixed_input_shapes_narrow_the_signature() {
+    use inferkit::{Dim, ModelOptions};
+    let open = |options: ModelOptions| Model::open_with(fixture("mlp.onnx"), &options);
+    let model = open(ModelOptions::default().with_input_shape("x", &[2, 16])).unwrap();
+    assert_eq!(
+        model.signature().inputs[0].dims,
+        vec![Dim::Fixed(2), Dim::Fixed(16)]
+    );
+    let two = vec![0f32; 32];
+    assert_eq!(
+        model
+            .infer(&[("x", TensorView::from_slice(vec![2, 16], &two))])
+            .unwrap()["y"]
+            .shape(),
+        &[2, 4]
+    );
+    let err = model
+        .infer(&[("x", TensorView::from_slice(vec![1, 16], &two[..16]))])
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DimMismatch, "{err}");
+    // A fixed dim must be kept, the rank too, and the input must exist.
+    let err = open(ModelOptions::default().with_input_shape("x", &[2, 15])).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    let err = open(ModelOptions::default().with_input_shape("x", &[2])).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    let err = open(ModelOptions::default().with_input_shape("z", &[2, 16])).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::UnknownInput, "{err}");
+}

@@ -285,6 +285,17 @@ func (m *Model) Stats() (Stats, error) {
 	return s, err
 }
 
+// Backend returns the engine the model runs on: the one its options asked for, or for
+// BackendAuto the one chosen when it was opened.
+func (m *Model) Backend() (Backend, error) {
+	var b Backend
+	err := m.with(func(p *C.inferkit_model) error {
+		b = Backend(C.inferkit_model_backend(p))
+		return nil
+	})
+	return b, err
+}
+
 // MetricsPrometheus returns the model's metrics in the Prometheus text format (request counts
 // by outcome, latency and batch-size histograms, queue depth), labelled with the model's name
 // and version. promcollector turns them into a prometheus.Collector.

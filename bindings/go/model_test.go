@@ -3,6 +3,7 @@ package inferkit_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -189,4 +190,57 @@ func TestMetrics(t *testing.T) {
 	if err != nil || !strings.Contains(js, `"requests_success":1`) {
 		t.Fatalf("json: %v %s", err, js)
 	}
+}
+
+// The backend: Auto runs on ONNX Runtime where it loads; tract where the linked library has it
+// (answering as ONNX Runtime does), ErrUnsupported where it does not.
+func TestBackends(t *testing.T) {
+	m, err := inferkit.Open(fixture("mlp.onnx"), inferkit.WithBackend(inferkit.BackendAuto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if b, err := m.Backend(); err != nil || b != inferkit.BackendONNXRuntime {
+		t.Fatalf("Auto chose %v (%v), want onnxruntime", b, err)
+	}
+	if !inferkit.BackendAvailable(inferkit.BackendONNXRuntime) || inferkit.BackendAvailable(inferkit.Backend(42)) {
+		t.Fatal("BackendAvailable")
+	}
+	if _, err := inferkit.Open(fixture("mlp.onnx"), inferkit.WithBackend(inferkit.Backend(42))); !errors.Is(err, inferkit.ErrInvalidArgument) {
+		t.Fatalf("unknown backend: %v", err)
+	}
+	fixed, err := inferkit.Open(fixture("mlp.onnx"), inferkit.WithInputShape("x", 3, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fixed.Inputs()[0].Shape; !slices.Equal(got, []int64{3, 16}) {
+		t.Fatalf("fixed shape: %v", got)
+	}
+	fixed.Close()
+	if _, err := inferkit.Open(fixture("mlp.onnx"), inferkit.WithInputShape("x", -1, 16)); !errors.Is(err, inferkit.ErrInvalidArgument) {
+		t.Fatalf("a negative size: %v", err)
+	}
+	m.Close()
+	if _, err := m.Backend(); !errors.Is(err, inferkit.ErrClosed) {
+		t.Fatalf("Backend after Close: %v", err)
+	}
+	tract, err := inferkit.Open(fixture("mlp.onnx"), inferkit.WithBackend(inferkit.BackendTract))
+	// make test-go runs this test once more against the debug library, which has tract.
+	if os.Getenv("INFERKIT_GO_EXPECT_TRACT") == "1" && !inferkit.BackendAvailable(inferkit.BackendTract) {
+		t.Fatal("the linked library lacks tract")
+	}
+	if !inferkit.BackendAvailable(inferkit.BackendTract) {
+		if !errors.Is(err, inferkit.ErrUnsupported) {
+			t.Fatalf("tract from a library without it: %v, want ErrUnsupported", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tract.Close()
+	if b, _ := tract.Backend(); b != inferkit.BackendTract {
+		t.Fatalf("backend %v", b)
+	}
+	runPack(t, tract, "mlp")
 }

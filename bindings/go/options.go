@@ -37,6 +37,36 @@ const (
 	ProviderXNNPACK  ExecutionProvider = 6 // XNNPACK.
 )
 
+// Backend is the engine that runs a model's sessions (inferkit_backend).
+type Backend uint32
+
+// The backends.
+const (
+	BackendONNXRuntime Backend = 0 // ONNX Runtime (the default).
+	BackendTract       Backend = 1 // tract, a pure-Rust ONNX engine, in libraries built with it.
+	BackendAuto        Backend = 2 // ONNX Runtime when it can be loaded, tract when it cannot.
+)
+
+// String returns the backend's name as config.toml writes it.
+func (b Backend) String() string {
+	switch b {
+	case BackendONNXRuntime:
+		return "onnxruntime"
+	case BackendTract:
+		return "tract"
+	case BackendAuto:
+		return "auto"
+	}
+	return "unknown"
+}
+
+// BackendAvailable reports whether the linked libinferkit can run models on b (tract only in
+// libraries built with the `tract` cargo feature). Whether ONNX Runtime itself loads is Init's
+// answer.
+func BackendAvailable(b Backend) bool {
+	return bool(C.inferkit_backend_available(C.uint32_t(b)))
+}
+
 // Option configures how Open and OpenBytes load a model.
 type Option func(*modelConfig)
 
@@ -55,6 +85,27 @@ type modelConfig struct {
 	defaultTimeout      time.Duration
 	preferredBatchSizes []int
 	pipelineTOML        *string
+	backend             *Backend
+	inputShapes         []inputShape
+}
+
+type inputShape struct {
+	name  string
+	shape []int64
+}
+
+// WithBackend sets the engine that runs the model (default BackendONNXRuntime). Asking for tract
+// from a library without it fails with ErrUnsupported; Model.Backend says which one BackendAuto
+// chose.
+func WithBackend(b Backend) Option { return func(c *modelConfig) { c.backend = &b } }
+
+// WithInputShape fixes the shape input name always has: its dynamic dims take these sizes in
+// the signature (fixed dims must match), and requests of another shape are refused. On the tract
+// backend this lets a graph whose shapes are computed from dynamic dims load.
+func WithInputShape(name string, shape ...int64) Option {
+	return func(c *modelConfig) {
+		c.inputShapes = append(c.inputShapes, inputShape{name, append([]int64(nil), shape...)})
+	}
 }
 
 // WithName sets the model's name, used in errors and metrics (default: the file's name).
@@ -160,6 +211,23 @@ func (c *modelConfig) build() (*C.inferkit_model_options, error) {
 	}
 	if c.spinning != nil {
 		if err := fail(C.inferkit_model_options_set_spinning(opts, C.bool(*c.spinning), &cerr), cerr); err != nil {
+			return nil, err
+		}
+	}
+	for _, in := range c.inputShapes {
+		name := C.CString(in.name)
+		var shape *C.int64_t
+		if len(in.shape) > 0 {
+			shape = (*C.int64_t)(unsafe.Pointer(&in.shape[0]))
+		}
+		st := C.inferkit_model_options_set_input_shape(opts, name, shape, C.size_t(len(in.shape)), &cerr)
+		C.free(unsafe.Pointer(name))
+		if err := fail(st, cerr); err != nil {
+			return nil, err
+		}
+	}
+	if c.backend != nil {
+		if err := fail(C.inferkit_model_options_set_backend(opts, C.uint32_t(*c.backend), &cerr), cerr); err != nil {
 			return nil, err
 		}
 	}

@@ -205,6 +205,22 @@ pub extern "C" fn inferkit_model_name(model: *const inferkit_model) -> *const c_
     })
 }
 
+/// \brief The engine a model runs on.
+///
+/// \param model A model handle, or NULL.
+/// \return INFERKIT_BACKEND_ONNX_RUNTIME or INFERKIT_BACKEND_TRACT (for a model opened with
+///         INFERKIT_BACKEND_AUTO, the one chosen at load); INFERKIT_BACKEND_AUTO for NULL, which a
+///         loaded model never reports.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_model_backend(model: *const inferkit_model) -> u32 {
+    guard_value(crate::Backend::Auto as u32, || {
+        try_ref(model, "model").map_or(crate::Backend::Auto as u32, |m| m.model.backend() as u32)
+    })
+}
+
 fn side(m: &ModelHandle, io: u32) -> Result<(&[TensorSpec], &[SpecStrings])> {
     let sig = m.model.signature();
     match io {

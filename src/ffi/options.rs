@@ -4,6 +4,7 @@ use std::ffi::c_char;
 
 use super::ownership::{free_box, give_box, try_mut, Castable, Opaque, OwnershipBox};
 use super::{c_slice, c_str, guard, guard_value, inferkit_error, out};
+use crate::backend::Backend;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::ModelOptions;
 use crate::pipeline::PipelineSpec;
@@ -156,6 +157,97 @@ pub extern "C" fn inferkit_model_options_set_optimization_level(
             reason: format!("{level} is not an inferkit_optimization_level"),
         })?;
         edit(options, |o| o.session.optimization_level = level)
+    })
+}
+
+/// \brief Sets the engine that runs the model: ONNX Runtime (the default), tract (a pure-Rust ONNX
+/// engine, in builds with the `tract` feature), or AUTO (ONNX Runtime when it can be loaded, tract
+/// when it cannot). inferkit_model_backend says which one a loaded model runs on.
+///
+/// \param options The options to change.
+/// \param backend An inferkit_backend.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_INVALID_ARGUMENT for an unknown backend;
+///         INFERKIT_STATUS_UNSUPPORTED for tract in a build without it (see
+///         inferkit_backend_available).
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: not thread-safe for `options`; use them from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_set_backend(
+    options: *mut inferkit_model_options,
+    backend: u32,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let backend = Backend::from_u32(backend).ok_or_else(|| Error::InvalidArgument {
+            name: "backend",
+            reason: format!("{backend} is not an inferkit_backend"),
+        })?;
+        if !backend.is_built() {
+            return Err(Error::Unsupported {
+                what: format!("the {backend} backend"),
+                feature: Some("tract"),
+            });
+        }
+        edit(options, |o| o.backend = backend)
+    })
+}
+
+/// \brief Fixes the shape input `name` always has: its dynamic dims take these sizes in the
+/// model's signature (fixed dims must match), so requests of another shape are refused. On the
+/// tract backend this lets a graph whose shapes are computed from dynamic dims load (tract types
+/// a graph before it runs it). Setting a shape for the same input again replaces it.
+///
+/// \param options The options to change.
+/// \param name The input's name, NUL-terminated UTF-8.
+/// \param shape `rank` sizes, each 0 or more.
+/// \param rank Number of dims; `shape` may be NULL when it is 0.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK; INFERKIT_STATUS_NULL_ARGUMENT; INFERKIT_STATUS_INVALID_ARGUMENT for a
+///         negative size or a shape too large. Whether the shape fits the model is checked when it
+///         opens (INFERKIT_STATUS_INVALID_ARGUMENT, or INFERKIT_STATUS_UNKNOWN_INPUT for a name it
+///         does not have).
+///
+/// Ownership: `name` and `shape` are copied.
+/// Thread safety: not thread-safe for `options`; use them from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_model_options_set_input_shape(
+    options: *mut inferkit_model_options,
+    name: *const c_char,
+    shape: *const i64,
+    rank: usize,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let name = c_str(name, "name")?.to_string();
+        let dims = c_slice(shape, rank, "shape")?
+            .iter()
+            .map(|d| {
+                usize::try_from(*d).map_err(|_| Error::InvalidArgument {
+                    name: "shape",
+                    reason: format!("input `{name}`: size {d} is negative"),
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        edit(options, |o| *o = o.clone().with_input_shape(&name, &dims))
+    })
+}
+
+/// \brief Whether this build of inferkit can run models on `backend`.
+///
+/// \param backend An inferkit_backend.
+/// \return true for INFERKIT_BACKEND_ONNX_RUNTIME and INFERKIT_BACKEND_AUTO; for
+///         INFERKIT_BACKEND_TRACT, whether the library was built with the `tract` feature; false
+///         for an unknown value. Whether ONNX Runtime itself can be loaded is
+///         inferkit_runtime_init's answer.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_backend_available(backend: u32) -> bool {
+    guard_value(false, || {
+        Backend::from_u32(backend).is_some_and(Backend::is_built)
     })
 }
 

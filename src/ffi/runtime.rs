@@ -13,7 +13,7 @@ use crate::runtime::Runtime;
 pub const ABI_VERSION_MAJOR: u32 = 1;
 /// The C ABI's minor version (`INFERKIT_ABI_VERSION_MINOR`): raised when functions or enum values
 /// are added. A library serves every host built with the same major and a minor up to its own.
-pub const ABI_VERSION_MINOR: u32 = 1;
+pub const ABI_VERSION_MINOR: u32 = 2;
 
 /// \brief inferkit's version as text.
 ///

@@ -25,6 +25,10 @@
 //! intra_op_threads = 1
 //! inter_op_threads = 1
 //! optimization_level = "all"     # disabled | basic | extended | all
+//! backend = "onnxruntime"        # onnxruntime | tract | auto (see inferkit::backend)
+//!
+//! [input_shapes]                 # inputs that always have one shape (ModelOptions::input_shapes)
+//! x = [1, 3, 48, 192]
 //!
 //! [integrity]
 //! max_model_bytes = 500_000_000
@@ -41,6 +45,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::model::ModelOptions;
 use crate::scheduler::BatchingOptions;
@@ -187,6 +192,8 @@ struct Raw {
     warmup: RawWarmup,
     #[serde(default)]
     pipeline: Option<crate::pipeline::PipelineSpec>,
+    #[serde(default)]
+    input_shapes: BTreeMap<String, Vec<usize>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -232,6 +239,15 @@ struct RawInstances {
     intra_op_threads: Option<usize>,
     inter_op_threads: Option<usize>,
     optimization_level: Option<RawLevel>,
+    backend: Option<RawBackend>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum RawBackend {
+    OnnxRuntime,
+    Tract,
+    Auto,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -415,6 +431,29 @@ impl ModelConfig {
                 RawLevel::Extended => OptimizationLevel::Extended,
                 RawLevel::All => OptimizationLevel::All,
             };
+        }
+        if let Some(backend) = i.backend {
+            model.backend = match backend {
+                RawBackend::OnnxRuntime => Backend::OnnxRuntime,
+                RawBackend::Tract => Backend::Tract,
+                RawBackend::Auto => Backend::Auto,
+            };
+            if !model.backend.is_built() {
+                return Err(config_error(
+                    file,
+                    format!(
+                        "instances.backend: `{}` needs inferkit built with the cargo feature `tract`",
+                        model.backend
+                    ),
+                ));
+            }
+        }
+        for (name, shape) in raw.input_shapes {
+            model = model.with_input_shape(&name, &shape);
+            let alone = ModelOptions::default().with_input_shape(&name, &shape);
+            if let Err(e) = alone.check() {
+                return Err(config_error(file, format!("input_shapes.{name}: {e}")));
+            }
         }
         model
             .check()
@@ -693,5 +732,50 @@ count = 2
         assert!(err("[batching]\nmax_batch_size = 0\n").contains("max_batch_size"));
 
         assert!(err("[instances]\noptimization_level = \"max\"\n").contains("max"));
+        let m = err("[instances]\nbackend = \"ort\"\n");
+        assert!(m.contains("ort") && m.contains("line 2"), "{m}");
+    }
+
+    #[test]
+    fn input_shapes_are_read_by_name() {
+        let c = ModelConfig::parse(
+            Path::new("config.toml"),
+            "[input_shapes]\nx = [1, 3, 48, 192]\n",
+            &ModelOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.model.input_shapes,
+            vec![("x".to_string(), vec![1, 3, 48, 192])]
+        );
+        assert!(err("[input_shapes]\nx = [-1]\n").contains("line 2"));
+        assert!(
+            err("[input_shapes]\nx = [4294967296, 4294967296, 4294967296]\n").contains("too large")
+        );
+    }
+
+    #[test]
+    fn the_backend_is_chosen_per_model() {
+        let parse = |text: &str| {
+            ModelConfig::parse(Path::new("config.toml"), text, &ModelOptions::default())
+        };
+        assert_eq!(parse("").unwrap().model.backend, Backend::OnnxRuntime);
+        assert_eq!(
+            parse("[instances]\nbackend = \"auto\"\n")
+                .unwrap()
+                .model
+                .backend,
+            Backend::Auto
+        );
+        let tract = parse("[instances]\nbackend = \"tract\"\n");
+        if cfg!(feature = "tract") {
+            assert_eq!(tract.unwrap().model.backend, Backend::Tract);
+        } else {
+            let m = tract.unwrap_err().to_string();
+            assert!(
+                m.contains("instances.backend") && m.contains("line 2") && m.contains("`tract`"),
+                "{m}"
+            );
+        }
     }
 }

@@ -305,7 +305,10 @@ impl Drop for Carry<'_> {
 pub(crate) struct Scheduler {
     pub(crate) name: String,
     pub(crate) signature: Signature,
-    run: RunContext,
+    /// What every ONNX Runtime run needs (names as C strings, CPU memory); `None` on tract.
+    run: Option<RunContext>,
+    /// The engine the sessions run on.
+    pub(crate) backend: crate::backend::Backend,
     pool: SessionPool,
     queue: queue::BoundedQueue<Arc<Request>>,
     /// Rows of the requests in `queue` (`handoff::push_counted`, `pop_counted`).
@@ -335,8 +338,7 @@ impl Scheduler {
     pub(crate) fn new(
         name: String,
         signature: Signature,
-        sessions: Vec<crate::session::OrtSession>,
-        weights: ort::session::builder::PrepackedWeights,
+        engines: crate::backend::Engines,
         batching: BatchingOptions,
         metrics: bool,
         version: Option<u64>,
@@ -359,13 +361,18 @@ impl Scheduler {
                 .chain(&signature.outputs)
                 .all(|s| s.ty.is_batchable());
         Ok(Scheduler {
-            run: RunContext::new(&name, &signature)?,
-            pool: SessionPool::new(sessions, weights, signature.inputs.len()).map_err(
-                |message| Error::Inference {
+            run: match engines {
+                crate::backend::Engines::Ort { .. } => Some(RunContext::new(&name, &signature)?),
+                #[cfg(feature = "tract")]
+                crate::backend::Engines::Tract(_) => None,
+            },
+            backend: engines.backend(),
+            pool: SessionPool::new(engines, signature.inputs.len()).map_err(|message| {
+                Error::Inference {
                     model: name.clone(),
                     message,
-                },
-            )?,
+                }
+            })?,
             queue: queue::BoundedQueue::new(batching.max_queue_size),
             queued_rows: AtomicIsize::new(0),
             batchable,
@@ -1069,22 +1076,32 @@ impl Scheduler {
     /// deadline error: nobody wants it any more.
     pub(super) fn run_stoppable(
         &self,
-        session: &mut crate::session::OrtSession,
+        session: &mut crate::backend::Engine,
         stop: &Arc<watchdog::RunStop>,
         until: Option<Instant>,
         inputs: &[(&str, Input<'_>)],
         selected: Option<&[usize]>,
     ) -> Result<Outputs> {
         stop.start(until);
-        let result = session::run(
-            session,
-            &self.name,
-            &self.signature,
-            &self.run,
-            stop.ptr(),
-            inputs,
-            selected,
-        );
+        let result = match (session, &self.run) {
+            (crate::backend::Engine::Ort(session), Some(run)) => session::run(
+                session,
+                &self.name,
+                &self.signature,
+                run,
+                stop.ptr(),
+                inputs,
+                selected,
+            ),
+            #[cfg(feature = "tract")]
+            (crate::backend::Engine::Tract(session), _) => {
+                session.run(&self.name, &self.signature, stop, inputs, selected)
+            }
+            (crate::backend::Engine::Ort(_), None) => Err(Error::Inference {
+                model: self.name.clone(),
+                message: "an ONNX Runtime session without its run context".into(),
+            }),
+        };
         if stop.finish() && result.is_err() {
             return Err(self.deadline_error());
         }

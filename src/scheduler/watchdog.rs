@@ -13,6 +13,7 @@
 //! earlier than that wakes it sooner.
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
@@ -22,7 +23,11 @@ use crate::session::status_message;
 
 /// The run options of one session, and whether its current run is armed or was stopped.
 pub(crate) struct RunStop {
-    options: NonNull<ort::sys::OrtRunOptions>,
+    /// ONNX Runtime's run options, for sessions on ONNX Runtime; `None` on tract, whose runs read
+    /// `stopped` before each operator.
+    options: Option<NonNull<ort::sys::OrtRunOptions>>,
+    /// Set when the current run is to stop (with ONNX Runtime's terminate flag, when there is one).
+    stopped: AtomicBool,
     state: Mutex<StopState>,
 }
 
@@ -47,13 +52,26 @@ unsafe impl Sync for RunStop {}
 
 impl Drop for RunStop {
     fn drop(&mut self) {
-        // SAFETY: created by CreateRunOptions, released once; no run uses it any more (the worker
-        // that owned it is gone, and the watchdog holds only a `Weak`).
-        unsafe { (ort::api().ReleaseRunOptions)(self.options.as_ptr()) };
+        if let Some(options) = self.options {
+            // SAFETY: created by CreateRunOptions, released once; no run uses it any more (the
+            // worker that owned it is gone, and the watchdog holds only a `Weak`).
+            unsafe { (ort::api().ReleaseRunOptions)(options.as_ptr()) };
+        }
     }
 }
 
 impl RunStop {
+    /// A stop for a session that reads only [`RunStop::stopped`] (tract's).
+    #[cfg_attr(not(feature = "tract"), allow(dead_code))]
+    pub(crate) fn flag_only() -> Arc<RunStop> {
+        Arc::new(RunStop {
+            options: None,
+            stopped: AtomicBool::new(false),
+            state: Mutex::new(StopState::default()),
+        })
+    }
+
+    /// A stop with ONNX Runtime run options, for an ONNX Runtime session.
     pub(crate) fn new() -> Result<Arc<RunStop>, String> {
         let mut options = std::ptr::null_mut();
         // SAFETY: a valid out-pointer; the runtime is initialised (a session exists).
@@ -73,14 +91,32 @@ impl RunStop {
             return Err(m);
         }
         Ok(Arc::new(RunStop {
-            options,
+            options: Some(options),
+            stopped: AtomicBool::new(false),
             state: Mutex::new(StopState::default()),
         }))
     }
 
     /// The options to pass to `Run`.
     pub(crate) fn ptr(&self) -> *const ort::sys::OrtRunOptions {
-        self.options.as_ptr()
+        self.options
+            .map_or(std::ptr::null(), |o| o.as_ptr().cast_const())
+    }
+
+    /// Whether the current run is to stop (read by engines that check between operators).
+    #[cfg_attr(not(feature = "tract"), allow(dead_code))]
+    pub(crate) fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Sets the stop flags of the current run; called under `state`'s lock.
+    fn terminate(&self) {
+        self.stopped.store(true, Ordering::Release);
+        if let Some(options) = self.options {
+            // SAFETY: live options; ONNX Runtime allows setting the flag during a run.
+            let _ =
+                status_message(unsafe { (ort::api().RunOptionsSetTerminate)(options.as_ptr()) });
+        }
     }
 
     /// Before a run: stop it at `until`, if given.
@@ -105,11 +141,14 @@ impl RunStop {
         s.armed = None;
         let fired = std::mem::take(&mut s.fired);
         if fired {
-            // SAFETY: live options; under the lock, so the watchdog cannot set the flag again for
-            // this run.
-            let _ = status_message(unsafe {
-                (ort::api().RunOptionsUnsetTerminate)(self.options.as_ptr())
-            });
+            self.stopped.store(false, Ordering::Release);
+            if let Some(options) = self.options {
+                // SAFETY: live options; under the lock, so the watchdog cannot set the flag again
+                // for this run.
+                let _ = status_message(unsafe {
+                    (ort::api().RunOptionsUnsetTerminate)(options.as_ptr())
+                });
+            }
         }
         fired
     }
@@ -121,10 +160,7 @@ impl RunStop {
             return false;
         }
         if !s.fired {
-            // SAFETY: live options; ONNX Runtime allows setting the flag during a run.
-            let _ = status_message(unsafe {
-                (ort::api().RunOptionsSetTerminate)(self.options.as_ptr())
-            });
+            self.terminate();
             s.fired = true;
         }
         true
@@ -135,10 +171,7 @@ impl RunStop {
         let mut s = self.state.lock();
         match s.armed {
             Some(t) if t <= now => {
-                // SAFETY: live options; ONNX Runtime allows setting the flag during a run.
-                let _ = status_message(unsafe {
-                    (ort::api().RunOptionsSetTerminate)(self.options.as_ptr())
-                });
+                self.terminate();
                 s.fired = true;
                 s.armed = None;
                 None

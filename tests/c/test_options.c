@@ -195,12 +195,76 @@ static void pipeline_toml_errors(void) {
   inferkit_model_options_free(opts);
 }
 
+/* The backend: unknown values refused, tract where the library has it (answering as ONNX Runtime
+ * does on the pack's inputs), UNSUPPORTED where it does not, AUTO choosing ONNX Runtime here. */
+static void backends(void) {
+  inferkit_model_options *opts = new_options();
+  inferkit_model *model = NULL;
+  pack in, want;
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "options", inferkit_model_options_set_backend(NULL, INFERKIT_BACKEND_AUTO, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_backend", inferkit_model_options_set_backend(opts, 42, error_out));
+  CHECK(inferkit_backend_available(INFERKIT_BACKEND_ONNX_RUNTIME) && inferkit_backend_available(INFERKIT_BACKEND_AUTO),
+        "ONNX Runtime and AUTO are always built");
+  CHECK(!inferkit_backend_available(42), "an unknown backend is not available");
+  CHECK(inferkit_model_backend(NULL) == INFERKIT_BACKEND_AUTO, "NULL reports AUTO");
+
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_backend(opts, INFERKIT_BACKEND_AUTO, error_out));
+  model = open_fixture("mlp.onnx", opts);
+  CHECK(model && inferkit_model_backend(model) == INFERKIT_BACKEND_ONNX_RUNTIME, "AUTO chose ONNX Runtime, which loads here");
+  inferkit_model_close(model);
+
+  if (!inferkit_backend_available(INFERKIT_BACKEND_TRACT)) {
+    EXPECT_STATUS(INFERKIT_STATUS_UNSUPPORTED, "tract", inferkit_model_options_set_backend(opts, INFERKIT_BACKEND_TRACT, error_out));
+    printf("test_options: this library is built without tract\n");
+    inferkit_model_options_free(opts);
+    return;
+  }
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_backend(opts, INFERKIT_BACKEND_TRACT, error_out));
+  model = open_fixture("two_io.onnx", opts);
+  CHECK(model && inferkit_model_backend(model) == INFERKIT_BACKEND_TRACT, "opened on tract");
+  if (model && packs_of("two_io", &in, &want)) {
+    inferkit_request *req = new_request(model);
+    inferkit_outputs *out = NULL;
+    add_pack(req, &in, 0);
+    out = run_ok(req, "two_io on tract");
+    if (out) compare_outputs("two_io on tract", out, &want);
+    inferkit_outputs_free(out);
+    inferkit_request_free(req);
+    pack_free(&in);
+    pack_free(&want);
+  }
+  inferkit_model_close(model);
+  /* a fixed input shape narrows the signature, on either backend */
+  {
+    const int64_t two[2] = {2, 16}, negative[2] = {-1, 16};
+    int64_t size = 0;
+    EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "shape", inferkit_model_options_set_input_shape(opts, "x", NULL, 2, error_out));
+    EXPECT_STATUS(INFERKIT_STATUS_INVALID_ARGUMENT, "negative", inferkit_model_options_set_input_shape(opts, "x", negative, 2, error_out));
+    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_input_shape(opts, "x", two, 2, error_out));
+    model = open_fixture("mlp.onnx", opts);
+    CHECK(model != NULL, "mlp with a fixed shape opens on tract");
+    if (model) {
+      EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_tensor_dim(model, INFERKIT_IO_INPUT, 0, 0, &size, NULL, error_out));
+      CHECK(size == 2, "the batch dim is fixed at 2, got %lld", (long long)size);
+    }
+    inferkit_model_close(model);
+    EXPECT_STATUS(INFERKIT_STATUS_UNKNOWN_INPUT, "", inferkit_model_open(fixture("two_io.onnx"), opts, &model, error_out));
+  }
+  inferkit_model_options_free(opts);
+  /* a model tract cannot run: its Loop is named in the error */
+  opts = new_options();
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_backend(opts, INFERKIT_BACKEND_TRACT, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_INVALID_MODEL, "Loop", inferkit_model_open(fixture("loop.onnx"), opts, &model, error_out));
+  inferkit_model_options_free(opts);
+}
+
 int main(int argc, char **argv) {
   test_start(argc, argv, 1);
   constructor_and_nulls();
   options_that_work();
   bounds_are_refused_and_leave_the_options_unchanged();
   pipeline_toml_errors();
+  backends();
   test_finish("test_options");
   return 0;
 }

@@ -10,6 +10,7 @@ case's rtol/atol, default 1e-3/1e-7, strings equal), extended to maps and absent
 
     run.py --backend inferkit --lib target/debug/libinferkit.so --ort target/onnxruntime/libonnxruntime.so.1.31.1 --json a.json
     run.py --backend onnxruntime --json b.json
+    run.py --backend tract --lib target/debug/libinferkit.so --ort ... --json t.json   (inferkit on tract)
     run.py --compare a.json b.json [--require-superset]
     run.py --self-test --backend inferkit --lib ... --ort ...
 
@@ -17,7 +18,8 @@ case's rtol/atol, default 1e-3/1e-7, strings equal), extended to maps and absent
 only (recorded as a crash), and every other case must still run.
 
 Exit status: 0, or 1 when --require-superset finds a case the second backend passes and the first
-does not, or when the first backend crashed or timed out on any case.
+does not, or when (with --require-superset or --require-no-crash) the first backend crashed or
+timed out on any case.
 """
 
 import argparse
@@ -196,7 +198,10 @@ def unpack(data, n, bits):
 
 
 class Inferkit:
-    def __init__(self, lib_path, ort_path):
+    """inferkit's C ABI; `engine` is the inferkit_backend models are opened with (0 ONNX Runtime,
+    1 tract)."""
+
+    def __init__(self, lib_path, ort_path, engine=0):
         self.lib = lib = ctypes.CDLL(lib_path)
         P, S, U32, I64 = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32, ctypes.c_int64
         PP = ctypes.POINTER(ctypes.c_void_p)
@@ -206,6 +211,9 @@ class Inferkit:
             "inferkit_error_free": (None, [P]),
             "inferkit_model_open": (U32, [ctypes.c_char_p, P, PP, PP]),
             "inferkit_model_close": (None, [P]),
+            "inferkit_model_options_new": (U32, [PP, PP]),
+            "inferkit_model_options_free": (None, [P]),
+            "inferkit_model_options_set_backend": (U32, [P, U32, PP]),
             "inferkit_request_new": (U32, [P, PP, PP]),
             "inferkit_request_free": (None, [P]),
             "inferkit_request_add_value": (U32, [P, ctypes.c_char_p, P, PP]),
@@ -231,6 +239,9 @@ class Inferkit:
             f = getattr(lib, name)
             f.restype, f.argtypes = res, args
         self.call(lib.inferkit_runtime_init, ort_path.encode())
+        self.options = ctypes.c_void_p()
+        self.call(lib.inferkit_model_options_new, ctypes.byref(self.options))
+        self.call(lib.inferkit_model_options_set_backend, self.options, engine)
 
     def call(self, f, *args):
         err = ctypes.c_void_p()
@@ -335,7 +346,7 @@ class Inferkit:
     def run_case(self, case_dir, model, sets):
         lib = self.lib
         m = ctypes.c_void_p()
-        self.call(lib.inferkit_model_open, os.path.join(case_dir, "model.onnx").encode(), None, ctypes.byref(m))
+        self.call(lib.inferkit_model_open, os.path.join(case_dir, "model.onnx").encode(), self.options, ctypes.byref(m))
         try:
             results = []
             for inputs, _ in sets:
@@ -404,7 +415,10 @@ def classify(exc):
 
 
 def worker(args):
-    backend = Inferkit(args.lib, args.ort) if args.backend == "inferkit" else OnnxRuntime()
+    if args.backend == "onnxruntime":
+        backend = OnnxRuntime()
+    else:
+        backend = Inferkit(args.lib, args.ort, engine=1 if args.backend == "tract" else 0)
     out = sys.stdout
     sys.stdout = sys.stderr  # anything a backend prints stays out of the protocol
     crash_on = os.environ.get("CONFORMANCE_ABORT_ON")  # --self-test only
@@ -567,6 +581,8 @@ def compare_runs(args):
         print(f"\n{na} crashed or timed out on {len(bad)} cases: {', '.join(bad)}")
     if args.require_superset and (only_b or bad):
         return 1
+    if args.require_no_crash and bad:
+        return 1
     return 0
 
 
@@ -589,7 +605,8 @@ def self_test(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--backend", choices=["inferkit", "onnxruntime"])
+    p.add_argument("--backend", choices=["inferkit", "tract", "onnxruntime"],
+                   help="inferkit on ONNX Runtime, inferkit on tract (a library built with it), onnxruntime's Python API")
     p.add_argument("--lib", help="libinferkit.so (inferkit backend)")
     p.add_argument("--ort", help="ONNX Runtime shared library for inferkit to load")
     p.add_argument("--data", help="the node test folder (default: the onnx wheel's)")
@@ -599,6 +616,8 @@ def main():
     p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"))
     p.add_argument("--require-superset", action="store_true",
                    help="with --compare: fail unless A passes every case B passes, without crashes")
+    p.add_argument("--require-no-crash", action="store_true",
+                   help="with --compare: fail when A crashed or timed out on any case")
     p.add_argument("--self-test", action="store_true", help="check that a crashing case costs only itself")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -87,6 +87,27 @@ TEST(Model, Signature) {
   EXPECT_EQ(strings.input(0).dtype, INFERKIT_DTYPE_STRING);
 }
 
+// The backend: AUTO runs on ONNX Runtime here; tract, which the test build of libinferkit has,
+// gives ONNX Runtime's answers within float rounding.
+TEST(Model, Backends) {
+  ModelOptions automatic;
+  automatic.set_backend(INFERKIT_BACKEND_AUTO);
+  EXPECT_EQ(Model::open(ikt::fixture("mlp.onnx"), automatic).backend(), INFERKIT_BACKEND_ONNX_RUNTIME);
+  ASSERT_TRUE(inferkit_backend_available(INFERKIT_BACKEND_TRACT)) << "make test builds libinferkit with tract";
+  ModelOptions on_tract;
+  on_tract.set_backend(INFERKIT_BACKEND_TRACT);
+  const Model tract = Model::open(ikt::fixture("mlp.onnx"), on_tract);
+  EXPECT_EQ(tract.backend(), INFERKIT_BACKEND_TRACT);
+  const ikt::Mlp mlp;
+  EXPECT_TRUE(ikt::close(run_mlp(tract, mlp), mlp.y()));
+  EXPECT_IK_ERROR(INFERKIT_STATUS_INVALID_MODEL, "Loop", Model::open(ikt::fixture("loop.onnx"), on_tract));
+  on_tract.set_input_shape("x", {1, 16});
+  EXPECT_EQ(Model::open(ikt::fixture("mlp.onnx"), on_tract).input(0).shape(), (std::vector<std::int64_t>{1, 16}));
+  ModelOptions unknown;
+  EXPECT_IK_ERROR(INFERKIT_STATUS_INVALID_ARGUMENT, "inferkit_backend",
+                  unknown.set_backend(static_cast<inferkit_backend>(42)));
+}
+
 TEST(Model, OpenFromBytes) {
   const ikt::Mlp mlp;
   const std::vector<std::uint8_t> bytes = ikt::read_bytes(ikt::fixture("mlp.onnx"));
