@@ -4,10 +4,14 @@
 #   make test    every test: Rust (unit, integration, doc, examples), loom models, the C ABI under
 #                ASan/UBSan and valgrind, the C example, the header's freshness and documentation,
 #                the header as C99/C11/C++11/C++17, fmt, clippy and rustdoc, clippy for the app
-#                platforms (check-platforms), the Rust tests on aarch64 Linux under qemu
-#                (test-aarch64) and on Windows under wine (test-windows), the tract backend on
-#                WebAssembly under Node.js's WASI (test-wasm), the ONNX conformance
-#                run beside onnxruntime's Python API, and each fuzz target for 5 s
+#                platforms (check-platforms), the tract backend on WebAssembly under Node.js's
+#                WASI (test-wasm), the ONNX conformance run beside onnxruntime's Python API, and
+#                each fuzz target for 5 s
+#   make test-platforms  the Rust tests once more on aarch64 Linux under qemu (test-aarch64) and
+#                on Windows under wine (test-windows); CI (.ci/run) runs it after make test. They
+#                are the same tests on other systems, through an emulator and a compatibility
+#                layer, and with their toolchains' installation they take about 6 minutes, which
+#                `make test`'s 20 do not have room for.
 #   make fuzz    each fuzz target for FUZZ_SECONDS (600); make soak: the registry hammer for
 #                SOAK_SECONDS (60) in a release build
 #   make install PREFIX=/usr/local (and make uninstall): the C and C++ library, pkg-config and
@@ -35,12 +39,12 @@ CLIBS    := -lpthread -ldl -lm
 # find it through their rpath and beside the installed library, with nothing set.)
 ORT_ENV := INFERKIT_ORT_DYLIB=$(CURDIR)/target/onnxruntime/libonnxruntime.so.1.31.1
 
-.PHONY: demo test check-platforms test-wasm test-aarch64 test-aarch64-all test-windows provision provision-ort build release install uninstall test-go test-rust-user test-rust examples example-c test-loom test-c test-cpp test-install lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
+.PHONY: demo test test-platforms check-platforms test-wasm test-aarch64 test-aarch64-all test-windows provision provision-ort build release install uninstall test-go test-rust-user test-rust examples example-c test-loom test-c test-cpp test-install lint doc header soak clean fuzz fuzz-smoke fuzz-tools conformance
 
 demo: provision-ort
 	$(CARGO) run --release --example quickstart
 
-test: provision lint check-platforms test-rust test-aarch64 test-windows test-wasm test-loom test-c test-cpp example-c test-install test-go conformance fuzz-smoke
+test: provision lint check-platforms test-rust test-wasm test-loom test-c test-cpp example-c test-install test-go conformance fuzz-smoke
 	@echo "make test: all tests passed"
 
 provision: provision-ort
@@ -140,6 +144,9 @@ check-platforms:
 	done
 	@echo "== cargo clippy --target wasm32-wasip1 (tract only; the library and the tests: the benches and examples drive ONNX Runtime)"
 	@$(CARGO) clippy --quiet --target wasm32-wasip1 --lib --tests --no-default-features --features tract,decode -- -D warnings
+
+test-platforms: test-aarch64 test-windows
+	@echo "make test-platforms: aarch64 Linux and Windows passed"
 
 # The Rust tests on aarch64 Linux: cross-built with Debian's gcc-aarch64-linux-gnu, run under
 # qemu-user against ONNX Runtime's aarch64 wheel (.ci/test-aarch64.sh installs what it needs).

@@ -13,7 +13,10 @@
 //! (an unknown one is [`Error::InvalidModel`] at load, naming it). Each
 //! session runs on the thread that runs the request (`intra_op_threads` and `inter_op_threads`
 //! apply to ONNX Runtime only); the instances of one model share its optimised plan and weights. A
-//! run past its deadline, or cancelled, stops before the next operator, as ONNX Runtime's does.
+//! run past its deadline, or cancelled, stops before the next operator, as ONNX Runtime's does
+//! (the steps of a recurrent operator run inside it, uninterrupted). Strings cross as UTF-8. tract
+//! types a graph before it runs it: a graph whose shapes follow dims the file leaves open may need
+//! them fixed ([`ModelOptions::input_shapes`](crate::ModelOptions::input_shapes)).
 //!
 //! ```
 //! use inferkit::{Backend, Model, ModelOptions};
@@ -90,7 +93,7 @@ impl Backend {
             Backend::Auto => match Runtime::init() {
                 Ok(_) => Ok(Backend::OnnxRuntime),
                 Err(e) if cfg!(feature = "tract") => {
-                    tracing::info!(error = %e, "inferkit: ONNX Runtime is unavailable; models with backend `auto` run on tract");
+                    tracing::warn!(error = %e, "inferkit: ONNX Runtime is unavailable; models with backend `auto` run on tract");
                     Ok(Backend::Tract)
                 }
                 Err(e) => Err(e),

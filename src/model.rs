@@ -121,7 +121,10 @@ impl ModelOptions {
         crate::scheduler::check_range("instances", self.instances, 1, MAX_INSTANCES)?;
         for (name, shape) in &self.input_shapes {
             let elements = shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
-            if shape.len() > MAX_FIXED_RANK || elements.is_none_or(|n| n > isize::MAX as usize) {
+            if shape.len() > MAX_FIXED_RANK
+                || elements.is_none_or(|n| n > isize::MAX as usize)
+                || shape.iter().any(|d| i64::try_from(*d).is_err())
+            {
                 return Err(Error::InvalidArgument {
                     name: "input_shapes",
                     reason: format!("input `{name}`: shape {shape:?} is too large"),

@@ -81,7 +81,7 @@ pub(crate) fn load(
                 .map_err(|e| invalid(message(e)))?
                 .model;
             name_unnamed_dims(&mut model).map_err(|e| invalid(message(e)))?;
-            fix_input_shapes(&mut model, &options.input_shapes).map_err(|e| invalid(message(e)))?;
+            fix_input_shapes(name, &mut model, &options.input_shapes)?;
             let typed = model.into_typed().map_err(|e| invalid(message(e)))?;
             let signature = signature(name, &typed)?;
             let typed = match options.session.optimization_level {
@@ -130,23 +130,51 @@ fn name_unnamed_dims(model: &mut InferenceModel) -> TractResult<()> {
 }
 
 /// Sets the shapes the options fix ([`crate::ModelOptions::input_shapes`]) as the inputs' facts,
-/// so that tract types and optimises the graph for them. An input that is not there, or a shape
-/// that does not fit, is left for the signature check, which names it.
+/// so that tract types and optimises the graph for them. Each is checked against what the file
+/// declares first (its rank, its sized dims), as the signature check does on ONNX Runtime: once set,
+/// the declared fact is gone. An input that is not there is left for the signature check, which
+/// names the inputs there are.
 fn fix_input_shapes(
+    model_name: &str,
     model: &mut InferenceModel,
     shapes: &[(String, Vec<usize>)],
-) -> TractResult<()> {
+) -> Result<()> {
+    let failed = |e: tract_onnx::prelude::TractError| Error::InvalidModel {
+        model: model_name.to_string(),
+        reason: message(e),
+    };
     for (name, shape) in shapes {
-        let Some(i) = model
-            .input_outlets()?
+        let outlets = model.input_outlets().map_err(failed)?;
+        let Some(i) = outlets
             .iter()
             .position(|o| model.node(o.node).name == *name)
         else {
             continue;
         };
-        let fact = model.input_fact(i)?.clone();
+        let fact = model.input_fact(i).map_err(failed)?.clone();
+        let declared: Vec<Option<TDim>> = fact.shape.dims().map(|d| d.concretize()).collect();
+        let fits = (fact.shape.is_open() || declared.len() == shape.len())
+            && declared.iter().zip(shape).all(|(d, n)| match d {
+                Some(TDim::Val(v)) => *v == *n as i64,
+                _ => true,
+            });
+        if !fits {
+            let dims: Vec<String> = declared
+                .iter()
+                .map(|d| d.as_ref().map_or("?".into(), |d| d.to_string()))
+                .collect();
+            return Err(Error::InvalidArgument {
+                name: "input_shapes",
+                reason: format!(
+                    "model `{model_name}`: input `{name}` is [{}], which shape {shape:?} does not fit",
+                    dims.join(", ")
+                ),
+            });
+        }
         let dims: TVec<TDim> = shape.iter().map(|n| TDim::Val(*n as i64)).collect();
-        model.set_input_fact(i, fact.with_shape(dims))?;
+        model
+            .set_input_fact(i, fact.with_shape(dims))
+            .map_err(failed)?;
     }
     Ok(())
 }
@@ -256,8 +284,9 @@ fn to_tract(view: &TensorView<'_>) -> std::result::Result<TTensor, String> {
     }
     let dt = datum_type(view.dtype())
         .ok_or_else(|| format!("element type {} on the tract backend", view.dtype()))?;
-    // SAFETY: `dt` is a plain-data type (strings were handled above): any bytes of the right
-    // length are a valid tensor, and from_raw_dt checks the length against the shape.
+    // SAFETY: `dt` is a plain-data type (strings were handled above), and from_raw_dt checks the
+    // length against the shape. Any bytes are a valid number; bools must be 0 or 1, which request
+    // validation has checked (`Signature::validate`, every bool input) before a run gets here.
     unsafe { TTensor::from_raw_dt(dt, shape, view.as_bytes()) }.map_err(message)
 }
 
@@ -281,9 +310,16 @@ fn from_tract(t: &TTensor) -> std::result::Result<Tensor, String> {
     }
 }
 
+/// A new run state for `plan`, a panic inside tract caught.
+fn fresh_state(plan: &Arc<TypedSimplePlan>) -> std::result::Result<TypedSimpleState, String> {
+    catch_unwind(AssertUnwindSafe(|| TypedSimpleState::new(plan)))
+        .map_err(panic_message)?
+        .map_err(message)
+}
+
 impl TractSession {
     fn new(plan: Arc<TypedSimplePlan>) -> std::result::Result<TractSession, String> {
-        let state = TypedSimpleState::new(&plan).map_err(message)?;
+        let state = fresh_state(&plan)?;
         Ok(TractSession { plan, state })
     }
 
@@ -353,8 +389,11 @@ impl TractSession {
             failed => {
                 // A failed or panicked run may leave values of this run in the state: start the
                 // next one from a fresh state.
-                if let Ok(fresh) = TypedSimpleState::new(&self.plan) {
-                    self.state = fresh;
+                match fresh_state(&self.plan) {
+                    Ok(fresh) => self.state = fresh,
+                    Err(e) => {
+                        tracing::warn!(model, error = %e, "inferkit: a tract session could not get a fresh state after a failed run; it keeps its old one")
+                    }
                 }
                 return Err(fail(match failed {
                     Ok(Err(e)) => message(e),

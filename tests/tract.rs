@@ -158,6 +158,10 @@ fn a_running_request_is_stopped_at_its_deadline_and_can_be_cancelled() {
         Model::open_with(fixture("chain.onnx"), &on(Backend::Tract).with_instances(1)).unwrap();
     let big = Tensor::zeros(inferkit::DType::F32, vec![20_000, 256]).unwrap();
     let small = Tensor::from_vec(vec![1, 256], vec![0.5f32; 256]).unwrap();
+    // How long the whole run takes, to show that a stop is not the end of the run.
+    let t0 = Instant::now();
+    model.infer(&[("x", big.view())]).unwrap();
+    let whole = t0.elapsed();
     let t0 = Instant::now();
     let err = model
         .infer_with(
@@ -175,10 +179,6 @@ fn a_running_request_is_stopped_at_its_deadline_and_can_be_cancelled() {
         &out["y"],
         &reference.infer(&[("x", small.view())]).unwrap()["y"],
     );
-    // How long the whole run takes, to show the stop was not the end of the run.
-    let t0 = Instant::now();
-    model.infer(&[("x", big.view())]).unwrap();
-    let whole = t0.elapsed();
     eprintln!(
         "chain.onnx on tract: stopped after {stopped_after:?}, the whole run takes {whole:?}"
     );
@@ -220,11 +220,19 @@ fn a_running_request_is_stopped_at_its_deadline_and_can_be_cancelled() {
         assert!(t0.elapsed() < Duration::from_secs(10), "never running");
         std::thread::sleep(Duration::from_millis(2));
     }
+    let cancelled = Instant::now();
     let err = rx
         .recv_timeout(whole)
         .expect("the run stopped")
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+    // A cancelled request is answered CANCELLED even when its run is not stopped; that it was
+    // stopped shows in the time its callback took.
+    assert!(
+        cancelled.elapsed() * 4 < whole,
+        "the callback came {:?} after the cancel; the whole run takes {whole:?}",
+        cancelled.elapsed()
+    );
     a.join().unwrap().unwrap();
     common::assert_settles(&model);
 }
@@ -334,4 +342,27 @@ fn real_models_match_onnx_runtime() {
         let err = model.infer(&[("x", other.view())]).unwrap_err();
         assert_eq!(err.code(), ErrorCode::DimMismatch, "{err}");
     }
+}
+
+#[test]
+fn fixed_input_shapes_are_checked_against_the_file_on_tract_too() {
+    let open = |options: ModelOptions| {
+        Model::open_with(fixture("mlp.onnx"), &options.with_backend(Backend::Tract))
+    };
+    for bad in [&[2usize, 15][..], &[2][..]] {
+        let err = open(ModelOptions::default().with_input_shape("x", bad)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument, "{bad:?}: {err}");
+        assert!(err.to_string().contains("does not fit"), "{err}");
+    }
+    let err = open(ModelOptions::default().with_input_shape("z", &[2, 16])).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::UnknownInput, "{err}");
+    // The inputs' signature is ONNX Runtime's; tract also knows the outputs' sizes then.
+    let fixed = ModelOptions::default().with_input_shape("x", &[2, 16]);
+    let tract = open(fixed.clone()).unwrap();
+    let ort = Model::open_with(fixture("mlp.onnx"), &fixed).unwrap();
+    assert_eq!(tract.signature().inputs, ort.signature().inputs);
+    assert_eq!(
+        tract.signature().outputs[0].dims,
+        vec![inferkit::Dim::Fixed(2), inferkit::Dim::Fixed(4)]
+    );
 }

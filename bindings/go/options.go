@@ -215,7 +215,11 @@ func (c *modelConfig) build() (*C.inferkit_model_options, error) {
 		}
 	}
 	for _, in := range c.inputShapes {
-		name := C.CString(in.name)
+		name, err := cString(in.name, "input name")
+		if err != nil {
+			C.inferkit_model_options_free(opts)
+			return nil, err
+		}
 		var shape *C.int64_t
 		if len(in.shape) > 0 {
 			shape = (*C.int64_t)(unsafe.Pointer(&in.shape[0]))

@@ -226,7 +226,7 @@ pub extern "C" fn inferkit_model_options_set_input_shape(
             .map(|d| {
                 usize::try_from(*d).map_err(|_| Error::InvalidArgument {
                     name: "shape",
-                    reason: format!("input `{name}`: size {d} is negative"),
+                    reason: format!("input `{name}`: size {d} is negative or too large"),
                 })
             })
             .collect::<Result<Vec<usize>>>()?;

@@ -125,6 +125,10 @@ impl RunStop {
             let mut s = self.state.lock();
             s.running = true;
             s.armed = until;
+            // A run that unwound before its `finish` leaves no stop behind for this one.
+            if std::mem::take(&mut s.fired) {
+                self.clear();
+            }
             until.is_some() && !std::mem::replace(&mut s.registered, true)
         };
         let Some(until) = until else {
@@ -141,16 +145,20 @@ impl RunStop {
         s.armed = None;
         let fired = std::mem::take(&mut s.fired);
         if fired {
-            self.stopped.store(false, Ordering::Release);
-            if let Some(options) = self.options {
-                // SAFETY: live options; under the lock, so the watchdog cannot set the flag again
-                // for this run.
-                let _ = status_message(unsafe {
-                    (ort::api().RunOptionsUnsetTerminate)(options.as_ptr())
-                });
-            }
+            self.clear();
         }
         fired
+    }
+
+    /// Clears the stop flags; called under `state`'s lock, so the watchdog cannot set them again
+    /// for the run that set them.
+    fn clear(&self) {
+        self.stopped.store(false, Ordering::Release);
+        if let Some(options) = self.options {
+            // SAFETY: live options, no run in progress on them.
+            let _ =
+                status_message(unsafe { (ort::api().RunOptionsUnsetTerminate)(options.as_ptr()) });
+        }
     }
 
     /// Stops the current run now (its request was cancelled); false when no run is in progress.
