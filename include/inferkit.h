@@ -210,7 +210,8 @@ enum inferkit_status
    */
   INFERKIT_STATUS_MODEL_UNREADABLE = 21,
   /**
-   * The bytes are not a model ONNX Runtime can load (empty, truncated, corrupt, unsupported opset).
+   * The bytes are not a model the engine can load (empty, truncated, corrupt, unsupported opset;
+   * on tract also an operator, type or graph it cannot run or type).
    */
   INFERKIT_STATUS_INVALID_MODEL = 22,
   /**
@@ -259,7 +260,7 @@ enum inferkit_status
    */
   INFERKIT_STATUS_TYPE_MISMATCH = 41,
   /**
-   * ONNX Runtime failed while running the model.
+   * The engine (ONNX Runtime or tract) failed while running the model.
    */
   INFERKIT_STATUS_INFERENCE = 40,
   /**

@@ -47,7 +47,8 @@ pub enum ErrorCode {
     ModelNotFound = 20,
     /// The model path could not be read (a directory, no permission, an I/O error).
     ModelUnreadable = 21,
-    /// The bytes are not a model ONNX Runtime can load (empty, truncated, corrupt, unsupported opset).
+    /// The bytes are not a model the engine can load (empty, truncated, corrupt, unsupported opset;
+    /// on tract also an operator, type or graph it cannot run or type).
     InvalidModel = 22,
     /// An input name that the model does not have.
     UnknownInput = 30,
@@ -72,7 +73,7 @@ pub enum ErrorCode {
     /// An input of the wrong kind (a tensor where the model takes a sequence, a map with the wrong
     /// key type, …).
     TypeMismatch = 41,
-    /// ONNX Runtime failed while running the model.
+    /// The engine (ONNX Runtime or tract) failed while running the model.
     Inference = 40,
     /// The model's request queue is full (`max_queue_size`); the request was not accepted.
     QueueFull = 50,
@@ -430,7 +431,7 @@ pub enum Error {
         message: String,
     },
     /// See [`ErrorCode::Inference`].
-    #[error("model `{model}`: ONNX Runtime failed: {message}")]
+    #[error("model `{model}`: inference failed: {message}")]
     Inference {
         /// The model's name.
         model: String,

@@ -80,15 +80,29 @@ pub(crate) fn load(
                 .parse(&proto, dir.as_deref())
                 .map_err(|e| invalid(message(e)))?
                 .model;
-            name_unnamed_dims(&mut model).map_err(|e| invalid(message(e)))?;
             fix_input_shapes(name, &mut model, &options.input_shapes)?;
-            let typed = model.into_typed().map_err(|e| invalid(message(e)))?;
+            // Inputs whose shapes are not all sized: a graph tract cannot type may need them fixed.
+            let open = open_inputs(&model);
+            let typing = |e: tract_onnx::prelude::TractError| {
+                let mut reason = message(e);
+                if !open.is_empty() {
+                    reason.push_str(&format!(
+                        " (tract types the whole graph before it runs it, and input {} has dims the \
+                         file leaves open: fixing its shape, with ModelOptions::with_input_shape \
+                         or [input_shapes] in config.toml, may let it)",
+                        open.join(", ")
+                    ));
+                }
+                invalid(reason)
+            };
+            name_unnamed_dims(&mut model).map_err(|e| invalid(message(e)))?;
+            let typed = model.into_typed().map_err(typing)?;
             let signature = signature(name, &typed)?;
             let typed = match options.session.optimization_level {
                 OptimizationLevel::Disabled => typed.into_decluttered(),
                 _ => typed.into_optimized(),
             }
-            .map_err(|e| invalid(message(e)))?;
+            .map_err(typing)?;
             let plan = TypedSimplePlan::new(typed).map_err(|e| invalid(message(e)))?;
             Ok((signature, plan))
         },
@@ -103,6 +117,21 @@ pub(crate) fn load(
 /// Prefix of the symbols given to input dims the file leaves unnamed and unsized; the signature
 /// reports them as anonymous dynamic dims, as ONNX Runtime does.
 const UNNAMED: &str = "__inferkit_unnamed_";
+
+/// The names (quoted) of the inputs with a dim that is not sized, or whose rank is not known.
+fn open_inputs(model: &InferenceModel) -> Vec<String> {
+    (0..model.inputs.len())
+        .filter(|i| {
+            model.input_fact(*i).is_ok_and(|f| {
+                f.shape.is_open()
+                    || f.shape
+                        .dims()
+                        .any(|d| !matches!(d.concretize(), Some(TDim::Val(_))))
+            })
+        })
+        .map(|i| format!("`{}`", model.node(model.inputs[i].node).name))
+        .collect()
+}
 
 /// Gives every input dim without a size or a name (ONNX's `?`, which ONNX Runtime takes as any
 /// size) a symbol of its own: tract needs each dim determined or symbolic before it can type the
@@ -132,8 +161,8 @@ fn name_unnamed_dims(model: &mut InferenceModel) -> TractResult<()> {
 /// Sets the shapes the options fix ([`crate::ModelOptions::input_shapes`]) as the inputs' facts,
 /// so that tract types and optimises the graph for them. Each is checked against what the file
 /// declares first (its rank, its sized dims), as the signature check does on ONNX Runtime: once set,
-/// the declared fact is gone. An input that is not there is left for the signature check, which
-/// names the inputs there are.
+/// the declared fact is gone. An input the model does not have is `UnknownInput`. Runs before
+/// [`name_unnamed_dims`], so that errors show open dims as `?`.
 fn fix_input_shapes(
     model_name: &str,
     model: &mut InferenceModel,
@@ -149,7 +178,15 @@ fn fix_input_shapes(
             .iter()
             .position(|o| model.node(o.node).name == *name)
         else {
-            continue;
+            // Refused here, not left to the signature check: the graph may not type without it.
+            return Err(Error::UnknownInput {
+                model: model_name.to_string(),
+                input: name.clone(),
+                expected: outlets
+                    .iter()
+                    .map(|o| model.node(o.node).name.clone())
+                    .collect(),
+            });
         };
         let fact = model.input_fact(i).map_err(failed)?.clone();
         let declared: Vec<Option<TDim>> = fact.shape.dims().map(|d| d.concretize()).collect();
@@ -336,7 +373,7 @@ impl TractSession {
     ) -> Result<Outputs> {
         let fail = |message: String| Error::Inference {
             model: model.to_string(),
-            message,
+            message: format!("tract: {message}"),
         };
         let mut feed: TVec<TValue> = TVec::new();
         for spec in &signature.inputs {

@@ -322,6 +322,28 @@ fn real_models_match_onnx_runtime() {
     .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidModel, "{err}");
     assert!(err.to_string().contains("Reshape"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("input `x` has dims the file leaves open"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("with_input_shape"), "{err}");
+    // A misspelt input is named as such, before tract tries to type the graph without it; a shape
+    // that does not fit shows the file's open dims as `?`.
+    let cls = root.join("target/models/ch_ppocr_mobile_v2.0_cls_infer.onnx");
+    let err = Model::open_with(
+        &cls,
+        &on(Backend::Tract).with_input_shape("image", &[1, 3, 48, 192]),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::UnknownInput, "{err}");
+    let err = Model::open_with(
+        &cls,
+        &on(Backend::Tract).with_input_shape("x", &[1, 48, 192]),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    assert!(err.to_string().contains("[?, 3, ?, ?]"), "{err}");
     for (pack, file) in [
         ("real_cls.tpk", "ch_ppocr_mobile_v2.0_cls_infer.onnx"),
         ("real_det.tpk", "ch_PP-OCRv4_det_infer.onnx"),

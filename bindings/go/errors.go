@@ -34,7 +34,7 @@ const (
 	CodeShapeOverflow             Code = 37 // The product of the dimensions overflows.
 	CodeUnknownOutput             Code = 38 // An output name the model (or the outputs) does not have.
 	CodeInvalidTensorData         Code = 39 // Tensor bytes not valid for their dtype.
-	CodeInference                 Code = 40 // ONNX Runtime failed while running the model.
+	CodeInference                 Code = 40 // The engine (ONNX Runtime or tract) failed while running the model.
 	CodeTypeMismatch              Code = 41 // An input or output of the wrong kind.
 	CodeQueueFull                 Code = 50 // The model's queue is full; the request was not accepted.
 	CodeDeadlineExceeded          Code = 51 // The deadline passed before or while the request ran.
@@ -163,7 +163,7 @@ var (
 	ErrShapeOverflow             = &Error{Code: CodeShapeOverflow, Message: "the shape's element count overflows"}
 	ErrUnknownOutput             = &Error{Code: CodeUnknownOutput, Message: "an output name that does not exist"}
 	ErrInvalidTensorData         = &Error{Code: CodeInvalidTensorData, Message: "tensor bytes not valid for their dtype"}
-	ErrInference                 = &Error{Code: CodeInference, Message: "ONNX Runtime failed while running the model"}
+	ErrInference                 = &Error{Code: CodeInference, Message: "the engine failed while running the model"}
 	ErrTypeMismatch              = &Error{Code: CodeTypeMismatch, Message: "a value of the wrong kind"}
 	ErrQueueFull                 = &Error{Code: CodeQueueFull, Message: "the model's queue is full"}
 	ErrDeadlineExceeded          = &Error{Code: CodeDeadlineExceeded, Message: "the deadline passed"}
