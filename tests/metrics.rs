@@ -200,6 +200,12 @@ fn async_requests_queue_full_and_cancellations_are_counted() {
     assert!(cancelled.cancel());
     busy.join().unwrap();
     kept.wait().unwrap();
+    // The withdrawn request stays queued (and pending) until the thread that ran `kept` pops it,
+    // which may be just after `kept`'s result arrived.
+    let start = std::time::Instant::now();
+    while model.metrics().pending > 0 && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::yield_now();
+    }
     let snap = model.metrics();
     assert_eq!(snap.requests_success, 2);
     assert_eq!(

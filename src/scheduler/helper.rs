@@ -2,8 +2,9 @@
 //!
 //! A caller that takes a session runs its own request, and at most one batch more (plus a request
 //! that batch had to leave behind, alone); if requests are still waiting then, it gives the
-//! session back and hands the queue to a helper thread, which drains it with whatever session it
-//! can take. So a blocking caller never stays inside its call serving an async flood, and a
+//! session back and hands the queue on: to a blocked caller whose request is queued, when batches
+//! are short (`Scheduler::call_drainer`), else to a helper thread, which drains it with whatever
+//! session it can take. So a blocking caller never stays inside its call serving an async flood, and a
 //! `submit` returns after its own request even when callbacks keep resubmitting.
 //!
 //! Helpers are shared by every model of the process, started on demand and ended after

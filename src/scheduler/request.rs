@@ -198,6 +198,19 @@ struct SlotState {
     result: Option<Result<Outputs>>,
     notify: Notify,
     hook: Option<CompletionHook>,
+    /// Its owner is blocked in [`Slot::wait_or_lead`] and may be asked to drain the queue.
+    waiting: bool,
+    /// Its owner was asked to drain the queue ([`Slot::lead`]) and has not woken yet.
+    lead: bool,
+}
+
+/// What a blocked owner woke to ([`Slot::wait_or_lead`]).
+pub(crate) enum Woken {
+    /// The result, and whether this call withdrew the request itself at its deadline.
+    Done(Result<Outputs>, bool),
+    /// Asked to drain the queue as a helper thread would ([`Slot::lead`]); the request is still
+    /// queued, or taken since.
+    Lead,
 }
 
 /// One-shot completion of one request. Contended only by the request's owner and the one worker
@@ -215,6 +228,8 @@ impl Slot {
                 result: None,
                 notify: Notify::Wait,
                 hook: None,
+                waiting: false,
+                lead: false,
             }),
             done: Condvar::new(),
         }
@@ -308,10 +323,56 @@ impl Slot {
         deadline: Option<Instant>,
         on_deadline: impl Fn() -> Error,
     ) -> (Result<Outputs>, bool) {
+        match self.wait_inner(deadline, &on_deadline, false) {
+            Woken::Done(result, withdrawn) => (result, withdrawn),
+            // Never asked: `lead` only asks an owner waiting in `wait_or_lead`.
+            Woken::Lead => (Err(on_deadline()), false),
+        }
+    }
+
+    /// [`Slot::wait`], for a blocked caller that also answers [`Slot::lead`]: it returns
+    /// [`Woken::Lead`] when asked to drain the queue, and the caller then waits again.
+    pub(crate) fn wait_or_lead(
+        &self,
+        deadline: Option<Instant>,
+        on_deadline: impl Fn() -> Error,
+    ) -> Woken {
+        self.wait_inner(deadline, &on_deadline, true)
+    }
+
+    /// Asks the owner blocked in [`Slot::wait_or_lead`] on this still-queued request to drain the
+    /// queue: it is woken now instead of when its result is ready. False (nothing done) if nobody
+    /// waits there or the request left the queue.
+    pub(crate) fn lead(&self) -> bool {
         let mut s = lock(&self.state);
+        if s.phase != Phase::Queued || !s.waiting || s.lead {
+            return false;
+        }
+        s.lead = true;
+        drop(s);
+        self.done.notify_all();
+        true
+    }
+
+    fn wait_inner(
+        &self,
+        deadline: Option<Instant>,
+        on_deadline: &impl Fn() -> Error,
+        answer_lead: bool,
+    ) -> Woken {
+        let mut s = lock(&self.state);
+        s.waiting = answer_lead;
         loop {
+            // Asked to drain: answered first, even if the request is done since or its deadline
+            // passed, because whoever asked counts on this thread to look at the queue.
+            if s.lead {
+                s.lead = false;
+                s.waiting = false;
+                return Woken::Lead;
+            }
             if s.phase == Phase::Done {
-                return (s.result.take().unwrap_or_else(|| Err(on_deadline())), false);
+                s.waiting = false;
+                return Woken::Done(s.result.take().unwrap_or_else(|| Err(on_deadline())), false);
             }
             match deadline {
                 Some(d) if s.phase == Phase::Queued => {
@@ -321,13 +382,18 @@ impl Slot {
                         .wait_timeout(s, left)
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                     s = guard;
-                    if timeout.timed_out() && Instant::now() >= d && s.phase == Phase::Queued {
+                    if timeout.timed_out()
+                        && Instant::now() >= d
+                        && s.phase == Phase::Queued
+                        && !s.lead
+                    {
                         s.phase = Phase::Done;
+                        s.waiting = false;
                         let err = Err(on_deadline());
                         if let Some(hook) = s.hook.take() {
                             hook(&err, None);
                         }
-                        return (err, true);
+                        return Woken::Done(err, true);
                     }
                 }
                 _ => {
@@ -510,6 +576,38 @@ mod loom_tests {
             assert!(ran != withdrawn, "exactly one of take and withdraw wins");
             assert_eq!(result.is_ok(), ran);
             assert_eq!(hooks.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    /// A blocked owner asked to drain (`lead` returned true) always learns it, even when a worker
+    /// completes the request meanwhile; and it still gets its result afterwards.
+    #[test]
+    fn a_lead_is_never_lost() {
+        loom::model(|| {
+            let slot = Arc::new(Slot::new());
+            let worker = {
+                let slot = slot.clone();
+                loom::thread::spawn(move || {
+                    if slot.take() {
+                        slot.complete(ok());
+                    }
+                })
+            };
+            let asker = {
+                let slot = slot.clone();
+                loom::thread::spawn(move || slot.lead())
+            };
+            let mut led = false;
+            let result = loop {
+                match slot.wait_or_lead(None, cancelled) {
+                    Woken::Lead => led = true,
+                    Woken::Done(result, _) => break result,
+                }
+            };
+            worker.join().unwrap();
+            let asked = asker.join().unwrap();
+            assert_eq!(asked, led, "asked to drain: {asked}, learnt it: {led}");
+            assert!(result.is_ok());
         });
     }
 
