@@ -655,3 +655,60 @@ mod loom_tests {
         });
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// An owner whose deadline passes after it was asked to drain answers the ask first: the
+    /// thread that asked counts on its look at the queue. The slot's lock is held across the
+    /// deadline, so the owner wakes from its timed wait with the deadline passed and the ask set.
+    #[test]
+    fn an_ask_to_drain_is_answered_before_the_deadline() {
+        let slot = Arc::new(Slot::new());
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let owner = {
+            let slot = slot.clone();
+            std::thread::spawn(move || {
+                let first = slot.wait_or_lead(Some(deadline), || Error::DeadlineExceeded {
+                    model: "m".into(),
+                });
+                let second = slot.wait_or_lead(Some(deadline), || Error::DeadlineExceeded {
+                    model: "m".into(),
+                });
+                (first, second)
+            })
+        };
+        let start = Instant::now();
+        loop {
+            let mut s = lock(&slot.state);
+            if s.waiting {
+                s.lead = true;
+                // The owner's timed wait ends while this thread holds the lock.
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()) * 2);
+                break;
+            }
+            drop(s);
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the owner never waited"
+            );
+            std::thread::yield_now();
+        }
+        let (first, second) = owner.join().unwrap();
+        assert!(
+            matches!(first, Woken::Lead),
+            "the ask was lost at the deadline"
+        );
+        assert!(
+            matches!(
+                second,
+                Woken::Done(Err(Error::DeadlineExceeded { .. }), true)
+            ),
+            "then the deadline applies"
+        );
+    }
+}
