@@ -1223,16 +1223,17 @@ mod tests {
 
     /// Blocking callers drain the queue among themselves: a caller done with its share asks the
     /// blocked owner of the oldest queued request to go on, rather than waking a helper thread
-    /// (one wake-up more per hand-off). Each caller still gets its own rows.
+    /// (one wake-up more per hand-off). Each caller still gets its own rows. Batching is off, so
+    /// that blocked callers lead whatever a run costs here (see `long_batches_go_to_helpers`):
+    /// under qemu the tiny MLP's batches run past the 100 µs gate.
     #[test]
     fn blocked_callers_drain_the_queue_instead_of_helpers() {
         let model = Model::open_with(
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mlp.onnx"),
-            &ModelOptions::default()
-                .with_instances(2)
-                .with_batching(BatchingOptions::default().with_max_batch_size(32)),
+            &ModelOptions::default().with_instances(2),
         )
         .unwrap();
+        assert!(model.scheduler().leads_pay());
         let single = |x: &[f32]| {
             model
                 .infer(&[("x", TensorView::from_slice(vec![1, 16], x))])
@@ -1267,6 +1268,27 @@ mod tests {
             helpers <= leads,
             "{helpers} helper hand-offs against {leads} blocked callers asked"
         );
+    }
+
+    /// Queued work goes to blocked callers while a full batch is expected to run under 100 µs
+    /// (or nothing is measured), and to helpers once batches are measured to run longer.
+    #[test]
+    fn long_batches_go_to_helpers() {
+        let model = Model::open_with(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mlp.onnx"),
+            &ModelOptions::default()
+                .with_instances(2)
+                .with_batching(BatchingOptions::default().with_max_batch_size(32)),
+        )
+        .unwrap();
+        let sched = model.scheduler();
+        assert!(sched.leads_pay(), "nothing measured: blocked callers lead");
+        sched.cost.record(32, Duration::from_micros(40));
+        assert!(sched.leads_pay(), "40 µs a batch of 32");
+        for _ in 0..64 {
+            sched.cost.record(32, Duration::from_micros(400));
+        }
+        assert!(!sched.leads_pay(), "400 µs a batch of 32: helpers");
     }
 
     /// Every thread waiting for rows under a timed policy (one per session can) is woken by a
