@@ -602,11 +602,9 @@ impl Scheduler {
         request.counted_by_worker.store(true, Ordering::Relaxed);
         let lead = Lead::from_options(opts);
         self.submit(request.clone(), lead)?;
-        if lead != Lead::Here || self.timed() {
-            let (result, withdrawn) = request.slot.wait(deadline, || self.deadline_error());
-            return Ok((result, !withdrawn));
-        }
-        if self.leads_pay() {
+        // A caller that would run queued work itself may be asked to drain (`call_drainer`); one
+        // that is not listed is never asked, and only waits.
+        if lead == Lead::Here && !self.timed() && self.leads_pay() {
             self.add_sleeper(&request);
         }
         loop {
