@@ -268,11 +268,11 @@ enum inferkit_status
    */
   INFERKIT_STATUS_QUEUE_FULL = 50,
   /**
-   * The request's deadline passed before it started; it was not run.
+   * The request's deadline passed: it was not run, or its run was stopped.
    */
   INFERKIT_STATUS_DEADLINE_EXCEEDED = 51,
   /**
-   * The request was cancelled before it started; it was not run.
+   * The request was cancelled: it was not run, or its run was stopped.
    */
   INFERKIT_STATUS_CANCELLED = 52,
   /**
@@ -630,6 +630,13 @@ enum inferkit_backend
 #ifndef __cplusplus
 typedef uint32_t inferkit_backend;
 #endif // __cplusplus
+
+/**
+ * A token that cancels the requests made with it, from any thread: a blocking
+ * inferkit_request_run as well as submitted requests. Made with inferkit_cancel_token_new,
+ * released with inferkit_cancel_token_free. Thread-safe.
+ */
+typedef struct inferkit_cancel_token inferkit_cancel_token;
 
 /**
  * An error: a status code and a message naming what to fix. Returned through the
@@ -1929,6 +1936,84 @@ inferkit_status inferkit_request_set_queue_only(struct inferkit_request *request
                                                 struct inferkit_error **error_out);
 
 /**
+ * \brief Makes a cancel token, not cancelled.
+ *
+ * Give it to requests with inferkit_request_set_cancel_token. Cancelling it
+ * (inferkit_cancel_token_cancel) withdraws each of their runs or submissions that no session
+ * has taken yet and stops each that runs alone on a session, on the calling thread of
+ * inferkit_request_run or another; they fail with INFERKIT_STATUS_CANCELLED. A run in a batch
+ * with other requests finishes. Once cancelled it stays cancelled: inferkit_request_run of a
+ * request that carries it returns INFERKIT_STATUS_CANCELLED at once, and
+ * inferkit_request_submit accepts the request and calls its callback with
+ * INFERKIT_STATUS_CANCELLED. Like Go's context.Context: one token per operation to cancel.
+ *
+ * \param token_out Receives the token.
+ * \param error_out Receives an error on failure; may be NULL.
+ * \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+ *
+ * Ownership: the caller owns `*token_out` and releases it with inferkit_cancel_token_free.
+ * Thread safety: thread-safe.
+ */
+INFERKIT_API
+inferkit_status inferkit_cancel_token_new(struct inferkit_cancel_token **token_out,
+                                          struct inferkit_error **error_out);
+
+/**
+ * \brief Cancels every request made with the token that is not done, and every one made with it
+ * from now on.
+ *
+ * A withdrawn submission's callback runs on this thread before this returns; a stopped run
+ * answers on the thread that ran it. Calling it again does nothing more.
+ *
+ * \param token A token, or NULL (nothing happens).
+ *
+ * Ownership: nothing is handed out.
+ * Thread safety: thread-safe: meant to be called from another thread than the runs it cancels.
+ */
+INFERKIT_API void inferkit_cancel_token_cancel(const struct inferkit_cancel_token *token);
+
+/**
+ * \brief Whether inferkit_cancel_token_cancel was called on the token.
+ *
+ * \param token A token, or NULL.
+ * \return True when cancelled; false otherwise and for NULL.
+ *
+ * Ownership: nothing is handed out.
+ * Thread safety: thread-safe.
+ */
+INFERKIT_API bool inferkit_cancel_token_is_cancelled(const struct inferkit_cancel_token *token);
+
+/**
+ * \brief Releases the caller's token.
+ *
+ * Requests that carry it, and runs in progress, keep their own reference, so it may be freed
+ * while they run; it does not cancel them, and nothing can cancel them through it any more.
+ *
+ * \param token A token from inferkit_cancel_token_new, or NULL (nothing happens).
+ *
+ * Ownership: takes `token` back from the caller; release it once.
+ * Thread safety: must not race with other calls on the same handle.
+ */
+INFERKIT_API void inferkit_cancel_token_free(struct inferkit_cancel_token *token);
+
+/**
+ * \brief Gives the request a cancel token: cancelling the token cancels each run or submission of
+ * the request made from then on, until the token is replaced or removed.
+ *
+ * \param request The request.
+ * \param token A token (the request keeps its own reference), or NULL to remove it.
+ * \param error_out Receives an error on failure; may be NULL.
+ * \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+ *
+ * Ownership: nothing is handed out; `token` may be freed at once.
+ * Thread safety: not thread-safe for `request`; use it from one thread at a time.
+ */
+INFERKIT_API
+inferkit_status inferkit_request_set_cancel_token(struct inferkit_request *request,
+                                                  const struct inferkit_cancel_token *token,
+                                                  struct inferkit_error **error_out);
+
+/**
  * \brief Sets an absolute deadline on CLOCK_MONOTONIC (as clock_gettime gives it).
  *
  * A request that has not started by then is not run; one that runs past it alone is stopped.
@@ -1973,8 +2058,8 @@ inferkit_status inferkit_request_set_outputs(struct inferkit_request *request,
 /**
  * \brief Runs the request and blocks until its outputs are ready.
  *
- * To bound or cancel a wait, give the request a timeout or deadline, or submit it and cancel the
- * pending handle.
+ * To bound a wait, give the request a timeout or deadline; to cancel it from another thread, a
+ * cancel token (inferkit_request_set_cancel_token), which also stops a run on this thread.
  *
  * The inputs are checked against the model's signature first: a request that does not fit fails
  * with the matching status (UNKNOWN_INPUT, MISSING_INPUT, DTYPE_MISMATCH, RANK_MISMATCH,

@@ -1136,6 +1136,37 @@ class Pending {
   inferkit_pending *p_ = nullptr;
 };
 
+/** Cancels the requests made with it, from any thread: a blocking Request::run() (also one that
+ * runs on the calling thread) as well as submitted requests. Once cancelled it stays cancelled:
+ * requests made with it afterwards fail with CANCELLED without running. Move-only; thread-safe;
+ * a request that carries it keeps its own reference. */
+class CancelToken {
+ public:
+  CancelToken() { detail::call([&](inferkit_error **e) { return inferkit_cancel_token_new(&p_, e); }); }
+  ~CancelToken() { inferkit_cancel_token_free(p_); }
+  CancelToken(const CancelToken &) = delete;
+  CancelToken &operator=(const CancelToken &) = delete;
+  CancelToken(CancelToken &&o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  CancelToken &operator=(CancelToken &&o) noexcept {
+    if (this != &o) {
+      inferkit_cancel_token_free(p_);
+      p_ = std::exchange(o.p_, nullptr);
+    }
+    return *this;
+  }
+
+  /** Withdraws each queued request made with it and stops each that runs alone on a session
+   * (they fail with CANCELLED); one running in a batch with others finishes. */
+  void cancel() const noexcept { inferkit_cancel_token_cancel(p_); }
+  /** Whether cancel() was called. */
+  bool is_cancelled() const noexcept { return inferkit_cancel_token_is_cancelled(p_); }
+
+  const inferkit_cancel_token *get() const noexcept { return p_; }
+
+ private:
+  inferkit_cancel_token *p_ = nullptr;
+};
+
 /** A request submitted with Request::submit(): its handle and the future of its outputs (whose
  * get() throws the Error on failure). */
 struct Submitted {
@@ -1370,6 +1401,17 @@ class Request {
    * thread that finds a session idle runs its request at once. */
   Request &set_queue_only(bool queue_only = true) {
     detail::call([&](inferkit_error **e) { return inferkit_request_set_queue_only(p_, queue_only, e); });
+    return *this;
+  }
+  /** Cancelling `token` cancels each run or submission of this request made from now on: withdrawn
+   * while queued, stopped while it runs alone on a session (on this thread or another). */
+  Request &set_cancel_token(const CancelToken &token) {
+    detail::call([&](inferkit_error **e) { return inferkit_request_set_cancel_token(p_, token.get(), e); });
+    return *this;
+  }
+  /** Removes the cancel token. */
+  Request &clear_cancel_token() {
+    detail::call([&](inferkit_error **e) { return inferkit_request_set_cancel_token(p_, nullptr, e); });
     return *this;
   }
   /** An absolute deadline on std::chrono::steady_clock (CLOCK_MONOTONIC). A deadline already

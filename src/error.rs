@@ -77,9 +77,9 @@ pub enum ErrorCode {
     Inference = 40,
     /// The model's request queue is full (`max_queue_size`); the request was not accepted.
     QueueFull = 50,
-    /// The request's deadline passed before it started; it was not run.
+    /// The request's deadline passed: it was not run, or its run was stopped.
     DeadlineExceeded = 51,
-    /// The request was cancelled before it started; it was not run.
+    /// The request was cancelled: it was not run, or its run was stopped.
     Cancelled = 52,
     /// A blocking call on a model from inside a callback of the same model: the calling thread
     /// holds a session of that model, and the call could wait for it for ever. Submit instead.
@@ -449,13 +449,15 @@ pub enum Error {
         capacity: usize,
     },
     /// See [`ErrorCode::DeadlineExceeded`].
-    #[error("model `{model}`: the request's deadline passed before it started; it was not run")]
+    #[error(
+        "model `{model}`: the request's deadline passed: it was not run, or its run was stopped"
+    )]
     DeadlineExceeded {
         /// The model's name.
         model: String,
     },
     /// See [`ErrorCode::Cancelled`].
-    #[error("model `{model}`: the request was cancelled before it started; it was not run")]
+    #[error("model `{model}`: the request was cancelled: it was not run, or its run was stopped")]
     Cancelled {
         /// The model's name.
         model: String,

@@ -83,7 +83,9 @@ pub use error::{Error, ErrorCode, Result, TriedPath};
 pub use model::{Model, ModelOptions};
 pub use pipeline::PipelineInput;
 pub use runtime::Runtime;
-pub use scheduler::{BatchingOptions, InferFuture, InferOptions, RequestHandle, SchedulerStats};
+pub use scheduler::{
+    BatchingOptions, CancelToken, InferFuture, InferOptions, RequestHandle, SchedulerStats,
+};
 pub use session::{ExecutionProvider, OptimizationLevel, Outputs, SessionOptions};
 pub use signature::{Dim, Signature, TensorSpec};
 pub use tensor::{DType, Element, Tensor, TensorView};

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::fixture;
 use inferkit::{
-    BatchingOptions, Error, ErrorCode, InferOptions, Model, ModelOptions, Outputs, Tensor,
-    TensorView,
+    BatchingOptions, CancelToken, Error, ErrorCode, InferOptions, Model, ModelOptions, Outputs,
+    Tensor, TensorView,
 };
 
 /// Batching turned on, as a model's owner does for a model whose rows are independent (it is off
@@ -746,6 +746,177 @@ fn cancelling_a_request_that_runs_alone_stops_its_run() {
         ])
         .unwrap();
     assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[5.0]);
+}
+
+/// loop.onnx's inputs: `x` plus 1, `n` times.
+fn loop_inputs<'a>(n: &'a [i64; 1], x: &'a [f32; 1]) -> [(&'static str, TensorView<'a>); 2] {
+    [
+        ("n", TensorView::from_slice(vec![], &n[..])),
+        ("x", TensorView::from_slice(vec![1], &x[..])),
+    ]
+}
+
+/// Waits (up to a minute) until `done` holds.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !done() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "never: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_cancel_token_stops_a_blocking_run_on_the_callers_own_thread() {
+    // A blocking call that finds a session idle runs on the caller's thread, on the caller's
+    // memory: nothing else holds a handle to it. Its token reaches the run: a loop of minutes
+    // stops, and the call answers CANCELLED.
+    let model = Arc::new(
+        Model::open_with(fixture("loop.onnx"), &opts(1, BatchingOptions::default())).unwrap(),
+    );
+    let token = CancelToken::new();
+    let caller = {
+        let (model, token) = (model.clone(), token.clone());
+        std::thread::spawn(move || {
+            let options = InferOptions::default().with_cancel(token);
+            model.infer_with(&loop_inputs(&[1_000_000_000], &[0.0]), &options)
+        })
+    };
+    wait_until("the run started", || model.stats().idle_instances == 0);
+    assert_eq!(model.stats().queued, 0, "it runs on the caller's thread");
+    token.cancel();
+    assert!(token.is_cancelled());
+    let t0 = Instant::now();
+    while !caller.is_finished() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the run was not stopped"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let err = caller.join().unwrap().unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+    // The session's stop was cleared for the next run, which has no token.
+    let out = model.infer(&loop_inputs(&[5], &[1.0])).unwrap();
+    assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[6.0]);
+    // A cancelled token stays cancelled: a request made with it fails at once and runs nothing.
+    let runs = model.stats().executions;
+    let options = InferOptions::default().with_cancel(token.clone());
+    let err = model
+        .infer_with(&loop_inputs(&[5], &[1.0]), &options)
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+    assert_eq!(model.stats().executions, runs);
+}
+
+#[test]
+fn a_cancel_token_withdraws_a_queued_blocking_request_and_reaches_submitted_ones() {
+    let model = Arc::new(
+        Model::open_with(fixture("loop.onnx"), &opts(1, BatchingOptions::default())).unwrap(),
+    );
+    // A holds the one session with a run of minutes, cancellable by its own token.
+    let a_token = CancelToken::new();
+    let a = {
+        let (model, token) = (model.clone(), a_token.clone());
+        std::thread::spawn(move || {
+            let options = InferOptions::default().with_cancel(token);
+            model.infer_with(&loop_inputs(&[1_000_000_000], &[0.0]), &options)
+        })
+    };
+    wait_until("A runs", || model.stats().idle_instances == 0);
+    // B's blocking call queues behind it; its token withdraws it while A still runs.
+    let b_token = CancelToken::new();
+    let b = {
+        let (model, token) = (model.clone(), b_token.clone());
+        std::thread::spawn(move || {
+            let options = InferOptions::default().with_cancel(token);
+            model.infer_with(&loop_inputs(&[5], &[0.0]), &options)
+        })
+    };
+    wait_until("B is queued", || model.stats().queued == 1);
+    // A submitted request on a third token, queued too.
+    let c_token = CancelToken::new();
+    let (tx, rx) = mpsc::channel();
+    let c_options = InferOptions::default().with_cancel(c_token.clone());
+    let loop_owned = |n: i64| {
+        vec![
+            ("n".to_string(), Tensor::from_vec(vec![], vec![n]).unwrap()),
+            (
+                "x".to_string(),
+                Tensor::from_vec(vec![1], vec![0.0f32]).unwrap(),
+            ),
+        ]
+    };
+    let tx2 = tx.clone();
+    model
+        .submit_with_callback(loop_owned(5), &c_options, move |r| tx2.send(r).unwrap())
+        .unwrap();
+    b_token.cancel();
+    let err = b.join().unwrap().unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+    assert!(!a.is_finished(), "A's run is not stopped by B's token");
+    c_token.cancel();
+    let err = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the callback came")
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+    assert!(!a.is_finished(), "A's run is not stopped by C's token");
+    // A submission with a token cancelled already is accepted and answered CANCELLED, as one
+    // whose deadline passed is.
+    model
+        .submit_with_callback(loop_owned(5), &c_options, move |r| tx.send(r).unwrap())
+        .unwrap();
+    let err = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the callback came")
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+    a_token.cancel();
+    let err = a.join().unwrap().unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+    // Nothing ran for B or C: the session's only run was A's.
+    assert_eq!(model.stats().executions, 1);
+    let out = model.infer(&loop_inputs(&[5], &[1.0])).unwrap();
+    assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[6.0]);
+}
+
+/// A token cancelled at spread-out moments around the end of many short runs on the caller's
+/// thread: the call answers the loop's sum or CANCELLED, never anything else, and the next run on
+/// the session (without a token) is never stopped by a cancel that came late.
+#[test]
+fn a_late_cancel_never_stops_the_sessions_next_run() {
+    let model = Arc::new(
+        Model::open_with(fixture("loop.onnx"), &opts(1, BatchingOptions::default())).unwrap(),
+    );
+    let (mut ok, mut cancelled) = (0, 0);
+    for i in 0..200u64 {
+        let token = CancelToken::new();
+        let canceller = {
+            let token = token.clone();
+            std::thread::spawn(move || {
+                let t0 = Instant::now();
+                while t0.elapsed() < Duration::from_micros(i * 10) {
+                    std::hint::spin_loop();
+                }
+                token.cancel();
+            })
+        };
+        let options = InferOptions::default().with_cancel(token);
+        match model.infer_with(&loop_inputs(&[300], &[0.0]), &options) {
+            Ok(out) => {
+                assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[300.0]);
+                ok += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.code(), ErrorCode::Cancelled, "{e}");
+                cancelled += 1;
+            }
+        }
+        canceller.join().unwrap();
+        let out = model.infer(&loop_inputs(&[300], &[1.0])).unwrap();
+        assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[301.0]);
+    }
+    assert_eq!(ok + cancelled, 200);
 }
 
 /// A cancel that returns true always means the owner hears `Cancelled`, even when it races with

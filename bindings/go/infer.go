@@ -63,8 +63,14 @@ type call struct {
 	m        *Model
 	in       Input
 	opts     []RunOption
-	deadline time.Time           // the context's deadline, if it has one
-	pending  *C.inferkit_pending // its handle, when one was asked for
+	deadline time.Time // the context's deadline, if it has one
+
+	// A cancel token for requests whose context can be cancelled, kept from request to request
+	// until one cancels it (a cancelled token stays cancelled); cancel, the context's AfterFunc,
+	// cancels it and then sends on fired.
+	token  *C.inferkit_cancel_token
+	cancel func()
+	fired  chan struct{}
 }
 
 var freeCalls struct {
@@ -85,7 +91,12 @@ func getCall() *call {
 	}
 	freeCalls.Unlock()
 	startDispatcher()
-	c := &call{ch: make(chan result, 1)}
+	c := &call{ch: make(chan result, 1), fired: make(chan struct{}, 1)}
+	// Made once per call: c.token is written only while no AfterFunc of the call is registered.
+	c.cancel = func() {
+		C.inferkit_cancel_token_cancel(c.token)
+		c.fired <- struct{}{}
+	}
 	c.handle = cgo.NewHandle(c)
 	c.slot = C.ikgo_slot_new(C.uintptr_t(c.handle))
 	if c.slot == nil {
@@ -94,12 +105,9 @@ func getCall() *call {
 	return c
 }
 
-// recycle frees the pending handle and keeps the call for another request.
+// recycle keeps the call for another request.
 func (c *call) recycle() {
-	if c.pending != nil {
-		C.inferkit_pending_free(c.pending)
-	}
-	c.m, c.in, c.opts, c.deadline, c.pending = nil, nil, nil, time.Time{}, nil
+	c.m, c.in, c.opts, c.deadline = nil, nil, nil, time.Time{}
 	freeCalls.Lock()
 	if len(freeCalls.list) < maxFreeCalls {
 		freeCalls.list = append(freeCalls.list, c)
@@ -107,9 +115,20 @@ func (c *call) recycle() {
 	}
 	freeCalls.Unlock()
 	if c != nil {
+		C.inferkit_cancel_token_free(c.token)
 		C.ikgo_slot_free(c.slot)
 		c.handle.Delete()
 	}
+}
+
+// cancelToken returns the call's token, making one if it has none.
+func (c *call) cancelToken() *C.inferkit_cancel_token {
+	if c.token == nil {
+		if C.inferkit_cancel_token_new(&c.token, nil) != C.INFERKIT_STATUS_OK {
+			panic("inferkit: out of memory")
+		}
+	}
+	return c.token
 }
 
 // slotResult reads the result the C callback stored in the slot.
@@ -161,14 +180,13 @@ func dispatch(events *os.File) {
 //
 // The context bounds the request. Its deadline becomes the request's deadline on inferkit's
 // clock: a request not started by then is not run, one running past it alone is stopped. Its
-// cancellation withdraws a queued request or stops a running one (one running in a batch with
-// others finishes); Infer then waits for inferkit's answer, so nothing runs on the request's
-// behalf once it has returned. The exception is a request run blocking on the calling
-// goroutine's thread: it has no handle to cancel it with until it is done, so only its deadline
-// stops it. Such failures are *Error values with CodeDeadlineExceeded or CodeCancelled that also
-// match the context's error (errors.Is(err, context.DeadlineExceeded)). A context already done
-// returns its error at once and runs nothing. A request that completed despite its context
-// returns its outputs.
+// cancellation (through an inferkit cancel token) withdraws a queued request or stops a running
+// one, whether it runs on the calling goroutine's thread or one of inferkit's (one running in a
+// batch with others finishes); Infer then waits for inferkit's answer, so nothing runs on the
+// request's behalf once it has returned. Such failures are *Error values with
+// CodeDeadlineExceeded or CodeCancelled that also match the context's error (errors.Is(err,
+// context.DeadlineExceeded)). A context already done returns its error at once and runs
+// nothing. A request that completed despite its context returns its outputs.
 //
 // Errors are *Error values; the most common: ErrUnknownInput, ErrMissingInput,
 // ErrDtypeMismatch, ErrRankMismatch, ErrDimMismatch, ErrByteLengthMismatch, ErrQueueFull,
@@ -187,12 +205,15 @@ func (m *Model) Infer(ctx context.Context, in Input, opts ...RunOption) (*Output
 	if hasDeadline && time.Until(deadline) <= 0 {
 		return nil, contextError(withDeadlinePassed(ctx), "")
 	}
-	done := ctx.Done()
 	c := getCall()
 	c.m, c.in, c.opts, c.deadline = m, in, opts, deadline
-	c.slot.want_pending = 0
-	if done != nil {
-		c.slot.want_pending = 1
+	// A context that can be cancelled cancels the request's token (from a goroutine of its
+	// own, while this one may be inside a cgo call that runs the request).
+	c.slot.cancel = nil
+	var stopCancel func() bool
+	if ctx.Done() != nil {
+		c.slot.cancel = c.cancelToken()
+		stopCancel = context.AfterFunc(ctx, c.cancel)
 	}
 	load := m.load
 	// Nothing else in flight: run it here, now (no copy of the result through the completion
@@ -203,24 +224,17 @@ func (m *Model) Infer(ctx context.Context, in Input, opts ...RunOption) (*Output
 		c.slot.queue_only = 1
 	}
 	c.submit()
-
-	var r result
+	// A cancel withdraws a queued request (its callback runs on the cancelling goroutine) or
+	// stops a running one; one running in a batch finishes. The result comes either way,
+	// exactly once.
+	r := <-c.ch
 	ctxDone := false
-	if done == nil {
-		r = <-c.ch
-	} else {
-		select {
-		case r = <-c.ch:
-		case <-done:
-			ctxDone = true
-			// Withdraws a queued request (its callback runs before this returns) or stops a
-			// running one; one running in a batch finishes. The callback comes either way,
-			// exactly once.
-			if c.pending != nil {
-				C.inferkit_pending_cancel(c.pending)
-			}
-			r = <-c.ch
-		}
+	if stopCancel != nil && !stopCancel() {
+		// The token was cancelled, or is being: wait for that, then retire it.
+		<-c.fired
+		C.inferkit_cancel_token_free(c.token)
+		c.token = nil
+		ctxDone = true
 	}
 	load.Add(-1)
 	out, err := c.finish(ctx, r, ctxDone, hasDeadline, deadline)
@@ -235,7 +249,6 @@ func (c *call) submit() {
 		c.ch <- result{refused: err} // no callback comes for a refused request
 		return
 	}
-	c.pending = c.slot.pending
 	if c.slot.inline_done != 0 {
 		c.ch <- c.slotResult()
 	}
@@ -292,6 +305,11 @@ func (c *call) submitRequest() error {
 	}
 	if s.queue_only != 0 {
 		if err := takeError(C.inferkit_request_set_queue_only(req, true, &cerr), cerr); err != nil {
+			return err
+		}
+	}
+	if s.cancel != nil {
+		if err := takeError(C.inferkit_request_set_cancel_token(req, s.cancel, &cerr), cerr); err != nil {
 			return err
 		}
 	}

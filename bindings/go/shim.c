@@ -110,17 +110,15 @@ inferkit_status ikgo_submit(const inferkit_request *request, ikgo_slot *slot) {
   ikgo_slot *saved = submitting;
   inferkit_status st;
   slot->inline_done = 0;
-  slot->pending = NULL;
   slot->error = NULL;
   submitting = slot;
-  st = inferkit_request_submit(request, ikgo_trampoline, slot,
-                               slot->want_pending ? &slot->pending : NULL, &slot->error);
+  st = inferkit_request_submit(request, ikgo_trampoline, slot, NULL, &slot->error);
   submitting = saved;
   return st;
 }
 
-/* A request to `model` with the slot's one input (copied, or borrowed), queue-only flag and
- * deadline; failures go to slot->error. */
+/* A request to `model` with the slot's one input (copied, or borrowed), queue-only flag,
+ * deadline and cancel token; failures go to slot->error. */
 static inferkit_status request1(const inferkit_model *model, const char *name, const void *data,
                                 int copy, ikgo_slot *slot, inferkit_request **request_out) {
   const int64_t *shape = slot->rank ? slot->shape : NULL;
@@ -137,6 +135,8 @@ static inferkit_status request1(const inferkit_model *model, const char *name, c
     st = inferkit_request_set_queue_only(request, true, &slot->error);
   if (st == INFERKIT_STATUS_OK && slot->deadline_in_ns > 0)
     st = ikgo_set_deadline_in(request, slot->deadline_in_ns, &slot->error);
+  if (st == INFERKIT_STATUS_OK && slot->cancel)
+    st = inferkit_request_set_cancel_token(request, slot->cancel, &slot->error);
   if (st != INFERKIT_STATUS_OK) {
     inferkit_request_free(request);
     return st;
@@ -162,11 +162,10 @@ inferkit_status ikgo_run1(const inferkit_model *model, const char *name, const v
   inferkit_outputs *outputs = NULL;
   inferkit_error *error = NULL;
   inferkit_status st, run;
-  slot->pending = NULL;
   slot->inline_done = 0;
-  /* Borrowed: the run is over before this call returns. A request withdrawn at its deadline
-   * stays in inferkit's queue until a session pops it, still holding this pointer, but is
-   * never read again (a worker skips withdrawn requests). */
+  /* Borrowed: the run is over before this call returns. A request withdrawn at its deadline or
+   * by its cancel token stays in inferkit's queue until a session pops it, still holding this
+   * pointer, but is never read again (a worker skips withdrawn requests). */
   st = request1(model, name, data, 0, slot, &request);
   if (st != INFERKIT_STATUS_OK) return st;
   /* Accepted: from here the result goes to the slot, as a callback's would. */

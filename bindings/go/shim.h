@@ -52,10 +52,9 @@ typedef struct ikgo_slot {
   uint32_t dtype;
   size_t len;             /* bytes of data */
   int64_t deadline_in_ns; /* > 0: a deadline that far from now on CLOCK_MONOTONIC; 0: none */
-  int want_pending;
+  inferkit_cancel_token *cancel; /* the Go context's, when it can be cancelled; else NULL */
   int queue_only; /* submit with inferkit_request_set_queue_only: a helper thread runs it */
   /* out of the submission */
-  inferkit_pending *pending;
   inferkit_error *error; /* a refused submission's error */
   const inferkit_model *model; /* during the submission only */
   /* the result */
@@ -73,8 +72,8 @@ void ikgo_slot_free(ikgo_slot *slot);
  * trampoline; its result goes to the slot. */
 inferkit_status ikgo_submit(const inferkit_request *request, ikgo_slot *slot);
 
-/* Makes a request to `model` with one input (its data copied), sets its deadline, submits it as
- * ikgo_submit does and frees it: one cgo call for the common request. */
+/* Makes a request to `model` with one input (its data copied), sets its deadline and cancel
+ * token, submits it as ikgo_submit does and frees it: one cgo call for the common request. */
 inferkit_status ikgo_submit1(const inferkit_model *model, const char *name, const void *data,
                              ikgo_slot *slot);
 

@@ -15,7 +15,7 @@ use super::{c_slice, c_str, error, guard, guard_value, inferkit_error, out, writ
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::Model;
 use crate::pipeline::{ImageView, PipelineInput, PixelFormat};
-use crate::scheduler::{InferOptions, RequestHandle};
+use crate::scheduler::{CancelToken, InferOptions, RequestHandle};
 use crate::tensor::{AlignedBytes, DType, Tensor, TensorView};
 use crate::value::{AsInput, Input, Value};
 
@@ -560,6 +560,121 @@ pub extern "C" fn inferkit_request_set_queue_only(
     })
 }
 
+/// A token that cancels the requests made with it, from any thread: a blocking
+/// inferkit_request_run as well as submitted requests. Made with inferkit_cancel_token_new,
+/// released with inferkit_cancel_token_free. Thread-safe.
+pub struct inferkit_cancel_token {
+    _opaque: Opaque,
+}
+
+impl Castable for inferkit_cancel_token {
+    type Ownership = OwnershipBox;
+    type RustType = CancelToken;
+}
+
+/// \brief Makes a cancel token, not cancelled.
+///
+/// Give it to requests with inferkit_request_set_cancel_token. Cancelling it
+/// (inferkit_cancel_token_cancel) withdraws each of their runs or submissions that no session
+/// has taken yet and stops each that runs alone on a session, on the calling thread of
+/// inferkit_request_run or another; they fail with INFERKIT_STATUS_CANCELLED. A run in a batch
+/// with other requests finishes. Once cancelled it stays cancelled: inferkit_request_run of a
+/// request that carries it returns INFERKIT_STATUS_CANCELLED at once, and
+/// inferkit_request_submit accepts the request and calls its callback with
+/// INFERKIT_STATUS_CANCELLED. Like Go's context.Context: one token per operation to cancel.
+///
+/// \param token_out Receives the token.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: the caller owns `*token_out` and releases it with inferkit_cancel_token_free.
+/// Thread safety: thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_cancel_token_new(
+    token_out: *mut *mut inferkit_cancel_token,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let token_out = out(token_out, "token_out")?;
+        give_box(token_out, CancelToken::new());
+        Ok(())
+    })
+}
+
+/// \brief Cancels every request made with the token that is not done, and every one made with it
+/// from now on.
+///
+/// A withdrawn submission's callback runs on this thread before this returns; a stopped run
+/// answers on the thread that ran it. Calling it again does nothing more.
+///
+/// \param token A token, or NULL (nothing happens).
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe: meant to be called from another thread than the runs it cancels.
+#[no_mangle]
+pub extern "C" fn inferkit_cancel_token_cancel(token: *const inferkit_cancel_token) {
+    guard_value((), || {
+        if let Ok(t) = try_ref(token, "token") {
+            t.cancel();
+        }
+    })
+}
+
+/// \brief Whether inferkit_cancel_token_cancel was called on the token.
+///
+/// \param token A token, or NULL.
+/// \return True when cancelled; false otherwise and for NULL.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_cancel_token_is_cancelled(token: *const inferkit_cancel_token) -> bool {
+    guard_value(false, || {
+        try_ref(token, "token").is_ok_and(CancelToken::is_cancelled)
+    })
+}
+
+/// \brief Releases the caller's token.
+///
+/// Requests that carry it, and runs in progress, keep their own reference, so it may be freed
+/// while they run; it does not cancel them, and nothing can cancel them through it any more.
+///
+/// \param token A token from inferkit_cancel_token_new, or NULL (nothing happens).
+///
+/// Ownership: takes `token` back from the caller; release it once.
+/// Thread safety: must not race with other calls on the same handle.
+#[no_mangle]
+pub extern "C" fn inferkit_cancel_token_free(token: *mut inferkit_cancel_token) {
+    guard_value((), || free_box(token))
+}
+
+/// \brief Gives the request a cancel token: cancelling the token cancels each run or submission of
+/// the request made from then on, until the token is replaced or removed.
+///
+/// \param request The request.
+/// \param token A token (the request keeps its own reference), or NULL to remove it.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: nothing is handed out; `token` may be freed at once.
+/// Thread safety: not thread-safe for `request`; use it from one thread at a time.
+#[no_mangle]
+pub extern "C" fn inferkit_request_set_cancel_token(
+    request: *mut inferkit_request,
+    token: *const inferkit_cancel_token,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let r = try_mut(request, "request")?;
+        r.options.cancel = if token.is_null() {
+            None
+        } else {
+            Some(try_ref(token, "token")?.clone())
+        };
+        Ok(())
+    })
+}
+
 /// The `Instant` of a CLOCK_MONOTONIC reading in nanoseconds: the distance from now on that
 /// clock, added to `Instant::now()` (the two clocks need not be the same one; only their rates
 /// must agree, which holds while the machine is awake).
@@ -642,8 +757,8 @@ pub extern "C" fn inferkit_request_set_outputs(
 
 /// \brief Runs the request and blocks until its outputs are ready.
 ///
-/// To bound or cancel a wait, give the request a timeout or deadline, or submit it and cancel the
-/// pending handle.
+/// To bound a wait, give the request a timeout or deadline; to cancel it from another thread, a
+/// cancel token (inferkit_request_set_cancel_token), which also stops a run on this thread.
 ///
 /// The inputs are checked against the model's signature first: a request that does not fit fails
 /// with the matching status (UNKNOWN_INPUT, MISSING_INPUT, DTYPE_MISMATCH, RANK_MISMATCH,

@@ -37,6 +37,7 @@
 //! ```
 
 mod batch;
+mod cancel;
 mod cost;
 mod handoff;
 mod helper;
@@ -51,6 +52,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+pub use cancel::CancelToken;
 pub use request::{InferFuture, RequestHandle};
 
 use crate::error::{Error, Result};
@@ -235,6 +237,11 @@ pub struct InferOptions {
     /// Default false: a caller that finds a session idle runs its request at once, on its own
     /// thread.
     pub queue_only: bool,
+    /// Cancels the request from another thread when the token is cancelled: withdrawn while
+    /// queued, stopped while it runs alone on a session (on this thread or another), refused
+    /// when the token was cancelled already ([`Error::Cancelled`]). The one way to cancel a
+    /// blocking call; a submitted request also has its handle.
+    pub cancel: Option<CancelToken>,
 }
 
 with_setters!(InferOptions {
@@ -242,6 +249,7 @@ with_setters!(InferOptions {
     with_deadline(deadline, some Instant);
     with_timeout(timeout, some Duration);
     with_queue_only(queue_only, bool);
+    with_cancel(cancel, some CancelToken);
 });
 
 /// A snapshot of a model's queue and sessions.
@@ -552,6 +560,11 @@ impl Scheduler {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(self.deadline_error());
         }
+        if opts.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return Err(Error::Cancelled {
+                model: self.name.clone(),
+            });
+        }
         // Direct path: nothing queued and a session idle → run here, now, without copying.
         if self.batching.max_queue_delay_us == 0 && !opts.queue_only && self.queue.is_empty() {
             if let Some(mut lease) = self.pool.try_acquire() {
@@ -564,6 +577,7 @@ impl Scheduler {
                     &mut w.session,
                     &w.stop,
                     deadline,
+                    opts.cancel.as_ref(),
                     inputs,
                     selected.as_deref(),
                 );
@@ -600,6 +614,14 @@ impl Scheduler {
         // The worker that completes it counts it (with the batch's clock readings); only a request
         // this thread withdraws at its deadline is counted here.
         request.counted_by_worker.store(true, Ordering::Relaxed);
+        // Bound before it is queued: a cancel from now on withdraws it or stops its run.
+        if let Some(token) = &opts.cancel {
+            if !token.bind_request(&request, &self.name) {
+                return Err(Error::Cancelled {
+                    model: self.name.clone(),
+                });
+            }
+        }
         let lead = Lead::from_options(opts);
         self.submit(request.clone(), lead)?;
         // A caller that would run queued work itself may be asked to drain (`call_drainer`); one
@@ -750,6 +772,16 @@ impl Scheduler {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             request.slot.withdraw(self.deadline_error());
             return Ok(request);
+        }
+        // Bound before it is queued; a token cancelled already answers it as a passed deadline
+        // is answered: accepted, and completed at once.
+        if let Some(token) = &opts.cancel {
+            if !token.bind_request(&request, &self.name) {
+                request.slot.withdraw(Error::Cancelled {
+                    model: self.name.clone(),
+                });
+                return Ok(request);
+            }
         }
         // Submitted from a callback of a batch this thread is running: only queue it. This thread
         // drains the queue before it gives its session back, so the request joins the next batch
@@ -1131,6 +1163,7 @@ impl Scheduler {
                 &mut w.session,
                 &w.stop,
                 single.deadline,
+                None,
                 &views,
                 single.selected.as_deref(),
             );
@@ -1173,16 +1206,27 @@ impl Scheduler {
 
     /// Runs the session on `inputs`. With `until` (the latest deadline of the requests it serves)
     /// the watchdog stops the run at that instant, and the run's result is then each request's
-    /// deadline error: nobody wants it any more.
+    /// deadline error: nobody wants it any more. With `cancel` (a blocking caller's token, for
+    /// a run on its own thread) cancelling the token stops the run, whose result is then
+    /// [`Error::Cancelled`]; a token cancelled already runs nothing.
     pub(super) fn run_stoppable(
         &self,
         session: &mut crate::backend::Engine,
         stop: &Arc<watchdog::RunStop>,
         until: Option<Instant>,
+        cancel: Option<&CancelToken>,
         inputs: &[(&str, Input<'_>)],
         selected: Option<&[usize]>,
     ) -> Result<Outputs> {
+        let cancelled = || Error::Cancelled {
+            model: self.name.clone(),
+        };
         stop.start(until);
+        // Bound once the run counts as started, so a cancel from now on reaches it.
+        if cancel.is_some_and(|t| !t.bind_run(stop)) {
+            stop.finish();
+            return Err(cancelled());
+        }
         let result = match (session, &self.run) {
             (crate::backend::Engine::Ort(session), Some(run)) => session::run(
                 session,
@@ -1202,6 +1246,11 @@ impl Scheduler {
                 message: "an ONNX Runtime session without its run context".into(),
             }),
         };
+        // Unbound before the session runs anything else, so a later cancel cannot stop that.
+        if cancel.is_some_and(|t| t.unbind_run(stop)) {
+            stop.finish();
+            return Err(cancelled());
+        }
         if stop.finish() && result.is_err() {
             return Err(self.deadline_error());
         }

@@ -491,7 +491,7 @@ impl Drop for InferFuture {
 /// Withdraws a queued request, or stops the run of a request that runs alone on a session; in
 /// both cases its owner gets [`Error::Cancelled`]. False when neither applies (done, or running
 /// in a batch with others, which are not stopped for it).
-fn cancel(request: &Request, model: &str) -> bool {
+pub(crate) fn cancel(request: &Request, model: &str) -> bool {
     if request.slot.withdraw(Error::Cancelled {
         model: model.to_string(),
     }) {

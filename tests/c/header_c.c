@@ -41,10 +41,13 @@ int inferkit_header_compiles_as_c(void) {
   inferkit_status (*submit)(const inferkit_request *, inferkit_callback, void *, inferkit_pending **, inferkit_error **) =
       inferkit_request_submit;
   bool (*cancel)(const inferkit_pending *) = inferkit_pending_cancel;
+  void (*cancel_token)(const inferkit_cancel_token *) = inferkit_cancel_token_cancel;
+  inferkit_status (*set_cancel_token)(inferkit_request *, const inferkit_cancel_token *, inferkit_error **) =
+      inferkit_request_set_cancel_token;
   uint32_t (*version_number)(void) = inferkit_version_number;
   void (*abi_version)(uint32_t *, uint32_t *) = inferkit_abi_version;
   size_t (*class_rows)(const inferkit_outputs *) = inferkit_outputs_class_rows;
   inferkit_status (*deadline)(inferkit_request *, uint64_t, inferkit_error **) = inferkit_request_set_deadline_ns;
-  return (options_new != 0) + (open != 0) + (close != 0) + (request_new != 0) + (run != 0) + (submit != 0) + (cancel != 0) +
+  return (options_new != 0) + (open != 0) + (close != 0) + (request_new != 0) + (run != 0) + (submit != 0) + (cancel != 0) + (cancel_token != 0) + (set_cancel_token != 0) +
          (version_number != 0) + (abi_version != 0) + (class_rows != 0) + (deadline != 0);
 }

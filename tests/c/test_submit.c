@@ -525,6 +525,83 @@ done:
   recorder_destroy(&st);
 }
 
+/* A blocking run on the caller's own thread (a session idle, nothing queued) has no pending
+ * handle; its cancel token, cancelled from this thread, stops it: the 10^9-step loop returns
+ * CANCELLED in far less than its minutes. A token cancelled already runs nothing, and a
+ * submission that carries it is accepted and answered CANCELLED in its callback. */
+static void cancel_token_stops_a_blocking_run(void) {
+  inferkit_model_options *opts = pool_options(1, 0);
+  inferkit_model *model = open_fixture("loop.onnx", opts);
+  inferkit_request *req = new_request(model);
+  inferkit_cancel_token *token = NULL;
+  int64_t forever = 1000000000, one[1] = {1};
+  float zero = 0.0f;
+  blocking_run a = {req, INFERKIT_STATUS_PANIC};
+  pthread_t thread;
+  recorder st;
+  size_t idle = 1, queued = 1;
+  uint64_t t0, runs_before = 0, runs_after = 1;
+  recorder_init(&st);
+  if (!req) goto done;
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "token_out", inferkit_cancel_token_new(NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_cancel_token_new(&token, error_out));
+  CHECK(!inferkit_cancel_token_is_cancelled(token) && !inferkit_cancel_token_is_cancelled(NULL), "not cancelled");
+  inferkit_cancel_token_cancel(NULL); /* nothing happens */
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "request", inferkit_request_set_cancel_token(NULL, token, error_out));
+  inferkit_request_add_tensor_copy(req, "n", INFERKIT_DTYPE_I64, NULL, 0, &forever, sizeof forever, NULL);
+  inferkit_request_add_tensor_copy(req, "x", INFERKIT_DTYPE_F32, one, 1, &zero, sizeof zero, NULL);
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_set_cancel_token(req, token, error_out));
+  inferkit_request_set_timeout_us(req, 120000000, NULL); /* a safety net: never minutes */
+
+  pthread_create(&thread, NULL, run_blocking, &a);
+  t0 = monotonic_ns();
+  while (idle > 0 && monotonic_ns() - t0 < UINT64_C(10000000000)) {
+    inferkit_model_stats(model, NULL, &idle, &queued, NULL, NULL, NULL);
+    sleep_ms(1);
+  }
+  CHECK(idle == 0 && queued == 0, "running on the calling thread, not queued");
+  t0 = monotonic_ns();
+  inferkit_cancel_token_cancel(token);
+  CHECK(inferkit_cancel_token_is_cancelled(token), "cancelled");
+  pthread_join(thread, NULL);
+  CHECK(a.status == INFERKIT_STATUS_CANCELLED, "run: %s", inferkit_status_name(a.status));
+  CHECK(monotonic_ns() - t0 < UINT64_C(30000000000), "stopped, not run to its end");
+  /* cancelled already: nothing runs */
+  inferkit_model_stats(model, NULL, NULL, NULL, &runs_before, NULL, NULL);
+  a.status = INFERKIT_STATUS_PANIC;
+  run_blocking(&a);
+  inferkit_model_stats(model, NULL, NULL, NULL, &runs_after, NULL, NULL);
+  CHECK(a.status == INFERKIT_STATUS_CANCELLED && runs_after == runs_before, "run again: %s, %llu runs",
+        inferkit_status_name(a.status), (unsigned long long)(runs_after - runs_before));
+  /* the request keeps its own reference: the token may be freed first */
+  inferkit_cancel_token_free(token);
+  token = NULL;
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_submit(req, record, &st, NULL, error_out));
+  CHECK(recorder_wait(&st, 1, 30) && st.last_status == INFERKIT_STATUS_CANCELLED, "submitted: %s",
+        inferkit_status_name(st.last_status));
+  /* removed: the request runs (5 steps) */
+  {
+    int64_t five = 5;
+    inferkit_outputs *out;
+    size_t len = 0;
+    const float *y;
+    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_set_cancel_token(req, NULL, error_out));
+    inferkit_request_clear(req);
+    inferkit_request_add_tensor(req, "n", INFERKIT_DTYPE_I64, NULL, 0, &five, sizeof five, NULL);
+    inferkit_request_add_tensor(req, "x", INFERKIT_DTYPE_F32, one, 1, &zero, sizeof zero, NULL);
+    out = run_ok(req, "loop 5 after the cancellation");
+    y = output_data(out, 0, &len);
+    CHECK(y && len == 4 && y[0] == 5.0f, "y = 5");
+    inferkit_outputs_free(out);
+  }
+done:
+  inferkit_cancel_token_free(token);
+  inferkit_request_free(req);
+  inferkit_model_close(model);
+  inferkit_model_options_free(opts);
+  recorder_destroy(&st);
+}
+
 /* A queue-only submission returns as soon as the request is queued, even with the session idle:
  * inferkit's helper threads run it (a 300,000-step loop, a fraction of a second). A plain one
  * runs it on this thread before it returns. */
@@ -633,6 +710,7 @@ int main(int argc, char **argv) {
   close_when_queued();
   no_pending_handle_no_leak();
   cancel_a_running_request();
+  cancel_token_stops_a_blocking_run();
   queue_only_submission();
   submitted_deadlines();
   pack_free(&mlp_in);

@@ -252,6 +252,29 @@ TEST(Submit, CancelARunningRequest) {
   EXPECT_EQ(five.run().copy<float>(0), std::vector<float>{5.0f});
 }
 
+// A blocking run on this thread has no Pending; a CancelToken cancelled from another thread stops
+// it, and a cancelled token stays cancelled.
+TEST(Submit, CancelTokenStopsABlockingRunOnTheCallingThread) {
+  const Model model = Model::open(ikt::fixture("loop.onnx"), one_session());
+  const inferkit::CancelToken token;
+  Request req = endless(model, std::chrono::seconds(60));
+  req.set_cancel_token(token);
+  std::thread canceller([&] {
+    ikt::wait_until([&] { return model.stats().idle == 0; }, std::chrono::seconds(10));
+    token.cancel();
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_IK_ERROR(INFERKIT_STATUS_CANCELLED, "cancelled", static_cast<void>(req.run()));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  canceller.join();
+  EXPECT_TRUE(token.is_cancelled());
+  EXPECT_IK_ERROR(INFERKIT_STATUS_CANCELLED, "", static_cast<void>(req.run()));
+  req.clear_cancel_token();
+  Request five(model);
+  five.add_tensor_copy("n", {std::int64_t{5}}, {}).add_tensor_copy("x", {0.0f}, {1}).set_cancel_token(inferkit::CancelToken());
+  EXPECT_EQ(five.run().copy<float>(0), std::vector<float>{5.0f});
+}
+
 // A queue-only submission returns once the request is queued, with the session idle: a helper
 // thread runs it. A plain one runs it before it returns.
 TEST(Submit, QueueOnlyReturnsBeforeTheRun) {
