@@ -31,6 +31,22 @@ fn parts(c: &mut Criterion) {
     c.bench_function("infer mlp, 32 rows, direct path", |b| {
         b.iter(|| model.infer(&inputs32).expect("infer"))
     });
+    // A submitted request that the submitting thread runs at once (a session idle): its result
+    // is ready before `submit` returns, and nobody ever sleeps on it.
+    let owned = vec![(
+        "x".to_string(),
+        Tensor::from_vec(vec![1, 16], x.clone()).expect("tensor"),
+    )];
+    let options = inferkit::InferOptions::default();
+    c.bench_function("submit and wait, mlp, 1 row, run on submission", |b| {
+        b.iter(|| {
+            model
+                .submit(owned.clone(), &options)
+                .expect("submit")
+                .wait()
+                .expect("infer")
+        })
+    });
     c_request(c, &x);
     let arr = ndarray::Array2::<f32>::zeros((64, 256));
     c.bench_function("Tensor::from_array 64x256 f32", |b| {

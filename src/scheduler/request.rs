@@ -202,6 +202,11 @@ struct SlotState {
     waiting: bool,
     /// Its owner was asked to drain the queue ([`Slot::lead`]) and has not woken yet.
     lead: bool,
+    /// Its owner sleeps on `done` (set under the lock just before each wait): only then is
+    /// `done` notified. std's futex condition variable makes a system call on every notify,
+    /// waiter or not; most requests complete with nobody asleep on them (their owner ran them,
+    /// or takes the result later from a future or a callback).
+    sleeping: bool,
 }
 
 /// What a blocked owner woke to ([`Slot::wait_or_lead`]).
@@ -230,6 +235,7 @@ impl Slot {
                 hook: None,
                 waiting: false,
                 lead: false,
+                sleeping: false,
             }),
             done: Condvar::new(),
         }
@@ -295,8 +301,11 @@ impl Slot {
             }
             Notify::Wait => {
                 s.result = Some(result);
+                let sleeping = s.sleeping;
                 drop(s);
-                self.done.notify_all();
+                if sleeping {
+                    self.done.notify_all();
+                }
             }
         }
     }
@@ -349,8 +358,11 @@ impl Slot {
             return false;
         }
         s.lead = true;
+        let sleeping = s.sleeping;
         drop(s);
-        self.done.notify_all();
+        if sleeping {
+            self.done.notify_all();
+        }
         true
     }
 
@@ -377,11 +389,13 @@ impl Slot {
             match deadline {
                 Some(d) if s.phase == Phase::Queued => {
                     let left = d.saturating_duration_since(Instant::now());
+                    s.sleeping = true;
                     let (guard, timeout) = self
                         .done
                         .wait_timeout(s, left)
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                     s = guard;
+                    s.sleeping = false;
                     if timeout.timed_out()
                         && Instant::now() >= d
                         && s.phase == Phase::Queued
@@ -397,10 +411,12 @@ impl Slot {
                     }
                 }
                 _ => {
+                    s.sleeping = true;
                     s = self
                         .done
                         .wait(s)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    s.sleeping = false;
                 }
             }
         }
