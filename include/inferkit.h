@@ -2124,13 +2124,14 @@ inferkit_status inferkit_request_submit(const struct inferkit_request *request,
  * \brief Withdraws a submitted request, or stops its run.
  *
  * A request no session has taken yet is withdrawn: its callback gets
- * INFERKIT_STATUS_CANCELLED on this thread before this returns. A request running alone on a
- * session has its run stopped; its callback gets INFERKIT_STATUS_CANCELLED on the running
- * thread.
+ * INFERKIT_STATUS_CANCELLED on this thread before this returns. A request a session has taken
+ * but not started (a timed policy waiting for a fuller batch) is not run, and a request running
+ * alone on a session has its run stopped; either way its callback gets
+ * INFERKIT_STATUS_CANCELLED on the session's thread.
  *
  * \param pending A submitted request, or NULL.
- * \return True when the request was withdrawn or its run stopped; false when it is done, runs
- *         in a batch with other requests, or `pending` is NULL.
+ * \return True when the request was withdrawn, kept from running or its run stopped; false
+ *         when it is done, runs in a batch with other requests, or `pending` is NULL.
  *
  * Ownership: nothing is handed out.
  * Thread safety: thread-safe.

@@ -1404,7 +1404,8 @@ class Request {
     return *this;
   }
   /** Cancelling `token` cancels each run or submission of this request made from now on: withdrawn
-   * while queued, stopped while it runs alone on a session (on this thread or another). */
+   * while queued, stopped while it runs alone on a session (on this thread or another). A
+   * moved-from token is empty: giving one removes the request's token. */
   Request &set_cancel_token(const CancelToken &token) {
     detail::call([&](inferkit_error **e) { return inferkit_request_set_cancel_token(p_, token.get(), e); });
     return *this;

@@ -880,6 +880,64 @@ fn a_cancel_token_withdraws_a_queued_blocking_request_and_reaches_submitted_ones
     assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[6.0]);
 }
 
+/// A request a worker has taken from the queue but not started (here: a timed policy waiting for
+/// company) is cancelled too: it is not run, and its caller gets CANCELLED. It used to run once
+/// the wait was over, its cancel lost.
+#[test]
+fn a_request_taken_but_not_started_is_not_run_once_cancelled() {
+    let model = Arc::new(
+        Model::open_with(
+            fixture("mlp.onnx"),
+            &opts(1, batched().with_max_queue_delay_us(300_000)),
+        )
+        .unwrap(),
+    );
+    let token = CancelToken::new();
+    let caller = {
+        let (model, token) = (model.clone(), token.clone());
+        std::thread::spawn(move || {
+            let x = input(1, 1, 16);
+            model.infer_with(
+                &[("x", TensorView::from_slice(vec![1, 16], &x))],
+                &InferOptions::default().with_cancel(token),
+            )
+        })
+    };
+    // Taken: out of the queue, the session held, waiting for company.
+    wait_until("taken", || {
+        let s = model.stats();
+        s.queued == 0 && s.idle_instances == 0
+    });
+    token.cancel();
+    let err = caller.join().unwrap().unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+    assert_eq!(model.stats().executions, 0, "nothing ran");
+    // A submitted request, the same way, through its handle (queue-only: a helper thread takes
+    // it and waits, not this thread).
+    let (tx, rx) = mpsc::channel();
+    let handle = model
+        .submit_with_callback(
+            vec![(
+                "x".to_string(),
+                Tensor::from_vec(vec![1, 16], input(2, 1, 16)).unwrap(),
+            )],
+            &InferOptions::default().with_queue_only(true),
+            move |r| tx.send(r).unwrap(),
+        )
+        .unwrap();
+    wait_until("taken", || {
+        let s = model.stats();
+        s.queued == 0 && s.idle_instances == 0
+    });
+    assert!(handle.cancel());
+    let err = rx
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+    assert_eq!(model.stats().executions, 0, "nothing ran");
+}
+
 /// A token cancelled at spread-out moments around the end of many short runs on the caller's
 /// thread: the call answers the loop's sum or CANCELLED, never anything else, and the next run on
 /// the session (without a token) is never stopped by a cancel that came late.

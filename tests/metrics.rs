@@ -215,6 +215,56 @@ fn async_requests_queue_full_and_cancellations_are_counted() {
     assert_eq!((snap.pending, snap.inflight), (0, 0));
 }
 
+/// A blocking call whose queued request its cancel token withdraws is counted once, as
+/// CANCELLED, and leaves nothing in flight (no worker counts a request it never took).
+#[test]
+fn a_blocking_request_withdrawn_by_its_token_is_counted() {
+    let model = std::sync::Arc::new(
+        Model::open_with(
+            fixture("slow.onnx"),
+            &ModelOptions::default().with_instances(1),
+        )
+        .unwrap(),
+    );
+    let busy = {
+        let m = model.clone();
+        std::thread::spawn(move || {
+            let x = vec![0.5f32; 16_000 * 256];
+            m.infer(&[("x", TensorView::from_slice(vec![16_000, 256], &x))])
+                .unwrap();
+        })
+    };
+    while model.stats().idle_instances > 0 {
+        std::thread::yield_now();
+    }
+    let token = inferkit::CancelToken::new();
+    let waiting = {
+        let (m, token) = (model.clone(), token.clone());
+        std::thread::spawn(move || {
+            let x = vec![0.1f32; 256];
+            m.infer_with(
+                &[("x", TensorView::from_slice(vec![1, 256], &x))],
+                &InferOptions::default().with_cancel(token),
+            )
+        })
+    };
+    while model.stats().queued == 0 {
+        std::thread::yield_now();
+    }
+    token.cancel();
+    let err = waiting.join().unwrap().unwrap_err();
+    assert_eq!(err.code(), inferkit::ErrorCode::Cancelled);
+    busy.join().unwrap();
+    let start = std::time::Instant::now();
+    while model.metrics().pending > 0 && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::yield_now();
+    }
+    let snap = model.metrics();
+    assert_eq!(snap.requests_success, 1);
+    assert_eq!(snap.requests_failed, vec![("cancelled".to_string(), 1)]);
+    assert_eq!((snap.pending, snap.inflight), (0, 0));
+}
+
 #[test]
 fn registry_exposition_labels_versions_and_counts_events() {
     let dir = tempfile::tempdir().unwrap();

@@ -69,7 +69,7 @@ pub(super) fn run_concatenated(
             &mut worker.session,
             &worker.stop,
             until,
-            None,
+            super::Stopper::None,
             &views,
             first.selected.as_deref(),
         )

@@ -18,9 +18,10 @@ use super::watchdog::RunStop;
 /// stays cancelled, and a request made with it afterwards fails at once with
 /// [`crate::Error::Cancelled`] without running.
 ///
-/// Cancelling withdraws each request of the token that no session has taken yet, and stops the
-/// run of each that runs alone on a session (ONNX Runtime's terminate flag); those requests fail
-/// with [`crate::Error::Cancelled`]. A request running in a batch with others finishes, as with
+/// Cancelling withdraws each request of the token that no session has taken yet, keeps each
+/// that a session has taken but not started from running, and stops the run of each that runs
+/// alone on a session (ONNX Runtime's terminate flag); those requests fail with
+/// [`crate::Error::Cancelled`]. A request running in a batch with others finishes, as with
 /// [`crate::RequestHandle::cancel`]. Clones share the token.
 ///
 /// ```
@@ -110,6 +111,9 @@ impl CancelToken {
 
     /// Binds a request before it is queued; false (not bound) when the token is cancelled.
     pub(crate) fn bind_request(&self, request: &Arc<Request>, model: &str) -> bool {
+        // The requests looked at, released after the lock: releasing the last reference to one
+        // drops its callback, which is the host's code and may use this token.
+        let mut looked_at = Vec::new();
         let mut bound = self.0.bound.lock();
         if self.0.cancelled.load(Ordering::SeqCst) {
             return false;
@@ -117,10 +121,19 @@ impl CancelToken {
         // Requests done since they were bound are dropped here, so a token used for many requests
         // one after another holds only those in flight.
         bound.retain(|b| match b {
-            Bound::Request(r, _) => r.upgrade().is_some_and(|r| !r.slot.is_done()),
+            Bound::Request(r, _) => match r.upgrade() {
+                Some(r) => {
+                    let keep = !r.slot.is_done();
+                    looked_at.push(r);
+                    keep
+                }
+                None => false,
+            },
             Bound::Run(_) => true,
         });
         bound.push(Bound::Request(Arc::downgrade(request), Arc::from(model)));
+        drop(bound);
+        drop(looked_at);
         true
     }
 

@@ -238,9 +238,10 @@ pub struct InferOptions {
     /// thread.
     pub queue_only: bool,
     /// Cancels the request from another thread when the token is cancelled: withdrawn while
-    /// queued, stopped while it runs alone on a session (on this thread or another), refused
-    /// when the token was cancelled already ([`Error::Cancelled`]). The one way to cancel a
-    /// blocking call; a submitted request also has its handle.
+    /// queued, stopped while it runs alone on a session (on this thread or another). With the
+    /// token cancelled already, a blocking call fails at once and a submission is accepted and
+    /// answered, both with [`Error::Cancelled`]. The one way to cancel a blocking call; a
+    /// submitted request also has its handle.
     pub cancel: Option<CancelToken>,
 }
 
@@ -294,6 +295,58 @@ impl Lead {
 /// A batch expected to run at least this long is split with an idle session (waking a helper
 /// thread costs tens of microseconds).
 const SPLIT_WORTH: Duration = Duration::from_micros(100);
+
+/// What may cancel a run besides its deadline ([`Scheduler::run_stoppable`]).
+pub(super) enum Stopper<'a> {
+    /// Nothing: a batch of several requests.
+    None,
+    /// A blocking caller's token, for a run on its own thread (the direct path).
+    Token(&'a CancelToken),
+    /// The one request the run serves ([`request::cancel`]).
+    Request(&'a Request),
+}
+
+impl Stopper<'_> {
+    /// Makes the run reachable, its stop started; false (do not run) when it was cancelled.
+    fn admit(&self, stop: &Arc<watchdog::RunStop>) -> bool {
+        match self {
+            Stopper::None => true,
+            Stopper::Token(t) => t.bind_run(stop),
+            Stopper::Request(r) => {
+                let mut state = r.running.lock();
+                if r.cancelled.load(Ordering::SeqCst) {
+                    return false;
+                }
+                *state = request::RunState::Alone(stop.clone());
+                true
+            }
+        }
+    }
+
+    /// Makes the run unreachable once it is over; true when a token cancelled it meanwhile (a
+    /// request's own cancel is read from the request).
+    fn leave(&self, stop: &Arc<watchdog::RunStop>) -> bool {
+        match self {
+            Stopper::None => false,
+            Stopper::Token(t) => t.unbind_run(stop),
+            Stopper::Request(r) => {
+                *r.running.lock() = request::RunState::Past;
+                false
+            }
+        }
+    }
+}
+
+/// Leaves the run ([`Stopper::leave`]) when dropped, unless taken first: also when it unwinds.
+struct Leave<'a>(Option<Stopper<'a>>, &'a Arc<watchdog::RunStop>);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            s.leave(self.1);
+        }
+    }
+}
 
 /// A request carried from one batch to the next; answered with an error if its thread unwinds.
 struct Carry<'a>(Option<Arc<Request>>, &'a str);
@@ -577,7 +630,7 @@ impl Scheduler {
                     &mut w.session,
                     &w.stop,
                     deadline,
-                    opts.cancel.as_ref(),
+                    opts.cancel.as_ref().map_or(Stopper::None, Stopper::Token),
                     inputs,
                     selected.as_deref(),
                 );
@@ -634,6 +687,7 @@ impl Scheduler {
                 .slot
                 .wait_or_lead(deadline, || self.deadline_error())
             {
+                // Withdrawn (at its deadline, or by its cancel token): no worker counted it.
                 request::Woken::Done(result, withdrawn) => return Ok((result, !withdrawn)),
                 // Asked to drain, as a helper would: this caller looks for a session and, with
                 // one, runs the queue up to its own request and one batch more.
@@ -821,7 +875,13 @@ impl Scheduler {
     fn submit(&self, request: Arc<Request>, lead: Lead) -> Result<()> {
         let rows = request.rows.unwrap_or(1);
         let own = (lead != Lead::Drainer).then(|| request.clone());
-        if handoff::push_counted(&self.queue, &self.queued_rows, request, rows).is_err() {
+        if let Err(request) = handoff::push_counted(&self.queue, &self.queued_rows, request, rows) {
+            // Its cancel token may have withdrawn it meanwhile (a token reaches a request from
+            // before it is queued): it was answered CANCELLED then, so it counts as accepted.
+            // Otherwise it is claimed here, so that no cancel answers it after this refusal.
+            if !request.slot.take() {
+                return Ok(());
+            }
             self.warn_refused();
             return Err(Error::QueueFull {
                 model: self.name.clone(),
@@ -1143,6 +1203,36 @@ impl Scheduler {
                 }
             }
         }
+        // Requests cancelled since a worker took them are answered, not run. In a batch with
+        // others, no request's cancel stops the run from now on; alone, it may (`Stopper`).
+        let mut cancelled = Vec::new();
+        for r in batch {
+            let mut state = r.running.lock();
+            if r.cancelled.load(Ordering::SeqCst) {
+                cancelled.push(r.clone());
+            } else if batch.len() > 1 {
+                *state = request::RunState::Past;
+            }
+        }
+        if !cancelled.is_empty() {
+            let end = self.metrics.enabled().then(Instant::now);
+            for r in &cancelled {
+                let err = Err(Error::Cancelled {
+                    model: self.name.to_string(),
+                });
+                self.count_by_worker(r, &err, end);
+                r.slot.complete(err);
+            }
+            let rest: Vec<Arc<Request>> = batch
+                .iter()
+                .filter(|r| !cancelled.iter().any(|c| Arc::ptr_eq(c, r)))
+                .cloned()
+                .collect();
+            if !rest.is_empty() {
+                self.run_batch(worker, &rest);
+            }
+            return;
+        }
         let _guard = AnswerOnUnwind(batch, &self.name);
         let sample = self.cost.start();
         let started = self.metrics.enabled().then(Instant::now);
@@ -1158,16 +1248,14 @@ impl Scheduler {
                 .collect();
             let w: &mut crate::pool::Worker = worker;
             // Alone on the session: cancelling the request may stop the run.
-            *single.running.lock() = Some(w.stop.clone());
             let result = self.run_stoppable(
                 &mut w.session,
                 &w.stop,
                 single.deadline,
-                None,
+                Stopper::Request(single),
                 &views,
                 single.selected.as_deref(),
             );
-            *single.running.lock() = None;
             // Cancelled while it ran (its owner was told so): stopped, or finished just before
             // the stop; its outputs, if any, are nobody's any more.
             let result = if single.cancelled.load(Ordering::SeqCst) {
@@ -1206,15 +1294,14 @@ impl Scheduler {
 
     /// Runs the session on `inputs`. With `until` (the latest deadline of the requests it serves)
     /// the watchdog stops the run at that instant, and the run's result is then each request's
-    /// deadline error: nobody wants it any more. With `cancel` (a blocking caller's token, for
-    /// a run on its own thread) cancelling the token stops the run, whose result is then
-    /// [`Error::Cancelled`]; a token cancelled already runs nothing.
+    /// deadline error: nobody wants it any more. `stopper` says what else may stop it (see
+    /// [`Stopper`]); one cancelled before the run starts runs nothing ([`Error::Cancelled`]).
     pub(super) fn run_stoppable(
         &self,
         session: &mut crate::backend::Engine,
         stop: &Arc<watchdog::RunStop>,
         until: Option<Instant>,
-        cancel: Option<&CancelToken>,
+        stopper: Stopper<'_>,
         inputs: &[(&str, Input<'_>)],
         selected: Option<&[usize]>,
     ) -> Result<Outputs> {
@@ -1222,11 +1309,13 @@ impl Scheduler {
             model: self.name.clone(),
         };
         stop.start(until);
-        // Bound once the run counts as started, so a cancel from now on reaches it.
-        if cancel.is_some_and(|t| !t.bind_run(stop)) {
+        // Reachable by a cancel once the run counts as started; unreachable again (also if the
+        // run unwinds) before the session runs anything else, so a later cancel cannot stop that.
+        if !stopper.admit(stop) {
             stop.finish();
             return Err(cancelled());
         }
+        let mut leave = Leave(Some(stopper), stop);
         let result = match (session, &self.run) {
             (crate::backend::Engine::Ort(session), Some(run)) => session::run(
                 session,
@@ -1246,8 +1335,7 @@ impl Scheduler {
                 message: "an ONNX Runtime session without its run context".into(),
             }),
         };
-        // Unbound before the session runs anything else, so a later cancel cannot stop that.
-        if cancel.is_some_and(|t| t.unbind_run(stop)) {
+        if leave.0.take().is_some_and(|s| s.leave(stop)) {
             stop.finish();
             return Err(cancelled());
         }
@@ -1267,6 +1355,58 @@ impl Scheduler {
 mod tests {
     use super::*;
     use crate::{Model, ModelOptions, Tensor, TensorView};
+
+    /// A cancel token reaches a request from before it is queued. A cancel that withdraws it
+    /// (answering it CANCELLED) just before a full queue refuses it must not leave a refusal as
+    /// well: a C caller would get its callback for a submission it was told was refused.
+    #[test]
+    fn a_request_answered_by_its_cancel_is_never_refused_afterwards() {
+        let model = Model::open_with(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mlp.onnx"),
+            &ModelOptions::default()
+                .with_instances(1)
+                .with_batching(BatchingOptions::default().with_max_queue_size(1)),
+        )
+        .unwrap();
+        let sched = model.scheduler();
+        let inputs = [(
+            "x".to_string(),
+            Value::Tensor(Tensor::from_vec(vec![1, 16], vec![0.5f32; 16]).unwrap()),
+        )];
+        let request = || {
+            let views: Vec<(&str, Input<'_>)> = inputs
+                .iter()
+                .map(|(n, v)| (n.as_str(), crate::value::AsInput::as_input(v)))
+                .collect();
+            Arc::new(Request::new(
+                sched.ordered(&views),
+                Vec::new(),
+                None,
+                None,
+                true,
+                None,
+            ))
+        };
+        // The session is held here, and one request fills the queue.
+        let lease = sched.pool.try_acquire().unwrap();
+        let filler = request();
+        sched.submit(filler.clone(), Lead::Helper).unwrap();
+        // Another request, bound to a token that is cancelled before the queue refuses it.
+        let token = CancelToken::new();
+        let refused = request();
+        assert!(token.bind_request(&refused, "mlp"));
+        token.cancel();
+        assert!(refused.slot.is_done(), "withdrawn and answered");
+        assert!(
+            sched.submit(refused, Lead::Helper).is_ok(),
+            "answered CANCELLED, so accepted: not refused as well"
+        );
+        // Without a cancel, a full queue refuses.
+        let err = sched.submit(request(), Lead::Helper).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::QueueFull);
+        sched.release_and_drain(lease, None);
+        assert!(filler.slot.is_done());
+    }
 
     /// Blocking callers drain the queue among themselves: a caller done with its share asks the
     /// blocked owner of the oldest queued request to go on, rather than waking a helper thread

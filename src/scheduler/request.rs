@@ -111,11 +111,23 @@ pub(crate) struct Request {
     /// A blocking request: the worker that completes it records its metrics.
     pub(crate) counted_by_worker: std::sync::atomic::AtomicBool,
     pub(crate) slot: Slot,
-    /// While it runs alone on a session: that session's run options, so that cancelling it stops
-    /// the run. Cleared, under this lock, before the session runs anything else.
-    pub(crate) running: parking_lot::Mutex<Option<Arc<super::watchdog::RunStop>>>,
-    /// Set when its owner cancelled it while it ran.
+    /// Where its run is, for a cancel ([`cancel`]).
+    pub(crate) running: parking_lot::Mutex<RunState>,
+    /// Set (under `running`'s lock) when it was cancelled after a worker took it: before its run
+    /// started (it will not run), or while it ran alone (its run was stopped).
     pub(crate) cancelled: std::sync::atomic::AtomicBool,
+}
+
+/// Where a request's run is, for cancelling it once a worker has taken it from the queue.
+pub(crate) enum RunState {
+    /// Not started: queued, or taken by a worker that has not run it yet (a timed policy waiting
+    /// for company, a batch being formed). A cancel then marks it, and it is not run.
+    Waiting,
+    /// Running alone on a session, whose run a cancel stops. Left, under this lock, before the
+    /// session runs anything else.
+    Alone(Arc<super::watchdog::RunStop>),
+    /// Running in a batch with others (which are not stopped for it), or over.
+    Past,
 }
 
 // SAFETY: the raw input pointers are only read, under the protocol described on `RawInput::bytes`.
@@ -166,7 +178,7 @@ impl Request {
             enqueued: stamp,
             counted_by_worker: std::sync::atomic::AtomicBool::new(false),
             slot: Slot::new(),
-            running: parking_lot::Mutex::new(None),
+            running: parking_lot::Mutex::new(RunState::Waiting),
             cancelled: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -207,11 +219,15 @@ struct SlotState {
     /// waiter or not; most requests complete with nobody asleep on them (their owner ran them,
     /// or takes the result later from a future or a callback).
     sleeping: bool,
+    /// Withdrawn before a worker took it ([`Slot::withdraw`], or its owner at its deadline): no
+    /// worker counts it.
+    withdrawn: bool,
 }
 
 /// What a blocked owner woke to ([`Slot::wait_or_lead`]).
 pub(crate) enum Woken {
-    /// The result, and whether this call withdrew the request itself at its deadline.
+    /// The result, and whether the request was withdrawn (by this call at its deadline, or by a
+    /// cancel) rather than completed by a worker, which then counted it.
     Done(Result<Outputs>, bool),
     /// Asked to drain the queue as a helper thread would ([`Slot::lead`]); the request is still
     /// queued, or taken since.
@@ -236,6 +252,7 @@ impl Slot {
                 waiting: false,
                 lead: false,
                 sleeping: false,
+                withdrawn: false,
             }),
             done: Condvar::new(),
         }
@@ -319,6 +336,7 @@ impl Slot {
         }
         // Claimed here, so no worker can take it; `complete` then notifies as usual.
         s.phase = Phase::Running;
+        s.withdrawn = true;
         drop(s);
         self.complete(Err(error));
         true
@@ -326,7 +344,8 @@ impl Slot {
 
     /// Blocks until the request is done. At `deadline`, a request still queued is withdrawn with
     /// `on_deadline()`; one already running is waited for, since its inputs are in use.
-    /// Also says whether this call withdrew the request itself at the deadline.
+    /// Also says whether the request was withdrawn (by this call at the deadline, or by a cancel)
+    /// rather than completed by a worker.
     pub(crate) fn wait(
         &self,
         deadline: Option<Instant>,
@@ -384,7 +403,11 @@ impl Slot {
             }
             if s.phase == Phase::Done {
                 s.waiting = false;
-                return Woken::Done(s.result.take().unwrap_or_else(|| Err(on_deadline())), false);
+                let withdrawn = s.withdrawn;
+                return Woken::Done(
+                    s.result.take().unwrap_or_else(|| Err(on_deadline())),
+                    withdrawn,
+                );
             }
             match deadline {
                 Some(d) if s.phase == Phase::Queued => {
@@ -466,9 +489,10 @@ impl std::fmt::Debug for RequestHandle {
 }
 
 impl InferFuture {
-    /// Withdraws the request if it is still queued, or stops its run if it runs alone on a
-    /// session; the future then resolves to [`Error::Cancelled`]. Returns false if it is done, or
-    /// runs in a batch with other requests (which are not stopped for it).
+    /// Withdraws the request if it is still queued, keeps it from running if a session has taken
+    /// it but not started it, or stops its run if it runs alone on a session; the future then
+    /// resolves to [`Error::Cancelled`]. Returns false if it is done, or runs in a batch with
+    /// other requests (which are not stopped for it).
     pub fn cancel(&self) -> bool {
         cancel(&self.request, &self.model)
     }
@@ -504,9 +528,10 @@ impl Drop for InferFuture {
     }
 }
 
-/// Withdraws a queued request, or stops the run of a request that runs alone on a session; in
-/// both cases its owner gets [`Error::Cancelled`]. False when neither applies (done, or running
-/// in a batch with others, which are not stopped for it).
+/// Withdraws a queued request, keeps a request a worker has taken from starting, or stops the
+/// run of a request that runs alone on a session; in each case its owner gets
+/// [`Error::Cancelled`]. False when none applies (done, or running in a batch with others, which
+/// are not stopped for it).
 pub(crate) fn cancel(request: &Request, model: &str) -> bool {
     if request.slot.withdraw(Error::Cancelled {
         model: model.to_string(),
@@ -514,18 +539,21 @@ pub(crate) fn cancel(request: &Request, model: &str) -> bool {
         return true;
     }
     let running = request.running.lock();
-    match running.as_ref() {
+    let reached = match &*running {
+        // Taken, not started: the worker reads the mark under this lock before it starts.
+        RunState::Waiting => !request.slot.is_done(),
         // Marked under the lock the worker takes when its run is over, so the worker sees the
         // mark: a run stopped for it, or one that finished just before the stop, answers
         // `Cancelled` either way, as this `true` promises.
-        Some(stop) if stop.stop_now() => {
-            request
-                .cancelled
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-            true
-        }
-        _ => false,
+        RunState::Alone(stop) => stop.stop_now(),
+        RunState::Past => false,
+    };
+    if reached {
+        request
+            .cancelled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
+    reached
 }
 
 /// A request submitted with a callback ([`crate::Model::submit_with_callback`]).
@@ -536,9 +564,10 @@ pub struct RequestHandle {
 
 impl RequestHandle {
     /// Withdraws the request if no session has taken it yet (its callback then receives
-    /// [`Error::Cancelled`] on this thread), or stops its run if it runs alone on a session (the
-    /// callback receives [`Error::Cancelled`] on the running thread). Returns false if it is done,
-    /// or runs in a batch with other requests (which are not stopped for it).
+    /// [`Error::Cancelled`] on this thread), keeps it from running if a session has taken it but
+    /// not started it, or stops its run if it runs alone on a session (in both cases the callback
+    /// receives [`Error::Cancelled`] on the session's thread). Returns false if it is done, or
+    /// runs in a batch with other requests (which are not stopped for it).
     pub fn cancel(&self) -> bool {
         cancel(&self.request, &self.model)
     }
