@@ -725,3 +725,63 @@ fn an_input_name_with_a_nul_byte_is_refused_at_open_not_truncated() {
     // Models with ordinary names are untouched by the check (also one with external data).
     Model::open(fixture("external/model.onnx")).unwrap();
 }
+
+/// A session keeps its output values from run to run once two runs in a row had the same input
+/// dims, and ONNX Runtime writes the next outputs into them. That must never show: each caller's
+/// outputs are its own (a later run does not change them), and an output whose shape follows the
+/// input's values (NonZero) comes out right when the shape changes under the same input dims.
+#[test]
+fn outputs_kept_from_run_to_run_are_never_seen() {
+    let one = ModelOptions::default().with_instances(1);
+    let model = Model::open_with(fixture("nonzero.onnx"), &one).unwrap();
+    let nonzero = |x: &[f32]| -> Vec<i64> {
+        let out = model
+            .infer(&[("x", TensorView::from_slice(vec![x.len()], x))])
+            .unwrap();
+        assert_eq!(out["y"].shape()[0], 1);
+        out["y"].as_slice::<i64>().unwrap().to_vec()
+    };
+    for _ in 0..3 {
+        assert_eq!(nonzero(&[1.0, 0.0, 1.0]), [0, 2]);
+    }
+    // The same input dims, another output shape: the kept value no longer fits.
+    assert_eq!(nonzero(&[1.0, 1.0, 1.0]), [0, 1, 2]);
+    for _ in 0..3 {
+        assert_eq!(nonzero(&[0.0, 0.0, 1.0]), [2]);
+        assert_eq!(nonzero(&[0.0, 5.0, 1.0]), [1, 2]);
+    }
+
+    let mlp = Model::open_with(fixture("mlp.onnx"), &one).unwrap();
+    let run = |seed: usize, rows: usize| {
+        let x = mlp_input(seed, rows);
+        mlp.infer(&[("x", TensorView::from_slice(vec![rows, 16], &x))])
+            .unwrap()
+    };
+    // Each input's outputs, from a fresh session.
+    let want: Vec<Vec<f32>> = (0..6)
+        .map(|seed| {
+            let fresh = Model::open_with(fixture("mlp.onnx"), &one).unwrap();
+            let x = mlp_input(seed, 2);
+            fresh
+                .infer(&[("x", TensorView::from_slice(vec![2, 16], &x))])
+                .unwrap()["y"]
+                .as_slice::<f32>()
+                .unwrap()
+                .to_vec()
+        })
+        .collect();
+    let mut held = Vec::new();
+    for seed in 0..6 {
+        let out = run(seed, 2);
+        assert_eq!(out["y"].as_slice::<f32>().unwrap(), &want[seed][..]);
+        held.push(out);
+        // Other dims in between: the kept values are dropped and made again.
+        if seed == 3 {
+            assert_eq!(run(9, 5)["y"].shape(), &[5, 4]);
+        }
+    }
+    // Outputs handed out earlier were not written by the runs after them.
+    for (seed, out) in held.iter().enumerate() {
+        assert_eq!(out["y"].as_slice::<f32>().unwrap(), &want[seed][..]);
+    }
+}
