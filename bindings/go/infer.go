@@ -223,11 +223,13 @@ func (m *Model) Infer(ctx context.Context, in Input, opts ...RunOption) (*Output
 	if load.Add(1) != 1 {
 		c.slot.queue_only = 1
 	}
-	c.submit()
 	// A cancel withdraws a queued request (its callback runs on the cancelling goroutine) or
 	// stops a running one; one running in a batch finishes. The result comes either way,
-	// exactly once.
-	r := <-c.ch
+	// exactly once: from the submission itself, or on ch.
+	r, ok := c.submit()
+	if !ok {
+		r = <-c.ch
+	}
 	ctxDone := false
 	if stopCancel != nil && !stopCancel() {
 		// The token was cancelled, or is being: wait for that, then retire it.
@@ -242,16 +244,16 @@ func (m *Model) Infer(ctx context.Context, in Input, opts ...RunOption) (*Output
 	return out, err
 }
 
-// submit builds and submits the request and reports a refusal, or a result left in the slot, on
-// ch (the dispatcher reports the others).
-func (c *call) submit() {
+// submit builds and submits the request. It returns a refusal, or a result left in the slot,
+// and true; false when the result is to come on ch (the dispatcher sends it).
+func (c *call) submit() (result, bool) {
 	if err := c.submitRequest(); err != nil {
-		c.ch <- result{refused: err} // no callback comes for a refused request
-		return
+		return result{refused: err}, true // no callback comes for a refused request
 	}
 	if c.slot.inline_done != 0 {
-		c.ch <- c.slotResult()
+		return c.slotResult(), true
 	}
+	return result{}, false
 }
 
 func (c *call) submitRequest() error {
