@@ -583,9 +583,10 @@ type ReuseKey = SmallVec<[i64; 16]>;
 /// outputs are kept.
 #[derive(Default)]
 pub(crate) struct Reuse {
-    /// The runs the kept values fit; or, with no values, the last run's.
-    key: ReuseKey,
-    values: PerTensor<Kept>,
+    /// The runs the kept values fit; or, with no values, the last run's. On the heap, as the
+    /// values: a session's size matters more than an allocation made once per change of dims.
+    key: Vec<i64>,
+    values: Vec<Kept>,
     /// A run with kept values failed where the same run without them succeeded: this model's
     /// output shapes do not follow its input shapes alone, and no values are kept any more.
     off: bool,
@@ -599,7 +600,7 @@ struct Kept {
 
 impl Reuse {
     fn fits(&self, key: &ReuseKey) -> bool {
-        !self.values.is_empty() && self.key == *key
+        !self.values.is_empty() && self.key[..] == key[..]
     }
 
     fn clear(&mut self) {
@@ -624,12 +625,13 @@ impl Reuse {
         if self.off {
             return;
         }
-        if self.key != key {
+        if self.key[..] != key[..] {
             self.values.clear();
-            self.key = key;
+            self.key.clear();
+            self.key.extend_from_slice(&key);
             return;
         }
-        let mut values = PerTensor::new();
+        let mut values = Vec::with_capacity(entries.len());
         for (_, value) in entries {
             let Value::Tensor(t) = value else { return };
             let bytes = t.as_bytes().len();
