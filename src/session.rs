@@ -484,15 +484,21 @@ pub(crate) fn run(
         smallvec::smallvec![std::ptr::null_mut(); selected.len()];
     let reused = key.as_ref().is_some_and(|k| session.reuse.fits(k));
     if reused {
-        for (p, kept) in output_ptrs.iter_mut().zip(&session.reuse.values) {
+        for (p, kept) in output_ptrs.iter_mut().zip(&mut session.reuse.values) {
+            kept.mark();
             *p = kept.value.0;
         }
     }
     let mut status = run_once(&mut output_ptrs);
-    if reused && !status.0.is_null() {
-        // Perhaps an output's shape differs from its kept value's: output shapes that follow the
-        // inputs' values, not only their shapes. The same run without kept values tells; if it
-        // succeeds, this session keeps none from now on.
+    // A kept value Run did not write into still holds its mark: ONNX Runtime handed that output
+    // over another way (a graph input returned as an output; an output asked for twice). Its
+    // buffer must not be read.
+    let unwritten = reused && status.0.is_null() && session.reuse.values.iter().any(Kept::marked);
+    if reused && (!status.0.is_null() || unwritten) {
+        // Failed: perhaps an output's shape differs from its kept value's (output shapes that
+        // follow the inputs' values, not only their shapes). Or an output was not written. The
+        // same run without kept values tells; if it succeeds, this session keeps none from now
+        // on.
         drop(session.reuse.owned_by_caller(&mut output_ptrs));
         drop(status_message(status));
         session.reuse.clear();
@@ -530,11 +536,13 @@ pub(crate) fn run(
     Ok(Outputs::from_values(entries))
 }
 
-/// A tensor value of `dtype` (not a string) and `dims` over `bytes`, which must hold it and
-/// outlive the value; ONNX Runtime writes into it when the value is an output of a run.
+/// A tensor value of `dtype` (not a string) and `dims` over the `len` bytes at `data`, which must
+/// hold it and outlive the value. ONNX Runtime writes into them when the value is an output of a
+/// run (then `data` must come from a mutable borrow), never when it is an input.
 fn create_tensor_value(
     ctx: &RunContext,
-    bytes: &[u8],
+    data: *mut u8,
+    len: usize,
     dims: &[i64],
     dtype: DType,
 ) -> std::result::Result<*mut ort::sys::OrtValue, String> {
@@ -558,8 +566,8 @@ fn create_tensor_value(
         let create: CreateWithData = std::mem::transmute(ort::api().CreateTensorWithDataAsOrtValue);
         create(
             ctx.memory.0,
-            bytes.as_ptr().cast_mut().cast(),
-            bytes.len(),
+            data.cast(),
+            len,
             dims.as_ptr(),
             dims.len(),
             ort_element_type(dtype) as i32,
@@ -595,7 +603,36 @@ pub(crate) struct Reuse {
 /// One kept output value and the buffer it is over.
 struct Kept {
     value: OwnedValue,
-    _buffer: AlignedBytes,
+    buffer: AlignedBytes,
+}
+
+/// Written at both ends of a kept buffer before each run ([`Kept::mark`]): a run writes its whole
+/// output over it. Bytes no output is likely to hold at both ends, and only a false alarm (the
+/// run made again, nothing kept any more) if one does.
+const MARK: [u8; 8] = [0xA5, 0x1E, 0x7B, 0xC3, 0x5A, 0xE1, 0x84, 0x3C];
+
+impl Kept {
+    fn ends(&mut self) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let len = self.buffer.as_bytes().len();
+        let n = len.min(MARK.len());
+        (0..n, len - n..len)
+    }
+
+    /// Marks both ends of the buffer, before a run that is to write over it.
+    fn mark(&mut self) {
+        let (head, tail) = self.ends();
+        let n = head.len();
+        let bytes = self.buffer.as_mut_bytes();
+        bytes[head].copy_from_slice(&MARK[..n]);
+        bytes[tail].copy_from_slice(&MARK[..n]);
+    }
+
+    /// Whether both ends still hold the mark: the run did not write the output here.
+    fn marked(&self) -> bool {
+        let bytes = self.buffer.as_bytes();
+        let n = bytes.len().min(MARK.len());
+        bytes[..n] == MARK[..n] && bytes[bytes.len() - n..] == MARK[..n]
+    }
 }
 
 impl Reuse {
@@ -631,23 +668,27 @@ impl Reuse {
             self.key.extend_from_slice(&key);
             return;
         }
+        let keepable = |v: &Value| matches!(v, Value::Tensor(t) if t.dtype() != DType::String && !t.as_bytes().is_empty());
+        if !entries.iter().all(|(_, v)| keepable(v)) {
+            return;
+        }
         let mut values = Vec::with_capacity(entries.len());
         for (_, value) in entries {
             let Value::Tensor(t) = value else { return };
-            let bytes = t.as_bytes().len();
-            if t.dtype() == DType::String || bytes == 0 {
-                return;
-            }
-            let Some(buffer) = AlignedBytes::try_zeroed(bytes) else {
+            let Some(mut buffer) = AlignedBytes::try_zeroed(t.as_bytes().len()) else {
                 return;
             };
             let dims: PerTensor<i64> = t.shape().iter().map(|d| *d as i64).collect();
-            let Ok(value) = create_tensor_value(ctx, buffer.as_bytes(), &dims, t.dtype()) else {
+            // ONNX Runtime writes through the pointer: taken from the buffer mutably. The buffer
+            // lives in `Kept` beside the value, and is released after it.
+            let bytes = buffer.as_mut_bytes();
+            let (data, len) = (bytes.as_mut_ptr(), bytes.len());
+            let Ok(value) = create_tensor_value(ctx, data, len, &dims, t.dtype()) else {
                 return;
             };
             values.push(Kept {
                 value: OwnedValue(value),
-                _buffer: buffer,
+                buffer,
             });
         }
         self.values = values;
@@ -690,7 +731,13 @@ impl Feed<'_> {
         };
         // `bytes` holds the validated tensor and outlives the run; ONNX Runtime does not write to
         // inputs.
-        let value = create_tensor_value(self.ctx, bytes, &dims, view.dtype())?;
+        let value = create_tensor_value(
+            self.ctx,
+            bytes.as_ptr().cast_mut(),
+            bytes.len(),
+            &dims,
+            view.dtype(),
+        )?;
         Ok(self.keep(value))
     }
 

@@ -785,3 +785,50 @@ fn outputs_kept_from_run_to_run_are_never_seen() {
         assert_eq!(out["y"].as_slice::<f32>().unwrap(), &want[seed][..]);
     }
 }
+
+/// Outputs that ONNX Runtime does not compute into the run's output values: a graph input
+/// returned as an output, and an output asked for twice. Each must still come out right on every
+/// run of one session, the runs after the second included (when the session keeps its output
+/// values).
+#[test]
+fn kept_output_values_and_outputs_that_are_inputs_or_asked_for_twice() {
+    let one = ModelOptions::default().with_instances(1);
+    let model = Model::open_with(fixture("values/passthrough.onnx"), &one).unwrap();
+    for i in 0..6 {
+        let x = [i as f32, -2.0, 3.25, 8.0];
+        let out = model
+            .infer(&[("x", TensorView::from_slice(vec![4], &x))])
+            .unwrap();
+        assert_eq!(out["x"].as_slice::<f32>().unwrap(), &x, "run {i}");
+        let neg: Vec<f32> = x.iter().map(|v| -v).collect();
+        assert_eq!(out["y"].as_slice::<f32>().unwrap(), &neg[..], "run {i}");
+    }
+    let mlp = Model::open_with(fixture("mlp.onnx"), &one).unwrap();
+    let twice = InferOptions::default().with_outputs(["y", "y"]);
+    for i in 0..6 {
+        let x = mlp_input(i, 2);
+        let want = mlp
+            .infer(&[("x", TensorView::from_slice(vec![2, 16], &x))])
+            .unwrap();
+        let out = mlp
+            .infer_with(&[("x", TensorView::from_slice(vec![2, 16], &x))], &twice)
+            .unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            out[0].as_slice::<f32>().unwrap(),
+            want["y"].as_slice::<f32>().unwrap(),
+            "run {i}"
+        );
+        assert_eq!(
+            out[1].as_slice::<f32>().unwrap(),
+            want["y"].as_slice::<f32>().unwrap(),
+            "run {i}"
+        );
+    }
+    let constant = Model::open_with(fixture("no_inputs.onnx"), &one).unwrap();
+    let none: [(&str, TensorView<'_>); 0] = [];
+    let first = constant.infer(&none).unwrap();
+    for i in 0..4 {
+        assert_eq!(constant.infer(&none).unwrap()["y"], first["y"], "run {i}");
+    }
+}
