@@ -10,8 +10,8 @@
 #   make test-platforms  the Rust tests once more on aarch64 Linux under qemu (test-aarch64) and
 #                on Windows under wine (test-windows); CI (.ci/run) runs it after make test. They
 #                are the same tests on other systems, through an emulator and a compatibility
-#                layer. With their toolchains' installation they take about 4 minutes. Added to
-#                `make test`'s 16 (964 + 233 s in a fresh clone at 97fbd73), that is the whole
+#                layer. With their toolchains' installation they take about 5 minutes. Added to
+#                `make test`'s 18 (1,103 + 291 s in a fresh clone at 4b39920), that is the whole
 #                ~20-minute budget on a fast machine, and past it on a slower one.
 #   make fuzz    each fuzz target for FUZZ_SECONDS (600); make soak: the registry hammer for
 #                SOAK_SECONDS (60) in a release build

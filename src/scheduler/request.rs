@@ -313,8 +313,13 @@ impl Slot {
             }
             Notify::Waker(waker) => {
                 s.result = Some(result);
+                // A future polled once, then waited on ([`InferFuture::wait`]): its owner sleeps.
+                let sleeping = s.sleeping;
                 drop(s);
                 waker.wake();
+                if sleeping {
+                    self.done.notify_all();
+                }
             }
             Notify::Wait => {
                 s.result = Some(result);
@@ -707,6 +712,39 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
+
+    /// A future polled once (its waker kept in the slot) and then waited on blocks until the
+    /// result: completion wakes the waiting thread as well as the waker. It used to wake only
+    /// the waker, and `wait` slept for ever.
+    #[test]
+    fn a_future_polled_then_waited_on_gets_its_result() {
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: Arc<Self>) {}
+        }
+        let slot = Arc::new(Slot::new());
+        let waker = std::task::Waker::from(Arc::new(Noop));
+        assert!(slot
+            .poll(&mut std::task::Context::from_waker(&waker))
+            .is_pending());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let owner = {
+            let slot = slot.clone();
+            std::thread::spawn(move || {
+                let (result, _) = slot.wait(None, || Error::Cancelled { model: "m".into() });
+                tx.send(result.is_ok()).unwrap();
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(slot.take());
+        slot.complete(Ok(Outputs::from_values(Vec::new())));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(10)),
+            Ok(true),
+            "the waiting thread was never woken"
+        );
+        owner.join().unwrap();
+    }
 
     /// An owner whose deadline passes after it was asked to drain answers the ask first: the
     /// thread that asked counts on its look at the queue. The slot's lock is held across the
