@@ -892,6 +892,13 @@ fn a_request_taken_but_not_started_is_not_run_once_cancelled() {
         )
         .unwrap(),
     );
+    // Out of the queue, the session held: the timed policy waits for company.
+    let taken = || {
+        wait_until("taken", || {
+            let s = model.stats();
+            s.queued == 0 && s.idle_instances == 0
+        })
+    };
     let token = CancelToken::new();
     let caller = {
         let (model, token) = (model.clone(), token.clone());
@@ -903,11 +910,7 @@ fn a_request_taken_but_not_started_is_not_run_once_cancelled() {
             )
         })
     };
-    // Taken: out of the queue, the session held, waiting for company.
-    wait_until("taken", || {
-        let s = model.stats();
-        s.queued == 0 && s.idle_instances == 0
-    });
+    taken();
     token.cancel();
     let err = caller.join().unwrap().unwrap_err();
     assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
@@ -925,10 +928,7 @@ fn a_request_taken_but_not_started_is_not_run_once_cancelled() {
             move |r| tx.send(r).unwrap(),
         )
         .unwrap();
-    wait_until("taken", || {
-        let s = model.stats();
-        s.queued == 0 && s.idle_instances == 0
-    });
+    taken();
     assert!(handle.cancel());
     let err = rx
         .recv_timeout(Duration::from_secs(10))

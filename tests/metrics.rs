@@ -161,6 +161,20 @@ fn counters_and_histograms_match_the_requests_made() {
     );
 }
 
+/// Occupies a slow.onnx model's only session with a long run; returns once it runs.
+fn occupy(model: &std::sync::Arc<Model>) -> std::thread::JoinHandle<()> {
+    let m = model.clone();
+    let busy = std::thread::spawn(move || {
+        let x = vec![0.5f32; 16_000 * 256];
+        m.infer(&[("x", TensorView::from_slice(vec![16_000, 256], &x))])
+            .unwrap();
+    });
+    while model.stats().idle_instances > 0 {
+        std::thread::yield_now();
+    }
+    busy
+}
+
 #[test]
 fn async_requests_queue_full_and_cancellations_are_counted() {
     let model = Model::open_with(
@@ -171,17 +185,7 @@ fn async_requests_queue_full_and_cancellations_are_counted() {
     )
     .unwrap();
     let model = std::sync::Arc::new(model);
-    let busy = {
-        let m = model.clone();
-        std::thread::spawn(move || {
-            let x = vec![0.5f32; 16_000 * 256];
-            m.infer(&[("x", TensorView::from_slice(vec![16_000, 256], &x))])
-                .unwrap();
-        })
-    };
-    while model.stats().idle_instances > 0 {
-        std::thread::yield_now();
-    }
+    let busy = occupy(&model);
     let req = || {
         vec![(
             "x".to_string(),
@@ -226,17 +230,7 @@ fn a_blocking_request_withdrawn_by_its_token_is_counted() {
         )
         .unwrap(),
     );
-    let busy = {
-        let m = model.clone();
-        std::thread::spawn(move || {
-            let x = vec![0.5f32; 16_000 * 256];
-            m.infer(&[("x", TensorView::from_slice(vec![16_000, 256], &x))])
-                .unwrap();
-        })
-    };
-    while model.stats().idle_instances > 0 {
-        std::thread::yield_now();
-    }
+    let busy = occupy(&model);
     let token = inferkit::CancelToken::new();
     let waiting = {
         let (m, token) = (model.clone(), token.clone());

@@ -506,6 +506,12 @@ impl Scheduler {
         }
     }
 
+    fn cancelled_error(&self) -> Error {
+        Error::Cancelled {
+            model: self.name.clone(),
+        }
+    }
+
     fn selection(&self, opts: &InferOptions) -> Result<Option<Vec<usize>>> {
         match &opts.outputs {
             // No names asks for every output, as `None` does: a run for nothing is no request.
@@ -614,9 +620,7 @@ impl Scheduler {
             return Err(self.deadline_error());
         }
         if opts.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
-            return Err(Error::Cancelled {
-                model: self.name.clone(),
-            });
+            return Err(self.cancelled_error());
         }
         // Direct path: nothing queued and a session idle → run here, now, without copying.
         if self.batching.max_queue_delay_us == 0 && !opts.queue_only && self.queue.is_empty() {
@@ -670,9 +674,7 @@ impl Scheduler {
         // Bound before it is queued: a cancel from now on withdraws it or stops its run.
         if let Some(token) = &opts.cancel {
             if !token.bind_request(&request, &self.name) {
-                return Err(Error::Cancelled {
-                    model: self.name.clone(),
-                });
+                return Err(self.cancelled_error());
             }
         }
         let lead = Lead::from_options(opts);
@@ -831,9 +833,7 @@ impl Scheduler {
         // is answered: accepted, and completed at once.
         if let Some(token) = &opts.cancel {
             if !token.bind_request(&request, &self.name) {
-                request.slot.withdraw(Error::Cancelled {
-                    model: self.name.clone(),
-                });
+                request.slot.withdraw(self.cancelled_error());
                 return Ok(request);
             }
         }
@@ -1217,9 +1217,7 @@ impl Scheduler {
         if !cancelled.is_empty() {
             let end = self.metrics.enabled().then(Instant::now);
             for r in &cancelled {
-                let err = Err(Error::Cancelled {
-                    model: self.name.to_string(),
-                });
+                let err = Err(self.cancelled_error());
                 self.count_by_worker(r, &err, end);
                 r.slot.complete(err);
             }
@@ -1259,9 +1257,7 @@ impl Scheduler {
             // Cancelled while it ran (its owner was told so): stopped, or finished just before
             // the stop; its outputs, if any, are nobody's any more.
             let result = if single.cancelled.load(Ordering::SeqCst) {
-                Err(Error::Cancelled {
-                    model: self.name.to_string(),
-                })
+                Err(self.cancelled_error())
             } else {
                 result
             };
@@ -1305,15 +1301,12 @@ impl Scheduler {
         inputs: &[(&str, Input<'_>)],
         selected: Option<&[usize]>,
     ) -> Result<Outputs> {
-        let cancelled = || Error::Cancelled {
-            model: self.name.clone(),
-        };
         stop.start(until);
         // Reachable by a cancel once the run counts as started; unreachable again (also if the
         // run unwinds) before the session runs anything else, so a later cancel cannot stop that.
         if !stopper.admit(stop) {
             stop.finish();
-            return Err(cancelled());
+            return Err(self.cancelled_error());
         }
         let mut leave = Leave(Some(stopper), stop);
         let result = match (session, &self.run) {
@@ -1337,7 +1330,7 @@ impl Scheduler {
         };
         if leave.0.take().is_some_and(|s| s.leave(stop)) {
             stop.finish();
-            return Err(cancelled());
+            return Err(self.cancelled_error());
         }
         if stop.finish() && result.is_err() {
             return Err(self.deadline_error());
@@ -1356,18 +1349,20 @@ mod tests {
     use super::*;
     use crate::{Model, ModelOptions, Tensor, TensorView};
 
+    /// The tiny MLP fixture, opened with `options`.
+    fn mlp(options: ModelOptions) -> Model {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mlp.onnx");
+        Model::open_with(path, &options).unwrap()
+    }
+
     /// A cancel token reaches a request from before it is queued. A cancel that withdraws it
     /// (answering it CANCELLED) just before a full queue refuses it must not leave a refusal as
     /// well: a C caller would get its callback for a submission it was told was refused.
     #[test]
     fn a_request_answered_by_its_cancel_is_never_refused_afterwards() {
-        let model = Model::open_with(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mlp.onnx"),
-            &ModelOptions::default()
-                .with_instances(1)
-                .with_batching(BatchingOptions::default().with_max_queue_size(1)),
-        )
-        .unwrap();
+        let model = mlp(ModelOptions::default()
+            .with_instances(1)
+            .with_batching(BatchingOptions::default().with_max_queue_size(1)));
         let sched = model.scheduler();
         let inputs = [(
             "x".to_string(),
@@ -1415,11 +1410,7 @@ mod tests {
     /// under qemu the tiny MLP's batches run past the 100 µs gate.
     #[test]
     fn blocked_callers_drain_the_queue_instead_of_helpers() {
-        let model = Model::open_with(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mlp.onnx"),
-            &ModelOptions::default().with_instances(2),
-        )
-        .unwrap();
+        let model = mlp(ModelOptions::default().with_instances(2));
         assert!(model.scheduler().leads_pay());
         let single = |x: &[f32]| {
             model
@@ -1461,13 +1452,9 @@ mod tests {
     /// (or nothing is measured), and to helpers once batches are measured to run longer.
     #[test]
     fn long_batches_go_to_helpers() {
-        let model = Model::open_with(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mlp.onnx"),
-            &ModelOptions::default()
-                .with_instances(2)
-                .with_batching(BatchingOptions::default().with_max_batch_size(32)),
-        )
-        .unwrap();
+        let model = mlp(ModelOptions::default()
+            .with_instances(2)
+            .with_batching(BatchingOptions::default().with_max_batch_size(32)));
         let sched = model.scheduler();
         assert!(sched.leads_pay(), "nothing measured: blocked callers lead");
         sched.cost.record(32, Duration::from_micros(40));
@@ -1488,13 +1475,9 @@ mod tests {
             .with_max_batch_size(32)
             .with_max_queue_delay_us(5_000_000)
             .with_preferred_batch_sizes([2]);
-        let model = Model::open_with(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mlp.onnx"),
-            &ModelOptions::default()
-                .with_instances(2)
-                .with_batching(batching),
-        )
-        .unwrap();
+        let model = mlp(ModelOptions::default()
+            .with_instances(2)
+            .with_batching(batching));
         let sched = model.scheduler();
         let held = [sched.pool.try_acquire(), sched.pool.try_acquire()].map(Option::unwrap);
         let start = Instant::now();

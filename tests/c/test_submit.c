@@ -450,6 +450,23 @@ static void *run_blocking(void *arg) {
   return NULL;
 }
 
+/* After a cancellation: the session serves the next request, a loop of 5 steps run with `req`
+ * (its inputs replaced). */
+static void loop_five(inferkit_request *req) {
+  int64_t five = 5, one[1] = {1};
+  float zero = 0.0f;
+  inferkit_outputs *out;
+  size_t len = 0;
+  const float *y;
+  inferkit_request_clear(req);
+  inferkit_request_add_tensor(req, "n", INFERKIT_DTYPE_I64, NULL, 0, &five, sizeof five, NULL);
+  inferkit_request_add_tensor(req, "x", INFERKIT_DTYPE_F32, one, 1, &zero, sizeof zero, NULL);
+  out = run_ok(req, "loop 5 after the cancellation");
+  y = output_data(out, 0, &len);
+  CHECK(y && len == 4 && y[0] == 5.0f, "y = 5");
+  inferkit_outputs_free(out);
+}
+
 /* loop.onnx adds 1 n times: n = 10^9 runs for many minutes. One session. Thread A's blocking run
  * of such a loop is stopped by its 2 s timeout; meanwhile the request submitted here waits in the
  * queue, and A, draining it, runs it next. Cancelling it then stops that run: its callback gets
@@ -503,19 +520,7 @@ static void cancel_a_running_request(void) {
   pthread_join(thread, NULL);
   CHECK(a.status == INFERKIT_STATUS_DEADLINE_EXCEEDED, "A: %s", inferkit_status_name(a.status));
   /* the session serves the next request */
-  {
-    int64_t five = 5;
-    inferkit_outputs *out;
-    size_t len = 0;
-    const float *y;
-    inferkit_request_clear(req);
-    inferkit_request_add_tensor(req, "n", INFERKIT_DTYPE_I64, NULL, 0, &five, sizeof five, NULL);
-    inferkit_request_add_tensor(req, "x", INFERKIT_DTYPE_F32, one, 1, &zero, sizeof zero, NULL);
-    out = run_ok(req, "loop 5 after the cancellation");
-    y = output_data(out, 0, &len);
-    CHECK(y && len == 4 && y[0] == 5.0f, "y = 5");
-    inferkit_outputs_free(out);
-  }
+  loop_five(req);
 done:
   inferkit_pending_free(pending);
   inferkit_request_free(a_req);
@@ -580,20 +585,8 @@ static void cancel_token_stops_a_blocking_run(void) {
   CHECK(recorder_wait(&st, 1, 30) && st.last_status == INFERKIT_STATUS_CANCELLED, "submitted: %s",
         inferkit_status_name(st.last_status));
   /* removed: the request runs (5 steps) */
-  {
-    int64_t five = 5;
-    inferkit_outputs *out;
-    size_t len = 0;
-    const float *y;
-    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_set_cancel_token(req, NULL, error_out));
-    inferkit_request_clear(req);
-    inferkit_request_add_tensor(req, "n", INFERKIT_DTYPE_I64, NULL, 0, &five, sizeof five, NULL);
-    inferkit_request_add_tensor(req, "x", INFERKIT_DTYPE_F32, one, 1, &zero, sizeof zero, NULL);
-    out = run_ok(req, "loop 5 after the cancellation");
-    y = output_data(out, 0, &len);
-    CHECK(y && len == 4 && y[0] == 5.0f, "y = 5");
-    inferkit_outputs_free(out);
-  }
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_set_cancel_token(req, NULL, error_out));
+  loop_five(req);
 done:
   inferkit_cancel_token_free(token);
   inferkit_request_free(req);
