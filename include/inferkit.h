@@ -2014,17 +2014,20 @@ inferkit_status inferkit_request_set_cancel_token(struct inferkit_request *reque
                                                   struct inferkit_error **error_out);
 
 /**
- * \brief Sets an absolute deadline on CLOCK_MONOTONIC (as clock_gettime gives it).
+ * \brief Sets an absolute deadline on the platform's monotonic clock: CLOCK_MONOTONIC (as
+ * clock_gettime gives it) on Linux, Android, macOS and iOS; on Windows QueryPerformanceCounter
+ * in nanoseconds (count × 10⁹ / QueryPerformanceFrequency, as std::chrono::steady_clock reads it).
  *
  * A request that has not started by then is not run; one that runs past it alone is stopped.
  * Either way it fails with INFERKIT_STATUS_DEADLINE_EXCEEDED. With a timeout too, the earlier
  * of the two applies.
  *
  * \param request The request.
- * \param deadline_ns Nanoseconds on CLOCK_MONOTONIC; 0 removes the deadline.
+ * \param deadline_ns Nanoseconds on that clock; 0 removes the deadline.
  * \param error_out Receives an error on failure; may be NULL.
  * \return INFERKIT_STATUS_OK, INFERKIT_STATUS_NULL_ARGUMENT, or INFERKIT_STATUS_UNSUPPORTED on
- *         a platform without CLOCK_MONOTONIC (use inferkit_request_set_timeout_us there).
+ *         a platform without such a clock (WebAssembly; use inferkit_request_set_timeout_us
+ *         there).
  *
  * Ownership: nothing is handed out.
  * Thread safety: not thread-safe for `request`; use it from one thread at a time.

@@ -1415,7 +1415,7 @@ class Request {
     detail::call([&](inferkit_error **e) { return inferkit_request_set_cancel_token(p_, nullptr, e); });
     return *this;
   }
-  /** An absolute deadline on std::chrono::steady_clock (CLOCK_MONOTONIC). A deadline already
+  /** An absolute deadline on std::chrono::steady_clock (the C ABI's monotonic clock). A deadline already
    * passed is kept (the request then fails with DEADLINE_EXCEEDED). */
   template <class Duration>
   Request &set_deadline(std::chrono::time_point<std::chrono::steady_clock, Duration> deadline) {
@@ -1525,8 +1525,8 @@ class Request {
   static std::uint64_t monotonic_ns(std::chrono::time_point<std::chrono::steady_clock, Duration> deadline) {
     using std::chrono::nanoseconds;
 #if defined(__linux__) || defined(_WIN32)
-    // libstdc++ and libc++ read steady_clock from CLOCK_MONOTONIC on Linux (the C ABI answers
-    // UNSUPPORTED on Windows whatever is passed).
+    // libstdc++ and libc++ read steady_clock from CLOCK_MONOTONIC on Linux; MSVC's and MinGW's
+    // from QueryPerformanceCounter in nanoseconds on Windows, the C ABI's clock there.
     const long double ns = std::chrono::duration<long double, std::nano>(deadline.time_since_epoch()).count();
 #else
     // Elsewhere steady_clock may have another epoch: carry the distance from now over.

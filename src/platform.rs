@@ -1,6 +1,7 @@
 //! What differs between the operating systems inferkit runs on, in one place: ONNX Runtime's file
 //! names and where an application keeps its libraries, the system loader's search, the per-user
-//! cache, which loaded object holds an address, and the thread CPU clock.
+//! cache, which loaded object holds an address, the thread CPU clock, and the clock C callers'
+//! absolute deadlines are read on.
 //!
 //! | | Linux | Android | macOS, iOS | Windows |
 //! |---|---|---|---|---|
@@ -10,6 +11,7 @@
 //! | per-user cache | `${XDG_CACHE_HOME:-~/.cache}/inferkit/` | as Linux | `~/Library/Caches/inferkit/` | `%LOCALAPPDATA%\inferkit\` |
 //! | which object holds code | `dladdr` | `dladdr` | `dladdr` | `GetModuleHandleExW` |
 //! | thread CPU clock | `CLOCK_THREAD_CPUTIME_ID` | as Linux | as Linux | wall clock (see [`thread_cpu_time`]) |
+//! | C deadlines' clock | `CLOCK_MONOTONIC` | as Linux | as Linux | `QueryPerformanceCounter` in ns |
 //!
 //! The file names are those of ONNX Runtime's own packages: the PyPI wheels (Linux, macOS,
 //! Windows), the Android AAR (`jni/<abi>/libonnxruntime.so`) and the iOS framework.
@@ -258,8 +260,28 @@ pub(crate) fn monotonic_ns() -> Option<u64> {
     )
 }
 
-/// No CLOCK_MONOTONIC off Unix: C callers there give timeouts instead.
-#[cfg(not(unix))]
+/// Windows' monotonic clock, QueryPerformanceCounter, in nanoseconds: `count × 10⁹ / frequency`,
+/// the reading MSVC's and MinGW's `std::chrono::steady_clock` give (and winpthreads'
+/// `clock_gettime(CLOCK_MONOTONIC)`).
+#[cfg(windows)]
+pub(crate) fn monotonic_ns() -> Option<u64> {
+    use windows_sys::Win32::System::Performance::{
+        QueryPerformanceCounter, QueryPerformanceFrequency,
+    };
+    let (mut count, mut frequency) = (0i64, 0i64);
+    // SAFETY: both are valid out-pointers; the calls cannot fail on Windows XP and later.
+    let read = unsafe {
+        QueryPerformanceFrequency(&mut frequency) != 0 && QueryPerformanceCounter(&mut count) != 0
+    };
+    if !read || frequency <= 0 || count < 0 {
+        return None;
+    }
+    let ns = u128::from(count.unsigned_abs()) * 1_000_000_000 / u128::from(frequency.unsigned_abs());
+    Some(u64::try_from(ns).unwrap_or(u64::MAX))
+}
+
+/// No monotonic clock a C caller shares elsewhere (WebAssembly): C callers there give timeouts.
+#[cfg(not(any(unix, windows)))]
 pub(crate) fn monotonic_ns() -> Option<u64> {
     None
 }

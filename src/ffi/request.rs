@@ -675,12 +675,13 @@ pub extern "C" fn inferkit_request_set_cancel_token(
     })
 }
 
-/// The `Instant` of a CLOCK_MONOTONIC reading in nanoseconds: the distance from now on that
-/// clock, added to `Instant::now()` (the two clocks need not be the same one; only their rates
+/// The `Instant` of a reading of the platform's monotonic clock in nanoseconds (CLOCK_MONOTONIC;
+/// QueryPerformanceCounter on Windows): the distance from now on that clock, added to `Instant::now()` (the two clocks need not be the same one; only their rates
 /// must agree, which holds while the machine is awake).
 fn instant_of_monotonic_ns(deadline_ns: u64) -> Result<Instant> {
     let now_ns = crate::platform::monotonic_ns().ok_or_else(|| Error::Unsupported {
-        what: "deadlines on CLOCK_MONOTONIC on this platform; use inferkit_request_set_timeout_us"
+        what: "absolute deadlines on this platform (no monotonic clock shared with C); use \
+               inferkit_request_set_timeout_us"
             .into(),
         feature: None,
     })?;
@@ -693,17 +694,20 @@ fn instant_of_monotonic_ns(deadline_ns: u64) -> Result<Instant> {
     })
 }
 
-/// \brief Sets an absolute deadline on CLOCK_MONOTONIC (as clock_gettime gives it).
+/// \brief Sets an absolute deadline on the platform's monotonic clock: CLOCK_MONOTONIC (as
+/// clock_gettime gives it) on Linux, Android, macOS and iOS; on Windows QueryPerformanceCounter
+/// in nanoseconds (count × 10⁹ / QueryPerformanceFrequency, as std::chrono::steady_clock reads it).
 ///
 /// A request that has not started by then is not run; one that runs past it alone is stopped.
 /// Either way it fails with INFERKIT_STATUS_DEADLINE_EXCEEDED. With a timeout too, the earlier
 /// of the two applies.
 ///
 /// \param request The request.
-/// \param deadline_ns Nanoseconds on CLOCK_MONOTONIC; 0 removes the deadline.
+/// \param deadline_ns Nanoseconds on that clock; 0 removes the deadline.
 /// \param error_out Receives an error on failure; may be NULL.
 /// \return INFERKIT_STATUS_OK, INFERKIT_STATUS_NULL_ARGUMENT, or INFERKIT_STATUS_UNSUPPORTED on
-///         a platform without CLOCK_MONOTONIC (use inferkit_request_set_timeout_us there).
+///         a platform without such a clock (WebAssembly; use inferkit_request_set_timeout_us
+///         there).
 ///
 /// Ownership: nothing is handed out.
 /// Thread safety: not thread-safe for `request`; use it from one thread at a time.
@@ -986,4 +990,72 @@ pub extern "C" fn inferkit_pending_is_done(pending: *const inferkit_pending) -> 
 #[no_mangle]
 pub extern "C" fn inferkit_pending_free(pending: *mut inferkit_pending) {
     guard_value((), || free_box(pending))
+}
+
+/// Platforms with a monotonic clock a C caller shares (not WebAssembly).
+#[cfg(all(test, any(unix, windows)))]
+mod tests {
+    use super::instant_of_monotonic_ns;
+    use std::time::{Duration, Instant};
+
+    /// The platform's monotonic clock in nanoseconds, read here independently of
+    /// `platform::monotonic_ns`, as a C caller reads it.
+    #[cfg(unix)]
+    fn c_callers_clock_ns() -> u64 {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid out-pointer.
+        assert_eq!(
+            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
+            0
+        );
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+
+    #[cfg(windows)]
+    fn c_callers_clock_ns() -> u64 {
+        use windows_sys::Win32::System::Performance::{
+            QueryPerformanceCounter, QueryPerformanceFrequency,
+        };
+        let (mut count, mut frequency) = (0i64, 0i64);
+        // SAFETY: valid out-pointers.
+        unsafe {
+            assert_ne!(QueryPerformanceFrequency(&mut frequency), 0);
+            assert_ne!(QueryPerformanceCounter(&mut count), 0);
+        }
+        (count as u128 * 1_000_000_000 / frequency as u128) as u64
+    }
+
+    /// A C caller's absolute deadline, 200 ms ahead of or behind its clock, lands 200 ms ahead of
+    /// or behind now on inferkit's clock, on every platform with such a clock (Windows included:
+    /// it answered UNSUPPORTED before QueryPerformanceCounter was read).
+    #[test]
+    fn an_absolute_deadline_is_read_on_the_c_callers_monotonic_clock() {
+        let offset = Duration::from_millis(200);
+        let slack = Duration::from_millis(50);
+        for ahead in [true, false] {
+            let now_ns = c_callers_clock_ns();
+            let deadline_ns = if ahead {
+                now_ns + offset.as_nanos() as u64
+            } else {
+                now_ns - offset.as_nanos() as u64
+            };
+            let now = Instant::now();
+            let at = instant_of_monotonic_ns(deadline_ns).expect("a monotonic clock");
+            let expected = if ahead { now + offset } else { now - offset };
+            let off_by = if at > expected {
+                at - expected
+            } else {
+                expected - at
+            };
+            assert!(
+                off_by < slack,
+                "a deadline {} ms {} the C clock is {off_by:?} away from where it should be",
+                offset.as_millis(),
+                if ahead { "ahead of" } else { "behind" }
+            );
+        }
+    }
 }
