@@ -388,6 +388,11 @@ impl Model {
         &self.inner.name
     }
 
+    /// The model's name, shared (for what outlives a call and names the model, without a copy).
+    pub(crate) fn shared_name(&self) -> &Arc<str> {
+        &self.inner.name
+    }
+
     /// Inputs and outputs.
     pub fn signature(&self) -> &Signature {
         &self.inner.signature
@@ -516,7 +521,7 @@ impl Model {
         )?;
         Ok(RequestHandle {
             request,
-            model: self.inner.name.clone(),
+            model: self.inner.name.to_string(),
         })
     }
 
@@ -541,7 +546,7 @@ impl Model {
             PipelineInput::Tokens(ids) => match &self.pipeline.sequence {
                 Some(seq) => seq.encode(ids),
                 None => Err(Error::PipelineConfig {
-                    model: name.clone(),
+                    model: name.to_string(),
                     step: "sequence".into(),
                     reason: "the pipeline declares no `sequence` step".into(),
                 }),
@@ -566,7 +571,7 @@ impl Model {
         let (pixels, w, h) = crate::pipeline::decode_limited(bytes, self.pipeline.max_pixels)
             .map_err(|e| match e {
                 Error::PipelineStep { step, reason, .. } => Error::PipelineStep {
-                    model: self.inner.name.clone(),
+                    model: self.inner.name.to_string(),
                     step,
                     reason,
                 },
@@ -615,7 +620,7 @@ impl Model {
             .text
             .as_ref()
             .ok_or_else(|| Error::PipelineConfig {
-                model: self.inner.name.clone(),
+                model: self.inner.name.to_string(),
                 step: "text".into(),
                 reason: "the pipeline declares no `text` tokenizer".into(),
             })
@@ -637,7 +642,7 @@ impl Model {
             .version
             .map(|v| v.to_string())
             .unwrap_or_default();
-        crate::metrics::prometheus(&[(self.inner.name.clone(), version, self.metrics(), None)])
+        crate::metrics::prometheus(&[(self.inner.name.to_string(), version, self.metrics(), None)])
     }
 
     /// This model's metrics as a JSON summary with percentiles; the shape is documented at
@@ -707,7 +712,7 @@ impl Model {
         Ok(InferFuture {
             request,
             keep_alive: self.inner.clone(),
-            model: self.inner.name.clone(),
+            model: self.inner.name.to_string(),
         })
     }
 
@@ -729,7 +734,7 @@ impl Model {
             .submit_owned(inputs, options, Some(Box::new(callback)))?;
         Ok(RequestHandle {
             request,
-            model: self.inner.name.clone(),
+            model: self.inner.name.to_string(),
         })
     }
 }

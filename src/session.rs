@@ -440,6 +440,9 @@ pub(crate) fn run(
             _ => key = None,
         }
         let value = match input {
+            Input::Tensor(view) if view.dtype() != DType::String && view.is_aligned() => {
+                session.inputs.value(ctx, index, view)
+            }
             Input::Tensor(view) => feed.tensor(view),
             // ONNX Runtime's "none": the optional input is not fed.
             Input::Value(Value::Optional(None)) => continue,
@@ -494,6 +497,8 @@ pub(crate) fn run(
     // over another way (a graph input returned as an output; an output asked for twice). Its
     // buffer must not be read.
     let unwritten = reused && status.0.is_null() && session.reuse.values.iter().any(Kept::marked);
+    // Every output is in its kept value, of that value's dtype and shape.
+    let in_kept = reused && status.0.is_null() && !unwritten;
     if reused && (!status.0.is_null() || unwritten) {
         // Failed: perhaps an output's shape differs from its kept value's (output shapes that
         // follow the inputs' values, not only their shapes). Or an output was not written. The
@@ -517,7 +522,13 @@ pub(crate) fn run(
         return Err(fail(message));
     }
     let mut entries = Vec::with_capacity(selected.len());
-    for (value, index) in output_ptrs.iter().zip(selected) {
+    if in_kept {
+        for (kept, index) in session.reuse.values.iter().zip(selected) {
+            let name = signature.outputs[*index].name.clone();
+            entries.push((name, Value::Tensor(kept.read())));
+        }
+    }
+    for (value, index) in output_ptrs.iter().zip(selected).filter(|_| !in_kept) {
         let spec = &signature.outputs[*index];
         let out = read_value(*value, &spec.ty, 0).map_err(|e| match e {
             ReadError::Ort(m) => fail(format!("output `{}`: {m}", spec.name)),
@@ -600,10 +611,13 @@ pub(crate) struct Reuse {
     off: bool,
 }
 
-/// One kept output value and the buffer it is over.
+/// One kept output value, the buffer it is over, and the dtype and shape it was made with (a run
+/// that writes into it writes that dtype and shape, or fails).
 struct Kept {
     value: OwnedValue,
     buffer: AlignedBytes,
+    dtype: DType,
+    shape: Vec<usize>,
 }
 
 /// Written at both ends of a kept buffer before each run ([`Kept::mark`]): a run writes its whole
@@ -625,6 +639,12 @@ impl Kept {
         let bytes = self.buffer.as_mut_bytes();
         bytes[head].copy_from_slice(&MARK[..n]);
         bytes[tail].copy_from_slice(&MARK[..n]);
+    }
+
+    /// The output a run wrote here, copied out (no need to ask ONNX Runtime for its type and
+    /// shape: they are the value's own).
+    fn read(&self) -> Tensor {
+        Tensor::from_checked_bytes(self.dtype, self.shape.clone(), self.buffer.as_bytes())
     }
 
     /// Whether both ends still hold the mark: the run did not write the output here.
@@ -689,9 +709,72 @@ impl Reuse {
             values.push(Kept {
                 value: OwnedValue(value),
                 buffer,
+                dtype: t.dtype(),
+                shape: t.shape().to_vec(),
             });
         }
         self.values = values;
+    }
+}
+
+/// The last value made for each input over a caller's aligned bytes, used again while the caller
+/// lends the same bytes: a host that runs from one buffer (an input it refills, as ONNX Runtime's
+/// own examples do) makes no value per run. ONNX Runtime reads a value's bytes only in a `Run`
+/// it is fed to, so a kept value outliving its bytes is never read; it is fed again only when
+/// the run's caller lends bytes at the same address, of the same length, dtype and dims.
+#[derive(Default)]
+struct KeptInputs(Vec<Option<KeptInput>>);
+
+struct KeptInput {
+    value: OwnedValue,
+    /// Where the bytes were (an address, never dereferenced here), their length and type.
+    addr: usize,
+    len: usize,
+    dtype: DType,
+    dims: PerTensor<i64>,
+}
+
+impl KeptInputs {
+    /// The value for input `index` over `view`'s bytes: the kept one if it is over these bytes,
+    /// else a new one, kept instead.
+    fn value(
+        &mut self,
+        ctx: &RunContext,
+        index: usize,
+        view: &TensorView<'_>,
+    ) -> std::result::Result<*mut ort::sys::OrtValue, String> {
+        let bytes = view.as_bytes();
+        let fits = |k: &KeptInput| {
+            k.addr == bytes.as_ptr() as usize
+                && k.len == bytes.len()
+                && k.dtype == view.dtype()
+                && k.dims.len() == view.shape().len()
+                && k.dims.iter().zip(view.shape()).all(|(a, b)| *a == *b as i64)
+        };
+        if let Some(Some(kept)) = self.0.get(index).filter(|k| k.as_ref().is_some_and(fits)) {
+            return Ok(kept.value.0);
+        }
+        let dims: PerTensor<i64> = view.shape().iter().map(|d| *d as i64).collect();
+        // ONNX Runtime does not write to inputs; the bytes are lent for this run (see above for
+        // later ones).
+        let value = create_tensor_value(
+            ctx,
+            bytes.as_ptr().cast_mut(),
+            bytes.len(),
+            &dims,
+            view.dtype(),
+        )?;
+        if self.0.len() <= index {
+            self.0.resize_with(index + 1, || None);
+        }
+        self.0[index] = Some(KeptInput {
+            value: OwnedValue(value),
+            addr: bytes.as_ptr() as usize,
+            len: bytes.len(),
+            dtype: view.dtype(),
+            dims,
+        });
+        Ok(value)
     }
 }
 
@@ -1150,6 +1233,8 @@ pub(crate) struct OrtSession {
     ptr: NonNull<ort::sys::OrtSession>,
     /// Output values kept from run to run.
     reuse: Reuse,
+    /// Input values kept from run to run.
+    inputs: KeptInputs,
 }
 
 // SAFETY: an OrtSession may be used from any thread; `Run` is only called through `&mut`, so one
@@ -1241,6 +1326,7 @@ impl OrtSession {
             .map(|ptr| OrtSession {
                 ptr,
                 reuse: Reuse::default(),
+                inputs: KeptInputs::default(),
             })
             .ok_or_else(|| "ONNX Runtime returned no session".to_string())
     }

@@ -180,6 +180,18 @@ impl Tensor {
         })
     }
 
+    /// [`Tensor::from_bytes`] for bytes known to hold `shape` of `dtype` (not a string dtype):
+    /// copied without checking again.
+    pub(crate) fn from_checked_bytes(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Tensor {
+        debug_assert!(TensorView::new(dtype, &shape[..], bytes).check("").is_ok());
+        Tensor {
+            dtype,
+            shape,
+            data: AlignedBytes::copy_from(bytes),
+            offsets: Vec::new(),
+        }
+    }
+
     /// A string tensor of `shape` from one string per element, row-major (copied). Strings are
     /// bytes: UTF-8 text, or anything else a model's string ops accept.
     ///

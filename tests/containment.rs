@@ -786,6 +786,43 @@ fn outputs_kept_from_run_to_run_are_never_seen() {
     }
 }
 
+/// A session keeps the input value it made over a caller's bytes and feeds it again while callers
+/// lend bytes at the same address, of the same length and dims. Each run must read the bytes as
+/// they are then: one buffer refilled between runs, and a buffer's first rows lent with fewer or
+/// more rows (the same address, other dims), give what fresh sessions give.
+#[test]
+fn input_values_kept_from_run_to_run_read_each_runs_bytes() {
+    let one = ModelOptions::default().with_instances(1);
+    let mlp = Model::open_with(fixture("mlp.onnx"), &one).unwrap();
+    let fresh = |x: &[f32], rows: usize| {
+        let fresh = Model::open_with(fixture("mlp.onnx"), &one).unwrap();
+        fresh
+            .infer(&[("x", TensorView::from_slice(vec![rows, 16], x))])
+            .unwrap()["y"]
+            .as_slice::<f32>()
+            .unwrap()
+            .to_vec()
+    };
+    let mut buffer = vec![0f32; 4 * 16];
+    for seed in 0..8 {
+        buffer.copy_from_slice(&mlp_input(seed, 4));
+        // Rows 1, 4, 2, 4, … of the same buffer: the same address, other dims now and then.
+        let rows = [1, 4, 2, 4][seed % 4];
+        let x = &buffer[..rows * 16];
+        for _ in 0..2 {
+            let out = mlp
+                .infer(&[("x", TensorView::from_slice(vec![rows, 16], x))])
+                .unwrap();
+            assert_eq!(out["y"].shape(), &[rows, 4], "seed {seed}");
+            assert_eq!(
+                out["y"].as_slice::<f32>().unwrap(),
+                &fresh(x, rows)[..],
+                "seed {seed}, {rows} rows"
+            );
+        }
+    }
+}
+
 /// Outputs that ONNX Runtime does not compute into the run's output values: a graph input
 /// returned as an output, and an output asked for twice. Each must still come out right on every
 /// run of one session, the runs after the second included (when the session keeps its output

@@ -63,6 +63,14 @@ func BenchmarkSingle(b *testing.B) {
 			}
 			benchOne(b, be, spec)
 		})
+		b.Run(model+"/inferkit_inputs", func(b *testing.B) {
+			spec := setup(b, model)
+			be, err := harness.NewInferkitNamed(spec, 2)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchOne(b, be, spec)
+		})
 		b.Run(model+"/onnxruntime_go", func(b *testing.B) {
 			spec := setup(b, model)
 			be, err := harness.NewORTShared(spec)

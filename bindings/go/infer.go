@@ -64,6 +64,7 @@ type call struct {
 	in       Input
 	opts     []RunOption
 	deadline time.Time // the context's deadline, if it has one
+	plain    bool      // one tensor in, every output out: the outputs are the model's, in order
 
 	// A cancel token for requests whose context can be cancelled, kept from request to request
 	// until one cancels it (a cancelled token stays cancelled); cancel, the context's AfterFunc,
@@ -107,7 +108,7 @@ func getCall() *call {
 
 // recycle keeps the call for another request.
 func (c *call) recycle() {
-	c.m, c.in, c.opts, c.deadline = nil, nil, nil, time.Time{}
+	c.m, c.in, c.opts, c.deadline, c.plain = nil, nil, nil, time.Time{}, false
 	freeCalls.Lock()
 	if len(freeCalls.list) < maxFreeCalls {
 		freeCalls.list = append(freeCalls.list, c)
@@ -270,28 +271,31 @@ func (c *call) submitRequest() error {
 		s.deadline_in_ns = C.int64_t(max(time.Until(c.deadline), 1))
 	}
 	// The common request, one numeric tensor and no options: one cgo call.
-	if in, ok := c.in.(Inputs); ok && len(in) == 1 && len(c.opts) == 0 {
-		for name, t := range in {
-			if t != nil && t.dtype != String && len(t.shape) <= C.IKGO_MAX_RANK {
-				cname, err := m.cname(name)
-				if err != nil {
-					return err
-				}
-				for i, d := range t.shape {
-					s.shape[i] = C.int64_t(d)
-				}
-				s.rank, s.dtype, s.len = C.size_t(len(t.shape)), C.uint32_t(t.dtype), C.size_t(t.size)
-				var st C.inferkit_status
-				if s.queue_only == 0 {
-					// Nothing else in flight: a blocking run on this thread, on the slice itself.
-					st = C.ikgo_run1(m.p, cname, dataPtr(t.data), s)
-				} else {
-					st = C.ikgo_submit1(m.p, cname, dataPtr(t.data), s)
-				}
-				runtime.KeepAlive(t)
-				return takeError(st, s.error)
-			}
+	if t, name, alone := c.single(); t != nil && len(c.opts) == 0 && t.dtype != String && len(t.shape) <= C.IKGO_MAX_RANK {
+		var cname *C.char
+		var err error
+		if alone {
+			cname, err = m.onlyInput()
+		} else {
+			cname, err = m.cname(name)
 		}
+		if err != nil {
+			return err
+		}
+		for i, d := range t.shape {
+			s.shape[i] = C.int64_t(d)
+		}
+		s.rank, s.dtype, s.len = C.size_t(len(t.shape)), C.uint32_t(t.dtype), C.size_t(t.size)
+		c.plain = true
+		var st C.inferkit_status
+		if s.queue_only == 0 {
+			// Nothing else in flight: a blocking run on this thread, on the slice itself.
+			st = C.ikgo_run1(m.p, cname, dataPtr(t.data), s)
+		} else {
+			st = C.ikgo_submit1(m.p, cname, dataPtr(t.data), s)
+		}
+		runtime.KeepAlive(t)
+		return takeError(st, s.error)
 	}
 	var req *C.inferkit_request
 	var cerr *C.inferkit_error
@@ -299,7 +303,7 @@ func (c *call) submitRequest() error {
 		return err
 	}
 	defer C.inferkit_request_free(req)
-	if err := c.in.apply(req); err != nil {
+	if err := c.in.apply(m, req); err != nil {
 		return err
 	}
 	if err := applyRunOptions(req, c.opts); err != nil {
@@ -322,6 +326,22 @@ func (c *call) submitRequest() error {
 	}
 	s.model = m.p
 	return takeError(C.ikgo_submit(req, s), s.error)
+}
+
+// single is the request's one tensor, if it has only one, with its input's name; alone is true
+// for a *Tensor given alone (the model's only input, whatever its name).
+func (c *call) single() (t *Tensor, name string, alone bool) {
+	switch in := c.in.(type) {
+	case *Tensor:
+		return in, "", true
+	case Inputs:
+		if len(in) == 1 {
+			for name, t := range in {
+				return t, name, false
+			}
+		}
+	}
+	return nil, "", false
 }
 
 func applyRunOptions(req *C.inferkit_request, opts []RunOption) error {
@@ -369,10 +389,16 @@ func (c *call) finish(ctx context.Context, r result, ctxDone, hasDeadline bool, 
 		return nil, r.refused
 	}
 	if r.status == C.INFERKIT_STATUS_OK {
-		defer C.inferkit_outputs_free(r.outputs)
 		if r.head.count == 1 && r.head.class_rows == 0 && r.head.first_status == C.INFERKIT_STATUS_OK {
-			return singleOutput(&r.head.first), nil
+			out := singleOutput(&r.head.first, c.firstOutputName(r.outputs))
+			if r.head.first.len <= maxSpent {
+				c.slot.spent = r.outputs // freed by the slot's next submission
+			} else {
+				C.inferkit_outputs_free(r.outputs)
+			}
+			return out, nil
 		}
+		defer C.inferkit_outputs_free(r.outputs)
 		return readOutputs(r.outputs)
 	}
 	e := newError(r.status, r.err)
@@ -391,6 +417,19 @@ func (c *call) finish(ctx context.Context, r result, ctxDone, hasDeadline bool, 
 		}
 	}
 	return nil, e
+}
+
+// Outputs of at most this many bytes are freed by the call's next request (in the cgo call that
+// makes it) rather than by a cgo call of their own.
+const maxSpent = 64 << 10
+
+// firstOutputName is the name of output 0: the model's only output for a plain request (no
+// copy from C), else as the outputs name it.
+func (c *call) firstOutputName(outputs *C.inferkit_outputs) string {
+	if c.plain && len(c.m.outputs) == 1 {
+		return c.m.outputs[0].Name
+	}
+	return C.GoString(C.inferkit_outputs_name(outputs, 0))
 }
 
 // withDeadlinePassed returns a context whose Err is context.DeadlineExceeded, for a context

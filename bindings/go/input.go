@@ -14,17 +14,17 @@ import (
 	"unsafe"
 )
 
-// Input is what one request carries: named tensors (Inputs), or one pipeline input (Image,
-// Pixels, EncodedImage, Text, Tokens, PipelineTensor) for a model opened with a pipeline.
-// Inputs are copied when the request is submitted.
+// Input is what one request carries: named tensors (Inputs), a *Tensor alone for a model with
+// one input, or one pipeline input (Image, Pixels, EncodedImage, Text, Tokens, PipelineTensor)
+// for a model opened with a pipeline. Inputs are copied when the request is submitted.
 type Input interface {
-	apply(req *C.inferkit_request) error
+	apply(m *Model, req *C.inferkit_request) error
 }
 
 // Inputs are a request's input tensors by name: inferkit.Inputs{"x": x}.
 type Inputs map[string]*Tensor
 
-func (in Inputs) apply(req *C.inferkit_request) error {
+func (in Inputs) apply(_ *Model, req *C.inferkit_request) error {
 	for name, t := range in {
 		if t == nil {
 			return errorf(CodeNullArgument, "input %q is a nil *Tensor", name)
@@ -38,6 +38,19 @@ func (in Inputs) apply(req *C.inferkit_request) error {
 		}
 	}
 	return nil
+}
+
+// apply makes a *Tensor alone the input of a model with one input (the tensor is that input,
+// whatever its name): m.Infer(ctx, inferkit.NewTensor(x, 1, 16)).
+func (t *Tensor) apply(m *Model, req *C.inferkit_request) error {
+	if t == nil {
+		return errorf(CodeNullArgument, "nil *Tensor")
+	}
+	cname, err := m.onlyInput()
+	if err != nil {
+		return err
+	}
+	return t.add(req, cname)
 }
 
 // shapePtr returns a pointer to the first dim (nil for a scalar), in Go memory that the C call
@@ -136,7 +149,7 @@ func Pixels(data []byte, format PixelFormat, width, height, stride int) Input {
 	return pixelsInput{data, format, width, height, stride}
 }
 
-func (p pixelsInput) apply(req *C.inferkit_request) error {
+func (p pixelsInput) apply(_ *Model, req *C.inferkit_request) error {
 	if p.width < 0 || p.height < 0 || p.stride < 0 {
 		return errorf(CodeInvalidArgument, "negative image size %dx%d, stride %d", p.width, p.height, p.stride)
 	}
@@ -217,7 +230,7 @@ type encodedInput []byte
 // fail when the request runs (ErrPipelineStep, step "decode").
 func EncodedImage(data []byte) Input { return encodedInput(data) }
 
-func (e encodedInput) apply(req *C.inferkit_request) error {
+func (e encodedInput) apply(_ *Model, req *C.inferkit_request) error {
 	ptr := (*C.uint8_t)(dataPtr(unsafe.Pointer(unsafe.SliceData(e))))
 	var cerr *C.inferkit_error
 	return takeError(C.inferkit_request_set_encoded_image(req, ptr, C.size_t(len(e)), &cerr), cerr)
@@ -229,7 +242,7 @@ type textInput string
 // feature and a pipeline with a `text` table).
 func Text(s string) Input { return textInput(s) }
 
-func (t textInput) apply(req *C.inferkit_request) error {
+func (t textInput) apply(_ *Model, req *C.inferkit_request) error {
 	cs, err := goCString(string(t), "text")
 	if err != nil {
 		return err
@@ -244,7 +257,7 @@ type tokensInput []int64
 // sequence.max_length with an attention mask.
 func Tokens(ids []int64) Input { return tokensInput(ids) }
 
-func (t tokensInput) apply(req *C.inferkit_request) error {
+func (t tokensInput) apply(_ *Model, req *C.inferkit_request) error {
 	ptr := (*C.int64_t)(dataPtr(unsafe.Pointer(unsafe.SliceData(t))))
 	var cerr *C.inferkit_error
 	return takeError(C.inferkit_request_set_tokens(req, ptr, C.size_t(len(t)), &cerr), cerr)
@@ -256,7 +269,7 @@ type pipelineTensor struct{ t *Tensor }
 // its post steps. Without a declared pipeline it feeds the model's first input.
 func PipelineTensor(t *Tensor) Input { return pipelineTensor{t} }
 
-func (p pipelineTensor) apply(req *C.inferkit_request) error {
+func (p pipelineTensor) apply(_ *Model, req *C.inferkit_request) error {
 	if p.t == nil {
 		return errorf(CodeNullArgument, "nil pipeline tensor")
 	}
@@ -273,4 +286,4 @@ func (p pipelineTensor) apply(req *C.inferkit_request) error {
 // errInput is an Input that fails with its error.
 type errInput struct{ err error }
 
-func (e errInput) apply(*C.inferkit_request) error { return e.err }
+func (e errInput) apply(*Model, *C.inferkit_request) error { return e.err }

@@ -212,6 +212,16 @@ func (m *Model) cname(name string) (*C.char, error) {
 	return goCString(name, "input name")
 }
 
+// onlyInput is the C name of the model's input, for a *Tensor given alone; a model with more or
+// fewer inputs wants them named (Inputs).
+func (m *Model) onlyInput() (*C.char, error) {
+	m.loadInfo()
+	if len(m.inputs) != 1 {
+		return nil, errorf(CodeInvalidArgument, "model %s has %d inputs: name them with Inputs (a *Tensor alone is the input of a model with one)", m.name, len(m.inputs))
+	}
+	return m.cname(m.inputs[0].Name)
+}
+
 // Inputs describes the model's inputs (nil once closed, if never read before).
 func (m *Model) Inputs() []IOInfo {
 	m.loadInfo()

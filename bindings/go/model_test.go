@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	inferkit "github.com/inferkit/inferkit/bindings/go"
 )
@@ -243,4 +244,47 @@ func TestBackends(t *testing.T) {
 		t.Fatalf("backend %v", b)
 	}
 	runPack(t, tract, "mlp")
+}
+
+// A *Tensor alone is the input of a model with one input: the same outputs as the tensor named
+// in Inputs, on the one-cgo-call path (no options) and on the request path (options); a model
+// with more inputs, and a nil *Tensor, are typed errors.
+func TestTensorAloneIsTheOnlyInput(t *testing.T) {
+	m, err := inferkit.Open(fixture("mlp.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		x := make([]float32, 2*16)
+		for j := range x {
+			x[j] = float32((i*7+j)%11)/4 - 1
+		}
+		named, err := m.Infer(ctx, inferkit.Inputs{"x": inferkit.NewTensor(x, 2, 16)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantShape, _ := inferkit.Output[float32](named, "y")
+		for _, opts := range [][]inferkit.RunOption{nil, {inferkit.WithTimeout(time.Minute)}, {inferkit.WithOutputs("y")}} {
+			alone, err := m.Infer(ctx, inferkit.NewTensor(x, 2, 16), opts...)
+			if err != nil {
+				t.Fatalf("options %d: %v", len(opts), err)
+			}
+			got, shape, err := inferkit.Output[float32](alone, "y")
+			if err != nil || !slices.Equal(got, want) || !slices.Equal(shape, wantShape) {
+				t.Fatalf("options %d: %v %v (%v), want %v %v", len(opts), got, shape, err, want, wantShape)
+			}
+		}
+	}
+	_, err = m.Infer(ctx, (*inferkit.Tensor)(nil))
+	wantCode(t, err, inferkit.CodeNullArgument, "nil *Tensor")
+
+	two, err := inferkit.Open(fixture("int_bool.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer two.Close()
+	_, err = two.Infer(ctx, inferkit.NewTensor([]int64{1, 2, 3, 4}, 1, 4))
+	wantCode(t, err, inferkit.CodeInvalidArgument, "has 2 inputs")
 }

@@ -14,6 +14,7 @@ import (
 type Outputs struct {
 	values  []outputValue
 	classes [][]Class
+	one     [1]outputValue // values' storage for one output: one allocation, not two
 }
 
 type outputValue struct {
@@ -32,10 +33,11 @@ type Class struct {
 }
 
 // singleOutput makes Outputs of one numeric tensor read by ikgo_outputs_head_read.
-func singleOutput(info *C.ikgo_output) *Outputs {
-	o := &Outputs{values: make([]outputValue, 1)}
+func singleOutput(info *C.ikgo_output, name string) *Outputs {
+	o := &Outputs{}
+	o.values = o.one[:]
 	v := &o.values[0]
-	v.name, v.kind, v.dtype = C.GoString(info.name), KindTensor, DType(info.dtype)
+	v.name, v.kind, v.dtype = name, KindTensor, DType(info.dtype)
 	v.shape = append([]int64{}, unsafe.Slice((*int64)(unsafe.Pointer(info.shape)), int(info.rank))...)
 	v.data = copyData(v.dtype, unsafe.Pointer(info.data), int(info.len))
 	return o

@@ -15,7 +15,9 @@ import (
 // frees the C error. It returns nil for INFERKIT_STATUS_OK.
 func takeError(status C.inferkit_status, cerr *C.inferkit_error) error {
 	if status == C.INFERKIT_STATUS_OK {
-		C.inferkit_error_free(cerr) // never written on success; freeing NULL does nothing
+		if cerr != nil { // never written on success
+			C.inferkit_error_free(cerr)
+		}
 		return nil
 	}
 	return newError(status, cerr)

@@ -15,7 +15,18 @@ ikgo_slot *ikgo_slot_new(uintptr_t handle) {
   return slot;
 }
 
-void ikgo_slot_free(ikgo_slot *slot) { free(slot); }
+/* Frees the outputs the slot's last request left behind. */
+static void release_spent(ikgo_slot *slot) {
+  if (slot->spent) {
+    inferkit_outputs_free(slot->spent);
+    slot->spent = NULL;
+  }
+}
+
+void ikgo_slot_free(ikgo_slot *slot) {
+  if (slot) release_spent(slot);
+  free(slot);
+}
 
 /* ---- the completion queue ---- */
 
@@ -109,6 +120,7 @@ static void ikgo_trampoline(void *userdata, inferkit_status status, inferkit_out
 inferkit_status ikgo_submit(const inferkit_request *request, ikgo_slot *slot) {
   ikgo_slot *saved = submitting;
   inferkit_status st;
+  release_spent(slot);
   slot->inline_done = 0;
   slot->error = NULL;
   submitting = slot;
@@ -162,6 +174,7 @@ inferkit_status ikgo_run1(const inferkit_model *model, const char *name, const v
   inferkit_outputs *outputs = NULL;
   inferkit_error *error = NULL;
   inferkit_status st, run;
+  release_spent(slot);
   slot->inline_done = 0;
   /* Borrowed: the run is over before this call returns. A request withdrawn at its deadline or
    * by its cancel token stays in inferkit's queue until a session pops it, still holding this
@@ -215,6 +228,10 @@ inferkit_status ikgo_output_tensor(const inferkit_outputs *outputs, size_t index
 void ikgo_outputs_head_read(const inferkit_outputs *outputs, ikgo_outputs_head *head) {
   head->count = inferkit_outputs_count(outputs);
   head->class_rows = inferkit_outputs_class_rows(outputs);
+  head->first.name = NULL;
   head->first_status =
-      head->count ? ikgo_output_get(outputs, 0, &head->first, NULL) : INFERKIT_STATUS_OK;
+      head->count ? inferkit_outputs_get(outputs, 0, NULL, &head->first.dtype, &head->first.shape,
+                                         &head->first.rank, &head->first.data, &head->first.len,
+                                         NULL)
+                  : INFERKIT_STATUS_OK;
 }

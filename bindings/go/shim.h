@@ -30,7 +30,8 @@ typedef struct {
   size_t len;
 } ikgo_output;
 
-/* What the Go side reads first from outputs: their count, their class rows, and output 0. */
+/* What the Go side reads first from outputs: their count, their class rows, and output 0 (all
+ * but its name, which the Go side knows from the model's signature or asks for). */
 typedef struct {
   size_t count;
   size_t class_rows;
@@ -63,6 +64,9 @@ typedef struct ikgo_slot {
   inferkit_outputs *outputs;
   inferkit_error *result_error;
   ikgo_outputs_head head;
+  /* Small outputs the Go side has read and let go: freed by the slot's next submission, or with
+   * the slot (one cgo call less per request). */
+  inferkit_outputs *spent;
 } ikgo_slot;
 
 ikgo_slot *ikgo_slot_new(uintptr_t handle);

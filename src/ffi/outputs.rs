@@ -2,6 +2,7 @@
 //! with `top_k`, classes per row.
 
 use std::ffi::{c_char, c_void, CString};
+use std::sync::{Arc, OnceLock};
 
 use super::ownership::{boxed, free_box, lend, try_ref, Castable, Opaque, OwnershipBox};
 use super::value::inferkit_value;
@@ -9,7 +10,7 @@ use super::{c_str, guard, guard_value, inferkit_error, out, to_cstring, write_op
 use crate::error::{Error, ErrorCode};
 use crate::pipeline::PipelineOutput;
 use crate::session::Outputs;
-use crate::tensor::DType;
+use crate::tensor::{DType, Tensor};
 use crate::value::Value;
 
 /// The outputs of one request. Read-only once made.
@@ -21,10 +22,14 @@ pub struct inferkit_outputs {
 /// and the classes of a pipeline's `top_k`.
 pub(crate) struct OutputsData {
     /// The model that answered, for error messages.
-    model: String,
+    model: Arc<str>,
     outputs: Outputs,
-    names: Vec<CString>,
-    shapes: Vec<Vec<i64>>,
+    /// The outputs' names, NUL-terminated: made when first asked for (a caller that knows them
+    /// from the model's signature never does).
+    names: OnceLock<Vec<CString>>,
+    /// The tensors' dims as `i64`, where `usize` is not 64 bits wide (elsewhere the tensors' own).
+    #[cfg(not(target_pointer_width = "64"))]
+    shapes: OnceLock<Vec<Vec<i64>>>,
     /// Per row: (index along the class axis, label, score), best first.
     classes: Vec<Vec<(usize, Option<CString>, f32)>>,
 }
@@ -34,32 +39,56 @@ impl Castable for inferkit_outputs {
     type RustType = OutputsData;
 }
 
-fn data(model: &str, outputs: Outputs) -> OutputsData {
-    let names = outputs.iter().map(|(n, _)| to_cstring(n)).collect();
-    let shapes = outputs
-        .iter()
-        .map(|(_, v)| {
-            v.as_tensor()
-                .map(|t| t.shape().iter().map(|d| *d as i64).collect())
-                .unwrap_or_default()
-        })
-        .collect();
+fn data(model: &Arc<str>, outputs: Outputs) -> OutputsData {
     OutputsData {
-        model: model.to_string(),
+        model: model.clone(),
         outputs,
-        names,
-        shapes,
+        names: OnceLock::new(),
+        #[cfg(not(target_pointer_width = "64"))]
+        shapes: OnceLock::new(),
         classes: Vec::new(),
     }
 }
 
+impl OutputsData {
+    fn names(&self) -> &[CString] {
+        self.names
+            .get_or_init(|| self.outputs.iter().map(|(n, _)| to_cstring(n)).collect())
+    }
+
+    /// The dims of tensor output `index`, as C reads them.
+    #[cfg(target_pointer_width = "64")]
+    fn shape(&self, _index: usize, tensor: &Tensor) -> &[i64] {
+        let dims = tensor.shape();
+        // SAFETY: usize and i64 have the same size and alignment on 64-bit targets, and any bit
+        // pattern is an i64: the dims read as `*d as i64` would, without a copy. The slice
+        // borrows the tensor, which `self` owns.
+        unsafe { std::slice::from_raw_parts(dims.as_ptr().cast::<i64>(), dims.len()) }
+    }
+
+    #[cfg(not(target_pointer_width = "64"))]
+    fn shape(&self, index: usize, _tensor: &Tensor) -> &[i64] {
+        let shapes = self.shapes.get_or_init(|| {
+            self.outputs
+                .iter()
+                .map(|(_, v)| {
+                    v.as_tensor()
+                        .map(|t| t.shape().iter().map(|d| *d as i64).collect())
+                        .unwrap_or_default()
+                })
+                .collect()
+        });
+        &shapes[index]
+    }
+}
+
 /// A new outputs handle for the caller.
-pub(crate) fn new_outputs(model: &str, outputs: Outputs) -> *mut inferkit_outputs {
+pub(crate) fn new_outputs(model: &Arc<str>, outputs: Outputs) -> *mut inferkit_outputs {
     boxed(data(model, outputs))
 }
 
 /// A new outputs handle, with classes, for the result of a pipeline.
-pub(crate) fn new_pipeline_outputs(model: &str, result: PipelineOutput) -> *mut inferkit_outputs {
+pub(crate) fn new_pipeline_outputs(model: &Arc<str>, result: PipelineOutput) -> *mut inferkit_outputs {
     let mut d = data(model, result.outputs);
     d.classes = result
         .classes
@@ -104,7 +133,7 @@ pub extern "C" fn inferkit_outputs_name(
     guard_value(std::ptr::null(), || {
         try_ref(outputs, "outputs")
             .ok()
-            .and_then(|o| o.names.get(index))
+            .and_then(|o| o.names().get(index))
             .map_or(std::ptr::null(), |n| n.as_ptr())
     })
 }
@@ -133,7 +162,7 @@ pub extern "C" fn inferkit_outputs_find(
         let index = (0..o.outputs.len())
             .find(|i| o.outputs.name(*i) == Some(name))
             .ok_or_else(|| Error::UnknownOutput {
-                model: o.model.clone(),
+                model: o.model.to_string(),
                 output: name.to_string(),
                 expected: o.outputs.iter().map(|(n, _)| n.to_string()).collect(),
             })?;
@@ -190,7 +219,7 @@ pub extern "C" fn inferkit_outputs_get(
             Some(Value::Tensor(t)) if t.dtype() != DType::String => t,
             other => {
                 return Err(Error::TypeMismatch {
-                    model: o.model.clone(),
+                    model: o.model.to_string(),
                     input: name.to_string(),
                     expected: "a numeric tensor (read other outputs with inferkit_outputs_value)"
                         .into(),
@@ -198,10 +227,13 @@ pub extern "C" fn inferkit_outputs_get(
                 })
             }
         };
-        write_opt(name_out, o.names[index].as_ptr());
+        if !name_out.is_null() {
+            write_opt(name_out, o.names()[index].as_ptr());
+        }
         write_opt(dtype_out, t.dtype() as u32);
-        write_opt(shape_out, o.shapes[index].as_ptr());
-        write_opt(rank_out, o.shapes[index].len());
+        let shape = o.shape(index, t);
+        write_opt(shape_out, shape.as_ptr());
+        write_opt(rank_out, shape.len());
         write_opt(data_out, t.as_bytes().as_ptr().cast::<c_void>());
         write_opt(data_len_out, t.as_bytes().len());
         Ok(())

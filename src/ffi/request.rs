@@ -793,7 +793,7 @@ pub extern "C" fn inferkit_request_run(
         // The request holds its model; cloning the `Arc` keeps it for the call even if a callback
         // run by this call frees the request's last owner of it.
         let model = r.model.clone();
-        let name = model.name();
+        let name = model.shared_name();
         let outputs = match &r.pipeline {
             Some(p) => new_pipeline_outputs(
                 name,
@@ -869,8 +869,8 @@ fn deliver<T>(
     callback: extern "C" fn(*mut c_void, ErrorCode, *mut inferkit_outputs, *mut inferkit_error),
     userdata: Userdata,
     result: Result<T>,
-    outputs: impl FnOnce(&str, T) -> *mut inferkit_outputs,
-    model: &str,
+    outputs: impl FnOnce(&Arc<str>, T) -> *mut inferkit_outputs,
+    model: &Arc<str>,
 ) {
     match result {
         Ok(v) => callback(
@@ -930,7 +930,7 @@ pub extern "C" fn inferkit_request_submit(
         };
         let model = r.model.clone();
         let userdata = Userdata(userdata);
-        let name = model.name().to_string();
+        let name = model.shared_name().clone();
         let handle = match &r.pipeline {
             Some(p) => model.submit_pipeline_with_callback(
                 pipeline_input(p)?,

@@ -364,7 +364,7 @@ impl Drop for Carry<'_> {
 
 /// Everything that serves one loaded model: signature, sessions, queue.
 pub(crate) struct Scheduler {
-    pub(crate) name: String,
+    pub(crate) name: Arc<str>,
     pub(crate) signature: Signature,
     /// What every ONNX Runtime run needs (names as C strings, CPU memory); `None` on tract.
     run: Option<RunContext>,
@@ -455,7 +455,7 @@ impl Scheduler {
             helper_called: AtomicBool::new(false),
             sleepers: Mutex::new(std::collections::VecDeque::new()),
             drainers_called: [AtomicU64::new(0), AtomicU64::new(0)],
-            name,
+            name: name.into(),
             signature,
         })
     }
@@ -502,13 +502,13 @@ impl Scheduler {
 
     fn deadline_error(&self) -> Error {
         Error::DeadlineExceeded {
-            model: self.name.clone(),
+            model: self.name.to_string(),
         }
     }
 
     fn cancelled_error(&self) -> Error {
         Error::Cancelled {
-            model: self.name.clone(),
+            model: self.name.to_string(),
         }
     }
 
@@ -625,7 +625,9 @@ impl Scheduler {
         // Direct path: nothing queued and a session idle → run here, now, without copying.
         if self.batching.max_queue_delay_us == 0 && !opts.queue_only && self.queue.is_empty() {
             if let Some(mut lease) = self.pool.try_acquire() {
-                let sample = self.cost.start();
+                let rows = inputs.first().and_then(|(_, v)| v.rows()).unwrap_or(0);
+                // What a model that does not batch runs is not measured: nothing reads it.
+                let sample = self.batchable.then(|| self.cost.start(rows));
                 let span =
                     tracing::trace_span!("inferkit.compute", model = %self.name, requests = 1)
                         .entered();
@@ -638,8 +640,7 @@ impl Scheduler {
                     inputs,
                     selected.as_deref(),
                 );
-                if self.batchable {
-                    let rows = inputs.first().and_then(|(_, v)| v.rows()).unwrap_or(0);
+                if let Some(sample) = sample {
                     sample.finish(&self.cost, rows);
                 }
                 drop(span);
@@ -884,7 +885,7 @@ impl Scheduler {
             }
             self.warn_refused();
             return Err(Error::QueueFull {
-                model: self.name.clone(),
+                model: self.name.to_string(),
                 capacity: self.batching.max_queue_size,
             });
         }
@@ -1232,12 +1233,12 @@ impl Scheduler {
             return;
         }
         let _guard = AnswerOnUnwind(batch, &self.name);
-        let sample = self.cost.start();
+        let rows: usize = batch.iter().map(|r| r.rows.unwrap_or(0)).sum();
+        let sample = self.cost.start(rows);
         let started = self.metrics.enabled().then(Instant::now);
         let _span =
             tracing::trace_span!("inferkit.compute", model = %self.name, requests = batch.len())
                 .entered();
-        let rows: usize = batch.iter().map(|r| r.rows.unwrap_or(0)).sum();
         if let [single] = batch {
             let views: Vec<(&str, Input<'_>)> = single
                 .inputs
@@ -1324,7 +1325,7 @@ impl Scheduler {
                 session.run(&self.name, &self.signature, stop, inputs, selected)
             }
             (crate::backend::Engine::Ort(_), None) => Err(Error::Inference {
-                model: self.name.clone(),
+                model: self.name.to_string(),
                 message: "an ONNX Runtime session without its run context".into(),
             }),
         };

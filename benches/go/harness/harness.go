@@ -125,9 +125,22 @@ func OutputName(s Spec) (string, error) {
 // ---- inferkit ----
 
 type ikBackend struct {
-	m    *inferkit.Model
-	spec Spec
-	name string
+	m     *inferkit.Model
+	spec  Spec
+	name  string
+	named bool // the input named in inferkit.Inputs, not the tensor alone
+}
+
+// NewInferkitNamed is NewInferkit with every request's tensor named in inferkit.Inputs (a map
+// per request), as a request to a model with several inputs is made.
+func NewInferkitNamed(s Spec, instances int) (Backend, error) {
+	b, err := NewInferkit(s, instances)
+	if err != nil {
+		return nil, err
+	}
+	ik := b.(*ikBackend)
+	ik.named, ik.name = true, ik.name+" (Inputs)"
+	return ik, nil
 }
 
 // NewInferkit opens the spec's model with inferkit: intra-op threads 1, `instances` sessions
@@ -171,7 +184,12 @@ type ikCaller struct {
 }
 
 func (c *ikCaller) Call(ctx context.Context, row []float32) ([]float32, error) {
-	out, err := c.b.m.Infer(ctx, inferkit.Inputs{c.b.spec.Input: inferkit.NewTensor(row, c.shape...)})
+	// The model's one input: the tensor alone, or named in Inputs (NewInferkitNamed).
+	var in inferkit.Input = inferkit.NewTensor(row, c.shape...)
+	if c.b.named {
+		in = inferkit.Inputs{c.b.spec.Input: inferkit.NewTensor(row, c.shape...)}
+	}
+	out, err := c.b.m.Infer(ctx, in)
 	if err != nil {
 		return nil, err
 	}
