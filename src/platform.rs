@@ -276,7 +276,8 @@ pub(crate) fn monotonic_ns() -> Option<u64> {
     if !read || frequency <= 0 || count < 0 {
         return None;
     }
-    let ns = u128::from(count.unsigned_abs()) * 1_000_000_000 / u128::from(frequency.unsigned_abs());
+    let ns =
+        u128::from(count.unsigned_abs()) * 1_000_000_000 / u128::from(frequency.unsigned_abs());
     Some(u64::try_from(ns).unwrap_or(u64::MAX))
 }
 

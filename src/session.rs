@@ -749,7 +749,10 @@ impl KeptInputs {
                 && k.len == bytes.len()
                 && k.dtype == view.dtype()
                 && k.dims.len() == view.shape().len()
-                && k.dims.iter().zip(view.shape()).all(|(a, b)| *a == *b as i64)
+                && k.dims
+                    .iter()
+                    .zip(view.shape())
+                    .all(|(a, b)| *a == *b as i64)
         };
         if let Some(Some(kept)) = self.0.get(index).filter(|k| k.as_ref().is_some_and(fits)) {
             return Ok(kept.value.0);

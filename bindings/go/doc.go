@@ -10,6 +10,9 @@
 //	out, err := m.Infer(ctx, inferkit.Inputs{"x": inferkit.NewTensor(x, 1, 16)})
 //	y, shape, err := inferkit.Output[float32](out, "y")
 //
+// A model with one input also takes the tensor alone, without a map of names:
+// m.Infer(ctx, inferkit.NewTensor(x, 1, 16)).
+//
 // Requests take a context: its deadline becomes the request's deadline inside inferkit, and its
 // cancellation withdraws or stops the request (see Model.Infer). A goroutine waiting for a
 // result parks; it holds no OS thread, so thousands may wait at once.

@@ -88,7 +88,10 @@ pub(crate) fn new_outputs(model: &Arc<str>, outputs: Outputs) -> *mut inferkit_o
 }
 
 /// A new outputs handle, with classes, for the result of a pipeline.
-pub(crate) fn new_pipeline_outputs(model: &Arc<str>, result: PipelineOutput) -> *mut inferkit_outputs {
+pub(crate) fn new_pipeline_outputs(
+    model: &Arc<str>,
+    result: PipelineOutput,
+) -> *mut inferkit_outputs {
     let mut d = data(model, result.outputs);
     d.classes = result
         .classes
