@@ -788,13 +788,15 @@ fn outputs_kept_from_run_to_run_are_never_seen() {
 
 /// A session keeps the input value it made over a caller's bytes and feeds it again while callers
 /// lend bytes at the same address, of the same length and dims. Each run must read the bytes as
-/// they are then: one buffer refilled between runs, and a buffer's first rows lent with fewer or
-/// more rows (the same address, other dims), give what fresh sessions give.
+/// they are then: one buffer refilled before every run (with the same dims three runs in a row
+/// and more, so that kept output values are in use too), and the buffer's first rows lent with
+/// fewer or more rows (the same address, other dims), give what fresh sessions give.
 #[test]
 fn input_values_kept_from_run_to_run_read_each_runs_bytes() {
     let one = ModelOptions::default().with_instances(1);
     let mlp = Model::open_with(fixture("mlp.onnx"), &one).unwrap();
-    let fresh = |x: &[f32], rows: usize| {
+    let expected = |x: &[f32], rows: usize| {
+        // A fresh session each time: nothing kept from an earlier run.
         let fresh = Model::open_with(fixture("mlp.onnx"), &one).unwrap();
         fresh
             .infer(&[("x", TensorView::from_slice(vec![rows, 16], x))])
@@ -804,19 +806,19 @@ fn input_values_kept_from_run_to_run_read_each_runs_bytes() {
             .to_vec()
     };
     let mut buffer = vec![0f32; 4 * 16];
-    for seed in 0..8 {
-        buffer.copy_from_slice(&mlp_input(seed, 4));
-        // Rows 1, 4, 2, 4, … of the same buffer: the same address, other dims now and then.
-        let rows = [1, 4, 2, 4][seed % 4];
-        let x = &buffer[..rows * 16];
-        for _ in 0..2 {
+    let mut seed = 0;
+    for rows in [4, 4, 1, 1, 2, 4] {
+        for _ in 0..4 {
+            seed += 1;
+            buffer.copy_from_slice(&mlp_input(seed, 4));
+            let x = &buffer[..rows * 16];
             let out = mlp
                 .infer(&[("x", TensorView::from_slice(vec![rows, 16], x))])
                 .unwrap();
             assert_eq!(out["y"].shape(), &[rows, 4], "seed {seed}");
             assert_eq!(
                 out["y"].as_slice::<f32>().unwrap(),
-                &fresh(x, rows)[..],
+                &expected(x, rows)[..],
                 "seed {seed}, {rows} rows"
             );
         }

@@ -81,6 +81,9 @@ var freeCalls struct {
 
 const maxFreeCalls = 4096
 
+// The free calls that may hold outputs of their last request (at most maxSpent bytes each).
+const maxSpentCalls = 16
+
 func getCall() *call {
 	freeCalls.Lock()
 	n := len(freeCalls.list)
@@ -109,12 +112,21 @@ func getCall() *call {
 // recycle keeps the call for another request.
 func (c *call) recycle() {
 	c.m, c.in, c.opts, c.deadline, c.plain = nil, nil, nil, time.Time{}, false
+	var spent *C.inferkit_outputs
 	freeCalls.Lock()
-	if len(freeCalls.list) < maxFreeCalls {
+	if n := len(freeCalls.list); n < maxFreeCalls {
+		// Only the calls on top of the list, reused first, keep their last outputs for their
+		// next request to free: after a burst, the calls below may wait long for one.
+		if n >= maxSpentCalls {
+			spent, c.slot.spent = c.slot.spent, nil
+		}
 		freeCalls.list = append(freeCalls.list, c)
 		c = nil
 	}
 	freeCalls.Unlock()
+	if spent != nil {
+		C.inferkit_outputs_free(spent)
+	}
 	if c != nil {
 		C.inferkit_cancel_token_free(c.token)
 		C.ikgo_slot_free(c.slot)

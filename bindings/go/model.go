@@ -203,9 +203,9 @@ func (m *Model) with(f func(p *C.inferkit_model) error) error {
 }
 
 // cname returns an input name as a C string: cached for the model's inputs, else copied into
-// Go memory (for the C call only).
+// Go memory (for the C call only). The caller holds the handle (acquire).
 func (m *Model) cname(name string) (*C.char, error) {
-	m.loadInfo()
+	m.loadInfoHeld()
 	if s, ok := m.cnames[name]; ok {
 		return s, nil
 	}
@@ -213,9 +213,9 @@ func (m *Model) cname(name string) (*C.char, error) {
 }
 
 // onlyInput is the C name of the model's input, for a *Tensor given alone; a model with more or
-// fewer inputs wants them named (Inputs).
+// fewer inputs wants them named (Inputs). The caller holds the handle (acquire).
 func (m *Model) onlyInput() (*C.char, error) {
-	m.loadInfo()
+	m.loadInfoHeld()
 	if len(m.inputs) != 1 {
 		return nil, errorf(CodeInvalidArgument, "model %s has %d inputs: name them with Inputs (a *Tensor alone is the input of a model with one)", m.name, len(m.inputs))
 	}
@@ -237,17 +237,27 @@ func (m *Model) Outputs() []IOInfo {
 func (m *Model) loadInfo() {
 	m.infoOnce.Do(func() {
 		_ = m.with(func(p *C.inferkit_model) error {
-			m.inputs = readIO(p, C.INFERKIT_IO_INPUT)
-			m.outputs = readIO(p, C.INFERKIT_IO_OUTPUT)
-			m.cnames = make(map[string]*C.char, len(m.inputs))
-			for _, in := range m.inputs {
-				if strings.IndexByte(in.Name, 0) < 0 {
-					m.cnames[in.Name] = C.CString(in.Name)
-				}
-			}
+			m.readInfo(p)
 			return nil
 		})
 	})
+}
+
+// loadInfoHeld is loadInfo for a caller that holds the handle: a Close meanwhile does not leave
+// the signature unread for a request that is still entitled to run.
+func (m *Model) loadInfoHeld() {
+	m.infoOnce.Do(func() { m.readInfo(m.p) })
+}
+
+func (m *Model) readInfo(p *C.inferkit_model) {
+	m.inputs = readIO(p, C.INFERKIT_IO_INPUT)
+	m.outputs = readIO(p, C.INFERKIT_IO_OUTPUT)
+	m.cnames = make(map[string]*C.char, len(m.inputs))
+	for _, in := range m.inputs {
+		if strings.IndexByte(in.Name, 0) < 0 {
+			m.cnames[in.Name] = C.CString(in.Name)
+		}
+	}
 }
 
 func readIO(p *C.inferkit_model, io C.uint32_t) []IOInfo {

@@ -178,7 +178,10 @@ inferkit_status ikgo_run1(const inferkit_model *model, const char *name, const v
   slot->inline_done = 0;
   /* Borrowed: the run is over before this call returns. A request withdrawn at its deadline or
    * by its cancel token stays in inferkit's queue until a session pops it, still holding this
-   * pointer, but is never read again (a worker skips withdrawn requests). */
+   * pointer, but is never read again (a worker skips withdrawn requests). The session that ran
+   * it keeps the ONNX Runtime value it made over these bytes, which is fed again only to a run
+   * whose caller lends bytes at the same address, length, dtype and dims (and so only reads
+   * memory lent for that run); it is never read otherwise. */
   st = request1(model, name, data, 0, slot, &request);
   if (st != INFERKIT_STATUS_OK) return st;
   /* Accepted: from here the result goes to the slot, as a callback's would. */

@@ -640,7 +640,7 @@ impl Scheduler {
                     inputs,
                     selected.as_deref(),
                 );
-                if let Some(sample) = sample {
+                if let (Some(sample), Ok(_)) = (sample, &result) {
                     sample.finish(&self.cost, rows);
                 }
                 drop(span);
@@ -1234,7 +1234,8 @@ impl Scheduler {
         }
         let _guard = AnswerOnUnwind(batch, &self.name);
         let rows: usize = batch.iter().map(|r| r.rows.unwrap_or(0)).sum();
-        let sample = self.cost.start(rows);
+        // What a model that does not batch runs is not measured: nothing reads it.
+        let sample = self.batchable.then(|| self.cost.start(rows));
         let started = self.metrics.enabled().then(Instant::now);
         let _span =
             tracing::trace_span!("inferkit.compute", model = %self.name, requests = batch.len())
@@ -1262,7 +1263,9 @@ impl Scheduler {
             } else {
                 result
             };
-            if single.rows.is_some() {
+            // Only runs that finished are measured: a failed or stopped one says nothing of what
+            // a run of its size costs.
+            if let (Some(sample), Some(_), Ok(_)) = (sample, single.rows, &result) {
                 sample.finish(&self.cost, rows);
             }
             self.finish_batch(batch, vec![result], started);
@@ -1270,7 +1273,9 @@ impl Scheduler {
         }
         match batch::run_concatenated(self, worker, batch) {
             Ok(per_request) => {
-                sample.finish(&self.cost, rows);
+                if let Some(sample) = sample {
+                    sample.finish(&self.cost, rows);
+                }
                 self.finish_batch(batch, per_request.into_iter().map(Ok).collect(), started);
             }
             Err(batch::BatchError::Failed(e)) => {
