@@ -521,7 +521,7 @@ impl Model {
         )?;
         Ok(RequestHandle {
             request,
-            model: self.inner.name.to_string(),
+            model: self.inner.name.clone(),
         })
     }
 
@@ -712,7 +712,7 @@ impl Model {
         Ok(InferFuture {
             request,
             keep_alive: self.inner.clone(),
-            model: self.inner.name.to_string(),
+            model: self.inner.name.clone(),
         })
     }
 
@@ -734,7 +734,7 @@ impl Model {
             .submit_owned(inputs, options, Some(Box::new(callback)))?;
         Ok(RequestHandle {
             request,
-            model: self.inner.name.to_string(),
+            model: self.inner.name.clone(),
         })
     }
 }

@@ -522,21 +522,19 @@ pub(crate) fn run(
         return Err(fail(message));
     }
     let mut entries = Vec::with_capacity(selected.len());
-    if in_kept {
-        for (kept, index) in session.reuse.values.iter().zip(selected) {
-            let name = signature.outputs[*index].name.clone();
-            entries.push((name, Value::Tensor(kept.read())));
-        }
-    }
-    for (value, index) in output_ptrs.iter().zip(selected).filter(|_| !in_kept) {
+    for (i, index) in selected.iter().enumerate() {
         let spec = &signature.outputs[*index];
-        let out = read_value(*value, &spec.ty, 0).map_err(|e| match e {
-            ReadError::Ort(m) => fail(format!("output `{}`: {m}", spec.name)),
-            ReadError::Unsupported(what) => Error::Unsupported {
-                what: format!("model `{model}`, output `{}`: {what}", spec.name),
-                feature: None,
-            },
-        })?;
+        let out = if in_kept {
+            Value::Tensor(session.reuse.values[i].read())
+        } else {
+            read_value(output_ptrs[i], &spec.ty, 0).map_err(|e| match e {
+                ReadError::Ort(m) => fail(format!("output `{}`: {m}", spec.name)),
+                ReadError::Unsupported(what) => Error::Unsupported {
+                    what: format!("model `{model}`, output `{}`: {what}", spec.name),
+                    feature: None,
+                },
+            })?
+        };
         entries.push((spec.name.clone(), out));
     }
     drop(owned);
@@ -754,7 +752,12 @@ impl KeptInputs {
                     .zip(view.shape())
                     .all(|(a, b)| *a == *b as i64)
         };
-        if let Some(Some(kept)) = self.0.get(index).filter(|k| k.as_ref().is_some_and(fits)) {
+        if let Some(kept) = self
+            .0
+            .get(index)
+            .and_then(Option::as_ref)
+            .filter(|k| fits(k))
+        {
             return Ok(kept.value.0);
         }
         let dims: PerTensor<i64> = view.shape().iter().map(|d| *d as i64).collect();

@@ -52,33 +52,27 @@ func benchOne(b *testing.B, backend harness.Backend, spec harness.Spec) {
 	}
 }
 
-// One goroutine, one row per call: per-call time of each library.
+// One goroutine, one row per call: per-call time of each library. inferkit passes the tensor
+// alone, inferkit_inputs names it in inferkit.Inputs.
 func BenchmarkSingle(b *testing.B) {
 	for _, model := range []string{"mlp", "mlp_large", "ppocr_cls"} {
-		b.Run(model+"/inferkit", func(b *testing.B) {
-			spec := setup(b, model)
-			be, err := harness.NewInferkit(spec, 2)
-			if err != nil {
-				b.Fatal(err)
-			}
-			benchOne(b, be, spec)
-		})
-		b.Run(model+"/inferkit_inputs", func(b *testing.B) {
-			spec := setup(b, model)
-			be, err := harness.NewInferkitNamed(spec, 2)
-			if err != nil {
-				b.Fatal(err)
-			}
-			benchOne(b, be, spec)
-		})
-		b.Run(model+"/onnxruntime_go", func(b *testing.B) {
-			spec := setup(b, model)
-			be, err := harness.NewORTShared(spec)
-			if err != nil {
-				b.Fatal(err)
-			}
-			benchOne(b, be, spec)
-		})
+		for _, mk := range []struct {
+			name string
+			make func(harness.Spec) (harness.Backend, error)
+		}{
+			{"inferkit", func(s harness.Spec) (harness.Backend, error) { return harness.NewInferkit(s, 2) }},
+			{"inferkit_inputs", func(s harness.Spec) (harness.Backend, error) { return harness.NewInferkitNamed(s, 2) }},
+			{"onnxruntime_go", harness.NewORTShared},
+		} {
+			b.Run(model+"/"+mk.name, func(b *testing.B) {
+				spec := setup(b, model)
+				be, err := mk.make(spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				benchOne(b, be, spec)
+			})
+		}
 	}
 }
 

@@ -283,17 +283,11 @@ func (c *call) submitRequest() error {
 		s.deadline_in_ns = C.int64_t(max(time.Until(c.deadline), 1))
 	}
 	// The common request, one numeric tensor and no options: one cgo call.
-	if t, name, alone := c.single(); t != nil && len(c.opts) == 0 && t.dtype != String && len(t.shape) <= C.IKGO_MAX_RANK {
-		var cname *C.char
-		var err error
-		if alone {
-			cname, err = m.onlyInput()
-		} else {
-			cname, err = m.cname(name)
-		}
-		if err != nil {
-			return err
-		}
+	t, cname, err := c.single()
+	if err != nil {
+		return err
+	}
+	if t != nil && t.dtype != String && len(t.shape) <= C.IKGO_MAX_RANK {
 		for i, d := range t.shape {
 			s.shape[i] = C.int64_t(d)
 		}
@@ -340,20 +334,29 @@ func (c *call) submitRequest() error {
 	return takeError(C.ikgo_submit(req, s), s.error)
 }
 
-// single is the request's one tensor, if it has only one, with its input's name; alone is true
-// for a *Tensor given alone (the model's only input, whatever its name).
-func (c *call) single() (t *Tensor, name string, alone bool) {
+// single is the request's one tensor and its input's C name, when it has one tensor and no
+// options; a *Tensor alone is the model's only input, whatever its name. nil otherwise.
+func (c *call) single() (*Tensor, *C.char, error) {
+	if len(c.opts) > 0 {
+		return nil, nil, nil
+	}
 	switch in := c.in.(type) {
 	case *Tensor:
-		return in, "", true
+		if in != nil {
+			cname, err := c.m.onlyInput()
+			return in, cname, err
+		}
 	case Inputs:
 		if len(in) == 1 {
 			for name, t := range in {
-				return t, name, false
+				if t != nil {
+					cname, err := c.m.cname(name)
+					return t, cname, err
+				}
 			}
 		}
 	}
-	return nil, "", false
+	return nil, nil, nil
 }
 
 func applyRunOptions(req *C.inferkit_request, opts []RunOption) error {

@@ -472,7 +472,7 @@ impl Slot {
 pub struct InferFuture {
     pub(crate) request: Arc<Request>,
     pub(crate) keep_alive: Arc<dyn Send + Sync>,
-    pub(crate) model: String,
+    pub(crate) model: Arc<str>,
 }
 
 impl std::fmt::Debug for InferFuture {
@@ -509,11 +509,10 @@ impl InferFuture {
 
     /// Blocks the current thread until the result is available.
     pub fn wait(self) -> Result<Outputs> {
-        let model = self.model.clone();
         self.request
             .slot
             .wait(None, || Error::Cancelled {
-                model: model.clone(),
+                model: self.model.to_string(),
             })
             .0
     }
@@ -564,7 +563,7 @@ pub(crate) fn cancel(request: &Request, model: &str) -> bool {
 /// A request submitted with a callback ([`crate::Model::submit_with_callback`]).
 pub struct RequestHandle {
     pub(crate) request: Arc<Request>,
-    pub(crate) model: String,
+    pub(crate) model: Arc<str>,
 }
 
 impl RequestHandle {
