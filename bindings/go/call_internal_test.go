@@ -48,3 +48,26 @@ func TestFreeCallsHoldFewOutputs(t *testing.T) {
 	}
 	t.Logf("%d free calls, %d holding outputs", free, holding)
 }
+
+// A request holds the model's handle (acquire) from before it reads the signature. A Close in
+// between must not leave the signature unread for it: a *Tensor alone still finds the model's
+// one input. (The signature was read through a new hold, which a closed model refuses, and a
+// bare tensor then failed with "has 0 inputs".)
+func TestSignatureReadWithTheHandleARequestHolds(t *testing.T) {
+	m, err := Open(filepath.Join("..", "..", "tests", "fixtures", "mlp.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.acquire() {
+		t.Fatal("a model just opened refused a hold")
+	}
+	m.Close() // the handle closes when the hold ends
+	cname, err := m.onlyInput()
+	m.release()
+	if err != nil || cname == nil {
+		t.Fatalf("the input's name with the handle held: %v", err)
+	}
+	if len(m.inputs) != 1 || m.inputs[0].Name != "x" {
+		t.Fatalf("inputs %v", m.inputs)
+	}
+}
