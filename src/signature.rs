@@ -15,6 +15,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::error::{Error, Result};
 use crate::tensor::{byte_len, DType, TensorView};
 use crate::value::{AsInput, Input, Value, ValueKind, ValueType};
@@ -214,8 +216,9 @@ impl Signature {
     }
 
     pub(crate) fn validate_inputs(&self, model: &str, inputs: &[(&str, Input<'_>)]) -> Result<()> {
-        let mut seen = vec![false; self.inputs.len()];
-        let mut bound: Vec<(&str, usize)> = Vec::new();
+        // Held on the stack for up to 16 inputs and 8 symbolic dims: validation allocates nothing.
+        let mut seen: SmallVec<[bool; 16]> = smallvec::smallvec![false; self.inputs.len()];
+        let mut bound = Bound::new();
         for (name, view) in inputs {
             let Some(index) = self.inputs.iter().position(|s| &*s.name == *name) else {
                 return Err(Error::UnknownInput {
@@ -631,7 +634,8 @@ fn check_nested_at(
             if !ranked {
                 spec.ty = ty.clone();
             }
-            check_input(model, &spec, &view, &mut Vec::new())
+            let mut bound = Bound::new();
+            check_input(model, &spec, &view, &mut bound)
         }
         // A present optional may be given as its value.
         (ValueType::Optional(inner), InputRef::Tensor(_)) => {
@@ -689,11 +693,14 @@ fn check_nested_at(
     }
 }
 
+/// The sizes a request gave the model's symbolic dims so far (`batch` = 4), across its inputs.
+type Bound<'s> = SmallVec<[(&'s str, usize); 8]>;
+
 fn check_input<'s>(
     model: &str,
     spec: &'s TensorSpec,
     view: &TensorView<'_>,
-    bound: &mut Vec<(&'s str, usize)>,
+    bound: &mut Bound<'s>,
 ) -> Result<()> {
     let shape = view.shape();
     if view.dtype() != spec.dtype {

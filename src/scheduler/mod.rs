@@ -51,6 +51,7 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use smallvec::SmallVec;
 
 pub use cancel::CancelToken;
 pub use request::{InferFuture, RequestHandle};
@@ -63,6 +64,9 @@ use crate::signature::{Dim, Signature};
 use crate::sync::AtomicIsize;
 use crate::value::{Input, Value};
 use request::{RawInput, Request};
+
+/// The requests of one batch, in queue order.
+type Batch = SmallVec<[Arc<Request>; 32]>;
 
 thread_local! {
     /// The schedulers whose queue this thread is draining right now (nested when a callback of
@@ -526,7 +530,7 @@ impl Scheduler {
 
     /// The inputs in the model's input order, as raw inputs that know their index (the request was
     /// validated: each is present once; an optional input left out is absent).
-    fn ordered(&self, inputs: &[(&str, Input<'_>)]) -> Vec<RawInput> {
+    fn ordered(&self, inputs: &[(&str, Input<'_>)]) -> request::RawInputs {
         self.signature
             .inputs
             .iter()
@@ -576,15 +580,11 @@ impl Scheduler {
     /// A hook that counts a queued request when it completes: `end` is the batch's end instant
     /// when a worker completes it (no clock read per request), `None` when it is withdrawn.
     fn counting_hook(&self, start: Option<Instant>, rows: usize) -> request::CompletionHook {
-        let metrics = self.metrics.clone();
-        Box::new(move |result: &Result<Outputs>, end: Option<Instant>| {
-            metrics.inflight(-1);
-            metrics.outcome(result.as_ref().err().map(Error::code), rows);
-            if let Some(start) = start {
-                let end = end.unwrap_or_else(Instant::now);
-                metrics.request_duration(end.saturating_duration_since(start));
-            }
-        })
+        request::CompletionHook::Count {
+            metrics: self.metrics.clone(),
+            start,
+            rows,
+        }
     }
 
     fn infer_inner(
@@ -793,7 +793,7 @@ impl Scheduler {
         callback: Option<Box<dyn FnOnce(Result<Outputs>) + Send>>,
     ) -> Result<Arc<Request>> {
         use crate::value::AsInput;
-        let views: Vec<(&str, Input<'_>)> = inputs
+        let views: SmallVec<[(&str, Input<'_>); 8]> = inputs
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_input()))
             .collect();
@@ -1044,13 +1044,13 @@ impl Scheduler {
         None
     }
 
-    /// Forms the next batch: the oldest live request and the compatible ones queued behind it.
+    /// Forms the next batch (held without an allocation up to 32 requests): the oldest live request and the compatible ones queued behind it.
     /// A request that does not fit is carried to the next batch.
-    fn next_batch(&self, carry: &mut Option<Arc<Request>>) -> Option<Vec<Arc<Request>>> {
+    fn next_batch(&self, carry: &mut Option<Arc<Request>>) -> Option<Batch> {
         let (first, mut rows, max) = loop {
             let first = carry.take().or_else(|| self.pop_live())?;
             let Some(rows) = first.rows else {
-                return Some(vec![first]);
+                return Some(smallvec::smallvec![first]);
             };
             let max = self.cost.limit(self.batching.max_batch_size);
             if self.batching.max_queue_delay_us == 0 || rows >= max {
@@ -1078,7 +1078,7 @@ impl Scheduler {
             break (first, rows, max);
         };
         let max = self.split(rows, max);
-        let mut batch = vec![first];
+        let mut batch: Batch = smallvec::smallvec![first];
         while rows < max {
             let Some(next) = self.pop_live() else { break };
             match next.rows {
@@ -1156,7 +1156,7 @@ impl Scheduler {
     fn finish_batch(
         &self,
         batch: &[Arc<Request>],
-        results: Vec<Result<Outputs>>,
+        results: impl IntoIterator<Item = Result<Outputs>>,
         started: Option<Instant>,
     ) {
         let end = started.map(|_| Instant::now());
@@ -1241,7 +1241,7 @@ impl Scheduler {
             tracing::trace_span!("inferkit.compute", model = %self.name, requests = batch.len())
                 .entered();
         if let [single] = batch {
-            let views: Vec<(&str, Input<'_>)> = single
+            let views: SmallVec<[(&str, Input<'_>); 8]> = single
                 .inputs
                 .iter()
                 .map(|raw| (&*self.signature.inputs[raw.index].name, raw.input()))
@@ -1268,7 +1268,7 @@ impl Scheduler {
             if let (Some(sample), Some(_), Ok(_)) = (sample, single.rows, &result) {
                 sample.finish(&self.cost, rows);
             }
-            self.finish_batch(batch, vec![result], started);
+            self.finish_batch(batch, std::iter::once(result), started);
             return;
         }
         match batch::run_concatenated(self, worker, batch) {
@@ -1276,14 +1276,10 @@ impl Scheduler {
                 if let Some(sample) = sample {
                     sample.finish(&self.cost, rows);
                 }
-                self.finish_batch(batch, per_request.into_iter().map(Ok).collect(), started);
+                self.finish_batch(batch, per_request.into_iter().map(Ok), started);
             }
             Err(batch::BatchError::Failed(e)) => {
-                self.finish_batch(
-                    batch,
-                    batch.iter().map(|_| Err(e.clone())).collect(),
-                    started,
-                );
+                self.finish_batch(batch, batch.iter().map(|_| Err(e.clone())), started);
             }
             // The model's outputs do not follow the batch rows: run the requests one by one.
             Err(batch::BatchError::NotRowWise) => {
