@@ -142,3 +142,77 @@ fn an_asynchronous_request_allocates_its_result_its_callback_and_itself() {
         "{per_call} allocations per asynchronous call, {expected:.2} expected"
     );
 }
+
+#[test]
+fn a_c_request_run_allocates_only_its_result() {
+    use inferkit::ffi::model::{inferkit_model_close, inferkit_model_open};
+    use inferkit::ffi::options::{
+        inferkit_model_options_free, inferkit_model_options_new,
+        inferkit_model_options_set_instances,
+    };
+    use inferkit::ffi::outputs::inferkit_outputs_free;
+    use inferkit::ffi::request::{
+        inferkit_request_add_tensor, inferkit_request_free, inferkit_request_new,
+        inferkit_request_run,
+    };
+    use inferkit::ErrorCode;
+    use std::ptr::null_mut;
+
+    let path = std::ffi::CString::new(fixture("mlp.onnx").to_str().expect("utf-8")).unwrap();
+    let (mut options, mut model, mut request) = (null_mut(), null_mut(), null_mut());
+    assert_eq!(
+        inferkit_model_options_new(&mut options, null_mut()),
+        ErrorCode::Ok
+    );
+    assert_eq!(
+        inferkit_model_options_set_instances(options, 1, null_mut()),
+        ErrorCode::Ok
+    );
+    assert_eq!(
+        inferkit_model_open(path.as_ptr(), options, &mut model, null_mut()),
+        ErrorCode::Ok
+    );
+    inferkit_model_options_free(options);
+    assert_eq!(
+        inferkit_request_new(model, &mut request, null_mut()),
+        ErrorCode::Ok
+    );
+    let (shape, x) = ([1i64, 16], [0.25f32; 16]);
+    let code = inferkit_request_add_tensor(
+        request,
+        c"x".as_ptr(),
+        inferkit::DType::F32 as u32,
+        shape.as_ptr(),
+        2,
+        x.as_ptr().cast(),
+        std::mem::size_of_val(&x),
+        null_mut(),
+    );
+    assert_eq!(code, ErrorCode::Ok);
+    let run = || {
+        let mut out = null_mut();
+        assert_eq!(
+            inferkit_request_run(request, &mut out, null_mut()),
+            ErrorCode::Ok
+        );
+        inferkit_outputs_free(out);
+    };
+    for _ in 0..4 {
+        run();
+    }
+    let calls = 50;
+    let before = allocations();
+    for _ in 0..calls {
+        run();
+    }
+    let per_call = (allocations() - before) as f64 / calls as f64;
+    // The result and the handle C gets for it; 5 before the views of the inputs were kept on the
+    // stack.
+    let expected = RESULT + 1;
+    assert!(
+        per_call <= expected as f64,
+        "{per_call} allocations per inferkit_request_run, {expected} expected"
+    );
+    inferkit_request_free(request);
+    inferkit_model_close(model);
+}

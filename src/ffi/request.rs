@@ -70,8 +70,9 @@ pub(crate) struct RequestData {
 }
 
 impl RequestData {
-    /// The inputs as the model takes them, borrowing the caller's memory where it was lent.
-    fn views(&self) -> Vec<(&str, Input<'_>)> {
+    /// The inputs as the model takes them, borrowing the caller's memory where it was lent (on the
+    /// stack for up to 8 inputs: a run allocates nothing for them).
+    fn views(&self) -> smallvec::SmallVec<[(&str, Input<'_>); 8]> {
         self.entries
             .iter()
             .map(|e| {
