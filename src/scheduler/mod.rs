@@ -577,8 +577,9 @@ impl Scheduler {
         }
     }
 
-    /// A hook that counts a queued request when it completes: `end` is the batch's end instant
-    /// when a worker completes it (no clock read per request), `None` when it is withdrawn.
+    /// A hook that counts a queued request when it completes ([`request::CompletionHook::run`]: the
+    /// end it is given is the batch's end instant when a worker completes the request, with no
+    /// clock read per request, and `None` when it is withdrawn).
     fn counting_hook(&self, start: Option<Instant>, rows: usize) -> request::CompletionHook {
         request::CompletionHook::Count {
             metrics: self.metrics.clone(),
@@ -1044,8 +1045,9 @@ impl Scheduler {
         None
     }
 
-    /// Forms the next batch (held without an allocation up to 32 requests): the oldest live request and the compatible ones queued behind it.
-    /// A request that does not fit is carried to the next batch.
+    /// Forms the next batch (held without an allocation up to 32 requests): the oldest live
+    /// request and the compatible ones queued behind it. A request that does not fit is carried to
+    /// the next batch.
     fn next_batch(&self, carry: &mut Option<Arc<Request>>) -> Option<Batch> {
         let (first, mut rows, max) = loop {
             let first = carry.take().or_else(|| self.pop_live())?;

@@ -16,7 +16,8 @@ use crate::value::{Input, Value};
 
 /// One input of a queued request, in the model's input order. Points either into the caller's
 /// memory (a blocking call, whose caller waits until the request is done or withdrawn) or into
-/// values the request owns (async and callback calls).
+/// values the request owns (async and callback calls). Never into itself (its shape is a copy), so
+/// it may move: a request holds its inputs inline ([`RawInputs`]).
 pub(crate) struct RawInput {
     /// Index of the input in the model's signature.
     pub(crate) index: usize,
@@ -231,7 +232,7 @@ impl CompletionHook {
                 rows,
             } => {
                 metrics.inflight(-1);
-                metrics.outcome(result.as_ref().err().map(crate::error::Error::code), rows);
+                metrics.outcome(result.as_ref().err().map(Error::code), rows);
                 if let Some(start) = start {
                     let end = end.unwrap_or_else(Instant::now);
                     metrics.request_duration(end.saturating_duration_since(start));
