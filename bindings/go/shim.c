@@ -129,20 +129,18 @@ inferkit_status ikgo_submit(const inferkit_request *request, ikgo_slot *slot) {
   return st;
 }
 
-/* A request to `model` with the slot's one input (copied, or borrowed), queue-only flag,
- * deadline and cancel token; failures go to slot->error. */
+/* A request to `model` with the slot's one input (borrowed: the caller frees the request before
+ * it returns), queue-only flag, deadline and cancel token; failures go to slot->error. */
 static inferkit_status request1(const inferkit_model *model, const char *name, const void *data,
-                                int copy, ikgo_slot *slot, inferkit_request **request_out) {
+                                ikgo_slot *slot, inferkit_request **request_out) {
   const int64_t *shape = slot->rank ? slot->shape : NULL;
   inferkit_request *request = NULL;
   inferkit_status st;
   slot->error = NULL;
   st = inferkit_request_new(model, &request, &slot->error);
   if (st != INFERKIT_STATUS_OK) return st;
-  st = copy ? inferkit_request_add_tensor_copy(request, name, slot->dtype, shape, slot->rank, data,
-                                               slot->len, &slot->error)
-            : inferkit_request_add_tensor(request, name, slot->dtype, shape, slot->rank, data,
-                                          slot->len, &slot->error);
+  st = inferkit_request_add_tensor(request, name, slot->dtype, shape, slot->rank, data, slot->len,
+                                   &slot->error);
   if (st == INFERKIT_STATUS_OK && slot->queue_only)
     st = inferkit_request_set_queue_only(request, true, &slot->error);
   if (st == INFERKIT_STATUS_OK && slot->deadline_in_ns > 0)
@@ -160,7 +158,9 @@ static inferkit_status request1(const inferkit_model *model, const char *name, c
 inferkit_status ikgo_submit1(const inferkit_model *model, const char *name, const void *data,
                              ikgo_slot *slot) {
   inferkit_request *request = NULL;
-  inferkit_status st = request1(model, name, data, 1, slot, &request);
+  /* Borrowed, not copied into the request: inferkit_request_submit copies a request's inputs
+   * before it queues or runs it, and the request is freed before this returns. */
+  inferkit_status st = request1(model, name, data, slot, &request);
   if (st != INFERKIT_STATUS_OK) return st;
   slot->model = model;
   st = ikgo_submit(request, slot);
@@ -182,7 +182,7 @@ inferkit_status ikgo_run1(const inferkit_model *model, const char *name, const v
    * it keeps the ONNX Runtime value it made over these bytes, which is fed again only to a run
    * whose caller lends bytes at the same address, length, dtype and dims (and so only reads
    * memory lent for that run); it is never read otherwise. */
-  st = request1(model, name, data, 0, slot, &request);
+  st = request1(model, name, data, slot, &request);
   if (st != INFERKIT_STATUS_OK) return st;
   /* Accepted: from here the result goes to the slot, as a callback's would. */
   run = inferkit_request_run(request, &outputs, &error);

@@ -76,8 +76,9 @@ void ikgo_slot_free(ikgo_slot *slot);
  * trampoline; its result goes to the slot. */
 inferkit_status ikgo_submit(const inferkit_request *request, ikgo_slot *slot);
 
-/* Makes a request to `model` with one input (its data copied), sets its deadline and cancel
- * token, submits it as ikgo_submit does and frees it: one cgo call for the common request. */
+/* Makes a request to `model` with one input, sets its deadline and cancel token, submits it as
+ * ikgo_submit does and frees it: one cgo call for the common request. The request borrows
+ * `data`; inferkit_request_submit copies it, so nothing holds it once this returns. */
 inferkit_status ikgo_submit1(const inferkit_model *model, const char *name, const void *data,
                              ikgo_slot *slot);
 

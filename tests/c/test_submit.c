@@ -467,6 +467,65 @@ static void loop_five(inferkit_request *req) {
   inferkit_outputs_free(out);
 }
 
+/* A queued request holds copies of the data its request borrowed: the caller may overwrite or
+ * free the buffers as soon as inferkit_request_submit returns (the Go binding submits its
+ * goroutines' slices borrowed). loop.onnx gives y = x + n; thread A's run of n = 10^9 holds the
+ * only session until its 300 ms timeout, so the submitted request waits in the queue while its
+ * borrowed n and x are overwritten with 10^9 and 100. Run from copies it gives 5 + 0.5. */
+static void queued_request_holds_copies_of_borrowed_data(void) {
+  inferkit_model_options *opts = pool_options(1, 0);
+  inferkit_model *model = open_fixture("loop.onnx", opts);
+  inferkit_request *a_req = new_request(model), *req = new_request(model);
+  inferkit_pending *pending = NULL;
+  int64_t forever = 1000000000, n = 5, one[1] = {1};
+  float zero = 0.0f, x = 0.5f;
+  blocking_run a = {a_req, INFERKIT_STATUS_PANIC};
+  pthread_t thread;
+  recorder st;
+  size_t idle = 1;
+  uint64_t t0;
+  recorder_init(&st);
+  st.keep = 1;
+  if (!a_req || !req) goto done;
+  inferkit_request_add_tensor_copy(a_req, "n", INFERKIT_DTYPE_I64, NULL, 0, &forever, sizeof forever, NULL);
+  inferkit_request_add_tensor_copy(a_req, "x", INFERKIT_DTYPE_F32, one, 1, &zero, sizeof zero, NULL);
+  inferkit_request_set_timeout_us(a_req, 300000, NULL);
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_add_tensor(req, "n", INFERKIT_DTYPE_I64, NULL, 0, &n, sizeof n, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_add_tensor(req, "x", INFERKIT_DTYPE_F32, one, 1, &x, sizeof x, error_out));
+  inferkit_request_set_timeout_us(req, 60000000, NULL); /* a safety net if it ran the overwritten n */
+
+  pthread_create(&thread, NULL, run_blocking, &a);
+  t0 = monotonic_ns();
+  while (idle > 0 && monotonic_ns() - t0 < UINT64_C(10000000000)) {
+    inferkit_model_stats(model, NULL, &idle, NULL, NULL, NULL, NULL);
+    sleep_ms(1);
+  }
+  CHECK(idle == 0, "the session became busy");
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_submit(req, record, &st, &pending, error_out));
+  CHECK(!inferkit_pending_is_done(pending), "queued behind A");
+  n = forever; /* the borrowed buffers change while the request waits */
+  x = 100.0f;
+  inferkit_request_free(req);
+  req = NULL;
+  CHECK(recorder_wait(&st, 1, 30), "the callback came");
+  CHECK(st.last_status == INFERKIT_STATUS_OK, "status %s: %s", inferkit_status_name(st.last_status), st.last_message);
+  if (st.kept) {
+    const void *data = NULL;
+    size_t len = 0;
+    EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_outputs_get(st.kept, 0, NULL, NULL, NULL, NULL, &data, &len, error_out));
+    CHECK(len == sizeof(float) && data && *(const float *)data == 5.5f, "y = %g, 5.5 expected (from the data as submitted)", data ? *(const float *)data : -1.0f);
+  }
+  pthread_join(thread, NULL);
+  CHECK(a.status == INFERKIT_STATUS_DEADLINE_EXCEEDED, "A stopped at its timeout: %s", inferkit_status_name(a.status));
+done:
+  inferkit_pending_free(pending);
+  inferkit_request_free(req);
+  inferkit_request_free(a_req);
+  recorder_destroy(&st);
+  inferkit_model_close(model);
+  inferkit_model_options_free(opts);
+}
+
 /* loop.onnx adds 1 n times: n = 10^9 runs for many minutes. One session. Thread A's blocking run
  * of such a loop is stopped by its 2 s timeout; meanwhile the request submitted here waits in the
  * queue, and A, draining it, runs it next. Cancelling it then stops that run: its callback gets
@@ -703,6 +762,7 @@ int main(int argc, char **argv) {
   close_when_queued();
   no_pending_handle_no_leak();
   cancel_a_running_request();
+  queued_request_holds_copies_of_borrowed_data();
   cancel_token_stops_a_blocking_run();
   queue_only_submission();
   submitted_deadlines();
