@@ -145,8 +145,15 @@ static void threads_share_a_model(void) {
   CHECK(h.failures == 0, "%d submissions refused", h.failures);
   CHECK(recorder_wait(&rec, 200, 60), "callbacks: %d of 200", recorder_calls(&rec));
   CHECK(rec.calls == 200 && rec.ok == 200 && rec.contract_broken == 0, "callbacks %d, ok %d, wrong %d", rec.calls, rec.ok, rec.contract_broken);
-  inferkit_model_stats(h.model, NULL, &idle, &queued, NULL, &requests_run, NULL);
-  CHECK(requests_run == 1600 + 200 + 200 && idle == 2 && queued == 0, "%llu requests run", (unsigned long long)requests_run);
+  /* A callback runs before its thread gives the session back: wait for both to be idle. */
+  {
+    uint64_t t0 = monotonic_ns();
+    do {
+      inferkit_model_stats(h.model, NULL, &idle, &queued, NULL, &requests_run, NULL);
+      if (idle < 2) sleep_ms(1);
+    } while (idle < 2 && monotonic_ns() - t0 < UINT64_C(10000000000));
+  }
+  CHECK(requests_run == 1600 + 200 + 200 && idle == 2 && queued == 0, "%llu requests run, %zu idle, %zu queued", (unsigned long long)requests_run, idle, queued);
 done:
   inferkit_request_free(h.shared);
   inferkit_model_close(h.model);
