@@ -1,7 +1,7 @@
 //! What differs between the operating systems inferkit runs on, in one place: ONNX Runtime's file
 //! names and where an application keeps its libraries, the system loader's search, the per-user
-//! cache, which loaded object holds an address, the thread CPU clock, and the clock C callers'
-//! absolute deadlines are read on.
+//! cache, which loaded object holds an address, and the clock C callers' absolute deadlines are
+//! read on.
 //!
 //! | | Linux | Android | macOS, iOS | Windows |
 //! |---|---|---|---|---|
@@ -10,7 +10,6 @@
 //! | beside the application | executable's directory | APK's native library directory (the loader's) | `Contents/Frameworks/` (macOS bundle, Mac Catalyst), `Frameworks/` (iOS), `onnxruntime.framework` in either | executable's directory |
 //! | per-user cache | `${XDG_CACHE_HOME:-~/.cache}/inferkit/` | as Linux | `~/Library/Caches/inferkit/` | `%LOCALAPPDATA%\inferkit\` |
 //! | which object holds code | `dladdr` | `dladdr` | `dladdr` | `GetModuleHandleExW` |
-//! | thread CPU clock | `CLOCK_THREAD_CPUTIME_ID` | as Linux | as Linux | wall clock (see [`thread_cpu_time`]) |
 //! | C deadlines' clock | `CLOCK_MONOTONIC` | as Linux | as Linux | `QueryPerformanceCounter` in ns |
 //!
 //! The file names are those of ONNX Runtime's own packages: the PyPI wheels (Linux, macOS,
@@ -27,7 +26,6 @@
 //! build) in its `Frameworks/`.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// ONNX Runtime's file name on this platform, as its packages ship it.
 #[cfg(target_os = "linux")]
@@ -217,31 +215,6 @@ fn normalized(path: &Path) -> Option<PathBuf> {
     }
 }
 
-/// CPU time used by the calling thread so far.
-#[cfg(unix)]
-pub(crate) fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer; Linux, Android and Apple's systems (since macOS 10.12
-    // and iOS 10) have CLOCK_THREAD_CPUTIME_ID.
-    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Time since a fixed point, where no thread CPU clock fine enough for one run exists: Windows'
-/// `GetThreadTimes` advances in scheduler ticks (about 15.6 ms), coarser than most runs. Wall time
-/// also counts the time a thread is descheduled mid-run, which only matters with more busy threads
-/// than cores.
-#[cfg(not(unix))]
-pub(crate) fn thread_cpu_time() -> Duration {
-    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    ORIGIN.get_or_init(std::time::Instant::now).elapsed()
-}
-
 /// CLOCK_MONOTONIC now, in nanoseconds (the clock C callers' absolute deadlines are read on).
 #[cfg(unix)]
 pub(crate) fn monotonic_ns() -> Option<u64> {
@@ -303,18 +276,5 @@ mod tests {
         if cfg!(any(target_os = "linux", target_vendor = "apple")) {
             assert!(ORT_FILE.contains(ORT_VERSION), "{ORT_FILE}");
         }
-    }
-
-    #[test]
-    fn thread_cpu_time_advances_with_work() {
-        let start = thread_cpu_time();
-        let mut x = 0u64;
-        for _ in 0..50_000_000u64 {
-            x = std::hint::black_box(x.wrapping_add(1));
-            if x.is_multiple_of(4096) && thread_cpu_time() - start >= Duration::from_millis(2) {
-                return;
-            }
-        }
-        panic!("50 million additions took no measurable CPU time ({x})");
     }
 }

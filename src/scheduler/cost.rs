@@ -1,12 +1,21 @@
 //! Learning whether batching pays for a model: the cost per row of its runs, by batch size.
 //!
-//! Costs are the running thread's CPU time, not wall time: with more threads than cores a thread
-//! is often descheduled in the middle of a run, and wall time would charge that to the batch size.
-//! ONNX Runtime runs a session on the calling thread (one intra-op thread, inferkit's default), so
-//! this is the run's compute. Reading that clock is a system call, so one run in eight is measured,
-//! and one in 64 of those measured to take under 20 µs.
-//! (Windows has no thread CPU clock fine enough for one run; there the cost is wall time, see
-//! `platform::thread_cpu_time`.)
+//! Costs are wall time, read on the monotonic clock (`Instant`, no system call on Linux, macOS or
+//! Windows), around one run in eight. The thread's CPU clock (`CLOCK_THREAD_CPUTIME_ID`) was used
+//! before, and it cost more than it measured: reading it is a system call, about 0.5 µs on a KVM
+//! guest, so a tiny MLP's one-row run (1.5 µs) was measured at 4–6 µs. Worse, the kernel settles
+//! the thread's time slice when that clock is read, so a thread whose slice is spent is preempted
+//! right there, inside the run, holding a session: with 8 blocking callers on 2 CPUs, 7.5% of the
+//! tiny MLP's requests found both sessions held and were queued, against 2–4% with the monotonic
+//! clock (see BENCHMARKS.md).
+//!
+//! Wall time also counts the time a thread is descheduled in the middle of a run, which with more
+//! busy threads than cores would charge the scheduler's time slices to the batch size. A sample
+//! therefore counts for at most twice the current mean of its group: a run that was descheduled
+//! (milliseconds, against microseconds for the run) moves the mean up by an eighth at most, while
+//! a cost that really grew is followed within a few samples. A sample below the mean moves it half
+//! way down at once: descheduling only ever lengthens a run, so the shorter samples are the true
+//! ones, and a group whose first sample was descheduled is right again within a few samples.
 //!
 //! Runs are grouped by rows into powers of two (1, 2–3, 4–7, …). For each group an exponentially
 //! weighted mean of nanoseconds per row is kept (lock-free; concurrent updates may lose one sample,
@@ -17,24 +26,21 @@
 //! for one where it does not (large convolutions that outgrow the caches), batches stay small.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const GROUPS: usize = 12;
 const EXPLORE_EVERY: u64 = 32;
 const SAMPLE_EVERY: u64 = 8;
-/// Runs measured to take less than this many nanoseconds are sampled one in `SAMPLE_EVERY_CHEAP`.
-const CHEAP_NS: f64 = 20_000.0;
-const SAMPLE_EVERY_CHEAP: u64 = 64;
-
-use crate::platform::thread_cpu_time;
+/// A sample counts for at most this many times its group's mean (see the module's doc).
+const MOST_OVER_MEAN: f64 = 2.0;
 
 /// A measurement in progress, or none when this run is not sampled.
-pub(crate) struct Sample(Option<Duration>);
+pub(crate) struct Sample(Option<Instant>);
 
 impl Sample {
     pub(crate) fn finish(self, cost: &BatchCost, rows: usize) {
         if let Some(start) = self.0 {
-            cost.record(rows, thread_cpu_time().saturating_sub(start));
+            cost.record(rows, start.elapsed());
         }
     }
 }
@@ -59,22 +65,13 @@ impl BatchCost {
         }
     }
 
-    /// Starts measuring a run of `rows` rows: one run in `SAMPLE_EVERY`, or one in
-    /// `SAMPLE_EVERY_CHEAP` when runs of that size are known to take under `CHEAP_NS` (the two
-    /// clock readings, system calls, would cost a few percent of them).
-    pub(crate) fn start(&self, rows: usize) -> Sample {
-        let rows = rows.max(1);
-        let ns_per_row = f64::from_bits(self.ns_per_row[group(rows)].load(Ordering::Relaxed));
-        let every = if ns_per_row > 0.0 && ns_per_row * (rows as f64) < CHEAP_NS {
-            SAMPLE_EVERY_CHEAP
-        } else {
-            SAMPLE_EVERY
-        };
+    /// Starts measuring a run: one run in `SAMPLE_EVERY`.
+    pub(crate) fn start(&self) -> Sample {
         let sampled = self
             .runs
             .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(every);
-        Sample(sampled.then(thread_cpu_time))
+            .is_multiple_of(SAMPLE_EVERY);
+        Sample(sampled.then(Instant::now))
     }
 
     /// Records a run of `rows` rows that took `elapsed`.
@@ -87,8 +84,13 @@ impl BatchCost {
         let old = f64::from_bits(slot.load(Ordering::Relaxed));
         let new = if old == 0.0 {
             sample
+        } else if sample < old {
+            // Time only ever adds to a run, so a shorter one is believed at once, half way:
+            // a group whose first sample was descheduled is right again within a few samples
+            // (groups that are rarely run, such as the full batch size, get few).
+            old + (sample - old) / 2.0
         } else {
-            old + (sample - old) / 8.0
+            old + (sample.min(old * MOST_OVER_MEAN) - old) / 8.0
         };
         slot.store(new.to_bits(), Ordering::Relaxed);
     }
@@ -213,6 +215,43 @@ mod tests {
         );
         // and the full size is still tried now and then
         assert!((0..EXPLORE_EVERY).any(|_| c.limit(32) == 32));
+    }
+
+    /// A run descheduled for a time slice (5 ms against 1 µs) barely moves the mean; a cost that
+    /// really grew is followed.
+    #[test]
+    fn a_descheduled_run_barely_counts_and_a_real_change_is_followed() {
+        let c = cost(&[(1, 1_000)]);
+        c.record(1, Duration::from_millis(5));
+        let after_outlier = c.estimate(1);
+        assert!(
+            after_outlier <= Duration::from_nanos(1_125),
+            "one descheduled run moved the mean to {after_outlier:?}"
+        );
+        for _ in 0..40 {
+            c.record(1, Duration::from_nanos(4_000));
+        }
+        let after_change = c.estimate(1);
+        assert!(
+            after_change >= Duration::from_nanos(3_800),
+            "a cost that quadrupled is estimated at {after_change:?}"
+        );
+    }
+
+    /// A group whose first sample was descheduled (5 ms against 1 µs) is right again within a
+    /// few samples: a rarely run group (the full batch size) gets few.
+    #[test]
+    fn a_descheduled_first_sample_is_soon_forgotten() {
+        let c = BatchCost::new();
+        c.record(1, Duration::from_millis(5));
+        for _ in 0..16 {
+            c.record(1, Duration::from_nanos(1_000));
+        }
+        let estimate = c.estimate(1);
+        assert!(
+            estimate <= Duration::from_nanos(1_200),
+            "16 runs of 1 µs after one of 5 ms: estimated at {estimate:?}"
+        );
     }
 
     #[test]
