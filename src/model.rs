@@ -664,8 +664,9 @@ impl Model {
     /// Runs the model and blocks until the outputs are ready. Inputs are given by name, in any
     /// order; outputs come back in signature order. The request is validated first (see
     /// [`Signature::validate`]): a bad request is a typed error and never reaches ONNX Runtime.
-    /// With a session idle and nothing queued, the model runs at once on this thread on the
-    /// caller's memory; otherwise the request joins a batch.
+    /// With a session idle, the model runs at once on this thread on the caller's memory (ahead
+    /// of queued requests, unless the model batches long runs); otherwise the request joins a
+    /// batch.
     ///
     /// Inputs are [`TensorView`](crate::TensorView)s, [`Tensor`]s, [`Value`]s (sequences, maps,
     /// optionals) or [`Input`]s; an optional input may be left out.

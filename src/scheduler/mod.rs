@@ -1,7 +1,8 @@
 //! Request scheduling and dynamic batching for one model.
 //!
-//! A request that finds the queue empty and a session idle runs at once on the caller's thread,
-//! with no hand-off and no copy. While every session is busy, requests wait in a lock-free queue;
+//! A request that finds a session idle runs at once on the caller's thread, with no hand-off and
+//! no copy (ahead of requests already queued, unless the model batches runs long enough to be
+//! worth joining). While every session is busy, requests wait in a lock-free queue;
 //! whichever thread next holds a session drains it. No thread waits for a timer and none spins
 //! while idle: a thread that holds a session checks the queue before giving the session back, and a
 //! thread that queues a request then tries to take a session itself (see `handoff`).
@@ -623,8 +624,11 @@ impl Scheduler {
         if opts.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
             return Err(self.cancelled_error());
         }
-        // Direct path: nothing queued and a session idle → run here, now, without copying.
-        if self.batching.max_queue_delay_us == 0 && !opts.queue_only && self.queue.is_empty() {
+        // Direct path: a session idle → run here, now, without copying (see `overtakes`).
+        if self.batching.max_queue_delay_us == 0
+            && !opts.queue_only
+            && (self.queue.is_empty() || self.overtakes())
+        {
             if let Some(mut lease) = self.pool.try_acquire() {
                 let rows = inputs.first().and_then(|(_, v)| v.rows()).unwrap_or(0);
                 // What a model that does not batch runs is not measured: nothing reads it.
@@ -741,6 +745,20 @@ impl Scheduler {
                 return true;
             }
         }
+    }
+
+    /// Whether a blocking caller that finds a session idle runs its request at once even with
+    /// requests queued, before them, as a mutex lets the thread that unlocks take the lock again
+    /// ahead of the threads asleep on it. The queued requests still run: the caller drains one
+    /// batch of them after its own (`release_and_drain`). Queued instead, the request would cost
+    /// its caller a sleep and a wake-up, which on a model whose runs take microseconds is most of
+    /// a request's cost: 64 blocking threads on the tiny MLP without batching, on 2 CPUs, ran
+    /// at 0.55 of raw ONNX Runtime's `Mutex<Session>` queued and 1.0–1.4× overtaking (see
+    /// BENCHMARKS.md). A model that batches runs worth waiting for ([`Scheduler::leads_pay`]
+    /// false) queues the request where it fills a batch: mlp_large with 8 blocking threads fell
+    /// from 28,000 to 19,000 rows/s when those overtook too.
+    fn overtakes(&self) -> bool {
+        !self.batchable || self.leads_pay()
     }
 
     /// Whether queued work goes to blocked callers rather than helpers (see `call_drainer`): when
@@ -1405,6 +1423,68 @@ mod tests {
         assert_eq!(err.code(), crate::ErrorCode::QueueFull);
         sched.release_and_drain(lease, None);
         assert!(filler.slot.is_done());
+    }
+
+    /// A blocking caller that finds a session idle runs at once, ahead of a request already
+    /// queued, then runs that one too before it returns. It used to queue behind it, so that with
+    /// the queue full it was refused QUEUE_FULL while a session sat idle; and each request queued
+    /// costs its caller a sleep and a wake-up. A model whose batches run long still queues
+    /// callers, to fill batches.
+    #[test]
+    fn a_caller_with_a_session_idle_overtakes_the_queue_and_then_drains_it() {
+        let batching = BatchingOptions::default().with_max_queue_size(1);
+        for (name, batching, overtakes) in [
+            ("no batching", batching.clone(), true),
+            (
+                "short batches",
+                batching.clone().with_max_batch_size(32),
+                true,
+            ),
+            ("long batches", batching.with_max_batch_size(32), false),
+        ] {
+            let model = mlp(ModelOptions::default()
+                .with_instances(2)
+                .with_batching(batching));
+            let sched = model.scheduler();
+            if !overtakes {
+                for _ in 0..64 {
+                    sched.cost.record(32, Duration::from_micros(400));
+                }
+            }
+            assert_eq!(sched.overtakes(), overtakes, "{name}");
+            // Both sessions held while a request is queued; then one given back without a look
+            // at the queue (as a thread does between its give-back and its look).
+            let [idle, lease] =
+                [sched.pool.try_acquire(), sched.pool.try_acquire()].map(Option::unwrap);
+            let queued = model
+                .submit(
+                    vec![(
+                        "x".to_string(),
+                        Tensor::from_vec(vec![1, 16], vec![0.25f32; 16]).unwrap(),
+                    )],
+                    &InferOptions::default(),
+                )
+                .unwrap();
+            drop(idle);
+            assert!(!queued.is_done(), "{name}");
+            let x = [0.5f32; 16];
+            let result = model.infer(&[("x", TensorView::from_slice(vec![1, 16], &x))]);
+            if overtakes {
+                assert_eq!(result.unwrap()["y"].shape(), &[1, 4], "{name}");
+                assert!(
+                    queued.is_done(),
+                    "{name}: the queued request was left behind"
+                );
+            } else {
+                assert_eq!(
+                    result.unwrap_err().code(),
+                    crate::ErrorCode::QueueFull,
+                    "{name}: queued behind the full queue"
+                );
+            }
+            sched.release_and_drain(lease, None);
+            assert_eq!(queued.wait().unwrap()["y"].shape(), &[1, 4], "{name}");
+        }
     }
 
     /// Blocking callers drain the queue among themselves: a caller done with its share asks the
