@@ -35,6 +35,7 @@ const MAX_FIXED_RANK: usize = 64;
 
 /// Most sessions (instances) one model may have ([`ModelOptions::instances`]).
 pub const MAX_INSTANCES: usize = 64;
+const _: () = assert!(MAX_INSTANCES <= crate::pool::MAX_WORKERS);
 
 /// How to load a model.
 ///

@@ -4,25 +4,25 @@
 //!
 //! In a normal build these are std's and crossbeam's. Built with `RUSTFLAGS="--cfg loom"` (`make
 //! test` does, for the loom tests in `scheduler::handoff` and `scheduler::request`), they are
-//! loom's, and loom explores every interleaving of the threads of a test. crossbeam's queues have no
-//! loom version: under loom they are a `Mutex<VecDeque>`, which has the same linearisable
+//! loom's, and loom explores every interleaving of the threads of a test. crossbeam's queue has no
+//! loom version: under loom it is a `Mutex<VecDeque>`, which has the same linearisable
 //! behaviour the hand-offs rely on.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicIsize, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicIsize, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
 
 #[cfg(not(loom))]
-pub(crate) use crossbeam::queue::{ArrayQueue, SegQueue};
+pub(crate) use crossbeam::queue::SegQueue;
 
 #[cfg(loom)]
-pub(crate) use model::{ArrayQueue, SegQueue};
+pub(crate) use model::SegQueue;
 
 /// A guard whether or not a thread panicked while holding the lock: what the slots and queues
 /// protect stays consistent at every point where a panic can happen (hooks and callbacks run
@@ -73,30 +73,6 @@ mod model {
         }
         fn len(&self) -> usize {
             self.len.load(Ordering::Acquire)
-        }
-    }
-
-    /// crossbeam's `ArrayQueue` API, for loom.
-    pub(crate) struct ArrayQueue<T> {
-        inner: Counted<T>,
-        capacity: usize,
-    }
-
-    impl<T> ArrayQueue<T> {
-        pub(crate) fn new(capacity: usize) -> Self {
-            ArrayQueue {
-                inner: Counted::new(),
-                capacity,
-            }
-        }
-        pub(crate) fn push(&self, item: T) -> Result<(), T> {
-            self.inner.push(item, self.capacity)
-        }
-        pub(crate) fn pop(&self) -> Option<T> {
-            self.inner.pop()
-        }
-        pub(crate) fn len(&self) -> usize {
-            self.inner.len()
         }
     }
 
