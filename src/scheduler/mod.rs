@@ -632,7 +632,7 @@ impl Scheduler {
             if let Some(mut lease) = self.pool.try_acquire() {
                 let rows = inputs.first().and_then(|(_, v)| v.rows()).unwrap_or(0);
                 // What a model that does not batch runs is not measured: nothing reads it.
-                let sample = self.batchable.then(|| self.cost.start());
+                let sample = self.batchable.then(|| self.cost.start(rows));
                 let span =
                     tracing::trace_span!("inferkit.compute", model = %self.name, requests = 1)
                         .entered();
@@ -1255,7 +1255,7 @@ impl Scheduler {
         let _guard = AnswerOnUnwind(batch, &self.name);
         let rows: usize = batch.iter().map(|r| r.rows.unwrap_or(0)).sum();
         // What a model that does not batch runs is not measured: nothing reads it.
-        let sample = self.batchable.then(|| self.cost.start());
+        let sample = self.batchable.then(|| self.cost.start(rows));
         let started = self.metrics.enabled().then(Instant::now);
         let _span =
             tracing::trace_span!("inferkit.compute", model = %self.name, requests = batch.len())
