@@ -769,8 +769,8 @@ pub extern "C" fn inferkit_request_set_outputs(
 /// with the matching status (UNKNOWN_INPUT, MISSING_INPUT, DTYPE_MISMATCH, RANK_MISMATCH,
 /// DIM_MISMATCH, BYTE_LENGTH_MISMATCH, TYPE_MISMATCH, …) before ONNX Runtime sees it. With a
 /// session idle the model runs on this thread on the caller's memory (ahead of queued requests,
-/// unless the model batches long runs); otherwise the request joins a batch. Called from a callback of the same model it returns
-/// INFERKIT_STATUS_WOULD_DEADLOCK (submit instead).
+/// unless the model batches long runs); otherwise the request joins a batch. Called from a
+/// callback of the same model it returns INFERKIT_STATUS_WOULD_DEADLOCK (submit instead).
 ///
 /// \param request The request; it may be run again afterwards.
 /// \param outputs_out Receives the outputs: every output in signature order, or those asked for

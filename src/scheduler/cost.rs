@@ -26,15 +26,16 @@
 //! estimate would otherwise stay as it was when the search passed it: PaddleOCR's classifier,
 //! cheapest at 2–3 rows, kept batches of 4–7 for whole runs at three quarters of the throughput
 //! after one inflated estimate of 2–3. For a model whose cost per row falls with batch size
-//! (small models, where ONNX Runtime's per-call overhead dominates) the
-//! search climbs to `max_batch_size`;
-//! for one where it does not (large convolutions that outgrow the caches), batches stay small.
+//! (small models, where ONNX Runtime's per-call overhead dominates) the search climbs to
+//! `max_batch_size`; for one where it does not (large convolutions that outgrow the caches),
+//! batches stay small.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const GROUPS: usize = 12;
-/// One batch in this many may grow into the group above the cheapest (see [`BatchCost::limit`]).
+/// One batch in this many may grow into the group above the cheapest, and another is held to the
+/// group below it (see [`BatchCost::limit`]).
 const EXPLORE_EVERY: u64 = 8;
 const SAMPLE_EVERY: u64 = 8;
 /// Samples a group needs before the search trusts it: until then each of its runs is sampled, and

@@ -624,10 +624,12 @@ impl Scheduler {
         if opts.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
             return Err(self.cancelled_error());
         }
-        // Direct path: a session idle → run here, now, without copying (see `overtakes`).
+        // Direct path: a session idle → run here, now, without copying (see `overtakes`). With
+        // the queue full, too: refusing a request while a session sits idle would be no
+        // backpressure, only a lost request.
         if self.batching.max_queue_delay_us == 0
             && !opts.queue_only
-            && (self.queue.is_empty() || self.overtakes())
+            && (self.queue.is_empty() || self.overtakes() || self.queue.is_full())
         {
             if let Some(mut lease) = self.pool.try_acquire() {
                 let rows = inputs.first().and_then(|(_, v)| v.rows()).unwrap_or(0);
@@ -753,10 +755,11 @@ impl Scheduler {
     /// batch of them after its own (`release_and_drain`). Queued instead, the request would cost
     /// its caller a sleep and a wake-up, which on a model whose runs take microseconds is most of
     /// a request's cost: 64 blocking threads on the tiny MLP without batching, on 2 CPUs, ran
-    /// at 0.55 of raw ONNX Runtime's `Mutex<Session>` queued and 1.0–1.4× overtaking (see
-    /// BENCHMARKS.md). A model that batches runs worth waiting for ([`Scheduler::leads_pay`]
-    /// false) queues the request where it fills a batch: mlp_large with 8 blocking threads fell
-    /// from 28,000 to 19,000 rows/s when those overtook too.
+    /// at 0.53–0.65 of raw ONNX Runtime's `Mutex<Session>` queued, and overtaking at 1.85× in a
+    /// full bench run (short cells: 0.64–1.57, at least 1.0 in 8 of 11; see BENCHMARKS.md). A
+    /// model that batches runs worth waiting for ([`Scheduler::leads_pay`] false) queues the
+    /// request where it fills a batch, while the queue has room: mlp_large with 8 blocking
+    /// threads fell from 28,000 to 19,000 rows/s when those overtook too.
     fn overtakes(&self) -> bool {
         !self.batchable || self.leads_pay()
     }
@@ -1429,61 +1432,65 @@ mod tests {
     /// queued, then runs that one too before it returns. It used to queue behind it, so that with
     /// the queue full it was refused QUEUE_FULL while a session sat idle; and each request queued
     /// costs its caller a sleep and a wake-up. A model whose batches run long still queues
-    /// callers, to fill batches.
+    /// callers when there is room, to fill batches.
     #[test]
     fn a_caller_with_a_session_idle_overtakes_the_queue_and_then_drains_it() {
-        let batching = BatchingOptions::default().with_max_queue_size(1);
+        let x = Tensor::from_vec(vec![1, 16], vec![0.25f32; 16]).unwrap();
+        let y = [0.5f32; 16];
         for (name, batching, overtakes) in [
-            ("no batching", batching.clone(), true),
+            ("no batching", BatchingOptions::default(), true),
             (
                 "short batches",
-                batching.clone().with_max_batch_size(32),
+                BatchingOptions::default().with_max_batch_size(32),
                 true,
             ),
-            ("long batches", batching.with_max_batch_size(32), false),
+            (
+                "long batches",
+                BatchingOptions::default().with_max_batch_size(32),
+                false,
+            ),
         ] {
-            let model = mlp(ModelOptions::default()
-                .with_instances(2)
-                .with_batching(batching));
-            let sched = model.scheduler();
-            if !overtakes {
-                for _ in 0..64 {
-                    sched.cost.record(32, Duration::from_micros(400));
+            for queue_size in [1, 2] {
+                let model = mlp(ModelOptions::default()
+                    .with_instances(2)
+                    .with_batching(batching.clone().with_max_queue_size(queue_size)));
+                let sched = model.scheduler();
+                if !overtakes {
+                    for _ in 0..64 {
+                        sched.cost.record(32, Duration::from_micros(400));
+                    }
                 }
-            }
-            assert_eq!(sched.overtakes(), overtakes, "{name}");
-            // Both sessions held while a request is queued; then one given back without a look
-            // at the queue (as a thread does between its give-back and its look).
-            let [idle, lease] =
-                [sched.pool.try_acquire(), sched.pool.try_acquire()].map(Option::unwrap);
-            let queued = model
-                .submit(
-                    vec![(
-                        "x".to_string(),
-                        Tensor::from_vec(vec![1, 16], vec![0.25f32; 16]).unwrap(),
-                    )],
-                    &InferOptions::default(),
-                )
-                .unwrap();
-            drop(idle);
-            assert!(!queued.is_done(), "{name}");
-            let x = [0.5f32; 16];
-            let result = model.infer(&[("x", TensorView::from_slice(vec![1, 16], &x))]);
-            if overtakes {
-                assert_eq!(result.unwrap()["y"].shape(), &[1, 4], "{name}");
-                assert!(
-                    queued.is_done(),
-                    "{name}: the queued request was left behind"
-                );
-            } else {
+                assert_eq!(sched.overtakes(), overtakes, "{name}");
+                // Both sessions held while a request is queued; then one given back without a
+                // look at the queue (as a thread does between its give-back and its look).
+                let [idle, lease] =
+                    [sched.pool.try_acquire(), sched.pool.try_acquire()].map(Option::unwrap);
+                let queued = model
+                    .submit(vec![("x".to_string(), x.clone())], &InferOptions::default())
+                    .unwrap();
+                drop(idle);
+                assert!(!queued.is_done(), "{name}");
+                let before = sched.stats();
+                let result = model.infer(&[("x", TensorView::from_slice(vec![1, 16], &y))]);
                 assert_eq!(
-                    result.unwrap_err().code(),
-                    crate::ErrorCode::QueueFull,
-                    "{name}: queued behind the full queue"
+                    result.unwrap()["y"].shape(),
+                    &[1, 4],
+                    "{name}, {queue_size}"
                 );
+                assert!(queued.is_done(), "{name}, {queue_size}: left behind");
+                let after = sched.stats();
+                let runs = after.executions - before.executions;
+                if overtakes || queue_size == 1 {
+                    assert_eq!(
+                        runs, 2,
+                        "{name}, {queue_size}: its own run, then the queued one"
+                    );
+                } else {
+                    assert_eq!(runs, 1, "{name}: one batch of both");
+                }
+                sched.release_and_drain(lease, None);
+                assert_eq!(queued.wait().unwrap()["y"].shape(), &[1, 4], "{name}");
             }
-            sched.release_and_drain(lease, None);
-            assert_eq!(queued.wait().unwrap()["y"].shape(), &[1, 4], "{name}");
         }
     }
 

@@ -49,6 +49,11 @@ impl<T> BoundedQueue<T> {
     pub(crate) fn len(&self) -> usize {
         self.items.len()
     }
+
+    /// Whether a push now would be refused.
+    pub(crate) fn is_full(&self) -> bool {
+        self.len.load(Ordering::Relaxed) >= self.capacity
+    }
 }
 
 #[cfg(all(test, not(loom)))]
