@@ -63,10 +63,15 @@ SKIP=(runtime_lookup)
 #   check is the scheduler's
 #   bookkeeping, the same code on every architecture (and qemu on an x86 host keeps x86's memory
 #   ordering, so it would not find an ordering bug either: the loom models are for that).
+#   Also a_long_batch_is_shared_with_an_idle_session: 3,200 rows of mlp_large in callback
+#   chains, 0.1 s natively; under qemu on an Intel Xeon host it did not finish within its 120 s
+#   (at 7aed292 as well as after). Under qemu some of its runs also failed with ONNX Runtime's
+#   "GetElementType is not implemented" (not seen natively; unexplained, recorded in issue 10).
 SLOW=(a_cancel_that_returns_true_is_always_answered_cancelled a_queued_request_can_be_cancelled
       a_deadline_that_passes_in_the_queue_means_the_request_is_not_run
       a_full_queue_refuses_at_once_and_loses_nothing_accepted
-      async_requests_queue_full_and_cancellations_are_counted)
+      async_requests_queue_full_and_cancellations_are_counted
+      a_long_batch_is_shared_with_an_idle_session)
 
 filter=()
 case "${1:-}" in
