@@ -151,7 +151,7 @@ test-platforms: test-aarch64 test-windows
 
 # The Rust tests on aarch64 Linux: cross-built with Debian's gcc-aarch64-linux-gnu, run under
 # qemu-user against ONNX Runtime's aarch64 wheel (.ci/test-aarch64.sh installs what it needs).
-# make test runs all but six slow tests (see the script); test-aarch64-all runs them too.
+# make test runs all but seven slow tests (see the script); test-aarch64-all runs them too.
 test-aarch64: provision
 	.ci/test-aarch64.sh
 

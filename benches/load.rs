@@ -137,10 +137,18 @@ fn measure_in_flight(
     use std::sync::Arc;
     struct Loop {
         stop: AtomicBool,
-        latencies: Mutex<Vec<u64>>,
-        done: std::sync::mpsc::Sender<()>,
+        done: std::sync::mpsc::Sender<Vec<u64>>,
     }
-    fn submit(model: Arc<Model>, input: &'static str, tensor: inferkit::Tensor, state: Arc<Loop>) {
+    // Each chain of requests carries its own latencies from callback to callback and hands them
+    // over when it stops: no lock per request (a shared one would be contended by the two
+    // threads that complete requests, a cost of the measurement, not of inferkit).
+    fn submit(
+        model: Arc<Model>,
+        input: &'static str,
+        tensor: inferkit::Tensor,
+        state: Arc<Loop>,
+        mut latencies: Vec<u64>,
+    ) {
         let start = Instant::now();
         let (m, st, t) = (model.clone(), state.clone(), tensor.clone());
         let submitted = model.submit_with_callback(
@@ -148,14 +156,11 @@ fn measure_in_flight(
             &Default::default(),
             move |r| {
                 r.expect("infer");
-                st.latencies
-                    .lock()
-                    .expect("latencies")
-                    .push(start.elapsed().as_nanos() as u64);
+                latencies.push(start.elapsed().as_nanos() as u64);
                 if st.stop.load(Ordering::Relaxed) {
-                    let _ = st.done.send(());
+                    let _ = st.done.send(latencies);
                 } else {
-                    submit(m, input, t, st);
+                    submit(m, input, t, st, latencies);
                 }
             },
         );
@@ -174,7 +179,6 @@ fn measure_in_flight(
     let (tx, rx) = std::sync::mpsc::channel();
     let state = Arc::new(Loop {
         stop: AtomicBool::new(false),
-        latencies: Mutex::new(Vec::new()),
         done: tx,
     });
     let input: &'static str = Box::leak(b.input.to_string().into_boxed_str());
@@ -196,19 +200,23 @@ fn measure_in_flight(
         .map(|d| {
             let (model, state) = (model.clone(), state.clone());
             let tensor = inferkit::Tensor::from_vec(shape.to_vec(), d.clone()).expect("tensor");
-            std::thread::spawn(move || submit(model, input, tensor, state))
+            std::thread::spawn(move || {
+                submit(model, input, tensor, state, Vec::with_capacity(1 << 16))
+            })
         })
         .collect();
     timer.join().expect("timer");
     let elapsed = start.elapsed();
     let cpu = (process_cpu() - cpu_start).as_secs_f64() / elapsed.as_secs_f64();
+    let mut lat = Vec::new();
     for _ in 0..in_flight {
-        let _ = rx.recv_timeout(Duration::from_secs(30));
+        if let Ok(chain) = rx.recv_timeout(Duration::from_secs(30)) {
+            lat.extend(chain);
+        }
     }
     for s in submitters {
         s.join().expect("submitter");
     }
-    let mut lat = std::mem::take(&mut *state.latencies.lock().expect("latencies"));
     lat.sort_unstable();
     let pct = |p: f64| {
         lat.get(((lat.len() as f64 - 1.0) * p) as usize)

@@ -1282,6 +1282,105 @@ fn a_long_batch_is_shared_with_an_idle_session() {
     );
 }
 
+/// Short work stays with the thread that runs the model's batches: 64 chains of callbacks on the
+/// tiny MLP with 2 sessions, whose batches run in microseconds, are run by one thread once the
+/// batches' cost is measured (two threads would each free the memory the other's callbacks
+/// made), and every result is its own row's.
+#[test]
+fn short_batches_of_callback_chains_stay_with_one_thread() {
+    const CHAINS: usize = 64;
+    const EACH: usize = 200;
+    let reference = unbatched("mlp.onnx");
+    let expected: Arc<Vec<Outputs>> = Arc::new(
+        (0..=EACH)
+            .map(|i| {
+                let x = input(i, 1, 16);
+                reference
+                    .infer(&[("x", TensorView::from_slice(vec![1, 16], &x))])
+                    .unwrap()
+            })
+            .collect(),
+    );
+    let model = Arc::new(Model::open_with(fixture("mlp.onnx"), &opts(2, batched())).unwrap());
+    struct Chains {
+        expected: Arc<Vec<Outputs>>,
+        ran: AtomicUsize,
+        wrong: AtomicUsize,
+        /// The thread of each callback in the second half of the run.
+        threads: Mutex<std::collections::HashMap<std::thread::ThreadId, usize>>,
+    }
+    fn link(model: Arc<Model>, left: usize, chains: Arc<Chains>) {
+        let m = model.clone();
+        let x = Tensor::from_vec(vec![1, 16], input(left, 1, 16)).unwrap();
+        model
+            .submit_with_callback(vec![("x".into(), x)], &InferOptions::default(), move |r| {
+                if r.unwrap() != chains.expected[left] {
+                    chains.wrong.fetch_add(1, Ordering::SeqCst);
+                }
+                let ran = chains.ran.fetch_add(1, Ordering::SeqCst) + 1;
+                if ran > CHAINS * EACH / 2 {
+                    *chains
+                        .threads
+                        .lock()
+                        .unwrap()
+                        .entry(std::thread::current().id())
+                        .or_default() += 1;
+                }
+                if left > 1 {
+                    link(m, left - 1, chains);
+                }
+            })
+            .unwrap();
+    }
+    let chains = Arc::new(Chains {
+        expected,
+        ran: AtomicUsize::new(0),
+        wrong: AtomicUsize::new(0),
+        threads: Mutex::new(Default::default()),
+    });
+    for _ in 0..CHAINS {
+        link(model.clone(), EACH, chains.clone());
+    }
+    let t0 = Instant::now();
+    while chains.ran.load(Ordering::SeqCst) < CHAINS * EACH {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the chains stopped"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(
+        chains.wrong.load(Ordering::SeqCst),
+        0,
+        "a callback got another row's result"
+    );
+    let threads = chains.threads.lock().unwrap();
+    let (busiest, total) = (
+        threads.values().copied().max().unwrap_or(0),
+        threads.values().sum::<usize>(),
+    );
+    // The scheduler's rule reads the measured cost of a batch: it applies where a batch of 32
+    // rows runs in under 20 µs: in optimised builds (`cargo test --release`); not in debug builds,
+    // whose concatenation and splitting take longer, nor under an emulator.
+    let batch_of_32_ns = model
+        .batch_costs()
+        .iter()
+        .filter(|(rows, _)| *rows <= 32)
+        .last()
+        .map(|(_, ns)| ns * 32.0);
+    eprintln!(
+        "second half: {busiest} of {total} callbacks on the busiest of {} threads; a batch of 32 \
+         measured at {batch_of_32_ns:?} ns",
+        threads.len()
+    );
+    if batch_of_32_ns.is_some_and(|ns| ns < 20_000.0) {
+        assert!(
+            busiest * 10 >= total * 9,
+            "short batches were shared: {busiest} of {total} callbacks on one thread"
+        );
+    }
+}
+
 /// `queue_only`: the submitting thread only queues the request; a helper thread runs it. A plain
 /// submit that finds a session idle runs the request before it returns.
 #[test]

@@ -169,7 +169,12 @@ fn occupy(model: &std::sync::Arc<Model>) -> std::thread::JoinHandle<()> {
         m.infer(&[("x", TensorView::from_slice(vec![16_000, 256], &x))])
             .unwrap();
     });
+    let start = std::time::Instant::now();
     while model.stats().idle_instances > 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the session never became busy"
+        );
         std::thread::yield_now();
     }
     busy
@@ -242,7 +247,12 @@ fn a_blocking_request_withdrawn_by_its_token_is_counted() {
             )
         })
     };
+    let start = std::time::Instant::now();
     while model.stats().queued == 0 {
+        assert!(
+            !waiting.is_finished() && start.elapsed() < std::time::Duration::from_secs(10),
+            "the request never queued behind the busy session"
+        );
         std::thread::yield_now();
     }
     token.cancel();

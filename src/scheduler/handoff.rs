@@ -82,6 +82,25 @@ pub(crate) fn give_back<'p, R, W>(
     pool.try_acquire()
 }
 
+/// Gives a worker back, leaving what is queued to a thread that holds another worker, if one does
+/// (it sees the queue when it gives its worker back, as `give_back` relies on); with none held
+/// and requests queued, takes a worker again, as `give_back` does. `None`: this thread may stop.
+/// Two threads that leave at once cannot both count on the other: the fences order their checks,
+/// so at least one finds every worker idle and stays.
+pub(crate) fn give_back_to_holder<'p, R, W>(
+    queue: &BoundedQueue<R>,
+    pool: &'p Pool<W>,
+    lease: Lease<'p, W>,
+) -> Option<Lease<'p, W>> {
+    drop(lease);
+    // Pairs with the fences in `claim_after_queueing`, `give_back` and this function.
+    fence(Ordering::SeqCst);
+    if queue.is_empty() || pool.idle() < pool.size() {
+        return None;
+    }
+    pool.try_acquire()
+}
+
 /// Gives a worker back and says whether requests are still queued: the caller has done its share
 /// and has them drained elsewhere (a helper thread calls `claim_after_queueing`, and if that finds
 /// no idle worker, whoever holds one sees the queue when it gives it back).
@@ -286,6 +305,65 @@ mod loom_tests {
                 helper.join().unwrap();
             }
             assert_none_stranded(&queue, &pool, &done, 2, workers);
+        });
+    }
+
+    /// A helper that leaves what is queued to another thread holding a worker, after each batch
+    /// (one request here), as `Scheduler::drain` does with work not worth sharing.
+    fn drain_leaving<'p>(
+        queue: &BoundedQueue<u32>,
+        pool: &'p Pool<u32>,
+        mut lease: Lease<'p, u32>,
+        done: &AtomicUsize,
+    ) {
+        loop {
+            if queue.pop().is_some() {
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+            match give_back_to_holder(queue, pool, lease) {
+                Some(l) => lease = l,
+                None => return,
+            }
+        }
+    }
+
+    /// Two helpers that each leave the queue to the other, beside a caller that queues one more
+    /// request: whoever leaves last sees the queue, and none is stranded (fails when
+    /// `give_back_to_holder` counts on a holder without its fence).
+    #[test]
+    fn helpers_that_leave_work_to_each_other_strand_nothing() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(2);
+        builder.check(|| {
+            let queue = Arc::new(BoundedQueue::new(8));
+            let pool = Arc::new(Pool::new(vec![0u32, 1]));
+            let done = Arc::new(AtomicUsize::new(0));
+            queue.push(1).expect("room");
+            let helpers: Vec<_> = (0..2)
+                .map(|_| {
+                    let lease_pool = pool.clone();
+                    let (queue, done) = (queue.clone(), done.clone());
+                    loom::thread::spawn(move || {
+                        if let Some(lease) = lease_pool.try_acquire() {
+                            drain_leaving(&queue, &lease_pool, lease, &done);
+                        }
+                    })
+                })
+                .collect();
+            let caller = {
+                let (queue, pool, done) = (queue.clone(), pool.clone(), done.clone());
+                loom::thread::spawn(move || {
+                    queue.push(1).expect("room");
+                    if let Some(lease) = claim_after_queueing(&pool) {
+                        drain_leaving(&queue, &pool, lease, &done);
+                    }
+                })
+            };
+            for h in helpers {
+                h.join().unwrap();
+            }
+            caller.join().unwrap();
+            assert_none_stranded(&queue, &pool, &done, 2, 2);
         });
     }
 
