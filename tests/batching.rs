@@ -1365,8 +1365,7 @@ fn short_batches_of_callback_chains_stay_with_one_thread() {
     let batch_of_32_ns = model
         .batch_costs()
         .iter()
-        .filter(|(rows, _)| *rows <= 32)
-        .last()
+        .rfind(|(rows, _)| *rows <= 32)
         .map(|(_, ns)| ns * 32.0);
     eprintln!(
         "second half: {busiest} of {total} callbacks on the busiest of {} threads; a batch of 32 \
