@@ -1359,20 +1359,22 @@ fn short_batches_of_callback_chains_stay_with_one_thread() {
         threads.values().copied().max().unwrap_or(0),
         threads.values().sum::<usize>(),
     );
-    // The scheduler's rule reads the measured cost of a batch: it applies where a batch of 32
-    // rows runs in under 20 µs: in optimised builds (`cargo test --release`); not in debug builds,
-    // whose concatenation and splitting take longer, nor under an emulator.
-    let batch_of_32_ns = model
+    // The scheduler's rule reads the measured cost of what is queued (up to 64 rows here): it
+    // applies where that runs in under 20 µs, in optimised builds (`cargo test --release`); not in
+    // debug builds, whose concatenation and splitting take longer, nor under an emulator. Checked
+    // only well inside that (15 µs for 64 rows), so that an estimate near the threshold cannot
+    // make the check flaky.
+    let per_row_ns = model
         .batch_costs()
         .iter()
         .rfind(|(rows, _)| *rows <= 32)
-        .map(|(_, ns)| ns * 32.0);
+        .map(|(_, ns)| *ns);
     eprintln!(
-        "second half: {busiest} of {total} callbacks on the busiest of {} threads; a batch of 32 \
-         measured at {batch_of_32_ns:?} ns",
+        "second half: {busiest} of {total} callbacks on the busiest of {} threads; {per_row_ns:?} \
+         ns a row in batches of 32",
         threads.len()
     );
-    if batch_of_32_ns.is_some_and(|ns| ns < 20_000.0) {
+    if per_row_ns.is_some_and(|ns| ns * 64.0 < 15_000.0) {
         assert!(
             busiest * 10 >= total * 9,
             "short batches were shared: {busiest} of {total} callbacks on one thread"

@@ -367,6 +367,58 @@ mod loom_tests {
         });
     }
 
+    /// A helper that leaves work to a caller holding the other worker, which runs one request, has
+    /// its callback resubmit two more from that thread (pushes with no fence after them), gives its
+    /// worker back having seen the queue and calls a helper for what is left: none is stranded
+    /// (fails when `give_back_to_holder` leaves with requests queued and no worker held).
+    #[test]
+    fn a_helper_leaving_work_to_a_caller_that_hands_off_strands_nothing() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(2);
+        builder.check(|| {
+            let queue = Arc::new(BoundedQueue::new(8));
+            let pool = Arc::new(Pool::new(vec![0u32, 1]));
+            let done = Arc::new(AtomicUsize::new(0));
+            let pushed = Arc::new(AtomicUsize::new(2));
+            queue.push(1).expect("room");
+            queue.push(1).expect("room");
+            let leaving = {
+                let (queue, pool, done) = (queue.clone(), pool.clone(), done.clone());
+                loom::thread::spawn(move || {
+                    if let Some(lease) = pool.try_acquire() {
+                        drain_leaving(&queue, &pool, lease, &done);
+                    }
+                })
+            };
+            let caller = {
+                let (queue, pool, done, pushed) =
+                    (queue.clone(), pool.clone(), done.clone(), pushed.clone());
+                loom::thread::spawn(move || {
+                    let lease = pool.try_acquire()?;
+                    if queue.pop().is_some() {
+                        done.fetch_add(1, Ordering::SeqCst);
+                        pushed.fetch_add(2, Ordering::SeqCst);
+                        queue.push(1).expect("room");
+                        queue.push(1).expect("room");
+                    }
+                    if !give_back_then_queued(&queue, lease) {
+                        return None;
+                    }
+                    Some(loom::thread::spawn(move || {
+                        if let Some(lease) = claim_after_queueing(&pool) {
+                            drain_leaving(&queue, &pool, lease, &done);
+                        }
+                    }))
+                })
+            };
+            leaving.join().unwrap();
+            if let Some(helper) = caller.join().unwrap() {
+                helper.join().unwrap();
+            }
+            assert_none_stranded(&queue, &pool, &done, pushed.load(Ordering::SeqCst), 2);
+        });
+    }
+
     #[test]
     fn a_queue_only_caller_beside_a_caller_one_session() {
         no_request_is_stranded_queue_only(1);

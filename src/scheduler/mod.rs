@@ -46,7 +46,7 @@ mod queue;
 mod request;
 pub(crate) mod watchdog;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -408,6 +408,10 @@ pub(crate) struct Scheduler {
     sleepers: Mutex<std::collections::VecDeque<Arc<Request>>>,
     /// Blocked callers asked to drain, and helper threads handed the queue, so far.
     drainers_called: [AtomicU64; 2],
+    /// Threads in [`Scheduler::drain`] now, each holding a session: a helper leaves short work
+    /// only to another of these, which runs batches and sees the queue after each, not to a
+    /// caller running one large request of its own.
+    draining: AtomicUsize,
 }
 
 impl Scheduler {
@@ -465,6 +469,7 @@ impl Scheduler {
             helper_called: AtomicBool::new(false),
             sleepers: Mutex::new(std::collections::VecDeque::new()),
             drainers_called: [AtomicU64::new(0), AtomicU64::new(0)],
+            draining: AtomicUsize::new(0),
             name: name.into(),
             signature,
         })
@@ -963,9 +968,10 @@ impl Scheduler {
     /// `release_and_drain`, or (`all`) the helper's unbounded drain until the queue is empty.
     fn drain<'s>(&'s self, mut lease: Lease<'s>, own: Option<&Request>, mut all: bool) {
         /// Marks this thread as draining this scheduler until dropped (also when unwinding).
-        struct Draining(usize);
-        impl Drop for Draining {
+        struct Draining<'a>(usize, &'a AtomicUsize);
+        impl Drop for Draining<'_> {
             fn drop(&mut self) {
+                self.1.fetch_sub(1, Ordering::Relaxed);
                 DRAINING.with(|d| {
                     let mut d = d.borrow_mut();
                     if let Some(i) = d.iter().rposition(|x| *x == self.0) {
@@ -975,7 +981,8 @@ impl Scheduler {
             }
         }
         DRAINING.with(|d| d.borrow_mut().push(self.id()));
-        let _draining = Draining(self.id());
+        self.draining.fetch_add(1, Ordering::Relaxed);
+        let _draining = Draining(self.id(), &self.draining);
         // A request taken from the queue for the next batch. If this thread unwinds while holding
         // one, its owner still gets an answer instead of waiting for ever.
         let mut carry = Carry(None, &self.name);
@@ -1002,11 +1009,12 @@ impl Scheduler {
                             self.call_drainer();
                         }
                         self.run_batch(&mut lease, &batch);
-                        // A helper beside another thread that holds a session of this model
-                        // leaves it work not worth sharing (that thread sees the queue before it
-                        // gives its session back).
+                        // A helper beside another thread draining this model's queue leaves it
+                        // work not worth sharing (that thread sees the queue after its batch,
+                        // and before it gives its session back).
                         if all
                             && carry.0.is_none()
+                            && self.draining.load(Ordering::Relaxed) > 1
                             && self.pool.idle() + 1 < self.pool.size()
                             && !self.share_pays()
                         {
@@ -1050,19 +1058,17 @@ impl Scheduler {
     /// batch, in under [`SHARE_WORTH`]: two threads then run requests that each other's callbacks
     /// submitted, and each request's memory is made on one CPU and freed on the other. The tiny
     /// MLP with 64 requests in flight through callbacks, on 2 sessions (Intel Xeon, 2 vCPUs):
-    /// 0.77–0.81 M rows/s with 1.55 CPUs busy, much of the second in the C allocator's lock
-    /// (glibc's `free` of another thread's memory takes its arena's lock), against 1.30–1.44 M
+    /// 0.80–0.82 M rows/s with 1.56 CPUs busy, much of the second in the C allocator's lock
+    /// (glibc's `free` of another thread's memory takes its arena's lock), against 1.30–1.35 M
     /// with one session and one CPU, and 1.41–1.44 M on two sessions with this rule. Always worth
     /// it when nothing is measured yet, for models that do not batch, and under a timed policy
-    /// (whose leader may hold its session through a wait).
+    /// (whose leader may hold its session through a wait). Every queued row counts: a request
+    /// larger than a batch runs as one.
     fn share_pays(&self) -> bool {
         if !self.batchable || self.timed() {
             return true;
         }
-        let rows = self
-            .queued_rows()
-            .clamp(1, self.batching.max_batch_size.max(1));
-        let expected = self.cost.estimate(rows);
+        let expected = self.cost.estimate(self.queued_rows().max(1));
         expected.is_zero() || expected >= SHARE_WORTH
     }
 
