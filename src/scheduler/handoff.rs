@@ -118,18 +118,38 @@ mod loom_tests {
 
     use super::*;
 
+    /// How a thread gives its worker back: `give_back`, or `give_back_to_holder`.
+    type GiveBack =
+        for<'p> fn(&BoundedQueue<u32>, &'p Pool<u32>, Lease<'p, u32>) -> Option<Lease<'p, u32>>;
+
     /// What the scheduler does with a worker: run every queued request, then give it back.
     fn drain<'p>(
         queue: &BoundedQueue<u32>,
         pool: &'p Pool<u32>,
-        mut lease: Lease<'p, u32>,
+        lease: Lease<'p, u32>,
         done: &AtomicUsize,
     ) {
+        drain_with(queue, pool, lease, done, usize::MAX, give_back);
+    }
+
+    /// Runs up to `batch` queued requests, then gives the worker back with `give`, until `give`
+    /// says nothing is left for this thread.
+    fn drain_with<'p>(
+        queue: &BoundedQueue<u32>,
+        pool: &'p Pool<u32>,
+        mut lease: Lease<'p, u32>,
+        done: &AtomicUsize,
+        batch: usize,
+        give: GiveBack,
+    ) {
         loop {
-            while queue.pop().is_some() {
+            for _ in 0..batch {
+                if queue.pop().is_none() {
+                    break;
+                }
                 done.fetch_add(1, Ordering::SeqCst);
             }
-            match give_back(queue, pool, lease) {
+            match give(queue, pool, lease) {
                 Some(l) => lease = l,
                 None => return,
             }
@@ -313,18 +333,10 @@ mod loom_tests {
     fn drain_leaving<'p>(
         queue: &BoundedQueue<u32>,
         pool: &'p Pool<u32>,
-        mut lease: Lease<'p, u32>,
+        lease: Lease<'p, u32>,
         done: &AtomicUsize,
     ) {
-        loop {
-            if queue.pop().is_some() {
-                done.fetch_add(1, Ordering::SeqCst);
-            }
-            match give_back_to_holder(queue, pool, lease) {
-                Some(l) => lease = l,
-                None => return,
-            }
-        }
+        drain_with(queue, pool, lease, done, 1, give_back_to_holder);
     }
 
     /// Two helpers that each leave the queue to the other, beside a caller that queues one more

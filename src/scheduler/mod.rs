@@ -408,9 +408,10 @@ pub(crate) struct Scheduler {
     sleepers: Mutex<std::collections::VecDeque<Arc<Request>>>,
     /// Blocked callers asked to drain, and helper threads handed the queue, so far.
     drainers_called: [AtomicU64; 2],
-    /// Threads in [`Scheduler::drain`] now, each holding a session: a helper leaves short work
-    /// only to another of these, which runs batches and sees the queue after each, not to a
-    /// caller running one large request of its own.
+    /// Threads running batches of this queue in [`Scheduler::drain`] now, each holding a session:
+    /// a helper leaves short work only to another of these, which sees the queue after each
+    /// batch, not to a caller running one large request of its own. (Counted from a thread's
+    /// first batch: a caller whose direct run finds the queue empty afterwards never counts.)
     draining: AtomicUsize,
 }
 
@@ -968,10 +969,9 @@ impl Scheduler {
     /// `release_and_drain`, or (`all`) the helper's unbounded drain until the queue is empty.
     fn drain<'s>(&'s self, mut lease: Lease<'s>, own: Option<&Request>, mut all: bool) {
         /// Marks this thread as draining this scheduler until dropped (also when unwinding).
-        struct Draining<'a>(usize, &'a AtomicUsize);
-        impl Drop for Draining<'_> {
+        struct Draining(usize);
+        impl Drop for Draining {
             fn drop(&mut self) {
-                self.1.fetch_sub(1, Ordering::Relaxed);
                 DRAINING.with(|d| {
                     let mut d = d.borrow_mut();
                     if let Some(i) = d.iter().rposition(|x| *x == self.0) {
@@ -981,8 +981,16 @@ impl Scheduler {
             }
         }
         DRAINING.with(|d| d.borrow_mut().push(self.id()));
-        self.draining.fetch_add(1, Ordering::Relaxed);
-        let _draining = Draining(self.id(), &self.draining);
+        let _draining = Draining(self.id());
+        /// Counts this thread in `draining` from its first batch until dropped (also when
+        /// unwinding).
+        struct Counted<'a>(&'a AtomicUsize);
+        impl Drop for Counted<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        let mut counted = None;
         // A request taken from the queue for the next batch. If this thread unwinds while holding
         // one, its owner still gets an answer instead of waiting for ever.
         let mut carry = Carry(None, &self.name);
@@ -1003,14 +1011,18 @@ impl Scheduler {
                 }
                 match self.next_batch(&mut carry.0) {
                     Some(batch) => {
+                        if counted.is_none() {
+                            self.draining.fetch_add(1, Ordering::Relaxed);
+                            counted = Some(Counted(&self.draining));
+                        }
                         // No session stays idle while work waits that is worth sharing: with
                         // callbacks that resubmit, nobody else would come to take it.
                         if self.pool.idle() > 0 && !self.queue.is_empty() && self.share_pays() {
                             self.call_drainer();
                         }
                         self.run_batch(&mut lease, &batch);
-                        // A helper beside another thread draining this model's queue leaves it
-                        // work not worth sharing (that thread sees the queue after its batch,
+                        // A helper beside another thread running this model's batches leaves
+                        // it work not worth sharing (that thread sees the queue after its batch,
                         // and before it gives its session back).
                         if all
                             && carry.0.is_none()
