@@ -700,6 +700,16 @@ impl Model {
         self.inner.infer(&as_inputs(inputs), options)
     }
 
+    /// [`Model::infer_with`] for inputs already in the scheduler's form (the C API's requests):
+    /// no copy of the list.
+    pub(crate) fn infer_inputs(
+        &self,
+        inputs: &[(&str, Input<'_>)],
+        options: &InferOptions,
+    ) -> Result<Outputs> {
+        self.inner.infer(inputs, options)
+    }
+
     /// Submits a request and returns a `Future` of its outputs. The request owns its inputs
     /// ([`Tensor`]s or [`Value`]s). Validation errors and [`Error::QueueFull`] are returned at
     /// once. No async runtime is needed: see [`InferFuture`] for where the request runs. The

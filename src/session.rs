@@ -419,9 +419,7 @@ pub(crate) fn run(
     let mut key: Option<ReuseKey> = (!session.reuse.off).then(SmallVec::new);
     for (name, input) in inputs {
         let index = signature
-            .inputs
-            .iter()
-            .position(|s| &*s.name == *name)
+            .input_index(name)
             .ok_or_else(|| Error::UnknownInput {
                 model: model.to_string(),
                 input: name.to_string(),
@@ -642,7 +640,7 @@ impl Kept {
     /// The output a run wrote here, copied out (no need to ask ONNX Runtime for its type and
     /// shape: they are the value's own).
     fn read(&self) -> Tensor {
-        Tensor::from_checked_bytes(self.dtype, self.shape.clone(), self.buffer.as_bytes())
+        Tensor::from_checked_bytes(self.dtype, &self.shape, self.buffer.as_bytes())
     }
 
     /// Whether both ends still hold the mark: the run did not write the output here.

@@ -215,12 +215,22 @@ impl Signature {
         self.validate_inputs(model, &inputs)
     }
 
+    /// The index of the input named `name`. A name that is the signature's own (a request built
+    /// through the C API holds the signature's `Arc<str>`) is found without comparing bytes.
+    pub(crate) fn input_index(&self, name: &str) -> Option<usize> {
+        let same = |s: &TensorSpec| {
+            (std::ptr::eq(s.name.as_ptr(), name.as_ptr()) && s.name.len() == name.len())
+                || &*s.name == name
+        };
+        self.inputs.iter().position(same)
+    }
+
     pub(crate) fn validate_inputs(&self, model: &str, inputs: &[(&str, Input<'_>)]) -> Result<()> {
         // Held on the stack for up to 16 inputs and 8 symbolic dims: validation allocates nothing.
         let mut seen: SmallVec<[bool; 16]> = smallvec::smallvec![false; self.inputs.len()];
         let mut bound = Bound::new();
         for (name, view) in inputs {
-            let Some(index) = self.inputs.iter().position(|s| &*s.name == *name) else {
+            let Some(index) = self.input_index(name) else {
                 return Err(Error::UnknownInput {
                     model: model.to_string(),
                     input: name.to_string(),

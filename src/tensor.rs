@@ -31,6 +31,9 @@ use ndarray::{ArrayBase, ArrayD, ArrayViewD, Data, Dimension, IxDyn};
 
 use crate::error::{Error, Result};
 
+/// A tensor's dims, inline up to rank 4.
+type Dims = smallvec::SmallVec<[usize; 4]>;
+
 pub(crate) use crate::dtype::byte_len;
 pub use crate::dtype::DType;
 
@@ -142,7 +145,8 @@ impl AlignedBytes {
 #[derive(Clone)]
 pub struct Tensor {
     dtype: DType,
-    shape: Vec<usize>,
+    /// Inline up to rank 4: most tensors allocate only for their data.
+    shape: Dims,
     data: AlignedBytes,
     /// String tensors: where each string starts in `data`, then the end. Empty otherwise.
     offsets: Vec<usize>,
@@ -174,7 +178,7 @@ impl Tensor {
         TensorView::new(dtype, &shape[..], bytes).check("")?;
         Ok(Tensor {
             dtype,
-            shape,
+            shape: shape.into(),
             data: AlignedBytes::copy_from(bytes),
             offsets: Vec::new(),
         })
@@ -182,11 +186,11 @@ impl Tensor {
 
     /// [`Tensor::from_bytes`] for bytes known to hold `shape` of `dtype` (not a string dtype):
     /// copied without checking again.
-    pub(crate) fn from_checked_bytes(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Tensor {
-        debug_assert!(TensorView::new(dtype, &shape[..], bytes).check("").is_ok());
+    pub(crate) fn from_checked_bytes(dtype: DType, shape: &[usize], bytes: &[u8]) -> Tensor {
+        debug_assert!(TensorView::new(dtype, shape, bytes).check("").is_ok());
         Tensor {
             dtype,
-            shape,
+            shape: Dims::from_slice(shape),
             data: AlignedBytes::copy_from(bytes),
             offsets: Vec::new(),
         }
@@ -238,7 +242,7 @@ impl Tensor {
         offsets.push(at);
         Ok(Tensor {
             dtype: DType::String,
-            shape,
+            shape: shape.into(),
             data,
             offsets,
         })
@@ -259,7 +263,7 @@ impl Tensor {
         .check("")?;
         Ok(Tensor {
             dtype: DType::String,
-            shape,
+            shape: shape.into(),
             data: AlignedBytes::copy_from(data),
             offsets,
         })
@@ -288,7 +292,7 @@ impl Tensor {
         let data = AlignedBytes::try_zeroed(len).ok_or_else(|| too_large(&shape))?;
         Ok(Tensor {
             dtype,
-            shape,
+            shape: shape.into(),
             data,
             offsets,
         })
@@ -310,7 +314,7 @@ impl Tensor {
         };
         Tensor {
             dtype: T::DTYPE,
-            shape,
+            shape: shape.into(),
             data,
             offsets: Vec::new(),
         }
@@ -389,7 +393,7 @@ impl Tensor {
     pub fn view(&self) -> TensorView<'_> {
         TensorView {
             dtype: self.dtype,
-            shape: Cow::Borrowed(&self.shape),
+            shape: Cow::Borrowed(&self.shape[..]),
             bytes: self.data.as_bytes(),
             offsets: &self.offsets,
         }
@@ -519,7 +523,7 @@ impl<'a> TensorView<'a> {
     pub(crate) fn reborrow(&self) -> TensorView<'_> {
         TensorView {
             dtype: self.dtype,
-            shape: Cow::Borrowed(&self.shape),
+            shape: Cow::Borrowed(&self.shape[..]),
             bytes: self.bytes,
             offsets: self.offsets,
         }
@@ -627,7 +631,7 @@ impl<'a> TensorView<'a> {
     pub(crate) fn to_owned_unchecked(&self) -> Tensor {
         Tensor {
             dtype: self.dtype,
-            shape: self.shape.to_vec(),
+            shape: Dims::from_slice(&self.shape),
             data: AlignedBytes::copy_from(self.bytes),
             offsets: self.offsets.to_vec(),
         }

@@ -428,3 +428,67 @@ fn the_json_summary_counts_the_requests_made() {
         snap.compute_duration.p50_us()
     );
 }
+
+/// A lone caller's requests all take the direct path (a session idle, nothing queued), which
+/// records each with one histogram entry: they must still read as what they are, one execution
+/// of one request each, with no queue time, a compute time and a request time; and the
+/// scheduler's statistics count them with timings off as well.
+#[test]
+fn a_lone_callers_direct_runs_read_as_runs_of_one_request() {
+    let x = [0.25f32; 32];
+    for timed in [true, false] {
+        let model = Model::open_with(
+            fixture("mlp.onnx"),
+            &ModelOptions::default().with_metrics(timed),
+        )
+        .unwrap();
+        for _ in 0..20 {
+            model
+                .infer(&[("x", TensorView::from_slice(vec![2, 16], &x))])
+                .unwrap();
+        }
+        let stats = model.stats();
+        assert_eq!(
+            (stats.executions, stats.requests_run),
+            (20, 20),
+            "{stats:?}"
+        );
+        let snap = model.metrics();
+        assert_eq!((snap.requests_success, snap.rows), (20, 40));
+        assert_eq!(snap.executions, 20, "timed {timed}");
+        assert_eq!((snap.pending, snap.inflight), (0, 0));
+        if !timed {
+            assert_eq!(snap.request_duration.count, 0);
+            continue;
+        }
+        assert_eq!((snap.batch_size.count, snap.batch_size.sum), (20, 20));
+        assert_eq!(
+            snap.batch_size.buckets[1], 20,
+            "every run served one request"
+        );
+        assert_eq!(
+            (snap.queue_duration.count, snap.queue_duration.sum),
+            (20, 0)
+        );
+        assert_eq!(snap.queue_duration.buckets[0], 20, "no run waited");
+        assert_eq!(snap.compute_duration.count, 20);
+        assert_eq!(snap.request_duration.count, 20);
+        assert!(snap.compute_duration.sum > 0);
+        assert_eq!(snap.request_duration.sum, snap.compute_duration.sum);
+        let scrape = parse(&model.metrics_prometheus());
+        let l = [("model", "mlp")];
+        assert_eq!(
+            counter(&scrape, "inferkit_inference_executions_total", &l),
+            20.0
+        );
+        assert_eq!(histogram_count(&scrape, "inferkit_batch_size", &l), 20.0);
+        assert_eq!(
+            histogram_count(&scrape, "inferkit_queue_duration_us", &l),
+            20.0
+        );
+        assert_eq!(
+            histogram_count(&scrape, "inferkit_compute_duration_us", &l),
+            20.0
+        );
+    }
+}

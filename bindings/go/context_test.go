@@ -325,3 +325,26 @@ func TestCancelHelperRun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A model keeps one C request between calls and empties it after each: a deadline, a cancel
+// token or the queue-only flag one call set must not apply to the next. A call after the first
+// one's deadline has passed succeeds.
+func TestOptionsDoNotOutliveTheirCall(t *testing.T) {
+	m, err := inferkit.Open(fixture("mlp.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	x := inferkit.NewTensor(make([]float32, 16), 1, 16)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	if _, err := m.Infer(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	time.Sleep(40 * time.Millisecond) // that deadline has passed
+	for i := 0; i < 3; i++ {
+		if _, err := m.Infer(context.Background(), x); err != nil {
+			t.Fatalf("call %d after a call with a deadline: %v", i, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package inferkit
 /*
 #include <stdlib.h>
 #include "inferkit.h"
+#include "shim.h"
 */
 import "C"
 
@@ -54,8 +55,9 @@ type Stats struct {
 // when done; requests in flight when it closes finish normally (each holds the model loaded),
 // and later calls return ErrClosed.
 type Model struct {
-	p       *C.inferkit_model // set once; valid while state says open or has users
-	state   atomic.Int64      // closedFlag | the number of calls using p now
+	p       *C.inferkit_model     // set once; valid while state says open or has users
+	cache   *C.ikgo_request_cache // a request kept between calls (C memory), freed with p
+	state   atomic.Int64          // closedFlag | the number of calls using p now
 	destroy sync.Once
 	cleanup runtime.Cleanup
 	name    string
@@ -122,11 +124,24 @@ func openWith(opts []Option, open func(*C.inferkit_model_options, **C.inferkit_m
 
 // newModel wraps a model handle the caller owns.
 func newModel(p *C.inferkit_model, version uint64) *Model {
-	m := &Model{p: p, version: version, name: C.GoString(C.inferkit_model_name(p))}
+	cache := C.ikgo_request_cache_new()
+	if cache == nil {
+		panic("inferkit: out of memory")
+	}
+	m := &Model{p: p, cache: cache, version: version, name: C.GoString(C.inferkit_model_name(p))}
 	l, _ := loads.LoadOrStore(loadKey{m.name, version}, new(atomic.Int64))
 	m.load = l.(*atomic.Int64)
-	m.cleanup = runtime.AddCleanup(m, func(p *C.inferkit_model) { C.inferkit_model_close(p) }, p)
+	m.cleanup = runtime.AddCleanup(m, func(h handles) {
+		C.inferkit_model_close(h.p)
+		C.ikgo_request_cache_free(h.cache)
+	}, handles{p, cache})
 	return m
+}
+
+// handles are what a Model's cleanup releases when the Model was not closed.
+type handles struct {
+	p     *C.inferkit_model
+	cache *C.ikgo_request_cache
 }
 
 // loads counts the Infer calls in flight per model name and version, shared by every handle
@@ -178,6 +193,7 @@ func (m *Model) release0() {
 	m.destroy.Do(func() {
 		m.cleanup.Stop()
 		C.inferkit_model_close(m.p)
+		C.ikgo_request_cache_free(m.cache) // its request held the model too
 		for _, s := range m.cnames {
 			C.free(unsafe.Pointer(s))
 		}

@@ -14,7 +14,9 @@ import (
 type Outputs struct {
 	values  []outputValue
 	classes [][]Class
-	one     [1]outputValue // values' storage for one output: one allocation, not two
+	// Storage for one output's value and dims up to rank 4: one allocation, not three.
+	one  [1]outputValue
+	dims [4]int64
 }
 
 type outputValue struct {
@@ -22,7 +24,11 @@ type outputValue struct {
 	kind  ValueKind
 	dtype DType
 	shape []int64
-	data  any // []float32, []int64, … for numeric dtypes and bool; []byte for the others; []string for strings
+	// A tensor's elements: for dtypes with a Go type, allocated as a slice of that type (so
+	// aligned for it) and viewed as bytes; for the others, bytes. Not an interface, which
+	// would cost an allocation of its own.
+	bytes   []byte
+	strings []string // a string tensor's elements
 }
 
 // Class is one class of a pipeline ending with a top_k step.
@@ -38,8 +44,14 @@ func singleOutput(info *C.ikgo_output, name string) *Outputs {
 	o.values = o.one[:]
 	v := &o.values[0]
 	v.name, v.kind, v.dtype = name, KindTensor, DType(info.dtype)
-	v.shape = append([]int64{}, unsafe.Slice((*int64)(unsafe.Pointer(info.shape)), int(info.rank))...)
-	v.data = copyData(v.dtype, unsafe.Pointer(info.data), int(info.len))
+	shape := unsafe.Slice((*int64)(unsafe.Pointer(info.shape)), int(info.rank))
+	if len(shape) <= len(o.dims) {
+		v.shape = o.dims[:len(shape):len(shape)]
+		copy(v.shape, shape)
+	} else {
+		v.shape = append([]int64{}, shape...)
+	}
+	v.bytes = copyData(v.dtype, unsafe.Pointer(info.data), int(info.len))
 	return o
 }
 
@@ -56,7 +68,7 @@ func readOutputs(out *C.inferkit_outputs) (*Outputs, error) {
 		case C.INFERKIT_STATUS_OK:
 			v.name, v.kind, v.dtype = C.GoString(info.name), KindTensor, DType(info.dtype)
 			v.shape = append([]int64{}, unsafe.Slice((*int64)(unsafe.Pointer(info.shape)), int(info.rank))...)
-			v.data = copyData(v.dtype, unsafe.Pointer(info.data), int(info.len))
+			v.bytes = copyData(v.dtype, unsafe.Pointer(info.data), int(info.len))
 		case C.INFERKIT_STATUS_TYPE_MISMATCH:
 			C.inferkit_error_free(cerr)
 			if err := readValueOutput(out, i, v); err != nil {
@@ -114,7 +126,7 @@ func readValueOutput(out *C.inferkit_outputs, i int, v *outputValue) error {
 		v.shape[d] = int64(x)
 	}
 	if v.dtype != String {
-		v.data = copyData(v.dtype, unsafe.Pointer(info.data), int(info.len))
+		v.bytes = copyData(v.dtype, unsafe.Pointer(info.data), int(info.len))
 		return nil
 	}
 	strs := make([]string, int(info.elements))
@@ -126,35 +138,30 @@ func readValueOutput(out *C.inferkit_outputs, i int, v *outputValue) error {
 		}
 		strs[k] = C.GoStringN(p, C.int(n))
 	}
-	v.data = strs
+	v.strings = strs
 	return nil
 }
 
-// copyData copies n bytes of a tensor into a Go slice of its element type.
-func copyData(dtype DType, p unsafe.Pointer, n int) any {
+// copyData copies n bytes of a tensor into Go memory allocated as a slice of its element type
+// (bytes for dtypes without a Go type), and returns them as bytes.
+func copyData(dtype DType, p unsafe.Pointer, n int) []byte {
 	switch dtype {
 	case Float32:
 		return copyAs[float32](p, n)
 	case Float64:
 		return copyAs[float64](p, n)
-	case Int8:
-		return copyAs[int8](p, n)
 	case Int16:
 		return copyAs[int16](p, n)
 	case Int32:
 		return copyAs[int32](p, n)
 	case Int64:
 		return copyAs[int64](p, n)
-	case Uint8:
-		return copyAs[uint8](p, n)
 	case Uint16:
 		return copyAs[uint16](p, n)
 	case Uint32:
 		return copyAs[uint32](p, n)
 	case Uint64:
 		return copyAs[uint64](p, n)
-	case Bool:
-		return copyAs[bool](p, n)
 	}
 	b := make([]byte, n)
 	if n > 0 {
@@ -163,14 +170,23 @@ func copyData(dtype DType, p unsafe.Pointer, n int) any {
 	return b
 }
 
-func copyAs[T any](p unsafe.Pointer, n int) []T {
+func copyAs[T any](p unsafe.Pointer, n int) []byte {
 	var z T
 	count := n / int(unsafe.Sizeof(z))
 	s := make([]T, count)
 	if count > 0 {
 		copy(s, unsafe.Slice((*T)(p), count))
 	}
-	return s
+	return sliceBytes(s)
+}
+
+// elements views a tensor's bytes (from copyData) as elements of T.
+func elements[T Element](b []byte) []T {
+	var z T
+	if len(b) == 0 {
+		return []T{}
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/int(unsafe.Sizeof(z)))
 }
 
 // Len returns the number of outputs.
@@ -203,8 +219,8 @@ func (o *Outputs) Info(name string) (ValueKind, DType, []int64, error) {
 	return v.kind, v.dtype, append([]int64{}, v.shape...), nil
 }
 
-// Output returns the elements of the tensor output `name` as a []T, and its shape. The slice is
-// the Outputs' own (not a copy). ErrUnknownOutput for a name not there; ErrDtypeMismatch when
+// Output returns the elements of the tensor output `name` as a []T, and its shape. Both slices
+// are the Outputs' own (not copies). ErrUnknownOutput for a name not there; ErrDtypeMismatch when
 // the output's dtype is not T's; ErrTypeMismatch for a sequence, map or optional.
 func Output[T Element](o *Outputs, name string) ([]T, []int64, error) {
 	v, err := o.find(name)
@@ -214,11 +230,10 @@ func Output[T Element](o *Outputs, name string) ([]T, []int64, error) {
 	if v.kind != KindTensor {
 		return nil, nil, errorf(CodeTypeMismatch, "output %q is not a tensor (kind %d)", name, v.kind)
 	}
-	data, ok := v.data.([]T)
-	if !ok || v.dtype != dtypeOf[T]() {
+	if v.dtype != dtypeOf[T]() {
 		return nil, nil, errorf(CodeDtypeMismatch, "output %q is %s, not %s", name, v.dtype, dtypeOf[T]())
 	}
-	return data, append([]int64{}, v.shape...), nil
+	return elements[T](v.bytes), v.shape[:len(v.shape):len(v.shape)], nil
 }
 
 // Strings returns the elements of the string tensor output `name`, and its shape
@@ -228,11 +243,10 @@ func (o *Outputs) Strings(name string) ([]string, []int64, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	data, ok := v.data.([]string)
-	if !ok {
+	if v.kind != KindTensor || v.dtype != String {
 		return nil, nil, errorf(CodeDtypeMismatch, "output %q is %s, not string", name, v.dtype)
 	}
-	return data, append([]int64{}, v.shape...), nil
+	return v.strings, append([]int64{}, v.shape...), nil
 }
 
 // Raw returns the tensor output `name` as bytes (row-major, native byte order) with its dtype
@@ -246,43 +260,10 @@ func (o *Outputs) Raw(name string) (DType, []int64, []byte, error) {
 	if v.kind != KindTensor {
 		return 0, nil, nil, errorf(CodeTypeMismatch, "output %q is not a tensor (kind %d)", name, v.kind)
 	}
-	var b []byte
-	switch d := v.data.(type) {
-	case []byte:
-		b = d
-	case []string:
+	if v.dtype == String {
 		return 0, nil, nil, errorf(CodeDtypeMismatch, "output %q is a string tensor (use Strings)", name)
-	default:
-		b = bytesOf(d)
 	}
-	return v.dtype, append([]int64{}, v.shape...), b, nil
-}
-
-// bytesOf views a numeric slice as bytes.
-func bytesOf(d any) []byte {
-	switch s := d.(type) {
-	case []float32:
-		return sliceBytes(s)
-	case []float64:
-		return sliceBytes(s)
-	case []int8:
-		return sliceBytes(s)
-	case []int16:
-		return sliceBytes(s)
-	case []int32:
-		return sliceBytes(s)
-	case []int64:
-		return sliceBytes(s)
-	case []uint16:
-		return sliceBytes(s)
-	case []uint32:
-		return sliceBytes(s)
-	case []uint64:
-		return sliceBytes(s)
-	case []bool:
-		return sliceBytes(s)
-	}
-	return nil
+	return v.dtype, append([]int64{}, v.shape...), v.bytes, nil
 }
 
 func sliceBytes[T any](s []T) []byte {

@@ -246,3 +246,33 @@ func TestRegistryReloadUnderLoad(t *testing.T) {
 		t.Fatal("no load, no reloads, or one version never served")
 	}
 }
+
+// A Model keeps one C request between calls, and that request holds its model version loaded:
+// Close lets it go, so that a version unloaded while a handle held it leaves the "unloading"
+// state once that handle is closed.
+func TestClosedModelLetsItsVersionGo(t *testing.T) {
+	r := openRegistry(t)
+	m, err := r.Version("classifier", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yOf(t, m) // one tensor: the request is kept for the next call
+	if err := r.UnloadVersion("classifier", 1, true); err != nil {
+		t.Fatal(err)
+	}
+	status := func() string {
+		s, err := r.StatusJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := status(); !strings.Contains(s, `"unloading"`) {
+		t.Fatalf("version 1 is held by an open Model, yet: %s", s)
+	}
+	yOf(t, m) // still served through the open handle
+	m.Close()
+	if s := status(); strings.Contains(s, `"unloading"`) {
+		t.Fatalf("version 1 is still held after its only Model was closed: %s", s)
+	}
+}

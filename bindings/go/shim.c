@@ -129,16 +129,31 @@ inferkit_status ikgo_submit(const inferkit_request *request, ikgo_slot *slot) {
   return st;
 }
 
-/* A request to `model` with the slot's one input (borrowed: the caller frees the request before
- * it returns), queue-only flag, deadline and cancel token; failures go to slot->error. */
-static inferkit_status request1(const inferkit_model *model, const char *name, const void *data,
-                                ikgo_slot *slot, inferkit_request **request_out) {
+/* ---- requests kept for reuse ---- */
+
+ikgo_request_cache *ikgo_request_cache_new(void) { return calloc(1, sizeof(ikgo_request_cache)); }
+
+void ikgo_request_cache_free(ikgo_request_cache *cache) {
+  if (cache) {
+    inferkit_request_free(cache->request);
+    free(cache);
+  }
+}
+
+/* A request to `model` with the slot's one input (borrowed: the caller lets go of the request
+ * before it returns), queue-only flag, deadline and cancel token; failures go to slot->error.
+ * The model's kept request when there is one (it holds no input and no option), else a new
+ * one. */
+static inferkit_status request1(const inferkit_model *model, ikgo_request_cache *cache,
+                                const char *name, const void *data, ikgo_slot *slot,
+                                inferkit_request **request_out) {
   const int64_t *shape = slot->rank ? slot->shape : NULL;
-  inferkit_request *request = NULL;
-  inferkit_status st;
+  inferkit_request *request = __atomic_exchange_n(&cache->request, NULL, __ATOMIC_ACQUIRE);
+  inferkit_status st = INFERKIT_STATUS_OK;
   slot->error = NULL;
-  st = inferkit_request_new(model, &request, &slot->error);
+  if (request == NULL) st = inferkit_request_new(model, &request, &slot->error);
   if (st != INFERKIT_STATUS_OK) return st;
+  *request_out = request;
   st = inferkit_request_add_tensor(request, name, slot->dtype, shape, slot->rank, data, slot->len,
                                    &slot->error);
   if (st == INFERKIT_STATUS_OK && slot->queue_only)
@@ -147,29 +162,39 @@ static inferkit_status request1(const inferkit_model *model, const char *name, c
     st = ikgo_set_deadline_in(request, slot->deadline_in_ns, &slot->error);
   if (st == INFERKIT_STATUS_OK && slot->cancel)
     st = inferkit_request_set_cancel_token(request, slot->cancel, &slot->error);
-  if (st != INFERKIT_STATUS_OK) {
-    inferkit_request_free(request);
-    return st;
-  }
-  *request_out = request;
   return st;
 }
 
-inferkit_status ikgo_submit1(const inferkit_model *model, const char *name, const void *data,
-                             ikgo_slot *slot) {
+/* Lets go of a request made by request1: back to its empty state and kept for the model's next
+ * one (which saves making and freeing one per call), or freed when one is kept already. */
+static void request1_done(ikgo_request_cache *cache, inferkit_request *request,
+                          const ikgo_slot *slot) {
+  inferkit_request *none = NULL;
+  inferkit_request_clear(request);
+  if (slot->queue_only) inferkit_request_set_queue_only(request, false, NULL);
+  if (slot->deadline_in_ns > 0) inferkit_request_set_deadline_ns(request, 0, NULL);
+  if (slot->cancel) inferkit_request_set_cancel_token(request, NULL, NULL);
+  if (!__atomic_compare_exchange_n(&cache->request, &none, request, 0, __ATOMIC_RELEASE,
+                                   __ATOMIC_RELAXED))
+    inferkit_request_free(request);
+}
+
+inferkit_status ikgo_submit1(const inferkit_model *model, ikgo_request_cache *cache,
+                             const char *name, const void *data, ikgo_slot *slot) {
   inferkit_request *request = NULL;
   /* Borrowed, not copied into the request: inferkit_request_submit copies a request's inputs
-   * before it queues or runs it, and the request is freed before this returns. */
-  inferkit_status st = request1(model, name, data, slot, &request);
-  if (st != INFERKIT_STATUS_OK) return st;
-  slot->model = model;
-  st = ikgo_submit(request, slot);
-  inferkit_request_free(request);
+   * before it queues or runs it, and the request lets go of them before this returns. */
+  inferkit_status st = request1(model, cache, name, data, slot, &request);
+  if (st == INFERKIT_STATUS_OK) {
+    slot->model = model;
+    st = ikgo_submit(request, slot);
+  }
+  if (request) request1_done(cache, request, slot);
   return st;
 }
 
-inferkit_status ikgo_run1(const inferkit_model *model, const char *name, const void *data,
-                          ikgo_slot *slot) {
+inferkit_status ikgo_run1(const inferkit_model *model, ikgo_request_cache *cache,
+                          const char *name, const void *data, ikgo_slot *slot) {
   inferkit_request *request = NULL;
   inferkit_outputs *outputs = NULL;
   inferkit_error *error = NULL;
@@ -182,13 +207,14 @@ inferkit_status ikgo_run1(const inferkit_model *model, const char *name, const v
    * it keeps the ONNX Runtime value it made over these bytes, which is fed again only to a run
    * whose caller lends bytes at the same address, length, dtype and dims (and so only reads
    * memory lent for that run); it is never read otherwise. */
-  st = request1(model, name, data, slot, &request);
-  if (st != INFERKIT_STATUS_OK) return st;
-  /* Accepted: from here the result goes to the slot, as a callback's would. */
-  run = inferkit_request_run(request, &outputs, &error);
-  store_result(slot, run, outputs, error);
-  slot->inline_done = 1;
-  inferkit_request_free(request);
+  st = request1(model, cache, name, data, slot, &request);
+  if (st == INFERKIT_STATUS_OK) {
+    /* Accepted: from here the result goes to the slot, as a callback's would. */
+    run = inferkit_request_run(request, &outputs, &error);
+    store_result(slot, run, outputs, error);
+    slot->inline_done = 1;
+  }
+  if (request) request1_done(cache, request, slot);
   return st;
 }
 

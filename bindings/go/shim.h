@@ -76,18 +76,29 @@ void ikgo_slot_free(ikgo_slot *slot);
  * trampoline; its result goes to the slot. */
 inferkit_status ikgo_submit(const inferkit_request *request, ikgo_slot *slot);
 
-/* Makes a request to `model` with one input, sets its deadline and cancel token, submits it as
- * ikgo_submit does and frees it: one cgo call for the common request. The request borrows
- * `data`; inferkit_request_submit copies it, so nothing holds it once this returns. */
-inferkit_status ikgo_submit1(const inferkit_model *model, const char *name, const void *data,
-                             ikgo_slot *slot);
+/* A model's request kept for reuse between calls (ikgo_submit1, ikgo_run1): at most one, taken
+ * and put back atomically, so that calls on any threads may share the cache. C memory, made
+ * with the Go Model and freed after its handle is closed. */
+typedef struct {
+  inferkit_request *request; /* empty: no input, no option; NULL when none is kept */
+} ikgo_request_cache;
+
+ikgo_request_cache *ikgo_request_cache_new(void);
+void ikgo_request_cache_free(ikgo_request_cache *cache);
+
+/* Makes a request to `model` with one input (or empties the one `cache` keeps), sets its
+ * deadline and cancel token, submits it as ikgo_submit does and lets go of it: one cgo call for
+ * the common request. The request borrows `data`; inferkit_request_submit copies it, so nothing
+ * holds it once this returns. */
+inferkit_status ikgo_submit1(const inferkit_model *model, ikgo_request_cache *cache,
+                             const char *name, const void *data, ikgo_slot *slot);
 
 /* Runs a request to `model` with one input (borrowed: the run is over when this returns) on this
  * thread, blocking, and leaves the result in the slot (inline_done) as the callback of a
  * submission would. Returns a failure to build the request (slot->error); the run's own status
  * is slot->status. */
-inferkit_status ikgo_run1(const inferkit_model *model, const char *name, const void *data,
-                          ikgo_slot *slot);
+inferkit_status ikgo_run1(const inferkit_model *model, ikgo_request_cache *cache,
+                          const char *name, const void *data, ikgo_slot *slot);
 /* The completion queue's eventfd (non-blocking): readable when slots were queued. */
 int ikgo_queue_fd(void);
 

@@ -102,13 +102,15 @@ type Tensor struct {
 	data    unsafe.Pointer // the first element of the Go slice (nil when empty)
 	size    int            // bytes
 	strings []string       // a String tensor's elements
+	dims    [4]int64       // shape's storage up to rank 4: one allocation per tensor, not two
 }
 
 // NewTensor makes a tensor of data with the given shape (row-major). Without a shape the tensor
 // is 1-D with len(data) elements; use Scalar for a rank-0 tensor. A shape whose element count
 // differs from len(data) fails when the request runs (ErrByteLengthMismatch).
 func NewTensor[T Element](data []T, shape ...int64) *Tensor {
-	t := &Tensor{dtype: dtypeOf[T](), shape: tensorShape(len(data), shape)}
+	t := &Tensor{dtype: dtypeOf[T]()}
+	t.setShape(len(data), shape)
 	if len(data) > 0 {
 		t.data = unsafe.Pointer(unsafe.SliceData(data))
 		t.size = len(data) * int(unsafe.Sizeof(data[0]))
@@ -124,7 +126,9 @@ func Scalar[T Element](v T) *Tensor {
 // NewStringTensor makes a string tensor (STRING dtype). Strings are bytes, usually UTF-8, and
 // may hold NUL bytes.
 func NewStringTensor(data []string, shape ...int64) *Tensor {
-	return &Tensor{dtype: String, shape: tensorShape(len(data), shape), strings: data}
+	t := &Tensor{dtype: String, strings: data}
+	t.setShape(len(data), shape)
+	return t
 }
 
 // NewRawTensor makes a tensor of any dtype but String from its bytes: row-major, native byte
@@ -132,7 +136,8 @@ func NewStringTensor(data []string, shape ...int64) *Tensor {
 // bits. Use it for Float16, BFloat16 and the 8-bit floats. Without a shape it is 1-D of
 // len(data) elements (right for one-byte dtypes only).
 func NewRawTensor(dtype DType, data []byte, shape ...int64) *Tensor {
-	t := &Tensor{dtype: dtype, shape: tensorShape(len(data), shape)}
+	t := &Tensor{dtype: dtype}
+	t.setShape(len(data), shape)
 	if len(data) > 0 {
 		t.data = unsafe.Pointer(unsafe.SliceData(data))
 		t.size = len(data)
@@ -140,11 +145,20 @@ func NewRawTensor(dtype DType, data []byte, shape ...int64) *Tensor {
 	return t
 }
 
-func tensorShape(n int, shape []int64) []int64 {
+// setShape copies shape into the tensor (1-D of n elements when shape is nil), in t.dims when
+// it fits.
+func (t *Tensor) setShape(n int, shape []int64) {
 	if shape == nil {
-		return []int64{int64(n)}
+		t.dims[0] = int64(n)
+		t.shape = t.dims[:1:1]
+		return
 	}
-	return append([]int64{}, shape...)
+	if len(shape) <= len(t.dims) {
+		t.shape = t.dims[:len(shape):len(shape)]
+		copy(t.shape, shape)
+		return
+	}
+	t.shape = append([]int64{}, shape...)
 }
 
 // DType returns the tensor's element type.

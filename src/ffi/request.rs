@@ -7,6 +7,8 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
+
 use super::model::{inferkit_model, pinned};
 use super::outputs::{inferkit_outputs, new_outputs, new_pipeline_outputs};
 use super::ownership::{free_box, give_box, try_mut, try_ref, Castable, Opaque, OwnershipBox};
@@ -39,10 +41,18 @@ enum Data {
     Value(Value),
 }
 
+/// An input's name: the index of one of the model's inputs (no copy, no reference count to
+/// share between threads), or a name the model does not have (the run reports it as unknown).
+enum Name {
+    Input(usize),
+    Other(Box<str>),
+}
+
 struct Entry {
-    name: String,
+    name: Name,
     dtype: DType,
-    shape: Vec<usize>,
+    /// Inline up to rank 8: adding a tensor allocates nothing for its dims.
+    shape: SmallVec<[usize; 8]>,
     data: Data,
 }
 
@@ -76,15 +86,16 @@ impl RequestData {
         self.entries
             .iter()
             .map(|e| {
+                let name = self.name(&e.name);
                 let bytes: &[u8] = match &e.data {
                     // The caller keeps borrowed data valid until the run returns (documented on
                     // inferkit_request_add_tensor); the pointer was checked when it was added.
                     Data::Borrowed(ptr, len) => c_slice(*ptr, *len, "data").unwrap_or(&[]),
                     Data::Owned(buf) => buf.as_bytes(),
-                    Data::Value(v) => return (e.name.as_str(), v.as_input()),
+                    Data::Value(v) => return (name, v.as_input()),
                 };
                 (
-                    e.name.as_str(),
+                    name,
                     Input::Tensor(TensorView::new(e.dtype, &e.shape[..], bytes)),
                 )
             })
@@ -103,6 +114,25 @@ impl RequestData {
                 (name.to_string(), value)
             })
             .collect()
+    }
+
+    /// An input's name, NUL-terminated, as the request keeps it.
+    fn input_name(&self, name: *const c_char) -> Result<Name> {
+        let name = c_str(name, "name")?;
+        Ok(self
+            .model
+            .signature()
+            .inputs
+            .iter()
+            .position(|s| &*s.name == name)
+            .map_or_else(|| Name::Other(name.into()), Name::Input))
+    }
+
+    fn name<'a>(&'a self, name: &'a Name) -> &'a str {
+        match name {
+            Name::Input(i) => &self.model.signature().inputs[*i].name,
+            Name::Other(s) => s,
+        }
     }
 
     fn add(&mut self, entry: Entry) -> Result<()> {
@@ -221,9 +251,9 @@ pub extern "C" fn inferkit_request_add_tensor(
 ) -> ErrorCode {
     guard(error_out, || {
         let r = try_mut(request, "request")?;
-        let name = c_str(name, "name")?.to_string();
+        let name = r.input_name(name)?;
         let dtype = numeric_dtype(dtype)?;
-        let shape = parse_shape(shape, rank, &name)?;
+        let shape = parse_shape(shape, rank, r.name(&name))?;
         c_slice(data.cast::<u8>(), data_len, "data")?;
         r.add(Entry {
             name,
@@ -261,9 +291,9 @@ pub extern "C" fn inferkit_request_add_tensor_copy(
 ) -> ErrorCode {
     guard(error_out, || {
         let r = try_mut(request, "request")?;
-        let name = c_str(name, "name")?.to_string();
+        let name = r.input_name(name)?;
         let dtype = numeric_dtype(dtype)?;
-        let shape = parse_shape(shape, rank, &name)?;
+        let shape = parse_shape(shape, rank, r.name(&name))?;
         let bytes = c_slice(data.cast::<u8>(), data_len, "data")?;
         r.add(Entry {
             name,
@@ -302,12 +332,12 @@ pub extern "C" fn inferkit_request_add_strings(
 ) -> ErrorCode {
     guard(error_out, || {
         let r = try_mut(request, "request")?;
-        let name = c_str(name, "name")?.to_string();
+        let name = r.input_name(name)?;
         let tensor = strings_tensor(shape, rank, strings, lengths, count)?;
         r.add(Entry {
             name,
             dtype: DType::String,
-            shape: Vec::new(),
+            shape: SmallVec::new(),
             data: Data::Value(Value::Tensor(tensor)),
         })
     })
@@ -334,12 +364,12 @@ pub extern "C" fn inferkit_request_add_value(
 ) -> ErrorCode {
     guard(error_out, || {
         let r = try_mut(request, "request")?;
-        let name = c_str(name, "name")?.to_string();
+        let name = r.input_name(name)?;
         let value = value_ref(value)?.clone();
         r.add(Entry {
             name,
             dtype: DType::U8,
-            shape: Vec::new(),
+            shape: SmallVec::new(),
             data: Data::Value(value),
         })
     })
@@ -800,7 +830,7 @@ pub extern "C" fn inferkit_request_run(
                 name,
                 model.infer_pipeline_with(pipeline_input(p)?, &r.options)?,
             ),
-            None => new_outputs(name, model.infer_with(&r.views(), &r.options)?),
+            None => new_outputs(name, model.infer_inputs(&r.views(), &r.options)?),
         };
         write_opt(outputs_out, outputs);
         Ok(())

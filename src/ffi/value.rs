@@ -73,7 +73,11 @@ pub(crate) fn numeric_dtype(dtype: u32) -> Result<DType> {
 }
 
 /// A shape from C: `rank` dims, none negative. `what` names the tensor in errors.
-pub(crate) fn parse_shape(shape: *const i64, rank: usize, what: &str) -> Result<Vec<usize>> {
+pub(crate) fn parse_shape<B: FromIterator<usize>>(
+    shape: *const i64,
+    rank: usize,
+    what: &str,
+) -> Result<B> {
     c_slice(shape, rank, "shape")?
         .iter()
         .enumerate()
@@ -94,7 +98,7 @@ pub(crate) fn strings_tensor(
     lengths: *const usize,
     count: usize,
 ) -> Result<Tensor> {
-    let shape = parse_shape(shape, rank, "strings")?;
+    let shape: Vec<usize> = parse_shape(shape, rank, "strings")?;
     let elements = shape
         .iter()
         .try_fold(1usize, |acc, d| acc.checked_mul(*d))
@@ -166,7 +170,7 @@ pub extern "C" fn inferkit_value_new_tensor(
     guard(error_out, || {
         let value_out = out(value_out, "value_out")?;
         let dtype = numeric_dtype(dtype)?;
-        let shape = parse_shape(shape, rank, "tensor")?;
+        let shape: Vec<usize> = parse_shape(shape, rank, "tensor")?;
         let bytes = c_slice(data.cast::<u8>(), data_len, "data")?;
         let tensor = Tensor::from_bytes(dtype, shape, bytes)?;
         give_box(value_out, Value::Tensor(tensor));

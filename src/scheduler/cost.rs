@@ -81,11 +81,12 @@ impl BatchCost {
     /// Starts measuring a run of `rows` rows: one run in `SAMPLE_EVERY`, and every run of a group
     /// with fewer than [`WARM`] samples.
     pub(crate) fn start(&self, rows: usize) -> Sample {
-        let sampled = self
-            .runs
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(SAMPLE_EVERY)
-            || !self.warm(group(rows));
+        // A plain load and store, not an atomic add (a locked instruction on every run, the
+        // direct path's included): two threads that count at once lose a count, which only moves
+        // the next sample by one run.
+        let n = self.runs.load(Ordering::Relaxed);
+        self.runs.store(n.wrapping_add(1), Ordering::Relaxed);
+        let sampled = n.is_multiple_of(SAMPLE_EVERY) || !self.warm(group(rows));
         Sample(sampled.then(Instant::now))
     }
 

@@ -391,6 +391,10 @@ pub(crate) struct Scheduler {
     waiting_leaders: Mutex<Vec<Thread>>,
     executions: AtomicU64,
     requests_run: AtomicU64,
+    /// Runs of one request on its caller's thread (the direct path), striped: counted apart
+    /// from `executions` and `requests_run`, which they add to, so that concurrent callers do
+    /// not share one cache line.
+    direct_runs: crate::metrics::Counter,
     /// What runs cost per row by batch size, to batch only when that pays.
     cost: cost::BatchCost,
     created: Instant,
@@ -461,6 +465,7 @@ impl Scheduler {
             waiting_leaders: Mutex::new(Vec::new()),
             executions: AtomicU64::new(0),
             requests_run: AtomicU64::new(0),
+            direct_runs: crate::metrics::Counter::default(),
             cost: cost::BatchCost::new(),
             created: Instant::now(),
             last_refusal_warning: AtomicU64::new(0),
@@ -492,8 +497,8 @@ impl Scheduler {
             instances: self.pool.size(),
             idle_instances: self.pool.idle(),
             queued: self.queue.len(),
-            executions: self.executions.load(Ordering::Relaxed),
-            requests_run: self.requests_run.load(Ordering::Relaxed),
+            executions: self.executions.load(Ordering::Relaxed) + self.direct_runs.get(),
+            requests_run: self.requests_run.load(Ordering::Relaxed) + self.direct_runs.get(),
         }
     }
 
@@ -664,13 +669,12 @@ impl Scheduler {
                 drop(span);
                 // One clock reading serves the run and the request (validation, before the run, is
                 // tens of nanoseconds): the caller's result is ready now, whatever it drains next.
-                let end = start.map(|_| Instant::now());
-                let took = start.zip(end).map(|(s, e)| e - s);
-                if took.is_some() {
-                    self.metrics.queue_duration(Duration::ZERO);
-                }
-                self.executed(1, took);
-                self.count_unqueued(inputs, &result, took);
+                let took = start.map(|s| s.elapsed());
+                // One execution of one request, counted with two atomic adds (see
+                // `Metrics::direct_run`); its request duration is the same record.
+                self.direct_runs.add(1);
+                self.metrics.direct_run(took);
+                self.count_unqueued(inputs, &result, None);
                 self.release_and_drain(lease, None);
                 return Ok((result, true));
             }
@@ -963,11 +967,30 @@ impl Scheduler {
     /// request, the requests queued before it, and at most one batch and one request of others'
     /// work: never for a flood that keeps arriving.
     fn release_and_drain<'s>(&'s self, lease: Lease<'s>, own: Option<&Request>) {
+        // After a direct run with nothing queued (a lone caller's every call): straight to the
+        // give-back with which `drain` ends.
+        if own.is_none() && self.queue.is_empty() {
+            if handoff::give_back_then_queued(&self.queue, lease) {
+                self.drain_queued();
+            }
+            return;
+        }
         self.drain(lease, own, false);
     }
 
+    /// After this thread gave its session back and saw requests queued: a helper or a blocked
+    /// caller drains them, or, when none can, this thread does, as a helper would.
+    fn drain_queued(&self) {
+        if self.call_drainer() {
+            return;
+        }
+        if let Some(lease) = handoff::claim_after_queueing(&self.pool) {
+            self.drain(lease, None, true);
+        }
+    }
+
     /// `release_and_drain`, or (`all`) the helper's unbounded drain until the queue is empty.
-    fn drain<'s>(&'s self, mut lease: Lease<'s>, own: Option<&Request>, mut all: bool) {
+    fn drain<'s>(&'s self, mut lease: Lease<'s>, own: Option<&Request>, all: bool) {
         /// Marks this thread as draining this scheduler until dropped (also when unwinding).
         struct Draining(usize);
         impl Drop for Draining {
@@ -981,7 +1004,7 @@ impl Scheduler {
             }
         }
         DRAINING.with(|d| d.borrow_mut().push(self.id()));
-        let _draining = Draining(self.id());
+        let draining = Draining(self.id());
         /// Counts this thread in `draining` from its first batch until dropped (also when
         /// unwinding).
         struct Counted<'a>(&'a AtomicUsize);
@@ -1046,22 +1069,15 @@ impl Scheduler {
                 }
                 continue;
             }
-            if !handoff::give_back_then_queued(&self.queue, lease) {
-                return;
+            // Requests still waiting are a blocked caller's or a helper's work, unless no helper
+            // can start; then this thread drains them all (`drain_queued`, whose drain, with
+            // `all`, never comes back here).
+            if handoff::give_back_then_queued(&self.queue, lease) {
+                // No longer draining here: that drain counts afresh.
+                drop((counted, draining));
+                self.drain_queued();
             }
-            // Requests are still waiting: a blocked caller's or a helper's work, unless no helper
-            // can start.
-            if self.call_drainer() {
-                return;
-            }
-            // No helper: this thread drains it all, as a helper would.
-            match handoff::claim_after_queueing(&self.pool) {
-                Some(l) => {
-                    lease = l;
-                    all = true;
-                }
-                None => return,
-            }
+            return;
         }
     }
 
@@ -1383,6 +1399,11 @@ impl Scheduler {
         inputs: &[(&str, Input<'_>)],
         selected: Option<&[usize]>,
     ) -> Result<Outputs> {
+        // Nothing can stop this run: no deadline, no cancel (the common blocking call). Two
+        // lock round trips fewer.
+        if until.is_none() && matches!(stopper, Stopper::None) && stop.is_idle() {
+            return self.run_session(session, stop, inputs, selected);
+        }
         stop.start(until);
         // Reachable by a cancel once the run counts as started; unreachable again (also if the
         // run unwinds) before the session runs anything else, so a later cancel cannot stop that.
@@ -1391,7 +1412,26 @@ impl Scheduler {
             return Err(self.cancelled_error());
         }
         let mut leave = Leave(Some(stopper), stop);
-        let result = match (session, &self.run) {
+        let result = self.run_session(session, stop, inputs, selected);
+        if leave.0.take().is_some_and(|s| s.leave(stop)) {
+            stop.finish();
+            return Err(self.cancelled_error());
+        }
+        if stop.finish() && result.is_err() {
+            return Err(self.deadline_error());
+        }
+        result
+    }
+
+    /// One run of the session, with `stop`'s run options.
+    fn run_session(
+        &self,
+        session: &mut crate::backend::Engine,
+        stop: &Arc<watchdog::RunStop>,
+        inputs: &[(&str, Input<'_>)],
+        selected: Option<&[usize]>,
+    ) -> Result<Outputs> {
+        match (session, &self.run) {
             (crate::backend::Engine::Ort(session), Some(run)) => session::run(
                 session,
                 &self.name,
@@ -1409,15 +1449,7 @@ impl Scheduler {
                 model: self.name.to_string(),
                 message: "an ONNX Runtime session without its run context".into(),
             }),
-        };
-        if leave.0.take().is_some_and(|s| s.leave(stop)) {
-            stop.finish();
-            return Err(self.cancelled_error());
         }
-        if stop.finish() && result.is_err() {
-            return Err(self.deadline_error());
-        }
-        result
     }
 
     /// Mean ns per row measured by batch size: `(lowest rows of the group, ns)`.

@@ -28,6 +28,11 @@ pub(crate) struct RunStop {
     options: Option<NonNull<ort::sys::OrtRunOptions>>,
     /// Set when the current run is to stop (with ONNX Runtime's terminate flag, when there is one).
     stopped: AtomicBool,
+    /// Set by `finish` and cleared by `start` (both under `state`'s lock): no run is in
+    /// progress, none is armed and the flags are clear. A run that neither a deadline nor a
+    /// cancel can stop then skips `start` and `finish` (`is_idle`), which nothing could tell
+    /// apart: the watchdog fires only armed runs, and cancels reach only runs admitted to them.
+    idle: AtomicBool,
     state: Mutex<StopState>,
 }
 
@@ -67,6 +72,7 @@ impl RunStop {
         Arc::new(RunStop {
             options: None,
             stopped: AtomicBool::new(false),
+            idle: AtomicBool::new(true),
             state: Mutex::new(StopState::default()),
         })
     }
@@ -93,6 +99,7 @@ impl RunStop {
         Ok(Arc::new(RunStop {
             options: Some(options),
             stopped: AtomicBool::new(false),
+            idle: AtomicBool::new(true),
             state: Mutex::new(StopState::default()),
         }))
     }
@@ -123,6 +130,7 @@ impl RunStop {
     pub(crate) fn start(self: &Arc<Self>, until: Option<Instant>) {
         let register = {
             let mut s = self.state.lock();
+            self.idle.store(false, Ordering::Relaxed);
             s.running = true;
             s.armed = until;
             // A run that unwound before its `finish` leaves no stop behind for this one.
@@ -147,7 +155,14 @@ impl RunStop {
         if fired {
             self.clear();
         }
+        self.idle.store(true, Ordering::Release);
         fired
+    }
+
+    /// Whether a run that nothing can stop may skip `start` and `finish` (see `idle`). A run
+    /// that unwound before its `finish` leaves it false, so the next run starts as usual.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.idle.load(Ordering::Acquire)
     }
 
     /// Clears the stop flags; called under `state`'s lock, so the watchdog cannot set them again
