@@ -1344,6 +1344,30 @@ inferkit_status inferkit_model_stats(const struct inferkit_model *model,
                                      struct inferkit_error **error_out);
 
 /**
+ * \brief How long a run of `rows` rows is expected to take on one session, from the runs
+ * measured so far.
+ *
+ * About one run in eight is timed; the estimate is the nearest batch size group measured
+ * (1, 2–3, 4–7, …), scaled to `rows`. A host may read it to choose a timeout, or how its callers
+ * wait: inferkit's Go binding has goroutines block on threads of their own when runs are short,
+ * and queues their requests for inferkit's threads when they are long.
+ *
+ * \param model A model handle.
+ * \param rows Rows (dim 0) of the run; 0 counts as 1.
+ * \param ns_out Receives the estimate in nanoseconds: 0 before any run was measured.
+ * \param error_out Receives an error on failure; may be NULL.
+ * \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+ *
+ * Ownership: nothing is handed out.
+ * Thread safety: thread-safe.
+ */
+INFERKIT_API
+inferkit_status inferkit_model_run_estimate_ns(const struct inferkit_model *model,
+                                               size_t rows,
+                                               uint64_t *ns_out,
+                                               struct inferkit_error **error_out);
+
+/**
  * \brief The model's metrics in the Prometheus text format.
  *
  * \param model A model handle.

@@ -654,6 +654,13 @@ class Model {
     });
     return s;
   }
+  /** How long a run of `rows` rows is expected to take on one session, from the runs measured
+   * so far (inferkit_model_run_estimate_ns); zero before any was. */
+  std::chrono::nanoseconds run_estimate(std::size_t rows = 1) const {
+    std::uint64_t ns = 0;
+    detail::call([&](inferkit_error **e) { return inferkit_model_run_estimate_ns(p_, rows, &ns, e); });
+    return std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(ns));
+  }
   /** The model's metrics in the Prometheus text format. */
   std::string metrics_prometheus() const {
     char *text = nullptr;

@@ -416,6 +416,15 @@ impl Model {
         self.inner.batch_costs()
     }
 
+    /// How long a run of `rows` rows is expected to take on one session, from the runs measured so
+    /// far (about one in eight; the nearest batch size group measured, scaled to `rows`), or
+    /// `None` before any was. What a host may read to choose a timeout, or, as inferkit's Go
+    /// binding does, how its callers wait: blocking on a thread of their own when runs are short,
+    /// queued for inferkit's threads when they are long.
+    pub fn run_estimate(&self, rows: usize) -> Option<std::time::Duration> {
+        Some(self.inner.run_estimate(rows)).filter(|d| !d.is_zero())
+    }
+
     /// Runs the model's pipeline on `input`: the steps that make model inputs of it (on this
     /// thread), the model (batched with other requests as usual), then the post steps on its
     /// outputs. What runs depends on the input (see [`PipelineInput`]):

@@ -1436,3 +1436,43 @@ fn a_queue_only_request_runs_on_a_helper_not_on_its_submitter() {
         .unwrap();
     assert_eq!(out["y"].as_slice::<f32>().unwrap(), &[7.5]);
 }
+
+/// A model's run estimate follows its runs: none before the first, then what runs of one row
+/// take, whether they ran on their callers' threads or, queued, on inferkit's. Requests of a
+/// model that does not batch count as one row (they were not measured when queued, and a host
+/// reading the estimate, as the Go binding does to choose how its callers wait, kept the slow
+/// first run's figure for ever).
+#[test]
+fn the_run_estimate_follows_direct_and_queued_runs() {
+    let x = Tensor::from_vec(vec![1, 16], vec![0.5f32; 16]).unwrap();
+    for batching in [BatchingOptions::default(), batched()] {
+        let model = Model::open_with(fixture("mlp.onnx"), &opts(2, batching.clone())).unwrap();
+        assert_eq!(model.run_estimate(1), None, "nothing ran yet");
+        // One slow sample first, as a session's first run is: queued runs must bring it down.
+        model.infer(&[("x", &x)]).unwrap();
+        let first = model.run_estimate(1).expect("a run was measured");
+        let queued = InferOptions::default().with_queue_only(true);
+        let mut estimates = Vec::new();
+        for _ in 0..400 {
+            let f = model
+                .submit(vec![("x".to_string(), x.clone())], &queued)
+                .unwrap();
+            f.wait().unwrap();
+            estimates.push(model.run_estimate(1).unwrap());
+        }
+        assert!(
+            estimates.windows(2).any(|w| w[0] != w[1]),
+            "queued runs never moved the estimate ({batching:?}): {first:?} throughout"
+        );
+        let last = *estimates.last().unwrap();
+        assert!(
+            last > Duration::ZERO && last < Duration::from_millis(50),
+            "{last:?}"
+        );
+        assert_eq!(
+            model.run_estimate(0),
+            model.run_estimate(1),
+            "0 rows count as 1"
+        );
+    }
+}

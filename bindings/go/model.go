@@ -8,10 +8,12 @@ package inferkit
 import "C"
 
 import (
+	"math"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -63,6 +65,9 @@ type Model struct {
 	name    string
 	version uint64
 	load    *atomic.Int64 // Infer calls in flight on this model (name and version) in this process
+
+	decisions   atomic.Uint64 // calls that chose between blocking and queued (see shortRuns)
+	runEstimate atomic.Uint64 // the model's run estimate in ns, as last read
 
 	infoOnce        sync.Once
 	inputs, outputs []IOInfo
@@ -319,6 +324,17 @@ func (m *Model) Stats() (Stats, error) {
 		return takeError(st, cerr)
 	})
 	return s, err
+}
+
+// RunEstimate returns how long a run of rows rows is expected to take on one session, from the
+// runs inferkit has measured so far (about one in eight), or 0 before any was.
+func (m *Model) RunEstimate(rows int) (time.Duration, error) {
+	var ns C.uint64_t
+	err := m.with(func(p *C.inferkit_model) error {
+		var cerr *C.inferkit_error
+		return takeError(C.inferkit_model_run_estimate_ns(p, C.size_t(max(rows, 0)), &ns, &cerr), cerr)
+	})
+	return time.Duration(min(uint64(ns), math.MaxInt64)), err
 }
 
 // Backend returns the engine the model runs on: the one its options asked for, or for

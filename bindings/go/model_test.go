@@ -288,3 +288,27 @@ func TestTensorAloneIsTheOnlyInput(t *testing.T) {
 	_, err = two.Infer(ctx, inferkit.NewTensor([]int64{1, 2, 3, 4}, 1, 4))
 	wantCode(t, err, inferkit.CodeInvalidArgument, "has 2 inputs")
 }
+
+// RunEstimate is 0 before any run, then what runs took; a closed model is ErrClosed.
+func TestRunEstimate(t *testing.T) {
+	m, err := inferkit.Open(fixture("mlp.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := m.RunEstimate(1); err != nil || d != 0 {
+		t.Fatalf("before any run: %v, %v", d, err)
+	}
+	x := inferkit.NewTensor(make([]float32, 16), 1, 16)
+	for i := 0; i < 3; i++ {
+		if _, err := m.Infer(context.Background(), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, err := m.RunEstimate(1); err != nil || d <= 0 || d > time.Second {
+		t.Fatalf("after three runs: %v, %v", d, err)
+	}
+	m.Close()
+	if _, err := m.RunEstimate(1); !errors.Is(err, inferkit.ErrClosed) {
+		t.Fatalf("closed: %v", err)
+	}
+}

@@ -411,6 +411,40 @@ pub extern "C" fn inferkit_model_stats(
     })
 }
 
+/// \brief How long a run of `rows` rows is expected to take on one session, from the runs
+/// measured so far.
+///
+/// About one run in eight is timed; the estimate is the nearest batch size group measured
+/// (1, 2–3, 4–7, …), scaled to `rows`. A host may read it to choose a timeout, or how its callers
+/// wait: inferkit's Go binding has goroutines block on threads of their own when runs are short,
+/// and queues their requests for inferkit's threads when they are long.
+///
+/// \param model A model handle.
+/// \param rows Rows (dim 0) of the run; 0 counts as 1.
+/// \param ns_out Receives the estimate in nanoseconds: 0 before any run was measured.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_model_run_estimate_ns(
+    model: *const inferkit_model,
+    rows: usize,
+    ns_out: *mut u64,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let model = &try_ref(model, "model")?.model;
+        let ns_out = out(ns_out, "ns_out")?;
+        let ns = model
+            .run_estimate(rows)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        write_opt(ns_out, ns);
+        Ok(())
+    })
+}
+
 /// \brief The model's metrics in the Prometheus text format.
 ///
 /// \param model A model handle.

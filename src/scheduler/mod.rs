@@ -649,8 +649,9 @@ impl Scheduler {
         {
             if let Some(mut lease) = self.pool.try_acquire() {
                 let rows = inputs.first().and_then(|(_, v)| v.rows()).unwrap_or(0);
-                // What a model that does not batch runs is not measured: nothing reads it.
-                let sample = self.batchable.then(|| self.cost.start(rows));
+                // Measured for every model (one run in eight, see `cost`): batching models choose
+                // their batch sizes by it, and hosts read it (`Model::run_estimate`).
+                let sample = Some(self.cost.start(rows));
                 let span =
                     tracing::trace_span!("inferkit.compute", model = %self.name, requests = 1)
                         .entered();
@@ -664,7 +665,7 @@ impl Scheduler {
                     selected.as_deref(),
                 );
                 if let (Some(sample), Ok(_)) = (sample, &result) {
-                    sample.finish(&self.cost, rows);
+                    sample.finish(&self.cost, rows.max(1));
                 }
                 drop(span);
                 // One clock reading serves the run and the request (validation, before the run, is
@@ -1330,8 +1331,8 @@ impl Scheduler {
         }
         let _guard = AnswerOnUnwind(batch, &self.name);
         let rows: usize = batch.iter().map(|r| r.rows.unwrap_or(0)).sum();
-        // What a model that does not batch runs is not measured: nothing reads it.
-        let sample = self.batchable.then(|| self.cost.start(rows));
+        // Measured for every model, as on the direct path.
+        let sample = Some(self.cost.start(rows));
         let started = self.metrics.enabled().then(Instant::now);
         let _span =
             tracing::trace_span!("inferkit.compute", model = %self.name, requests = batch.len())
@@ -1360,9 +1361,10 @@ impl Scheduler {
                 result
             };
             // Only runs that finished are measured: a failed or stopped one says nothing of what
-            // a run of its size costs.
-            if let (Some(sample), Some(_), Ok(_)) = (sample, single.rows, &result) {
-                sample.finish(&self.cost, rows);
+            // a run of its size costs. A request of a model that does not batch counts as one
+            // row, as on the direct path.
+            if let (Some(sample), Ok(_)) = (sample, &result) {
+                sample.finish(&self.cost, rows.max(1));
             }
             self.finish_batch(batch, std::iter::once(result), started);
             return;
@@ -1450,6 +1452,12 @@ impl Scheduler {
                 message: "an ONNX Runtime session without its run context".into(),
             }),
         }
+    }
+
+    /// The expected time of a run of `rows` rows, from the runs measured so far; zero before
+    /// any was.
+    pub(crate) fn run_estimate(&self, rows: usize) -> Duration {
+        self.cost.estimate(rows.max(1))
     }
 
     /// Mean ns per row measured by batch size: `(lowest rows of the group, ns)`.

@@ -229,6 +229,27 @@ static void stats(void) {
   inferkit_model_close(model);
 }
 
+/* The run estimate: 0 before any run, then what runs took; NULL arguments are refused. */
+static void run_estimate(void) {
+  inferkit_model *model = open_fixture("mlp.onnx", NULL);
+  inferkit_request *req = NULL;
+  float x[16] = {0};
+  int64_t shape[2] = {1, 16};
+  uint64_t ns = 99;
+  if (!model) return;
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "model", inferkit_model_run_estimate_ns(NULL, 1, &ns, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "ns_out", inferkit_model_run_estimate_ns(model, 1, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_run_estimate_ns(model, 1, &ns, error_out));
+  CHECK(ns == 0, "an estimate before any run: %llu ns", (unsigned long long)ns);
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_new(model, &req, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_request_add_tensor(req, "x", INFERKIT_DTYPE_F32, shape, 2, x, sizeof x, error_out));
+  for (int i = 0; i < 3; i++) inferkit_outputs_free(run_ok(req, "a run to measure"));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_run_estimate_ns(model, 1, &ns, error_out));
+  CHECK(ns > 0 && ns < 1000000000u, "the estimate after three runs: %llu ns", (unsigned long long)ns);
+  inferkit_request_free(req);
+  inferkit_model_close(model);
+}
+
 int main(int argc, char **argv) {
   test_start(argc, argv, 1);
   every_fixture_matches_its_reference();
@@ -237,6 +258,7 @@ int main(int argc, char **argv) {
   open_errors();
   open_from_bytes();
   stats();
+  run_estimate();
   test_finish("test_model");
   return 0;
 }

@@ -138,9 +138,11 @@ TEST(Model, OptionsTakeEffect) {
   EXPECT_EQ(stats.idle, 2u);
   EXPECT_EQ(stats.queued, 0u);
   EXPECT_EQ(stats.requests_run, 0u);
+  EXPECT_EQ(model.run_estimate().count(), 0);
   const ikt::Mlp mlp;
   EXPECT_TRUE(ikt::close(run_mlp(model, mlp), mlp.y()));
   EXPECT_EQ(model.stats().requests_run, 1u);
+  EXPECT_GT(model.run_estimate(1).count(), 0);
 }
 
 TEST(Model, OptionsRefused) {
