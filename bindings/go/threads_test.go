@@ -13,18 +13,45 @@ import (
 )
 
 // Thousands of goroutines infer at once: they cost goroutines, not OS threads. The peak OS
-// thread count (/proc/self/status) stays bounded.
+// thread count (/proc/self/status) stays bounded, both for a model whose requests are queued for
+// inferkit's threads (mlp_large, batched) and for one whose short runs are made blocking on the
+// callers' threads (the tiny MLP).
 func TestThreadsStayBounded(t *testing.T) {
-	m, err := inferkit.Open(fixture("mlp_large.onnx"), inferkit.WithInstances(2), inferkit.WithBatching(32, 0),
-		inferkit.WithMaxQueueSize(20000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	in, want := readPack(t, "mlp_large.inputs.tpk")[0], readPack(t, "mlp_large.outputs.tpk")[0]
-	rowIn := in.floats()[:256]
-	rowWant := want.floats()[:10]
-	x := inferkit.NewTensor(rowIn, 1, 256)
+	t.Run("queued", func(t *testing.T) {
+		m, err := inferkit.Open(fixture("mlp_large.onnx"), inferkit.WithInstances(2), inferkit.WithBatching(32, 0),
+			inferkit.WithMaxQueueSize(20000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		in, want := readPack(t, "mlp_large.inputs.tpk")[0], readPack(t, "mlp_large.outputs.tpk")[0]
+		threadsStayBounded(t, m, in.floats()[:256], want.floats()[:10], 2)
+	})
+	t.Run("blocking", func(t *testing.T) {
+		m, err := inferkit.Open(fixture("mlp.onnx"), inferkit.WithInstances(2), inferkit.WithMaxQueueSize(20000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		in, want := readPack(t, "mlp.inputs.tpk")[0], readPack(t, "mlp.outputs.tpk")[0]
+		row, rowWant := in.floats()[:16], want.floats()[:len(want.floats())/int(in.Shape[0])]
+		x := inferkit.NewTensor(row, 1, 16)
+		for i := 0; i < 50; i++ { // runs to measure
+			if _, err := m.Infer(context.Background(), x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d, err := m.RunEstimate(1); err != nil || d <= 0 || d > 10*time.Microsecond {
+			t.Skipf("the tiny MLP's runs are estimated at %v here (%v): not short, so not blocking", d, err)
+		}
+		threadsStayBounded(t, m, row, rowWant, 20)
+	})
+}
+
+// threadsStayBounded has 1,024 and then 10,000 goroutines make perGoroutine requests each with
+// one row, checks every result against want, and the peak OS thread count.
+func threadsStayBounded(t *testing.T, m *inferkit.Model, rowIn, rowWant []float32, perGoroutine int) {
+	x := inferkit.NewTensor(rowIn, 1, int64(len(rowIn)))
 	for _, n := range []int{1024, 10000} {
 		before := osThreads(t)
 		var peak atomic.Int64
@@ -52,7 +79,7 @@ func TestThreadsStayBounded(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-gate
-				for i := 0; i < 2; i++ {
+				for i := 0; i < perGoroutine; i++ {
 					out, err := m.Infer(context.Background(), inferkit.Inputs{"x": x})
 					if err != nil {
 						t.Error(err)
@@ -74,8 +101,8 @@ func TestThreadsStayBounded(t *testing.T) {
 		close(stop)
 		<-sampled
 		s, _ := m.Stats()
-		t.Logf("%5d goroutines x 2 requests: %v, OS threads before %d, peak %d (GOMAXPROCS %d); %d session runs so far",
-			n, time.Since(start).Round(time.Millisecond), before, peak.Load(), runtime.GOMAXPROCS(0), s.Executions)
+		t.Logf("%5d goroutines x %d requests: %v, OS threads before %d, peak %d (GOMAXPROCS %d); %d session runs so far",
+			n, perGoroutine, time.Since(start).Round(time.Millisecond), before, peak.Load(), runtime.GOMAXPROCS(0), s.Executions)
 		if failures.Load() != 0 {
 			t.Fatalf("%d goroutines failed", failures.Load())
 		}
