@@ -1344,6 +1344,31 @@ inferkit_status inferkit_model_stats(const struct inferkit_model *model,
                                      struct inferkit_error **error_out);
 
 /**
+ * \brief Reads the queueing and batching options the model runs with (those it was opened with,
+ * or its repository config's), as inferkit_model_options_set_batching takes them.
+ *
+ * \param model A model handle.
+ * \param max_batch_size_out Receives the largest batch in rows (1: no batching); may be NULL.
+ * \param max_queue_delay_us_out Receives how long a batch waits to fill (0: it never waits);
+ *        may be NULL.
+ * \param max_queue_size_out Receives how many requests may wait; may be NULL.
+ * \param default_timeout_us_out Receives the timeout of requests that set none (0: none); may
+ *        be NULL.
+ * \param error_out Receives an error on failure; may be NULL.
+ * \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+ *
+ * Ownership: nothing is handed out.
+ * Thread safety: thread-safe.
+ */
+INFERKIT_API
+inferkit_status inferkit_model_batching(const struct inferkit_model *model,
+                                        size_t *max_batch_size_out,
+                                        uint64_t *max_queue_delay_us_out,
+                                        size_t *max_queue_size_out,
+                                        uint64_t *default_timeout_us_out,
+                                        struct inferkit_error **error_out);
+
+/**
  * \brief How long a run of `rows` rows is expected to take on one session, from the runs
  * measured so far.
  *

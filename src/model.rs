@@ -416,6 +416,12 @@ impl Model {
         self.inner.batch_costs()
     }
 
+    /// The queueing and batching options the model runs with (its own, or its repository
+    /// config's).
+    pub fn batching(&self) -> &BatchingOptions {
+        self.inner.batching()
+    }
+
     /// How long a run of `rows` rows is expected to take on one session, from the runs measured so
     /// far (about one in eight; the nearest batch size group measured, scaled to `rows`), or
     /// `None` before any was. What a host may read to choose a timeout, or, as inferkit's Go

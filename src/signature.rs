@@ -215,8 +215,8 @@ impl Signature {
         self.validate_inputs(model, &inputs)
     }
 
-    /// The index of the input named `name`. A name that is the signature's own (a request built
-    /// through the C API holds the signature's `Arc<str>`) is found without comparing bytes.
+    /// The index of the input named `name`. A name that is the signature's own (as the views of
+    /// a request built through the C API give) is found without comparing bytes.
     pub(crate) fn input_index(&self, name: &str) -> Option<usize> {
         let same = |s: &TensorSpec| {
             (std::ptr::eq(s.name.as_ptr(), name.as_ptr()) && s.name.len() == name.len())

@@ -14,8 +14,10 @@
 // m.Infer(ctx, inferkit.NewTensor(x, 1, 16)).
 //
 // Requests take a context: its deadline becomes the request's deadline inside inferkit, and its
-// cancellation withdraws or stops the request (see Model.Infer). A goroutine waiting for a
-// result parks; it holds no OS thread, so thousands may wait at once.
+// cancellation withdraws or stops the request (see Model.Infer). Thousands of goroutines may
+// wait at once without an OS thread each: a request to a model whose runs are short runs on its
+// goroutine's thread, which the others wait for as for any running goroutine; a longer one is
+// queued for inferkit's threads while its goroutine parks.
 //
 // Every error is an *Error with a Code mirroring the C ABI's inferkit_status; compare with the
 // sentinels (errors.Is(err, inferkit.ErrQueueFull)) or read the Code with errors.As.

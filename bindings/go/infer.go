@@ -195,11 +195,11 @@ func dispatch(events *os.File) {
 // Infer runs one request and returns its outputs.
 //
 // Thousands of goroutines may infer at once without an OS thread each. When the model has no
-// other request of this process in flight, or when its runs are short (10 µs at most, by
-// inferkit's estimate: a waiting goroutine then waits for one of Go's Ps, not in C), inferkit
-// runs the request blocking on the calling goroutine's thread (queued first if no session is
-// idle), with at most one batch of requests that queued behind it meanwhile (inferkit's helper
-// threads run the rest). Otherwise the request is only queued (inferkit copies the inputs), and
+// other request of this process in flight, or when the request's run is short (10 µs at most by
+// inferkit's estimate, on a model without a queue delay: a waiting goroutine then waits for one
+// of Go's Ps, not in C), inferkit runs the request blocking on the calling goroutine's thread
+// (queued first if no session is idle), with at most one batch of requests that queued behind it
+// meanwhile (inferkit's helper threads run the rest). Otherwise the request is only queued (inferkit copies the inputs), and
 // a batch when the model batches: inferkit's helper threads run it, the cgo call returns at
 // once, the calling goroutine parks, and Infer returns as soon as its own result is ready.
 //
@@ -246,7 +246,7 @@ func (m *Model) Infer(ctx context.Context, in Input, opts ...RunOption) (*Output
 	// returns at once and inferkit's threads run it, so no goroutine's thread stays in C for
 	// others' runs.
 	c.slot.queue_only = 0
-	if load.Add(1) != 1 && !m.shortRuns() {
+	if load.Add(1) != 1 && !m.shortRuns(in) {
 		c.slot.queue_only = 1
 	}
 	// A cancel withdraws a queued request (its callback runs on the cancelling goroutine) or
@@ -270,14 +270,15 @@ func (m *Model) Infer(ctx context.Context, in Input, opts ...RunOption) (*Output
 	return out, err
 }
 
-// A model whose runs are expected to take at most this long (inferkit_model_run_estimate_ns,
-// one row) is run blocking on the calling goroutine's thread even with other requests in
-// flight. Such a call gives its thread back about as soon as the Go scheduler would take a P
-// from a thread in a cgo call (sysmon, after 20 µs at the soonest), so goroutines waiting for
-// the model wait for a P, not in C with a thread each, and their requests skip the queue's
-// hand-offs: a helper thread's wake-up, the completion pipe, the dispatcher. The tiny MLP (a 1.5
-// µs run) on 2 CPUs (Intel Xeon), queued against blocking: 8 goroutines 111 k against 455 k
-// requests/s, 1,024 goroutines 242 k against 404 k, with 13 OS threads. Blocking calls to a
+// A request whose run is expected to take at most this long (inferkit_model_run_estimate_ns
+// per row, times its rows) is run blocking on the calling goroutine's thread even with other
+// requests in flight, unless the model waits to fill batches (a queue delay: its callers would
+// wait that long in C). Such a call gives its thread back about as soon as the Go scheduler
+// would take a P from a thread in a cgo call (sysmon, after 20 µs at the soonest), so goroutines
+// waiting for the model wait for a P, not in C with a thread each, and their requests skip the
+// queue's hand-offs: a helper thread's wake-up, the completion pipe, the dispatcher. The tiny
+// MLP (a 1.5 µs run) on 2 CPUs (Intel Xeon), queued against blocking: 8 goroutines 111 k against
+// 455 k requests/s, 1,024 goroutines 242 k against 404 k, with 13 OS threads. Blocking calls to a
 // larger model (mlp_large, a 180 µs run) would have the Go runtime start a thread for each
 // goroutine waiting in C (72 threads at 64 goroutines, and smaller batches): it is queued.
 const shortRun = 10 * time.Microsecond
@@ -285,16 +286,39 @@ const shortRun = 10 * time.Microsecond
 // How often (in decisions) shortRuns asks inferkit for the model's run estimate again.
 const estimateEvery = 1024
 
-// shortRuns says whether the model's runs are short (shortRun), from inferkit's estimate,
-// refreshed every estimateEvery calls.
-func (m *Model) shortRuns() bool {
+// shortRuns says whether a request with input in is expected to run within shortRun, from
+// inferkit's estimate for one row (refreshed every estimateEvery calls) and the request's rows
+// (dim 0 of its first tensor).
+func (m *Model) shortRuns(in Input) bool {
+	if m.queueDelay {
+		return false
+	}
 	if m.decisions.Add(1)%estimateEvery == 1 {
 		if d, err := m.RunEstimate(1); err == nil {
 			m.runEstimate.Store(uint64(d))
 		}
 	}
 	ns := m.runEstimate.Load()
-	return ns != 0 && ns <= uint64(shortRun)
+	return ns != 0 && ns*uint64(rowsOf(in)) <= uint64(shortRun)
+}
+
+// rowsOf is dim 0 of the request's tensor (the first one in Inputs, in no particular order when
+// there are several), or 1.
+func rowsOf(in Input) int64 {
+	var t *Tensor
+	switch in := in.(type) {
+	case *Tensor:
+		t = in
+	case Inputs:
+		for _, v := range in {
+			t = v
+			break
+		}
+	}
+	if t == nil || len(t.shape) == 0 || t.shape[0] < 1 {
+		return 1
+	}
+	return t.shape[0]
 }
 
 // submit builds and submits the request. It returns a refusal, or a result left in the slot,

@@ -67,7 +67,8 @@ type Model struct {
 	load    *atomic.Int64 // Infer calls in flight on this model (name and version) in this process
 
 	decisions   atomic.Uint64 // calls that chose between blocking and queued (see shortRuns)
-	runEstimate atomic.Uint64 // the model's run estimate in ns, as last read
+	runEstimate atomic.Uint64 // the model's run estimate for one row in ns, as last read
+	queueDelay  bool          // the model waits to fill batches (set once, when made)
 
 	infoOnce        sync.Once
 	inputs, outputs []IOInfo
@@ -134,6 +135,10 @@ func newModel(p *C.inferkit_model, version uint64) *Model {
 		panic("inferkit: out of memory")
 	}
 	m := &Model{p: p, cache: cache, version: version, name: C.GoString(C.inferkit_model_name(p))}
+	var delay C.uint64_t
+	if C.inferkit_model_batching(p, nil, &delay, nil, nil, nil) == C.INFERKIT_STATUS_OK {
+		m.queueDelay = delay > 0
+	}
 	l, _ := loads.LoadOrStore(loadKey{m.name, version}, new(atomic.Int64))
 	m.load = l.(*atomic.Int64)
 	m.cleanup = runtime.AddCleanup(m, func(h handles) {

@@ -48,6 +48,37 @@ func TestThreadsStayBounded(t *testing.T) {
 	})
 }
 
+// A model with a queue delay keeps its callers' requests queued even when its runs are short:
+// blocking callers would each wait the delay in C on a thread of their own.
+func TestThreadsStayBoundedWithAQueueDelay(t *testing.T) {
+	m, err := inferkit.Open(fixture("mlp.onnx"), inferkit.WithInstances(2), inferkit.WithMaxQueueSize(20000),
+		inferkit.WithBatching(32, 2*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	in, want := readPack(t, "mlp.inputs.tpk")[0], readPack(t, "mlp.outputs.tpk")[0]
+	row, rowWant := in.floats()[:16], want.floats()[:len(want.floats())/int(in.Shape[0])]
+	x := inferkit.NewTensor(row, 1, 16)
+	for i := 0; i < 50; i++ { // runs to measure
+		if _, err := m.Infer(context.Background(), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, err := m.RunEstimate(1); err != nil || d <= 0 || d > 10*time.Microsecond {
+		t.Skipf("the tiny MLP's runs are estimated at %v here (%v): not short, nothing to test", d, err)
+	}
+	before, _ := m.Stats()
+	threadsStayBounded(t, m, row, rowWant, 2)
+	// Queued, the requests wait for company and run in batches; made blocking, each caller ran
+	// its own (batches of 1.7 rows, and 12 s instead of 0.15 s for the 10,000 goroutines).
+	after, _ := m.Stats()
+	runs, requests := after.Executions-before.Executions, after.RequestsRun-before.RequestsRun
+	if runs == 0 || requests < 4*runs {
+		t.Fatalf("%d requests in %d runs: not batched", requests, runs)
+	}
+}
+
 // threadsStayBounded has 1,024 and then 10,000 goroutines make perGoroutine requests each with
 // one row, checks every result against want, and the peak OS thread count.
 func threadsStayBounded(t *testing.T, m *inferkit.Model, rowIn, rowWant []float32, perGoroutine int) {

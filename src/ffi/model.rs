@@ -411,6 +411,40 @@ pub extern "C" fn inferkit_model_stats(
     })
 }
 
+/// \brief Reads the queueing and batching options the model runs with (those it was opened with,
+/// or its repository config's), as inferkit_model_options_set_batching takes them.
+///
+/// \param model A model handle.
+/// \param max_batch_size_out Receives the largest batch in rows (1: no batching); may be NULL.
+/// \param max_queue_delay_us_out Receives how long a batch waits to fill (0: it never waits);
+///        may be NULL.
+/// \param max_queue_size_out Receives how many requests may wait; may be NULL.
+/// \param default_timeout_us_out Receives the timeout of requests that set none (0: none); may
+///        be NULL.
+/// \param error_out Receives an error on failure; may be NULL.
+/// \return INFERKIT_STATUS_OK or INFERKIT_STATUS_NULL_ARGUMENT.
+///
+/// Ownership: nothing is handed out.
+/// Thread safety: thread-safe.
+#[no_mangle]
+pub extern "C" fn inferkit_model_batching(
+    model: *const inferkit_model,
+    max_batch_size_out: *mut usize,
+    max_queue_delay_us_out: *mut u64,
+    max_queue_size_out: *mut usize,
+    default_timeout_us_out: *mut u64,
+    error_out: *mut *mut inferkit_error,
+) -> ErrorCode {
+    guard(error_out, || {
+        let b = try_ref(model, "model")?.model.batching();
+        write_opt(max_batch_size_out, b.max_batch_size);
+        write_opt(max_queue_delay_us_out, b.max_queue_delay_us);
+        write_opt(max_queue_size_out, b.max_queue_size);
+        write_opt(default_timeout_us_out, b.default_timeout_us);
+        Ok(())
+    })
+}
+
 /// \brief How long a run of `rows` rows is expected to take on one session, from the runs
 /// measured so far.
 ///

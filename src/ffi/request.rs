@@ -122,9 +122,7 @@ impl RequestData {
         Ok(self
             .model
             .signature()
-            .inputs
-            .iter()
-            .position(|s| &*s.name == name)
+            .input_index(name)
             .map_or_else(|| Name::Other(name.into()), Name::Input))
     }
 

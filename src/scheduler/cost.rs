@@ -82,8 +82,9 @@ impl BatchCost {
     /// with fewer than [`WARM`] samples.
     pub(crate) fn start(&self, rows: usize) -> Sample {
         // A plain load and store, not an atomic add (a locked instruction on every run, the
-        // direct path's included): two threads that count at once lose a count, which only moves
-        // the next sample by one run.
+        // direct path's included): threads that count at once may lose counts, or set the count
+        // back by a few (one descheduled between its load and its store), which only moves which
+        // run is sampled next.
         let n = self.runs.load(Ordering::Relaxed);
         self.runs.store(n.wrapping_add(1), Ordering::Relaxed);
         let sampled = n.is_multiple_of(SAMPLE_EVERY) || !self.warm(group(rows));

@@ -492,13 +492,18 @@ impl Scheduler {
         self.batchable
     }
 
+    pub(crate) fn batching(&self) -> &BatchingOptions {
+        &self.batching
+    }
+
     pub(crate) fn stats(&self) -> SchedulerStats {
+        let direct = self.direct_runs.get(); // read once: both counts include the same runs
         SchedulerStats {
             instances: self.pool.size(),
             idle_instances: self.pool.idle(),
             queued: self.queue.len(),
-            executions: self.executions.load(Ordering::Relaxed) + self.direct_runs.get(),
-            requests_run: self.requests_run.load(Ordering::Relaxed) + self.direct_runs.get(),
+            executions: self.executions.load(Ordering::Relaxed) + direct,
+            requests_run: self.requests_run.load(Ordering::Relaxed) + direct,
         }
     }
 
@@ -648,7 +653,7 @@ impl Scheduler {
             && (self.queue.is_empty() || self.overtakes() || self.queue.is_full())
         {
             if let Some(mut lease) = self.pool.try_acquire() {
-                let rows = inputs.first().and_then(|(_, v)| v.rows()).unwrap_or(0);
+                let rows = inputs.first().and_then(|(_, v)| v.rows()).unwrap_or(1);
                 // Measured for every model (one run in eight, see `cost`): batching models choose
                 // their batch sizes by it, and hosts read it (`Model::run_estimate`).
                 let sample = Some(self.cost.start(rows));
@@ -781,11 +786,11 @@ impl Scheduler {
     }
 
     /// Whether queued work goes to blocked callers rather than helpers (see `call_drainer`): when
-    /// a full batch is expected to run under [`SPLIT_WORTH`]. Also for models that do not batch
-    /// (nothing is measured for them): there a helper's drain forms no fuller batches, and the
-    /// wake-up saved is the only difference.
+    /// a full batch is expected to run under [`SPLIT_WORTH`]. Always for models that do not
+    /// batch: there a helper's drain forms no fuller batches, and the wake-up saved is the only
+    /// difference.
     fn leads_pay(&self) -> bool {
-        self.cost.estimate(self.batching.max_batch_size) < SPLIT_WORTH
+        !self.batchable || self.cost.estimate(self.batching.max_batch_size) < SPLIT_WORTH
     }
 
     /// Has the queue drained by a blocked caller ([`Scheduler::wake_sleeper`]) when that pays
@@ -1331,8 +1336,9 @@ impl Scheduler {
         }
         let _guard = AnswerOnUnwind(batch, &self.name);
         let rows: usize = batch.iter().map(|r| r.rows.unwrap_or(0)).sum();
-        // Measured for every model, as on the direct path.
-        let sample = Some(self.cost.start(rows));
+        // Measured for every model, as on the direct path (a model that does not batch runs one
+        // request at a time: its rows are counted below).
+        let sample = Some(self.cost.start(rows.max(1)));
         let started = self.metrics.enabled().then(Instant::now);
         let _span =
             tracing::trace_span!("inferkit.compute", model = %self.name, requests = batch.len())
@@ -1361,9 +1367,18 @@ impl Scheduler {
                 result
             };
             // Only runs that finished are measured: a failed or stopped one says nothing of what
-            // a run of its size costs. A request of a model that does not batch counts as one
-            // row, as on the direct path.
+            // a run of its size costs. Its rows are dim 0 of its first input (1 without one), as
+            // on the direct path, also for a model that does not batch (whose requests carry no
+            // row count).
             if let (Some(sample), Ok(_)) = (sample, &result) {
+                let rows = single.rows.unwrap_or_else(|| {
+                    single
+                        .inputs
+                        .first()
+                        .and_then(|i| i.shape.first())
+                        .copied()
+                        .unwrap_or(1)
+                });
                 sample.finish(&self.cost, rows.max(1));
             }
             self.finish_batch(batch, std::iter::once(result), started);

@@ -229,6 +229,25 @@ static void stats(void) {
   inferkit_model_close(model);
 }
 
+/* The batching options read back as they were set; NULL outputs are skipped. */
+static void batching(void) {
+  inferkit_model_options *opts = NULL;
+  inferkit_model *model = NULL;
+  size_t max_batch = 0, queue_size = 0;
+  uint64_t delay = 0, timeout = 0;
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_new(&opts, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_options_set_batching(opts, 8, 500, 64, 2000, error_out));
+  model = open_fixture("mlp.onnx", opts);
+  inferkit_model_options_free(opts);
+  if (!model) return;
+  EXPECT_STATUS(INFERKIT_STATUS_NULL_ARGUMENT, "model", inferkit_model_batching(NULL, &max_batch, NULL, NULL, NULL, error_out));
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_batching(model, &max_batch, &delay, &queue_size, &timeout, error_out));
+  CHECK(max_batch == 8 && delay == 500 && queue_size == 64 && timeout == 2000, "batching read back: %zu, %llu us, %zu, %llu us",
+        max_batch, (unsigned long long)delay, queue_size, (unsigned long long)timeout);
+  EXPECT_STATUS(INFERKIT_STATUS_OK, "", inferkit_model_batching(model, NULL, NULL, NULL, NULL, error_out));
+  inferkit_model_close(model);
+}
+
 /* The run estimate: 0 before any run, then what runs took; NULL arguments are refused. */
 static void run_estimate(void) {
   inferkit_model *model = open_fixture("mlp.onnx", NULL);
@@ -259,6 +278,7 @@ int main(int argc, char **argv) {
   open_from_bytes();
   stats();
   run_estimate();
+  batching();
   test_finish("test_model");
   return 0;
 }
