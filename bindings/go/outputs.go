@@ -44,13 +44,7 @@ func singleOutput(info *C.ikgo_output, name string) *Outputs {
 	o.values = o.one[:]
 	v := &o.values[0]
 	v.name, v.kind, v.dtype = name, KindTensor, DType(info.dtype)
-	shape := unsafe.Slice((*int64)(unsafe.Pointer(info.shape)), int(info.rank))
-	if len(shape) <= len(o.dims) {
-		v.shape = o.dims[:len(shape):len(shape)]
-		copy(v.shape, shape)
-	} else {
-		v.shape = append([]int64{}, shape...)
-	}
+	v.shape = keepDims(&o.dims, unsafe.Slice((*int64)(unsafe.Pointer(info.shape)), int(info.rank)))
 	v.bytes = copyData(v.dtype, unsafe.Pointer(info.data), int(info.len))
 	return o
 }

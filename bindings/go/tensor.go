@@ -153,12 +153,18 @@ func (t *Tensor) setShape(n int, shape []int64) {
 		t.shape = t.dims[:1:1]
 		return
 	}
-	if len(shape) <= len(t.dims) {
-		t.shape = t.dims[:len(shape):len(shape)]
-		copy(t.shape, shape)
-		return
+	t.shape = keepDims(&t.dims, shape)
+}
+
+// keepDims copies dims into buf when they fit (no allocation of their own), else into a new
+// slice.
+func keepDims(buf *[4]int64, dims []int64) []int64 {
+	if len(dims) > len(buf) {
+		return append([]int64{}, dims...)
 	}
-	t.shape = append([]int64{}, shape...)
+	kept := buf[:len(dims):len(dims)]
+	copy(kept, dims)
+	return kept
 }
 
 // DType returns the tensor's element type.

@@ -28,22 +28,7 @@ func TestThreadsStayBounded(t *testing.T) {
 		threadsStayBounded(t, m, in.floats()[:256], want.floats()[:10], 2)
 	})
 	t.Run("blocking", func(t *testing.T) {
-		m, err := inferkit.Open(fixture("mlp.onnx"), inferkit.WithInstances(2), inferkit.WithMaxQueueSize(20000))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		in, want := readPack(t, "mlp.inputs.tpk")[0], readPack(t, "mlp.outputs.tpk")[0]
-		row, rowWant := in.floats()[:16], want.floats()[:len(want.floats())/int(in.Shape[0])]
-		x := inferkit.NewTensor(row, 1, 16)
-		for i := 0; i < 50; i++ { // runs to measure
-			if _, err := m.Infer(context.Background(), x); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if d, err := m.RunEstimate(1); err != nil || d <= 0 || d > 10*time.Microsecond {
-			t.Skipf("the tiny MLP's runs are estimated at %v here (%v): not short, so not blocking", d, err)
-		}
+		m, row, rowWant := openShortMLP(t)
 		threadsStayBounded(t, m, row, rowWant, 20)
 	})
 }
@@ -51,23 +36,7 @@ func TestThreadsStayBounded(t *testing.T) {
 // A model with a queue delay keeps its callers' requests queued even when its runs are short:
 // blocking callers would each wait the delay in C on a thread of their own.
 func TestThreadsStayBoundedWithAQueueDelay(t *testing.T) {
-	m, err := inferkit.Open(fixture("mlp.onnx"), inferkit.WithInstances(2), inferkit.WithMaxQueueSize(20000),
-		inferkit.WithBatching(32, 2*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	in, want := readPack(t, "mlp.inputs.tpk")[0], readPack(t, "mlp.outputs.tpk")[0]
-	row, rowWant := in.floats()[:16], want.floats()[:len(want.floats())/int(in.Shape[0])]
-	x := inferkit.NewTensor(row, 1, 16)
-	for i := 0; i < 50; i++ { // runs to measure
-		if _, err := m.Infer(context.Background(), x); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if d, err := m.RunEstimate(1); err != nil || d <= 0 || d > 10*time.Microsecond {
-		t.Skipf("the tiny MLP's runs are estimated at %v here (%v): not short, nothing to test", d, err)
-	}
+	m, row, rowWant := openShortMLP(t, inferkit.WithBatching(32, 2*time.Millisecond))
 	before, _ := m.Stats()
 	threadsStayBounded(t, m, row, rowWant, 2)
 	// Queued, the requests wait for company and run in batches; made blocking, each caller ran
@@ -77,6 +46,31 @@ func TestThreadsStayBoundedWithAQueueDelay(t *testing.T) {
 	if runs == 0 || requests < 4*runs {
 		t.Fatalf("%d requests in %d runs: not batched", requests, runs)
 	}
+}
+
+// openShortMLP opens the tiny MLP (closed when the test ends) and runs it until its runs are
+// measured, with a row and its expected output; it skips the test where those runs are not
+// short (see shortRun in infer.go).
+func openShortMLP(t *testing.T, opts ...inferkit.Option) (*inferkit.Model, []float32, []float32) {
+	t.Helper()
+	m, err := inferkit.Open(fixture("mlp.onnx"),
+		append([]inferkit.Option{inferkit.WithInstances(2), inferkit.WithMaxQueueSize(20000)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	in, want := readPack(t, "mlp.inputs.tpk")[0], readPack(t, "mlp.outputs.tpk")[0]
+	row, rowWant := in.floats()[:16], want.floats()[:len(want.floats())/int(in.Shape[0])]
+	x := inferkit.NewTensor(row, 1, 16)
+	for i := 0; i < 50; i++ { // runs to measure
+		if _, err := m.Infer(context.Background(), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, err := m.RunEstimate(1); err != nil || d <= 0 || d > 10*time.Microsecond {
+		t.Skipf("the tiny MLP's runs are estimated at %v here (%v): not short", d, err)
+	}
+	return m, row, rowWant
 }
 
 // threadsStayBounded has 1,024 and then 10,000 goroutines make perGoroutine requests each with

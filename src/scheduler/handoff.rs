@@ -71,15 +71,9 @@ pub(crate) fn give_back<'p, R, W>(
     pool: &'p Pool<W>,
     lease: Lease<'p, W>,
 ) -> Option<Lease<'p, W>> {
-    drop(lease);
-    // Pairs with the fence in `claim_after_queueing`.
-    fence(Ordering::SeqCst);
-    if queue.is_empty() {
-        return None;
-    }
-    // `None` here means another thread holds a worker and will see the queue when it gives it
-    // back.
-    pool.try_acquire()
+    // `None` from `try_acquire` means another thread holds a worker and will see the queue when it
+    // gives it back.
+    give_back_unless(queue, pool, lease, false)
 }
 
 /// Gives a worker back, leaving what is queued to a thread that holds another worker, if one does
@@ -92,10 +86,21 @@ pub(crate) fn give_back_to_holder<'p, R, W>(
     pool: &'p Pool<W>,
     lease: Lease<'p, W>,
 ) -> Option<Lease<'p, W>> {
+    give_back_unless(queue, pool, lease, true)
+}
+
+/// Drops the lease, then takes a worker again if requests are queued, unless (`to_holder`)
+/// another worker is held.
+fn give_back_unless<'p, R, W>(
+    queue: &BoundedQueue<R>,
+    pool: &'p Pool<W>,
+    lease: Lease<'p, W>,
+    to_holder: bool,
+) -> Option<Lease<'p, W>> {
     drop(lease);
-    // Pairs with the fences in `claim_after_queueing`, `give_back` and this function.
+    // Pairs with the fences in `claim_after_queueing` and in this function.
     fence(Ordering::SeqCst);
-    if queue.is_empty() || pool.idle() < pool.size() {
+    if queue.is_empty() || (to_holder && pool.idle() < pool.size()) {
         return None;
     }
     pool.try_acquire()
