@@ -21,7 +21,12 @@
 //! loads a new version, moves the `stable` label onto it and unloads the old one, in a loop
 //! (`--model reload` runs only this).
 //!
-//! Metrics cost: the tiny MLP at 64 threads with metrics on and off (`--model metrics`).
+//! Metrics cost: the tiny MLP at 1 and 64 threads with metrics on and off, in pairs of runs whose
+//! order alternates (`--model metrics`).
+//!
+//! Policies (`--model policies`): the tiny MLP at 64 blocking threads, work-conserving batching
+//! against no batching, in pairs of runs whose order alternates (single runs of that cell scatter
+//! by ±10–20%).
 //!
 //! One caller (`--model single`): raw ort and inferkit's c, d and f on every model, in short
 //! slices taken in turn round after round; the median of each round's ratio to raw ort, so that
@@ -393,62 +398,174 @@ fn reload_section(root: &Path, cell: Duration) -> Vec<serde_json::Value> {
     ]
 }
 
-/// Throughput of the tiny MLP at 64 threads (work-conserving) with metrics on and off, alternated
-/// four times each after a warm-up run, so that drift in the machine's speed hits both sides alike.
-fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_json::Value> {
-    let threads = 64;
-    let data: Vec<Vec<f32>> = (0..threads).map(|t| data_for(t, 1, 16)).collect();
-    let mut on = Vec::new();
-    let mut off = Vec::new();
-    // CPU time per request, less sensitive than throughput to how busy the machine is.
-    let mut cpu_on: Vec<f64> = Vec::new();
-    let mut cpu_off: Vec<f64> = Vec::new();
-    // Round 0 warms the process up and is not counted.
-    for round in 0..9 {
-        let metrics = round % 2 == 1;
-        let model = Model::open_with(
-            root.join("tests/fixtures/mlp.onnx"),
-            &ModelOptions::default()
-                .with_instances(cpus)
-                .with_metrics(metrics),
-        )
-        .expect("model");
-        let c = measure(threads, cell, 1, &|t| {
-            let out = model
-                .infer(&[("x", TensorView::from_slice(vec![1, 16], &data[t]))])
-                .expect("infer");
-            std::hint::black_box(out);
-        });
-        if round == 0 {
-            continue;
+/// Runs `a` and `b` in `pairs` pairs, alternating which goes first (a-b, b-a, ...), so that drift
+/// in the machine's speed hits both alike. Each run returns (rows/s, CPU µs per request).
+struct Paired {
+    a: Vec<(f64, f64)>,
+    b: Vec<(f64, f64)>,
+}
+
+impl Paired {
+    fn run(pairs: usize, a: &dyn Fn() -> (f64, f64), b: &dyn Fn() -> (f64, f64)) -> Paired {
+        // Warms the process up; not counted.
+        a();
+        let mut p = Paired {
+            a: Vec::new(),
+            b: Vec::new(),
+        };
+        for pair in 0..pairs {
+            if pair % 2 == 0 {
+                p.a.push(a());
+                p.b.push(b());
+            } else {
+                p.b.push(b());
+                p.a.push(a());
+            }
         }
-        let cpu_us = c.cpu / c.rows_per_s * 1e6;
-        if metrics {
-            on.push(c.rows_per_s);
-            cpu_on.push(cpu_us);
-        } else {
-            off.push(c.rows_per_s);
-            cpu_off.push(cpu_us);
-        }
+        p
     }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (m_on, m_off) = (mean(&on), mean(&off));
-    let diff = (m_off - m_on) / m_off * 100.0;
+
+    fn mean(v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64) -> f64 {
+        v.iter().map(f).sum::<f64>() / v.len() as f64
+    }
+
+    /// Mean rows/s and mean CPU µs per request of `a` and of `b`.
+    fn means(&self) -> [f64; 4] {
+        [
+            Self::mean(&self.a, |x| x.0),
+            Self::mean(&self.a, |x| x.1),
+            Self::mean(&self.b, |x| x.0),
+            Self::mean(&self.b, |x| x.1),
+        ]
+    }
+
+    /// Each pair's ratio of `a`'s rows/s to `b`'s, sorted, and their median.
+    fn ratios(&self) -> (Vec<f64>, f64) {
+        let mut r: Vec<f64> = self.a.iter().zip(&self.b).map(|(a, b)| a.0 / b.0).collect();
+        r.sort_by(f64::total_cmp);
+        let median = (r[(r.len() - 1) / 2] + r[r.len() / 2]) / 2.0;
+        (r, median)
+    }
+}
+
+/// Pairs of runs for a comparison that single runs cannot settle: 16 pairs of a quarter cell.
+const PAIRS: usize = 16;
+
+/// One blocking run of the tiny MLP at `threads` threads: (rows/s, CPU µs per request).
+fn tiny_mlp_run(
+    root: &Path,
+    threads: usize,
+    slice: Duration,
+    options: &ModelOptions,
+) -> (f64, f64) {
+    let data: Vec<Vec<f32>> = (0..threads).map(|t| data_for(t, 1, 16)).collect();
+    let model = Model::open_with(root.join("tests/fixtures/mlp.onnx"), options).expect("model");
+    let c = measure(threads, slice, 1, &|t| {
+        let out = model
+            .infer(&[("x", TensorView::from_slice(vec![1, 16], &data[t]))])
+            .expect("infer");
+        std::hint::black_box(out);
+    });
+    (c.rows_per_s, c.cpu / c.rows_per_s * 1e6)
+}
+
+/// Throughput of the tiny MLP (work-conserving) with metrics on and off, at 1 thread (the direct
+/// path, where a request is shortest and the clock readings weigh most) and at 64 (the queued
+/// path), in pairs of runs ([`Paired`]). A single run of the 64-thread cell moves by ±10–20% from
+/// one to the next (how many callers find a session idle depends on where the OS's time slices
+/// fall), more than the effect measured: the figure to read is the median over pairs of each
+/// pair's cost, which that scatter moves far less than the difference of two means (printed too).
+fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_json::Value> {
+    let slice = cell / 4;
+    let mut records = Vec::new();
     println!(
-        "\n== metrics cost: tiny MLP, {threads} threads, work-conserving, 4 alternating runs each"
+        "\n== metrics cost: tiny MLP, work-conserving, {PAIRS} pairs of {} ms runs (on and off, order alternating)",
+        slice.as_millis()
     );
-    println!("metrics on : {m_on:>12.0} rows/s  (runs {on:.0?})");
-    println!("metrics off: {m_off:>12.0} rows/s  (runs {off:.0?})");
-    println!("cost of metrics: {diff:.1}% of throughput");
-    let (c_on, c_off) = (mean(&cpu_on), mean(&cpu_off));
-    let cpu_diff = (c_on - c_off) / c_off * 100.0;
     println!(
-        "CPU per request: {c_on:.2} us with metrics, {c_off:.2} us without: {cpu_diff:.1}% more"
+        "{:>7} {:>12} {:>12} {:>14} {:>14} {:>13} {:>13}",
+        "threads",
+        "on rows/s",
+        "off rows/s",
+        "cost of means",
+        "median cost",
+        "CPU/req on",
+        "CPU/req off"
+    );
+    for threads in [1, 64] {
+        let options = |metrics| {
+            ModelOptions::default()
+                .with_instances(cpus)
+                .with_metrics(metrics)
+        };
+        let p = Paired::run(
+            PAIRS,
+            &|| tiny_mlp_run(root, threads, slice, &options(true)),
+            &|| tiny_mlp_run(root, threads, slice, &options(false)),
+        );
+        let [r_on, c_on, r_off, c_off] = p.means();
+        let cost_of_means = (r_off - r_on) / r_off * 100.0;
+        let (ratios, median) = p.ratios();
+        let costs: Vec<f64> = ratios.iter().rev().map(|r| (1.0 - r) * 100.0).collect();
+        let median = (1.0 - median) * 100.0;
+        println!(
+            "{threads:>7} {r_on:>12.0} {r_off:>12.0} {cost_of_means:>13.1}% {median:>13.1}% {c_on:>10.2} us {c_off:>10.2} us"
+        );
+        println!(
+            "        pairs' costs: {}",
+            costs
+                .iter()
+                .map(|c| format!("{c:.1}%"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        records.push(serde_json::json!({
+            "model": "mlp", "config": "metrics cost", "concurrency": threads, "pairs": PAIRS,
+            "metrics_on_rows_per_s": r_on, "metrics_off_rows_per_s": r_off,
+            "cost_percent": cost_of_means, "median_pair_cost_percent": median, "pair_costs_percent": costs,
+            "cpu_us_per_request_on": c_on, "cpu_us_per_request_off": c_off,
+            "cpu_cost_percent": (c_on - c_off) / c_off * 100.0,
+        }));
+    }
+    records
+}
+
+/// Goal 2's hardest cell, which single runs cannot settle: the tiny MLP at 64 blocking threads,
+/// work-conserving batching (d) against no batching (c), in pairs of runs ([`Paired`]).
+fn policies_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_json::Value> {
+    let slice = cell / 4;
+    let threads = 64;
+    println!(
+        "\n== tiny MLP, {threads} blocking threads: work-conserving (d) against no batching (c), {PAIRS} pairs of {} ms runs (order alternating)",
+        slice.as_millis()
+    );
+    let options = |max_batch| {
+        ModelOptions::default()
+            .with_instances(cpus)
+            .with_batching(BatchingOptions::default().with_max_batch_size(max_batch))
+    };
+    let p = Paired::run(
+        PAIRS,
+        &|| tiny_mlp_run(root, threads, slice, &options(MAX_BATCH)),
+        &|| tiny_mlp_run(root, threads, slice, &options(1)),
+    );
+    let [r_d, c_d, r_c, c_c] = p.means();
+    let (ratios, median) = p.ratios();
+    println!("d work-conserving: {r_d:>10.0} rows/s, {c_d:.2} us CPU per request (means)");
+    println!("c no batching    : {r_c:>10.0} rows/s, {c_c:.2} us CPU per request (means)");
+    println!(
+        "d / c: {:.3} of means, median of pairs {median:.3} (pairs: {})",
+        r_d / r_c,
+        ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     vec![serde_json::json!({
-        "model": "mlp", "config": "metrics cost", "concurrency": threads,
-        "metrics_on_rows_per_s": m_on, "metrics_off_rows_per_s": m_off, "cost_percent": diff,
-        "cpu_us_per_request_on": c_on, "cpu_us_per_request_off": c_off, "cpu_cost_percent": cpu_diff,
+        "model": "mlp", "config": "d against c, paired", "concurrency": threads, "pairs": PAIRS,
+        "d_rows_per_s": r_d, "c_rows_per_s": r_c, "d_cpu_us_per_request": c_d, "c_cpu_us_per_request": c_c,
+        "ratio_of_means": r_d / r_c, "median_pair_ratio": median, "pair_ratios": ratios,
     })]
 }
 
@@ -764,6 +881,9 @@ fn main() {
     }
     if only.as_deref().is_none_or(|o| o == "metrics") {
         records.extend(metrics_cost_section(&root, cell, cpus));
+    }
+    if only.as_deref().is_none_or(|o| o == "policies") {
+        records.extend(policies_section(&root, cell, cpus));
     }
 
     let out = root.join("target/bench");
