@@ -25,8 +25,8 @@
 //! order alternates (`--model metrics`).
 //!
 //! Policies (`--model policies`): the tiny MLP at 64 blocking threads, work-conserving batching
-//! against no batching, in pairs of runs whose order alternates (single runs of that cell scatter
-//! by ±10–20%).
+//! against no batching, and mlp_large at 64 threads, blocking and async against the ideal, in
+//! pairs of runs whose order alternates (single runs of those cells scatter by ±10–20%).
 //!
 //! One caller (`--model single`): raw ort and inferkit's c, d and f on every model, in short
 //! slices taken in turn round after round; the median of each round's ratio to raw ort, so that
@@ -530,11 +530,20 @@ fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_j
     records
 }
 
-/// Goal 2's hardest cell, which single runs cannot settle: the tiny MLP at 64 blocking threads,
-/// work-conserving batching (d) against no batching (c), in pairs of runs ([`Paired`]).
-fn policies_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_json::Value> {
+/// The cells of issue 10's goals that single runs cannot settle, in pairs of runs ([`Paired`]):
+/// goal 2's hardest, the tiny MLP at 64 blocking threads, work-conserving batching (d) against no
+/// batching (c); and goal 4's, mlp_large at 64 threads, blocking (d) and async (f) against the
+/// ideal (raw ort at batch 32, one session per CPU), whose single runs drift apart by 10% or more
+/// as the machine's speed does.
+fn policies_section(
+    root: &Path,
+    all: &[Bench],
+    cell: Duration,
+    cpus: usize,
+) -> Vec<serde_json::Value> {
     let slice = cell / 4;
     let threads = 64;
+    let mut records = Vec::new();
     println!(
         "\n== tiny MLP, {threads} blocking threads: work-conserving (d) against no batching (c), {PAIRS} pairs of {} ms runs (order alternating)",
         slice.as_millis()
@@ -562,11 +571,73 @@ fn policies_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_json:
             .collect::<Vec<_>>()
             .join(" ")
     );
-    vec![serde_json::json!({
+    records.push(serde_json::json!({
         "model": "mlp", "config": "d against c, paired", "concurrency": threads, "pairs": PAIRS,
         "d_rows_per_s": r_d, "c_rows_per_s": r_c, "d_cpu_us_per_request": c_d, "c_cpu_us_per_request": c_c,
         "ratio_of_means": r_d / r_c, "median_pair_ratio": median, "pair_ratios": ratios,
-    })]
+    }));
+
+    let Some(b) = all.iter().find(|b| b.name == "mlp_large") else {
+        return records;
+    };
+    let row_len: usize = b.row.iter().product();
+    let shape1: Vec<usize> = std::iter::once(1).chain(b.row.iter().copied()).collect();
+    let shape_b: Vec<usize> = std::iter::once(MAX_BATCH)
+        .chain(b.row.iter().copied())
+        .collect();
+    let data: Vec<Vec<f32>> = (0..threads).map(|t| data_for(t, 1, row_len)).collect();
+    let batch_data: Vec<Vec<f32>> = (0..cpus).map(|t| data_for(t, MAX_BATCH, row_len)).collect();
+    let sessions: Vec<Mutex<Session>> = (0..cpus)
+        .map(|_| Mutex::new(raw_session(&b.path)))
+        .collect();
+    let ideal = || {
+        let c = measure(cpus, slice, MAX_BATCH, &|t| {
+            let mut s = sessions[t].lock().expect("session");
+            raw_run(&mut s, b, &shape_b, &batch_data[t]);
+        });
+        (c.rows_per_s, c.cpu / c.rows_per_s * 1e6)
+    };
+    let model = inferkit_model(
+        b,
+        cpus,
+        BatchingOptions::default().with_max_batch_size(MAX_BATCH),
+    );
+    let blocking = || {
+        let c = measure(threads, slice, 1, &|t| {
+            let out = model
+                .infer(&[(b.input, TensorView::from_slice(&shape1[..], &data[t]))])
+                .expect("infer");
+            std::hint::black_box(out);
+        });
+        (c.rows_per_s, c.cpu / c.rows_per_s * 1e6)
+    };
+    let asynchronous = || {
+        let c = measure_in_flight(&model, b, threads, slice, &shape1, &data);
+        (c.rows_per_s, c.cpu / c.rows_per_s * 1e6)
+    };
+    println!(
+        "\n== mlp_large, {threads} threads: work-conserving blocking (d) and async (f) against the ideal (raw ort at batch {MAX_BATCH} on {cpus} sessions), {PAIRS} pairs of {} ms runs each (order alternating)",
+        slice.as_millis()
+    );
+    for (label, run) in [
+        ("d work-conserving", &blocking as &dyn Fn() -> (f64, f64)),
+        ("f async", &asynchronous),
+    ] {
+        let p = Paired::run(PAIRS, run, &ideal);
+        let [r_x, c_x, r_i, c_i] = p.means();
+        let (ratios, median) = p.ratios();
+        println!(
+            "{label:<18}: {r_x:>8.0} rows/s ({c_x:.1} us CPU per row), ideal {r_i:>8.0} ({c_i:.1} us): {:.3} of means, median of pairs {median:.3} (pairs: {})",
+            r_x / r_i,
+            ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" ")
+        );
+        records.push(serde_json::json!({
+            "model": "mlp_large", "config": format!("{label} against ideal, paired"), "concurrency": threads,
+            "pairs": PAIRS, "rows_per_s": r_x, "ideal_rows_per_s": r_i, "ratio_of_means": r_x / r_i,
+            "median_pair_ratio": median, "pair_ratios": ratios,
+        }));
+    }
+    records
 }
 
 /// Every model on ONNX Runtime and on tract, side by side: the same options but the backend, one
@@ -883,7 +954,7 @@ fn main() {
         records.extend(metrics_cost_section(&root, cell, cpus));
     }
     if only.as_deref().is_none_or(|o| o == "policies") {
-        records.extend(policies_section(&root, cell, cpus));
+        records.extend(policies_section(&root, &all, cell, cpus));
     }
 
     let out = root.join("target/bench");
