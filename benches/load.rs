@@ -1,6 +1,6 @@
 //! Side-by-side load generator: raw ort against inferkit, in one process, on the same models.
 //!
-//!     cargo bench --bench load              full run (about 7 minutes on 2 cores)
+//!     cargo bench --bench load              full run (about 10 minutes on 2 cores)
 //!     cargo bench --bench load -- --quick   short cells (under a minute)
 //!     cargo bench --bench load -- --quick --model mlp
 //!

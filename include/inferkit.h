@@ -2117,7 +2117,9 @@ inferkit_status inferkit_request_set_outputs(struct inferkit_request *request,
  * with the matching status (UNKNOWN_INPUT, MISSING_INPUT, DTYPE_MISMATCH, RANK_MISMATCH,
  * DIM_MISMATCH, BYTE_LENGTH_MISMATCH, TYPE_MISMATCH, …) before ONNX Runtime sees it. With a
  * session idle the model runs on this thread on the caller's memory (ahead of queued requests,
- * unless the model batches long runs); otherwise the request joins a batch. Called from a
+ * unless the model batches long runs); otherwise the request joins a batch. On a model whose
+ * runs take microseconds, a caller that finds every session taken first yields its CPU a few
+ * times, in case a holder waits for it to finish its run. Called from a
  * callback of the same model it returns INFERKIT_STATUS_WOULD_DEADLOCK (submit instead).
  *
  * \param request The request; it may be run again afterwards.

@@ -48,22 +48,41 @@ use serde::Serialize;
 use crate::error::ErrorCode;
 
 const BUCKETS: usize = 80;
-/// Hot counters are spread over this many cache lines, one picked per thread, so that threads on
-/// different cores do not fight over one line; reads add the stripes up.
+/// Hot counters are spread over this many cache lines, one picked per CPU (or per thread, see
+/// [`stripe`]), so that threads on different cores do not fight over one line; reads add the
+/// stripes up.
 const STRIPES: usize = 8;
 
+/// Whether `sched_getcpu` is a load: glibc 2.35 and later keep each thread's CPU in its
+/// restartable-sequences area when the kernel registered one (`__rseq_size` above 0). Otherwise
+/// it is a vDSO call or, on aarch64 and under qemu, a system call, dearer than the sharing it
+/// would save.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn cpu_is_a_load() -> bool {
+    static YES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *YES.get_or_init(|| {
+        // SAFETY: dlsym is given a NUL-terminated name; glibc defines `__rseq_size` as a
+        // `const unsigned int`, read only if it is there.
+        unsafe {
+            let p = libc::dlsym(libc::RTLD_DEFAULT, c"__rseq_size".as_ptr());
+            !p.is_null() && p.cast::<u32>().read() > 0
+        }
+    })
+}
+
 fn stripe() -> usize {
-    // The CPU this thread runs on, where reading it costs a load (glibc keeps it in the thread's
-    // restartable-sequences area): threads on different CPUs then never add to one cache line,
-    // however many threads there are. A thread moved to another CPU between this read and its add
-    // only shares a line for that add.
+    // The CPU this thread runs on, where reading it costs a load: threads on different CPUs then
+    // never add to one cache line, however many threads there are (64 threads on 2 CPUs shared
+    // each of 8 per-thread stripes across the CPUs). A thread moved to another CPU between this
+    // read and its add only shares a line for that add.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
+    if cpu_is_a_load() {
         // SAFETY: no arguments; -1 on failure.
         if let Ok(cpu) = usize::try_from(unsafe { libc::sched_getcpu() }) {
             return cpu % STRIPES;
         }
     }
+    // Elsewhere, one stripe per thread, in turn.
     use std::cell::Cell;
     use std::sync::atomic::AtomicUsize;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -103,7 +122,7 @@ impl Gauge {
 }
 
 /// A lock-free histogram of durations (nanoseconds internally), striped over cache lines like the
-/// counters: each thread records into its own stripe, and a snapshot adds them up.
+/// counters ([`stripe`]), and a snapshot adds them up.
 pub struct Histogram {
     stripes: Box<[HistogramStripe; STRIPES]>,
 }

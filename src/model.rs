@@ -682,7 +682,8 @@ impl Model {
     /// [`Signature::validate`]): a bad request is a typed error and never reaches ONNX Runtime.
     /// With a session idle, the model runs at once on this thread on the caller's memory (ahead
     /// of queued requests, unless the model batches long runs); otherwise the request joins a
-    /// batch.
+    /// batch. On a model whose runs take microseconds, a caller that finds every session taken
+    /// first yields its CPU a few times, in case a holder waits for it to finish its run.
     ///
     /// Inputs are [`TensorView`](crate::TensorView)s, [`Tensor`]s, [`Value`]s (sequences, maps,
     /// optionals) or [`Input`]s; an optional input may be left out.

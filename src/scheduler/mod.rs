@@ -310,6 +310,11 @@ const SHARE_WORTH: Duration = Duration::from_micros(20);
 /// session after each, before it queues its request and sleeps (see [`Scheduler::direct_lease`]).
 const DIRECT_YIELDS: usize = 8;
 
+/// A blocking caller yields for a session ([`Scheduler::direct_lease`]) only on a model whose
+/// one-row run is measured to take less than this: a holder preempted in the middle of such a run
+/// finishes it within its first moments back on the CPU. Longer runs are not waited for that way.
+const YIELD_WORTH: Duration = Duration::from_micros(20);
+
 /// What may cancel a run besides its deadline ([`Scheduler::run_stoppable`]).
 pub(super) enum Stopper<'a> {
     /// Nothing: a batch of several requests.
@@ -399,6 +404,9 @@ pub(crate) struct Scheduler {
     /// from `executions` and `requests_run`, which they add to, so that concurrent callers do
     /// not share one cache line.
     direct_runs: crate::metrics::Counter,
+    /// Off: blocking callers never yield for a session (tests of the queued hand-offs).
+    #[cfg(test)]
+    yields: AtomicBool,
     /// What runs cost per row by batch size, to batch only when that pays.
     cost: cost::BatchCost,
     created: Instant,
@@ -470,6 +478,8 @@ impl Scheduler {
             executions: AtomicU64::new(0),
             requests_run: AtomicU64::new(0),
             direct_runs: crate::metrics::Counter::default(),
+            #[cfg(test)]
+            yields: AtomicBool::new(true),
             cost: cost::BatchCost::new(),
             created: Instant::now(),
             last_refusal_warning: AtomicU64::new(0),
@@ -656,7 +666,9 @@ impl Scheduler {
             && !opts.queue_only
             && (self.queue.is_empty() || self.overtakes() || self.queue.is_full())
         {
-            if let Some(mut lease) = self.direct_lease(deadline, opts.cancel.as_ref()) {
+            if let Some((mut lease, acquired)) =
+                self.direct_lease(deadline, opts.cancel.as_ref(), start.is_some())?
+            {
                 let rows = inputs.first().and_then(|(_, v)| v.rows()).unwrap_or(1);
                 // Measured for every model (one run in eight, see `cost`): batching models choose
                 // their batch sizes by it, and hosts read it (`Model::run_estimate`).
@@ -680,10 +692,19 @@ impl Scheduler {
                 // One clock reading serves the run and the request (validation, before the run, is
                 // tens of nanoseconds): the caller's result is ready now, whatever it drains next.
                 let took = start.map(|s| s.elapsed());
-                // One execution of one request, counted with two atomic adds (see
-                // `Metrics::direct_run`); its request duration is the same record.
                 self.direct_runs.add(1);
-                self.metrics.direct_run(took);
+                match (start, acquired, took) {
+                    // It yielded for its session: that wait is queue time, as a queued request's.
+                    (Some(start), Some(acquired), Some(took)) => {
+                        let waited = acquired.saturating_duration_since(start);
+                        self.metrics.queue_duration(waited);
+                        self.metrics.execution(1, Some(took.saturating_sub(waited)));
+                        self.metrics.request_duration(took);
+                    }
+                    // One execution of one request, counted with two atomic adds (see
+                    // `Metrics::direct_run`); its request duration is the same record.
+                    _ => self.metrics.direct_run(took),
+                }
                 self.count_unqueued(inputs, &result, None);
                 self.release_and_drain(lease, None);
                 return Ok((result, true));
@@ -740,9 +761,12 @@ impl Scheduler {
     }
 
     /// A session for a blocking caller's direct run: one idle now or, for a model whose runs are
-    /// short ([`Scheduler::leads_pay`]), one given back while this thread yields its CPU, up to
-    /// [`DIRECT_YIELDS`] times; None when there is none by then, or the request's deadline passed
-    /// or its token was cancelled meanwhile (the queued path then answers it).
+    /// short ([`Scheduler::yields_pay`]), one given back while this thread yields its CPU, up to
+    /// [`DIRECT_YIELDS`] times. With the session, the instant it was taken when it was waited for
+    /// and `timed` (the wait is then queue time in the metrics, not compute). `Ok(None)`: none by
+    /// then, and the request queues. An error when the request's deadline passes or its token is
+    /// cancelled while it yields: it never starts after its deadline, nor takes a place in the
+    /// queue then.
     ///
     /// With more threads than CPUs, a thread that finds every session taken has most often found
     /// one held by a thread the OS preempted in the middle of a run, on this CPU. Queued, the
@@ -751,35 +775,52 @@ impl Scheduler {
     /// once and wakes their callers together, who find the sessions taken in turn and queue again.
     /// Yielding lets the holder finish its run and give the session back first: the tiny MLP on
     /// 2 sessions and 2 vCPUs (Intel Xeon), blocking callers, work-conserving batching, went from
-    /// 0.52 to 0.80 M requests/s at 64 threads and from 0.29 to 0.70 M at 256, with 0.01–0.02
-    /// sleeps per request instead of 0.42–0.96; 1, 3 and 8 yields gave 0.77, 0.82 and 0.80 M at
-    /// 64 threads and 0.59, 0.66 and 0.70 M at 256 (0.53 M at 1,024 threads with 8, against 0.45 M
-    /// with 2). A yield with nothing else to run on the CPU returns at once, so with idle CPUs this
-    /// is a short spin on the session's flag. Not for long runs: their holder would not be done
-    /// within a few yields, and the queue gathers their requests into batches worth the wait.
+    /// 0.52 to 0.80 M requests/s at 64 threads and from 0.29 to 0.70 M at 256, with 0.01–0.03
+    /// sleeps per request instead of 0.41–0.98; 1, 3 and 8 yields gave 0.77–0.81, 0.79–0.82 and
+    /// 0.79–0.81 M at 64 threads and 0.54–0.65, 0.65–0.67 and 0.68–0.72 M at 256 (0.50–0.56 M at
+    /// 1,024 threads with 8, against 0.43–0.47 M with 2). Spinning instead of yielding made it
+    /// worse (0.25–0.37 M at 64 threads): the spinner holds the CPU the holder waits for. A yield
+    /// with nothing else to run on the CPU returns at once, so with idle CPUs this is a short spin
+    /// on the session's flag.
     fn direct_lease(
         &self,
         deadline: Option<Instant>,
         cancel: Option<&CancelToken>,
-    ) -> Option<Lease<'_>> {
+        timed: bool,
+    ) -> Result<Option<(Lease<'_>, Option<Instant>)>> {
         if let Some(lease) = self.pool.try_acquire() {
-            return Some(lease);
+            return Ok(Some((lease, None)));
         }
-        if !self.leads_pay() {
-            return None;
+        if !self.yields_pay() {
+            return Ok(None);
         }
         for _ in 0..DIRECT_YIELDS {
             std::thread::yield_now();
-            if deadline.is_some_and(|d| Instant::now() >= d)
-                || cancel.is_some_and(CancelToken::is_cancelled)
-            {
-                return None;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(self.deadline_error());
+            }
+            if cancel.is_some_and(CancelToken::is_cancelled) {
+                return Err(self.cancelled_error());
             }
             if let Some(lease) = self.pool.try_acquire() {
-                return Some(lease);
+                return Ok(Some((lease, timed.then(Instant::now))));
             }
         }
-        None
+        Ok(None)
+    }
+
+    /// Whether a blocking caller that finds every session taken yields for one
+    /// ([`Scheduler::direct_lease`]): when it would overtake queued requests anyway
+    /// ([`Scheduler::leads_pay`]), and a one-row run is measured to take under [`YIELD_WORTH`].
+    /// Not before anything is measured, nor for long runs: their holder would not be done within
+    /// a few yields, and the queue gathers their requests into batches worth the wait.
+    fn yields_pay(&self) -> bool {
+        #[cfg(test)]
+        if !self.yields.load(Ordering::Relaxed) {
+            return false;
+        }
+        let one = self.cost.estimate(1);
+        !one.is_zero() && one < YIELD_WORTH && self.leads_pay()
     }
 
     /// Lists a blocking caller's queued request (its owner is about to wait for it), so that the
@@ -1531,7 +1572,7 @@ impl Scheduler {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::{Model, ModelOptions, Tensor, TensorView};
+    use crate::{ErrorCode, Model, ModelOptions, Tensor, TensorView};
 
     /// The tiny MLP fixture, opened with `options`.
     fn mlp(options: ModelOptions) -> Model {
@@ -1551,14 +1592,25 @@ mod tests {
         assert!(ok, "could not pin a thread to CPU {cpu}");
     }
 
-    /// Holds the only session of the tiny MLP on a thread pinned to the CPU this test runs on
-    /// (pinned there too), which gives it back the first time it runs once the test's thread
-    /// has called `direct_lease` (with `deadline`): it can run then only if that thread yields
-    /// its CPU. Whether `direct_lease` returned a session.
+    /// Holds the only session of `model` (the tiny MLP, one instance) on a thread pinned to the
+    /// CPU this test runs on (pinned there too), which gives it back the first time it runs once
+    /// the test's thread has begun `call`: it can run then only if that thread yields its CPU.
     #[cfg(target_os = "linux")]
-    fn with_a_holder_waiting_for_this_cpu(deadline: Option<Instant>) -> bool {
-        let model = mlp(ModelOptions::default().with_instances(1));
+    fn with_a_holder_waiting_for_this_cpu<T>(
+        model: &Model,
+        call: impl FnOnce(&Scheduler) -> T,
+    ) -> T {
+        // Measured runs: callers yield only for runs known to be short.
+        for _ in 0..20 {
+            model
+                .infer(&[("x", TensorView::from_slice(vec![1, 16], &[0.5f32; 16]))])
+                .unwrap();
+        }
         let sched = model.scheduler();
+        assert!(
+            sched.yields_pay(),
+            "the tiny MLP's runs are not measured as short"
+        );
         // SAFETY: no arguments; -1 on failure.
         let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).expect("sched_getcpu");
         pin(cpu);
@@ -1580,7 +1632,22 @@ mod tests {
             // The holder is now runnable on this CPU, not running: it gives the session back only
             // once this thread yields.
             stage.store(2, Ordering::SeqCst);
-            sched.direct_lease(deadline, None).is_some()
+            call(sched)
+        })
+    }
+
+    /// `direct_lease` with a holder waiting for this CPU: a session (true), none (false), or an
+    /// error.
+    #[cfg(target_os = "linux")]
+    fn direct_lease_beside_a_holder(
+        deadline: Option<Instant>,
+        cancel: Option<&CancelToken>,
+    ) -> Result<bool> {
+        let model = mlp(ModelOptions::default().with_instances(1));
+        with_a_holder_waiting_for_this_cpu(&model, |sched| {
+            sched
+                .direct_lease(deadline, cancel, false)
+                .map(|l| l.is_some())
         })
     }
 
@@ -1594,18 +1661,55 @@ mod tests {
         // yields, none can succeed (only a preemption between the caller's two steps would let
         // the holder run).
         assert!(
-            (0..3).any(|_| with_a_holder_waiting_for_this_cpu(None)),
+            (0..3).any(|_| direct_lease_beside_a_holder(None, None).unwrap()),
             "the caller did not get the session its holder gave back while it yielded"
         );
     }
 
-    /// ... but never once its request's deadline has passed: the request must not start after it.
+    /// ... but not once its request's deadline has passed (the request must not start after it),
+    /// nor once its token is cancelled: the caller gets the error, and nothing is queued.
     #[cfg(target_os = "linux")]
     #[test]
-    fn a_caller_past_its_deadline_does_not_take_a_session_given_back_while_it_yields() {
+    fn a_caller_past_its_deadline_or_cancelled_takes_no_session_while_it_yields() {
+        let err = direct_lease_beside_a_holder(Some(Instant::now()), None).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::DeadlineExceeded, "{err}");
+        let token = CancelToken::new();
+        token.cancel();
+        let err = direct_lease_beside_a_holder(None, Some(&token)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+    }
+
+    /// A request that ran on its caller's thread after yielding for its session counts the wait
+    /// as queue time, not compute: its queue duration is recorded (a direct run's is 0).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_wait_of_a_caller_that_yielded_is_queue_time() {
+        let waited = (0..3).any(|_| {
+            let model = mlp(ModelOptions::default().with_instances(1));
+            let before = with_a_holder_waiting_for_this_cpu(&model, |sched| {
+                let before = model.metrics();
+                let input = [(
+                    "x",
+                    Input::Tensor(TensorView::from_slice(vec![1, 16], &[0.5f32; 16])),
+                )];
+                sched.infer(&input, &InferOptions::default()).unwrap();
+                before
+            });
+            let after = model.metrics();
+            let queued = after.queue_duration.count - before.queue_duration.count;
+            let waits = after.queue_duration.sum - before.queue_duration.sum;
+            assert_eq!(after.executions - before.executions, 1);
+            assert_eq!(
+                after.request_duration.count - before.request_duration.count,
+                1
+            );
+            // A run that found the session idle after all (a preemption let the holder go first)
+            // is a direct run, with a queue time of 0.
+            queued == 1 && waits > 0
+        });
         assert!(
-            !with_a_holder_waiting_for_this_cpu(Some(Instant::now())),
-            "a request past its deadline took a session for a direct run"
+            waited,
+            "no queue time was recorded for a caller that yielded for its session"
         );
     }
 
@@ -1732,6 +1836,8 @@ mod tests {
     fn blocked_callers_drain_the_queue_instead_of_helpers() {
         let model = mlp(ModelOptions::default().with_instances(2));
         assert!(model.scheduler().leads_pay());
+        // Callers that yield for a session rarely queue at all; this is about those that do.
+        model.scheduler().yields.store(false, Ordering::Relaxed);
         let single = |x: &[f32]| {
             model
                 .infer(&[("x", TensorView::from_slice(vec![1, 16], x))])
