@@ -439,6 +439,15 @@ impl Paired {
         ]
     }
 
+    /// Each pair's rows/s, `a`'s then `b`'s, in the order the pairs ran.
+    fn runs(&self) -> Vec<[f64; 2]> {
+        self.a
+            .iter()
+            .zip(&self.b)
+            .map(|(a, b)| [a.0, b.0])
+            .collect()
+    }
+
     /// Each pair's ratio of `a`'s rows/s to `b`'s, sorted, and their median.
     fn ratios(&self) -> (Vec<f64>, f64) {
         let mut r: Vec<f64> = self.a.iter().zip(&self.b).map(|(a, b)| a.0 / b.0).collect();
@@ -525,6 +534,7 @@ fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_j
             "cost_percent": cost_of_means, "median_pair_cost_percent": median, "pair_costs_percent": costs,
             "cpu_us_per_request_on": c_on, "cpu_us_per_request_off": c_off,
             "cpu_cost_percent": (c_on - c_off) / c_off * 100.0,
+            "runs_rows_per_s_on_off": p.runs(),
         }));
     }
     records
@@ -575,6 +585,7 @@ fn policies_section(
         "model": "mlp", "config": "d against c, paired", "concurrency": threads, "pairs": PAIRS,
         "d_rows_per_s": r_d, "c_rows_per_s": r_c, "d_cpu_us_per_request": c_d, "c_cpu_us_per_request": c_c,
         "ratio_of_means": r_d / r_c, "median_pair_ratio": median, "pair_ratios": ratios,
+        "runs_rows_per_s_d_c": p.runs(),
     }));
 
     let Some(b) = all.iter().find(|b| b.name == "mlp_large") else {
@@ -634,7 +645,7 @@ fn policies_section(
         records.push(serde_json::json!({
             "model": "mlp_large", "config": format!("{label} against ideal, paired"), "concurrency": threads,
             "pairs": PAIRS, "rows_per_s": r_x, "ideal_rows_per_s": r_i, "ratio_of_means": r_x / r_i,
-            "median_pair_ratio": median, "pair_ratios": ratios,
+            "median_pair_ratio": median, "pair_ratios": ratios, "runs_rows_per_s_and_ideal": p.runs(),
         }));
     }
     records

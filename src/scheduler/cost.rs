@@ -15,7 +15,11 @@
 //! (milliseconds, against microseconds for the run) moves the mean up by an eighth at most, while
 //! a cost that really grew is followed within a few samples. A sample below the mean moves it half
 //! way down at once: descheduling only ever lengthens a run, so the shorter samples are the true
-//! ones, and a group whose first sample was descheduled is right again within a few samples.
+//! ones. Until a group has [`WARM`] samples its estimate is the shortest of them, and its first
+//! counts for at most twice the cost per row of the nearest smaller group measured: a descheduled
+//! first sample of the full batch size, rarely run once callers mostly find a session idle, made
+//! the tiny MLP look like a model with long batches for the rest of a run (its queue went to
+//! helper threads, at a quarter of the throughput).
 //!
 //! Runs are grouped by rows into powers of two (1, 2–3, 4–7, …). For each group an exponentially
 //! weighted mean of nanoseconds per row is kept (lock-free; concurrent updates may lose one sample,
@@ -106,13 +110,27 @@ impl BatchCost {
         }
         let sample = elapsed.as_nanos() as f64 / rows as f64;
         let g = group(rows);
-        if !self.warm(g) {
+        let warming = !self.warm(g);
+        if warming {
             self.samples[g].fetch_add(1, Ordering::Relaxed);
         }
         let slot = &self.ns_per_row[g];
         let old = f64::from_bits(slot.load(Ordering::Relaxed));
         let new = if old == 0.0 {
-            sample
+            // A group's first sample counts for at most twice the cost per row of the nearest
+            // smaller group measured: rows do not cost much more in a batch one size up, and a
+            // descheduled first sample of a group that is rarely run (the full batch size, once
+            // callers mostly find a session) would otherwise stand until its next sample.
+            (0..g)
+                .rev()
+                .map(|below| f64::from_bits(self.ns_per_row[below].load(Ordering::Relaxed)))
+                .find(|v| *v > 0.0)
+                .map_or(sample, |below| sample.min(below * MOST_OVER_MEAN))
+        } else if warming {
+            // Until the group is warm, its shortest sample: time only ever adds to a run, so
+            // the shortest is the truest (the first run of a session, and one descheduled in
+            // the middle, are forgotten at the next).
+            sample.min(old)
         } else if sample < old {
             // Time only ever adds to a run, so a shorter one is believed at once, half way:
             // a group whose first sample was descheduled is right again within a few samples
@@ -352,6 +370,26 @@ mod tests {
         assert!(
             estimate <= Duration::from_nanos(1_200),
             "16 runs of 1 µs after one of 5 ms: estimated at {estimate:?}"
+        );
+    }
+
+    /// A group's first sample, descheduled, counts for at most twice the cost per row of the
+    /// group below it; and until the group is warm, its next shorter sample replaces it.
+    #[test]
+    fn a_descheduled_first_sample_of_a_rare_group_is_held_to_its_neighbour() {
+        let c = cost(&[(16, 500)]);
+        c.record(32, Duration::from_millis(5));
+        let held = c.estimate(32);
+        assert!(
+            held <= Duration::from_nanos(32 * 1_000),
+            "a first sample of 5 ms for 32 rows, beside 0.5 µs a row for 16: estimated at {held:?}"
+        );
+        c.record(32, Duration::from_nanos(32 * 400));
+        let next = c.estimate(32);
+        assert_eq!(
+            next,
+            Duration::from_nanos(32 * 400),
+            "the shorter second sample stands"
         );
     }
 
