@@ -122,7 +122,7 @@ impl Gauge {
 }
 
 /// A lock-free histogram of durations (nanoseconds internally), striped over cache lines like the
-/// counters ([`stripe`]), and a snapshot adds them up.
+/// counters (by CPU where that is cheap to read, else by thread), and a snapshot adds them up.
 pub struct Histogram {
     stripes: Box<[HistogramStripe; STRIPES]>,
 }

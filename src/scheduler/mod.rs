@@ -404,9 +404,11 @@ pub(crate) struct Scheduler {
     /// from `executions` and `requests_run`, which they add to, so that concurrent callers do
     /// not share one cache line.
     direct_runs: crate::metrics::Counter,
-    /// Off: blocking callers never yield for a session (tests of the queued hand-offs).
+    /// Tests: blocking callers never yield for a session (`Some(false)`: tests of the queued
+    /// hand-offs), or always may (`Some(true)`: tests of the yields, also where an emulator runs
+    /// the tiny MLP too slowly for the measured gate).
     #[cfg(test)]
-    yields: AtomicBool,
+    yields: Mutex<Option<bool>>,
     /// What runs cost per row by batch size, to batch only when that pays.
     cost: cost::BatchCost,
     created: Instant,
@@ -479,7 +481,7 @@ impl Scheduler {
             requests_run: AtomicU64::new(0),
             direct_runs: crate::metrics::Counter::default(),
             #[cfg(test)]
-            yields: AtomicBool::new(true),
+            yields: Mutex::new(None),
             cost: cost::BatchCost::new(),
             created: Instant::now(),
             last_refusal_warning: AtomicU64::new(0),
@@ -816,8 +818,8 @@ impl Scheduler {
     /// a few yields, and the queue gathers their requests into batches worth the wait.
     fn yields_pay(&self) -> bool {
         #[cfg(test)]
-        if !self.yields.load(Ordering::Relaxed) {
-            return false;
+        if let Some(yields) = *self.yields.lock() {
+            return yields;
         }
         let one = self.cost.estimate(1);
         !one.is_zero() && one < YIELD_WORTH && self.leads_pay()
@@ -1572,7 +1574,7 @@ impl Scheduler {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::{ErrorCode, Model, ModelOptions, Tensor, TensorView};
+    use crate::{Model, ModelOptions, Tensor, TensorView};
 
     /// The tiny MLP fixture, opened with `options`.
     fn mlp(options: ModelOptions) -> Model {
@@ -1600,17 +1602,9 @@ mod tests {
         model: &Model,
         call: impl FnOnce(&Scheduler) -> T,
     ) -> T {
-        // Measured runs: callers yield only for runs known to be short.
-        for _ in 0..20 {
-            model
-                .infer(&[("x", TensorView::from_slice(vec![1, 16], &[0.5f32; 16]))])
-                .unwrap();
-        }
         let sched = model.scheduler();
-        assert!(
-            sched.yields_pay(),
-            "the tiny MLP's runs are not measured as short"
-        );
+        // Whatever this machine's runs cost (under qemu the tiny MLP's runs are not short).
+        *sched.yields.lock() = Some(true);
         // SAFETY: no arguments; -1 on failure.
         let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).expect("sched_getcpu");
         pin(cpu);
@@ -1672,11 +1666,26 @@ mod tests {
     #[test]
     fn a_caller_past_its_deadline_or_cancelled_takes_no_session_while_it_yields() {
         let err = direct_lease_beside_a_holder(Some(Instant::now()), None).unwrap_err();
-        assert_eq!(err.code(), ErrorCode::DeadlineExceeded, "{err}");
+        assert_eq!(err.code(), crate::ErrorCode::DeadlineExceeded, "{err}");
         let token = CancelToken::new();
         token.cancel();
         let err = direct_lease_beside_a_holder(None, Some(&token)).unwrap_err();
-        assert_eq!(err.code(), ErrorCode::Cancelled, "{err}");
+        assert_eq!(err.code(), crate::ErrorCode::Cancelled, "{err}");
+    }
+
+    /// Callers yield for a session only on a model whose one-row runs are measured as short: not
+    /// before anything is measured, nor for runs of 200 µs.
+    #[test]
+    fn callers_yield_only_for_runs_measured_as_short() {
+        let short = mlp(ModelOptions::default().with_instances(1));
+        assert!(!short.scheduler().yields_pay(), "nothing measured yet");
+        let long = mlp(ModelOptions::default().with_instances(1));
+        for _ in 0..8 {
+            short.scheduler().cost.record(1, Duration::from_micros(2));
+            long.scheduler().cost.record(1, Duration::from_micros(200));
+        }
+        assert!(short.scheduler().yields_pay(), "runs of 2 µs");
+        assert!(!long.scheduler().yields_pay(), "runs of 200 µs");
     }
 
     /// A request that ran on its caller's thread after yielding for its session counts the wait
@@ -1837,7 +1846,7 @@ mod tests {
         let model = mlp(ModelOptions::default().with_instances(2));
         assert!(model.scheduler().leads_pay());
         // Callers that yield for a session rarely queue at all; this is about those that do.
-        model.scheduler().yields.store(false, Ordering::Relaxed);
+        *model.scheduler().yields.lock() = Some(false);
         let single = |x: &[f32]| {
             model
                 .infer(&[("x", TensorView::from_slice(vec![1, 16], x))])
