@@ -457,6 +457,15 @@ impl Paired {
     }
 }
 
+/// `values` with `decimals` decimals and `unit` after each, separated by spaces.
+fn listed(values: &[f64], decimals: usize, unit: &str) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.decimals$}{unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Pairs of runs for a comparison that single runs cannot settle: 16 pairs of a quarter cell.
 const PAIRS: usize = 16;
 
@@ -520,14 +529,7 @@ fn metrics_cost_section(root: &Path, cell: Duration, cpus: usize) -> Vec<serde_j
         println!(
             "{threads:>7} {r_on:>12.0} {r_off:>12.0} {cost_of_means:>13.1}% {median:>13.1}% {c_on:>10.2} us {c_off:>10.2} us"
         );
-        println!(
-            "        pairs' costs: {}",
-            costs
-                .iter()
-                .map(|c| format!("{c:.1}%"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        println!("        pairs' costs: {}", listed(&costs, 1, "%"));
         records.push(serde_json::json!({
             "model": "mlp", "config": "metrics cost", "concurrency": threads, "pairs": PAIRS,
             "metrics_on_rows_per_s": r_on, "metrics_off_rows_per_s": r_off,
@@ -575,11 +577,7 @@ fn policies_section(
     println!(
         "d / c: {:.3} of means, median of pairs {median:.3} (pairs: {})",
         r_d / r_c,
-        ratios
-            .iter()
-            .map(|r| format!("{r:.2}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        listed(&ratios, 2, "")
     );
     records.push(serde_json::json!({
         "model": "mlp", "config": "d against c, paired", "concurrency": threads, "pairs": PAIRS,
@@ -640,7 +638,7 @@ fn policies_section(
         println!(
             "{label:<18}: {r_x:>8.0} rows/s ({c_x:.1} us CPU per row), ideal {r_i:>8.0} ({c_i:.1} us): {:.3} of means, median of pairs {median:.3} (pairs: {})",
             r_x / r_i,
-            ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" ")
+            listed(&ratios, 2, "")
         );
         records.push(serde_json::json!({
             "model": "mlp_large", "config": format!("{label} against ideal, paired"), "concurrency": threads,

@@ -655,12 +655,7 @@ impl Scheduler {
         self.signature.validate_inputs(&self.name, inputs)?;
         let selected = self.selection(opts)?;
         let deadline = self.deadline(opts);
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(self.deadline_error());
-        }
-        if opts.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
-            return Err(self.cancelled_error());
-        }
+        self.still_wanted(deadline, opts.cancel.as_ref())?;
         // Direct path: a session idle → run here, now, without copying (see `overtakes`). With
         // the queue full, too: refusing a request while a session sits idle would be no
         // backpressure, only a lost request.
@@ -798,17 +793,24 @@ impl Scheduler {
         }
         for _ in 0..DIRECT_YIELDS {
             std::thread::yield_now();
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(self.deadline_error());
-            }
-            if cancel.is_some_and(CancelToken::is_cancelled) {
-                return Err(self.cancelled_error());
-            }
+            self.still_wanted(deadline, cancel)?;
             if let Some(lease) = self.pool.try_acquire() {
                 return Ok(Some((lease, timed.then(Instant::now))));
             }
         }
         Ok(None)
+    }
+
+    /// DEADLINE_EXCEEDED once `deadline` has passed, CANCELLED once `cancel` is cancelled: a
+    /// blocking request checked before it runs or queues.
+    fn still_wanted(&self, deadline: Option<Instant>, cancel: Option<&CancelToken>) -> Result<()> {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(self.deadline_error());
+        }
+        if cancel.is_some_and(CancelToken::is_cancelled) {
+            return Err(self.cancelled_error());
+        }
+        Ok(())
     }
 
     /// Whether a blocking caller that finds every session taken yields for one
